@@ -1,0 +1,243 @@
+"""The ``chokepoint`` command line: parses, calls the library, renders.
+
+Exit codes: 0 ok, 1 input or model error (one line on stderr), 2 usage error.
+Heavy modules (xarray, pandas, statsmodels) are imported inside the commands so
+that ``chokepoint --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from enum import Enum
+from pathlib import Path
+from typing import Callable, Optional
+
+import typer
+
+from .render import Format
+
+app = typer.Typer(
+    name="chokepoint",
+    help="Afghan customs revenue through its border crossings under coercive trade measures.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+inputs_app = typer.Typer(help="Inspect and validate input data.", no_args_is_help=True)
+app.add_typer(inputs_app, name="inputs")
+
+_OPTS = {"debug": False, "quiet": False}
+
+InputsOpt = typer.Option(None, "--inputs", help="Directory with input tables (default: the shipped inputs).",
+                         file_okay=False)
+FormatOpt = typer.Option(Format.table, "--format", "-f", help="Output format.")
+
+
+class Table(str, Enum):
+    all = "all"
+    crossings = "crossings"
+    path = "path"
+
+
+def _version(value: bool) -> None:
+    if value:
+        from econ._version import __version__
+
+        typer.echo(f"chokepoint {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    debug: bool = typer.Option(False, "--debug", help="Show the full traceback on errors."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or notes on stderr."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Show the version and exit."),
+) -> None:
+    """chokepoint: revenue lost, diverted and delayed when crossings are taxed or closed."""
+    _OPTS["debug"] = debug
+    _OPTS["quiet"] = quiet
+
+
+def _fail(exc: BaseException) -> None:
+    if _OPTS["debug"]:
+        raise exc
+    msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(1)
+
+
+def _guard(fn: Callable[[], None]) -> None:
+    from econ.errors import InputError
+
+    try:
+        fn()
+    except InputError as exc:
+        _fail(exc)
+    except (typer.Exit, typer.Abort):
+        raise
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        if _OPTS["debug"]:
+            raise
+        typer.echo(f"error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+                   "(rerun with --debug for the traceback)", err=True)
+        raise typer.Exit(1) from None
+
+
+def _note(text: str) -> None:
+    if not _OPTS["quiet"]:
+        typer.echo(text, err=True)
+
+
+def _progress(total_label: str):
+    """A rich progress callback on stderr, or None when quiet or not a terminal."""
+    if _OPTS["quiet"] or not sys.stderr.isatty():
+        return None, None
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TimeElapsedColumn
+
+    prog = Progress("[progress.description]{task.description}", BarColumn(),
+                    "{task.completed}/{task.total} days", TimeElapsedColumn(),
+                    console=Console(stderr=True), transient=True)
+    task = prog.add_task(total_label, total=None)
+
+    def cb(done: int, total: int) -> None:
+        prog.update(task, completed=done, total=total)
+
+    return prog, cb
+
+
+def write_atomic(path: Path, writer: Callable[[Path], None]) -> None:
+    """Write through a temporary file in the same directory, then rename into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        writer(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _run_one(scenario: str, inputs, months: Optional[int], label: str = ""):
+    import econ
+
+    sc = econ.load_scenario(scenario)
+    if months is not None:
+        sc = sc.with_months(months)
+    prog, cb = _progress(label or sc.name)
+    if prog is not None:
+        with prog:
+            return econ.run(sc, inputs=inputs, progress=cb)
+    return econ.run(sc, inputs=inputs)
+
+
+@app.command()
+def run(
+    scenario: str = typer.Argument("default", help="Built-in scenario name or path to a TOML file."),
+    inputs: Optional[Path] = InputsOpt,
+    months: Optional[int] = typer.Option(None, "--months", min=1, max=240, help="Override the horizon."),
+    fmt: Format = FormatOpt,
+    table: Table = typer.Option(Table.all, "--table", help="Which table(s) to print."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the full Dataset to this netCDF file.",
+                                       dir_okay=False),
+) -> None:
+    """Run a scenario and print the revenue-impact table (USD) and the national monthly path."""
+
+    def go() -> None:
+        import econ
+        from econ.tables import national_path, revenue_impact_table
+
+        from .render import render_many
+
+        inp = econ.load_inputs(inputs)
+        ds = _run_one(scenario, inp, months)
+        tables = []
+        if table in (Table.all, Table.crossings):
+            tables.append((f"Revenue impact by crossing, {ds.attrs['scenario']} (USD, whole horizon)",
+                           revenue_impact_table(ds)))
+        if table in (Table.all, Table.path):
+            tables.append(("National customs revenue by month (USD)", national_path(ds)))
+        if out is not None:
+            write_atomic(out, lambda p: ds.to_netcdf(p, engine="scipy"))
+            _note(f"wrote {out}")
+        sys.stdout.write(render_many(tables, fmt))
+
+    _guard(go)
+
+
+@app.command()
+def scenarios(fmt: Format = FormatOpt) -> None:
+    """List the built-in scenarios with their descriptions."""
+
+    def go() -> None:
+        import pandas as pd
+
+        import econ
+
+        from .render import render
+
+        rows = []
+        for name, path in econ.builtin_scenarios().items():
+            sc = econ.load_scenario(path)
+            rows.append({"name": name, "start": sc.start.isoformat(), "months": sc.months,
+                         "measures": len(sc.measures),
+                         "description": sc.description.strip().splitlines()[0] if sc.description.strip() else ""})
+        df = pd.DataFrame(rows).set_index("name")
+        sys.stdout.write(render(df, fmt, "Built-in scenarios"))
+
+    _guard(go)
+
+
+@app.command()
+def compare(
+    names: list[str] = typer.Argument(..., help="Two or more scenario names or paths."),
+    inputs: Optional[Path] = InputsOpt,
+    months: Optional[int] = typer.Option(None, "--months", min=1, max=240),
+    fmt: Format = FormatOpt,
+) -> None:
+    """Set scenarios side by side: national revenue impact and its decomposition (USD)."""
+
+    def go() -> None:
+        import econ
+        from econ.tables import compare_table
+
+        from .render import render
+
+        inp = econ.load_inputs(inputs)
+        res = {}
+        for n in names:
+            ds = _run_one(n, inp, months)
+            res[ds.attrs["scenario"] if ds.attrs["scenario"] not in res else n] = ds
+        sys.stdout.write(render(compare_table(res), fmt, "Scenarios compared (USD, national, whole horizon)"))
+
+    _guard(go)
+
+
+@inputs_app.command("check")
+def inputs_check(inputs: Optional[Path] = InputsOpt, fmt: Format = FormatOpt) -> None:
+    """Validate the inputs and print a summary (or one error line and exit code 1)."""
+
+    def go() -> None:
+        import econ
+        from econ.summary import inputs_summary
+
+        from .render import render_many
+
+        inp = econ.load_inputs(inputs)
+        sys.stdout.write(render_many(inputs_summary(inp), fmt))
+
+    _guard(go)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,161 @@
+"""Pure equations of the model: numpy arrays in, numpy arrays out, no I/O.
+
+Axis order everywhere: ``member`` first, then ``route`` (or ``crossing``), then
+``commodity``. Each function is named after the quantity it returns and gives the
+equation and units in its docstring; derivations and sources are in docs/model.md.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+LN2 = np.log(2.0)
+
+
+def calc_generalized_cost(freight, delay_cost, days, tariff, guarantee):
+    """g = 1 + f + h·D + w_tariff + w_guar   [USD per USD of goods value]
+
+    ``freight`` f (share of value), ``delay_cost`` h (share of value per day),
+    ``days`` D (transit + border + queue + extra days), ``tariff`` and
+    ``guarantee`` ad valorem wedges.
+    """
+    return 1.0 + freight + delay_cost * days + tariff + guarantee
+
+
+def calc_guarantee_wedge(base_share, cover, annual_cost, lockup_days):
+    """w_guar = base · cover · annual_cost · lockup_days / 365   [share of value]
+
+    ``base_share`` is the guaranteed base per unit value (the levy rate for a
+    duties-based guarantee, 1 for a value-based one).
+    """
+    return base_share * cover * annual_cost * lockup_days / 365.0
+
+
+def calc_capital_locked(value_per_day, base_share, cover, lockup_days):
+    """L = v · base · cover · lockup_days   [USD locked in guarantees, a stock]"""
+    return value_per_day * base_share * cover * lockup_days
+
+
+def calc_route_weight(availability, cost_ratio, sigma):
+    """w[r|k] = a · (g/g0)^(−σ)   [1]: CES route weight relative to the baseline share."""
+    return availability * cost_ratio ** (-sigma)
+
+
+def calc_price_index_ratio(s0, availability, cost_ratio, sigma):
+    """P/P0 = (Σ_r s0 · a · (g/g0)^(1−σ) / Σ_r s0)^(1/(1−σ))   [1]
+
+    CES price index of a commodity's delivered cost over its routes: route arrays
+    have shape (..., route, commodity), ``sigma`` (..., commodity). Removing a route
+    (a → 0) raises it (variety loss); ``inf`` when no route is available.
+    """
+    sig = np.asarray(sigma, dtype=float)
+    num = np.sum(s0 * availability * cost_ratio ** (1.0 - sig[..., None, :]), axis=-2)
+    den = np.sum(s0 * np.ones_like(cost_ratio), axis=-2)
+    base = num / den
+    with np.errstate(divide="ignore", over="ignore"):
+        return np.where(base > 0, base ** (1.0 / (1.0 - sig)), np.inf)
+
+
+def calc_target_flow(v0, s0, availability, cost_ratio, sigma, epsilon, scale=1.0):
+    """D*[r,k] = v0 · scale · a·(g/g0)^(−σ) / S · (P/P0)^(−ε)   [USD/day]
+
+    with S = Σ_r s0·a·(g/g0)^(−σ) / Σ_r s0: total demand for a commodity (import-
+    demand elasticity ε) nested over route choice (elasticity σ), calibrated so
+    that the baseline (a = 1, g = g0) returns ``v0`` exactly. Route arrays have
+    shape (..., route, commodity); ``sigma`` and ``epsilon`` (..., commodity).
+    """
+    sig = np.asarray(sigma, dtype=float)[..., None, :]
+    eps = np.asarray(epsilon, dtype=float)[..., None, :]
+    w = calc_route_weight(availability, cost_ratio, sig)
+    den = np.sum(s0 * np.ones_like(w), axis=-2, keepdims=True)
+    S = np.sum(s0 * w, axis=-2, keepdims=True) / den
+    p = calc_price_index_ratio(s0, availability, cost_ratio, sigma)[..., None, :]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        vol = np.where(np.isfinite(p), p ** (-eps), 0.0)
+        share = np.where(S > 0, w / np.where(S > 0, S, 1.0), 0.0)
+    return v0 * scale * share * vol
+
+
+def calc_adjustment_rate(timescale_days, multiplier):
+    """λ = 1 − exp(−1 / (τ·μ))   [1/day]: share of a gap closed in one day."""
+    return 1.0 - np.exp(-1.0 / (timescale_days * multiplier))
+
+
+def calc_box_update(deviation, target_deviation, rate):
+    """y' = y + λ·(y* − y)   [USD/day]: one day of first-order adjustment of a box."""
+    return deviation + rate * (target_deviation - deviation)
+
+
+def calc_capacity(normal_capacity, capacity_share, base_days, extra_days):
+    """K = K̄ · c · D0 / (D0 + ΔD)   [truck/day]
+
+    Daily clearing capacity after a closure (share ``c`` left) and a processing
+    delay ``ΔD`` days on top of the normal border time ``D0`` (Little's law with
+    a fixed number of lanes: throughput falls as time per truck rises).
+    """
+    return normal_capacity * capacity_share * base_days / (base_days + extra_days)
+
+
+def calc_cleared_share(queue_trucks, arriving_trucks, capacity):
+    """φ = min(1, K / (Q + A))   [1]: share of the trucks at the crossing cleared today."""
+    tot = queue_trucks + arriving_trucks
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(tot > capacity, capacity / np.where(tot > 0, tot, 1.0), 1.0)
+
+
+def calc_spoiled_value(queued_value, shelf_life_days, days=1.0):
+    """S = Q · (1 − exp(−δ·t)), δ = ln 2 / shelf life   [USD]: spoilage in the queue."""
+    return queued_value * -np.expm1(-LN2 / shelf_life_days * days)
+
+
+def calc_wait_days(queue_trucks, normal_capacity, capacity_share, expected_closure_days):
+    """W = Q / K̄ + (1 − c) · D_exp   [day]
+
+    Expected wait of a truck joining the queue: the backlog at normal capacity plus
+    the expected remaining length of a closure (scaled by the capacity withdrawn).
+    The model passes D_exp = max(prior expected length, days closed so far): with
+    heavy-tailed closure lengths the expected remainder grows with the time elapsed.
+    """
+    return queue_trucks / normal_capacity + (1.0 - capacity_share) * expected_closure_days
+
+
+def calc_renege_share(wait_days, patience_days):
+    """ρ = 1 − exp(−max(0, W − P) / (P·W))   [1/day]: share of the queue turning back today.
+
+    Trucks whose expected remaining wait ``W`` exceeds their patience ``P`` leave at
+    rate 1/P per day; the share of the queue with excess wait is (W − P)/W, so the
+    hazard rises from 0 at W = P toward 1/P for long waits.
+    """
+    w = np.maximum(wait_days, 1e-12)
+    return -np.expm1(-np.maximum(0.0, w - patience_days) / (patience_days * w))
+
+
+def calc_compliance(wedge, semi_elasticity, max_share):
+    """κ = 1 − min(e_max, 1 − exp(−β·w))   [1]
+
+    Share of cleared value declared and taxed, falling with the extra fiscal wedge
+    ``w`` (share of value) at semi-elasticity β (Fisman & Wei 2004: ≈3 per unit).
+    """
+    return 1.0 - np.minimum(max_share, -np.expm1(-semi_elasticity * wedge))
+
+
+def calc_customs_revenue(cleared_value, rate, compliance):
+    """R = E · τ · κ   [USD]: revenue on cleared value at the collected rate."""
+    return cleared_value * rate * compliance
+
+
+def calc_pressure(extra_cost, gross_margin):
+    """p = extra cost / baseline gross margin   [1]"""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(gross_margin > 0, extra_cost / gross_margin, 0.0)
+
+
+def calc_accumulated_pressure(previous, pressure, half_life_days, days=1.0):
+    """A' = A·2^(−t/h) + p·(1 − 2^(−t/h))   [1]: exponentially weighted pressure."""
+    keep = 2.0 ** (-days / half_life_days)
+    return previous * keep + pressure * (1.0 - keep)
+
+
+def calc_protest_risk(accumulated_pressure, intercept, slope):
+    """π = 1 / (1 + exp(−(a + b·A)))   [1]: logistic protest risk."""
+    return 1.0 / (1.0 + np.exp(-(intercept + slope * accumulated_pressure)))

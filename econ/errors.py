@@ -1,0 +1,35 @@
+"""Domain exceptions."""
+
+from __future__ import annotations
+
+
+class InputError(ValueError):
+    """Raised when an input file, scenario or parameter is invalid.
+
+    The message is one line naming the file, the row or field, the value found,
+    what was expected and how to fix it.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(str(message).split()))
+
+
+def input_error(file: str, what: str, found: object = None, expected: str = "",
+                fix: str = "", row: int | None = None, column: str | None = None) -> InputError:
+    """Build an :class:`InputError` with the project's one-line message layout.
+
+    ``<file>[, row N][, column C]: <what>[ (found <found>)][; expected <expected>][; fix: <fix>]``
+    """
+    where = file
+    if row is not None:
+        where += f", row {row}"
+    if column is not None:
+        where += f", column '{column}'"
+    msg = f"{where}: {what}"
+    if found is not None:
+        msg += f" (found {found!r})"
+    if expected:
+        msg += f"; expected {expected}"
+    if fix:
+        msg += f"; fix: {fix}"
+    return InputError(msg)

@@ -1,0 +1,419 @@
+"""Loading and validating the input tables (the I/O boundary).
+
+Every table is checked against the data dictionary ``schema.csv`` shipped with the
+package: one check per rule, each failure raised as :class:`econ.InputError` with a
+one-line message that names the file, row, column, value, expectation and fix.
+Column types and ranges are checked with pandera schemas generated from
+``schema.csv``; cross-file rules (references, sums, calibration) are checked here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError, input_error
+from .parameters import Parameter, parse_parameters
+
+log = logging.getLogger(__name__)
+
+TABLES = (
+    "crossings.csv",
+    "routes.csv",
+    "commodities.csv",
+    "flows.csv",
+    "revenue_by_crossing.csv",
+    "revenue_monthly.csv",
+    "trader_groups.csv",
+)
+TOML_FILES = ("parameters.toml", "base_year.toml")
+SLUG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+
+
+def default_inputs_dir() -> Path:
+    """Directory of the default inputs shipped inside the installed package."""
+    return Path(str(resources.files("econ.data")))
+
+
+def schema_path() -> Path:
+    """The data dictionary used for validation (always the package's own)."""
+    return default_inputs_dir() / "schema.csv"
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Validated, calibrated model inputs.
+
+    Tables are pandas DataFrames indexed by id; ``flows`` holds the calibrated
+    baseline flows (``value_usd``) and the uncalibrated ones (``value_usd_raw``).
+    """
+
+    directory: Path
+    crossings: pd.DataFrame
+    routes: pd.DataFrame
+    commodities: pd.DataFrame
+    flows: pd.DataFrame
+    revenue_by_crossing: pd.DataFrame
+    revenue_monthly: pd.DataFrame
+    trader_groups: pd.DataFrame
+    base_year: dict[str, Any]
+    parameters: dict[str, Parameter]
+    calibration_factor: pd.Series
+    hashes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def afn_per_usd(self) -> float:
+        return float(self.base_year["afn_per_usd"])
+
+    def revenue_usd(self) -> pd.Series:
+        """Observed base-year customs revenue by crossing (USD)."""
+        return self.revenue_by_crossing["revenue_afn"] / self.afn_per_usd
+
+    def baseline_revenue_by_crossing(self) -> pd.Series:
+        """Model baseline revenue by crossing (USD/year) from calibrated flows."""
+        f = self.flows.join(self.routes["crossing"], on="route")
+        f = f.join(self.commodities["effective_rate"], on="commodity")
+        rev = (f["value_usd"] * f["effective_rate"]).groupby(f["crossing"]).sum()
+        return rev.reindex(self.crossings.index, fill_value=0.0)
+
+    def with_parameters(self, parameters: dict[str, Parameter]) -> "Inputs":
+        """A copy with the parameters replaced (e.g. from ``calibrate``)."""
+        from dataclasses import replace
+
+        return replace(self, parameters=parameters)
+
+
+# --------------------------------------------------------------------------- schema
+
+
+def read_schema() -> pd.DataFrame:
+    """Read the data dictionary."""
+    sch = pd.read_csv(schema_path(), dtype=str, keep_default_na=False)
+    return sch
+
+
+def _pandera_schema(rows: pd.DataFrame):
+    """Build a pandera DataFrameSchema from the data-dictionary rows of one file."""
+    import pandera.pandas as pa
+
+    cols = {}
+    for _, r in rows.iterrows():
+        checks = []
+        typ = r["type"]
+        if typ in ("float", "int"):
+            dtype = float
+            checks.append(pa.Check(lambda s: np.isfinite(s), element_wise=False,
+                                   error="finite number (not NaN or inf)"))
+            if r["min"] != "":
+                checks.append(pa.Check.ge(float(r["min"])))
+            if r["max"] != "":
+                checks.append(pa.Check.le(float(r["max"])))
+        else:
+            dtype = str
+            if typ == "slug":
+                checks.append(pa.Check.str_matches(SLUG_PATTERN))
+            if typ == "date":
+                checks.append(pa.Check.str_matches(r"^\d{4}-\d{2}-\d{2}$"))
+            if r["allowed"] != "":
+                checks.append(pa.Check.isin(r["allowed"].split("|")))
+        cols[r["column"]] = pa.Column(
+            dtype, checks=checks, nullable=False, coerce=True,
+            required=r["required"].lower() == "true",
+            unique=r["unique"].lower() == "true",
+        )
+    return pa.DataFrameSchema(cols, strict=False)
+
+
+def _first_failure_message(file: str, exc: Exception, rows: pd.DataFrame) -> InputError:
+    """Turn a pandera SchemaError(s) into one line naming file, row, column and fix."""
+    fc = getattr(exc, "failure_cases", None)
+    if fc is None or len(fc) == 0:
+        return input_error(file, str(exc).splitlines()[0])
+    first = fc.iloc[0]
+    col = first.get("column")
+    check = str(first.get("check"))
+    value = first.get("failure_case")
+    idx = first.get("index")
+    row = None if idx is None or (isinstance(idx, float) and math.isnan(idx)) else int(idx) + 2
+    spec = rows.set_index("column").loc[col] if col in set(rows["column"]) else None
+    unit = f" {spec['unit']}" if spec is not None and spec["unit"] else ""
+    if "coerce" in check or "dtype" in check:
+        expected = f"a {spec['type'] if spec is not None else 'valid'} value"
+        fix = f"write a {spec['type'] if spec is not None else 'valid'} value in that cell"
+    elif "greater_than_or_equal_to" in check or "less_than_or_equal_to" in check:
+        expected = f"a value in [{spec['min']}, {spec['max']}]{unit}"
+        fix = "correct the value (check its unit)"
+    elif "isin" in check:
+        expected = f"one of {spec['allowed'].replace('|', ', ')}"
+        fix = "use one of the allowed values"
+    elif "str_matches" in check:
+        if spec is not None and spec["type"] == "date":
+            expected, fix = "a date YYYY-MM-DD", "write the date as YYYY-MM-DD"
+        else:
+            expected = "a lowercase kebab-case id (e.g. spin-boldak)"
+            fix = "use lowercase letters, digits and single hyphens"
+    elif "finite" in check:
+        expected, fix = "a finite number", "fill in the missing value"
+    elif "unique" in check or "duplicate" in check.lower():
+        expected, fix = "unique ids", "remove or rename the duplicate row"
+    elif "not_nullable" in check or "null" in check.lower():
+        expected, fix = "a value", "fill in the empty cell"
+    elif "column_in_dataframe" in check:
+        return input_error(file, f"missing column '{value}'",
+                           expected=f"columns {', '.join(rows['column'])}",
+                           fix=f"add the column '{value}' (see schema.csv)")
+    else:
+        expected, fix = check, "see schema.csv"
+    return input_error(file, "invalid value", found=value, expected=expected, fix=fix,
+                       row=row, column=col)
+
+
+def _read_table(directory: Path, file: str, schema: pd.DataFrame) -> pd.DataFrame:
+    """Read one CSV and validate it against its data-dictionary rows."""
+    path = directory / file
+    if not path.is_file():
+        raise input_error(file, f"file not found in {directory}",
+                          fix=f"add {file} (see schema.csv for its columns) or pass --inputs DIR")
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise input_error(file, f"malformed CSV: {str(exc).splitlines()[0]}",
+                          fix="check the commas and quotes on that line") from None
+    rows = schema[schema["file"] == file]
+    for col in rows["column"]:
+        if col not in df.columns:
+            raise input_error(file, f"missing column '{col}'",
+                              fix=f"add the column '{col}' (see schema.csv)")
+    for col, spec in rows.set_index("column").iterrows():
+        if spec["required"].lower() == "true":
+            blank = df[col].str.strip() == ""
+            if blank.any():
+                i = int(np.flatnonzero(blank.to_numpy())[0])
+                raise input_error(file, "empty required cell", row=i + 2, column=col,
+                                  expected="a value", fix="fill in the cell")
+        if spec["type"] in ("float", "int"):
+            num = pd.to_numeric(df[col], errors="coerce")
+            bad = num.isna() & (df[col].str.strip() != "")
+            if bad.any():
+                i = int(np.flatnonzero(bad.to_numpy())[0])
+                raise input_error(file, "not a number", found=df[col].iloc[i], row=i + 2,
+                                  column=col, expected=f"a {spec['type']}",
+                                  fix="write a plain number (no units or thousands separators)")
+            nonfinite = ~np.isfinite(num.to_numpy(dtype=float)) & ~num.isna().to_numpy()
+            if nonfinite.any() or num.isna().any():
+                i = int(np.flatnonzero(nonfinite | num.isna().to_numpy())[0])
+                raise input_error(file, "NaN or infinite value", found=df[col].iloc[i],
+                                  row=i + 2, column=col, expected="a finite number",
+                                  fix="replace it with a finite number")
+    import pandera.errors as pae
+
+    try:
+        out = _pandera_schema(rows).validate(df, lazy=True)
+    except (pae.SchemaErrors, pae.SchemaError) as exc:
+        raise _first_failure_message(file, exc, rows) from None
+    for col, spec in rows.set_index("column").iterrows():
+        if spec["type"] == "date":
+            try:
+                out[col] = pd.to_datetime(out[col], format="%Y-%m-%d")
+            except (ValueError, TypeError) as exc:
+                raise input_error(file, f"invalid date ({exc})", column=col,
+                                  fix="write a real calendar date YYYY-MM-DD") from None
+    return out
+
+
+def _check_reference(file: str, df: pd.DataFrame, col: str, target_file: str,
+                     ids: pd.Index) -> None:
+    bad = ~df[col].isin(ids)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise input_error(file, f"unknown id in '{col}'", found=df[col].iloc[i], row=i + 2,
+                          expected=f"an id from {target_file}",
+                          fix=f"add it to {target_file} or correct the spelling")
+
+
+def _load_toml(directory: Path, file: str) -> dict[str, Any]:
+    path = directory / file
+    if not path.is_file():
+        raise input_error(file, f"file not found in {directory}", fix=f"add {file}")
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise input_error(file, f"malformed TOML: {exc}", fix="correct the TOML syntax") from None
+
+
+def _hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def _check_base_year(data: dict[str, Any]) -> dict[str, Any]:
+    file = "base_year.toml"
+    for key, kind in (("label", str), ("start", str), ("end", str),
+                      ("afn_per_usd", float), ("customs_revenue_afn", float)):
+        if key not in data:
+            raise input_error(file, f"missing field '{key}'", fix=f"add {key} = ...")
+        val = data[key]
+        if kind is float:
+            if not isinstance(val, (int, float)) or not math.isfinite(val) or val <= 0:
+                raise input_error(file, f"field '{key}' must be a positive number", found=val,
+                                  fix=f"set {key} to a positive number")
+    try:
+        start = pd.Timestamp(str(data["start"]))
+        end = pd.Timestamp(str(data["end"]))
+    except ValueError:
+        raise input_error(file, "start/end are not dates", found=(data["start"], data["end"]),
+                          fix="write dates as YYYY-MM-DD") from None
+    if end <= start:
+        raise input_error(file, "end is not after start", found=(str(start.date()), str(end.date())),
+                          fix="put the dates in order")
+    return dict(data)
+
+
+def load_inputs(dir: str | Path | None = None) -> Inputs:
+    """Load, validate and calibrate the model inputs.
+
+    Parameters
+    ----------
+    dir
+        Directory holding the input tables; ``None`` uses the defaults shipped in
+        the package.
+
+    Raises
+    ------
+    InputError
+        On the first invalid file, row or field (one-line message).
+    """
+    directory = Path(dir) if dir is not None else default_inputs_dir()
+    if not directory.is_dir():
+        raise input_error(str(directory), "inputs directory not found",
+                          fix="pass an existing directory with --inputs")
+    schema = read_schema()
+    t = {f: _read_table(directory, f, schema) for f in TABLES}
+    hashes = {f: _hash(directory / f) for f in TABLES + TOML_FILES}
+
+    crossings = t["crossings.csv"].set_index("id")
+    routes = t["routes.csv"].set_index("id")
+    commodities = t["commodities.csv"].set_index("id")
+    flows = t["flows.csv"]
+    rev = t["revenue_by_crossing.csv"]
+    monthly = t["revenue_monthly.csv"]
+    groups = t["trader_groups.csv"].set_index("id")
+
+    _check_reference("routes.csv", t["routes.csv"], "crossing", "crossings.csv", crossings.index)
+    _check_reference("flows.csv", flows, "route", "routes.csv", routes.index)
+    _check_reference("flows.csv", flows, "commodity", "commodities.csv", commodities.index)
+    _check_reference("revenue_by_crossing.csv", rev, "crossing", "crossings.csv", crossings.index)
+
+    dup = flows.duplicated(["route", "commodity"])
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise input_error("flows.csv", "duplicate (route, commodity) pair",
+                          found=(flows["route"].iloc[i], flows["commodity"].iloc[i]), row=i + 2,
+                          fix="merge the two rows into one")
+    # every route must enter by a crossing whose country matches the corridor,
+    # except air and transit corridors of the same neighbour
+    for i, (rid, r) in enumerate(routes.iterrows()):
+        country = crossings.loc[r["crossing"], "country"]
+        if country != r["corridor"]:
+            raise input_error("routes.csv", "corridor does not match the crossing's country",
+                              found=(rid, r["corridor"], country), row=i + 2, column="corridor",
+                              expected=f"'{country}' for a route entering by {r['crossing']}",
+                              fix="correct the corridor or the crossing")
+
+    # monthly history: ordered, non-overlapping within a frequency
+    bad = monthly["end"] < monthly["start"]
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise input_error("revenue_monthly.csv", "end date before start date",
+                          found=(str(monthly["start"].iloc[i].date()), str(monthly["end"].iloc[i].date())),
+                          row=i + 2, column="end", fix="swap or correct the dates")
+    for freq, g in monthly.groupby("frequency"):
+        g = g.sort_values("start")
+        overlap = g["start"].iloc[1:].to_numpy() <= g["end"].iloc[:-1].to_numpy()
+        if overlap.any():
+            i = int(g.index[1:][np.flatnonzero(overlap)[0]])
+            raise input_error("revenue_monthly.csv", f"period overlaps the previous {freq} period",
+                              found=str(monthly["start"].iloc[i].date()), row=i + 2, column="start",
+                              fix="remove the duplicate period")
+    usd = monthly["revenue_afn"] / monthly["afn_per_usd"]
+    off = (usd - monthly["revenue_usd"]).abs() > 1e-3 * usd.abs() + 1.0
+    if off.any():
+        i = int(np.flatnonzero(off.to_numpy())[0])
+        raise input_error("revenue_monthly.csv", "revenue_usd is not revenue_afn / afn_per_usd",
+                          found=monthly["revenue_usd"].iloc[i], row=i + 2, column="revenue_usd",
+                          expected=f"{usd.iloc[i]:.6g}", fix="recompute the USD column")
+
+    base_year = _check_base_year(_load_toml(directory, "base_year.toml"))
+    parameters = parse_parameters(_load_toml(directory, "parameters.toml"), "parameters.toml",
+                                  commodities.index)
+
+    # trader groups reference crossings and commodities
+    for i, (gid, g) in enumerate(groups.iterrows()):
+        for col, ids, target in (("crossings", crossings.index, "crossings.csv"),
+                                 ("commodities", commodities.index, "commodities.csv")):
+            items = [s.strip() for s in str(g[col]).split(";") if s.strip()]
+            for item in items:
+                if item != "*" and item not in ids:
+                    raise input_error("trader_groups.csv", f"unknown id in '{col}'", found=item,
+                                      row=i + 2, expected=f"an id from {target} or *",
+                                      fix=f"correct the id or add it to {target}")
+
+    # revenue shares sum to one: crossings add up to the national total
+    total = float(base_year["customs_revenue_afn"])
+    s = float(rev["revenue_afn"].sum())
+    if abs(s - total) > 1e-9 * total:
+        raise input_error("revenue_by_crossing.csv",
+                          "crossing revenues do not add up to the national total",
+                          found=f"{s:.6g} AFN", expected=f"{total:.6g} AFN (base_year.toml customs_revenue_afn)",
+                          fix="correct a crossing's revenue or the national total")
+    rev = rev.set_index("crossing").reindex(crossings.index)
+    missing = rev["revenue_afn"].isna()
+    if missing.any():
+        raise input_error("revenue_by_crossing.csv", "crossing has no revenue row",
+                          found=missing[missing].index[0], fix="add a row (0 if nothing is collected)")
+
+    flows, factor = calibrate_flows(flows, routes, commodities, rev["revenue_afn"] / base_year["afn_per_usd"])
+    inputs = Inputs(directory=directory, crossings=crossings, routes=routes,
+                    commodities=commodities, flows=flows, revenue_by_crossing=rev,
+                    revenue_monthly=monthly, trader_groups=groups, base_year=base_year,
+                    parameters=parameters, calibration_factor=factor, hashes=hashes)
+    log.info("loaded inputs from %s: %d crossings, %d routes, %d commodities, %d flows",
+             directory, len(crossings), len(routes), len(commodities), len(flows))
+    return inputs
+
+
+def calibrate_flows(flows: pd.DataFrame, routes: pd.DataFrame, commodities: pd.DataFrame,
+                    revenue_usd: pd.Series) -> tuple[pd.DataFrame, pd.Series]:
+    """Scale each crossing's flows by one factor so that Σ V·τ equals observed revenue exactly.
+
+    ``V_cal[r,k] = V[r,k] · R_obs[c] / Σ_{r∈c,k} V[r,k]·τ[k]`` for all flows (imports and
+    exports: export duties, e.g. on coal, are part of a crossing's customs revenue).
+    """
+    f = flows.copy()
+    f["value_usd_raw"] = f["value_usd"].astype(float)
+    crossing = f["route"].map(routes["crossing"])
+    rate = f["commodity"].map(commodities["effective_rate"]).astype(float)
+    implied = (f["value_usd_raw"] * rate).groupby(crossing).sum().reindex(revenue_usd.index, fill_value=0.0)
+    factor = pd.Series(1.0, index=revenue_usd.index, name="calibration_factor")
+    for c in revenue_usd.index:
+        if implied[c] > 0:
+            factor[c] = revenue_usd[c] / implied[c]
+        elif revenue_usd[c] > 0:
+            raise input_error("revenue_by_crossing.csv",
+                              f"crossing {c} collects revenue but has no taxed flows in flows.csv",
+                              found=f"{revenue_usd[c]:.6g} USD",
+                              fix=f"add flows through {c} in flows.csv or set its revenue to 0")
+        if not (0.25 <= factor[c] <= 4.0):
+            log.warning("calibration factor for %s is %.3g: flows.csv and revenue_by_crossing.csv "
+                        "disagree by more than 4x", c, factor[c])
+    f["value_usd"] = f["value_usd_raw"] * crossing.map(factor).to_numpy()
+    return f, factor

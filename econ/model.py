@@ -1,0 +1,558 @@
+"""The model loop: allocates state arrays, steps day by day, builds labelled results.
+
+State is laid out with a leading ``member`` axis; a deterministic run is one member.
+Only numpy is used inside :meth:`Model.step`; xarray appears in :meth:`Model.result`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from . import equations as eq
+from .errors import input_error
+from .inputs import Inputs
+from .parameters import REQUIRED, draw_quantiles
+from .scenario import Scenario, central
+
+log = logging.getLogger(__name__)
+
+N_BOXES = 3
+FREQS = {"D": "D", "W": "W", "MS": "M", "M": "M", "QS": "Q", "Q": "Q", "YS": "Y", "AS": "Y", "Y": "Y"}
+MEASURE_NUMBERS = {
+    "tariff": ("rate",),
+    "bank_guarantee": ("cover", "lockup_days", "annual_cost", "excluded_share"),
+    "restriction": ("quota",),
+    "closure": ("capacity",),
+    "delay": ("extra_days",),
+}
+
+
+@dataclass
+class CompiledMeasure:
+    """A measure resolved to index masks and per-member values and day indices."""
+
+    index: int
+    type: str
+    label: str
+    mask: np.ndarray          # (R, K) bool: route × commodity cells it applies to
+    crossing_mask: np.ndarray  # (C,) bool
+    start: int                # day index (relative to scenario start)
+    end: np.ndarray           # (M,) exclusive day index
+    announced: int | None
+    values: dict[str, np.ndarray]  # field -> (M,)
+    base: str = "duties"
+
+
+def _days_between(a: dt.date, b: dt.date) -> int:
+    return (b - a).days
+
+
+class Model:
+    """Day-by-day simulation of customs revenue through Afghanistan's crossings.
+
+    Parameters
+    ----------
+    inputs, scenario
+        Validated inputs and scenario.
+    members
+        Ensemble size; ``1`` is the deterministic run at central values.
+    rng
+        Root seed (int) for ensembles; member ``m`` draws from
+        ``numpy.random.default_rng([m, seed])``.
+    freq
+        Reporting frequency of :meth:`result` (``"MS"`` monthly, ``"D"`` daily, ...).
+    member_ids
+        Explicit member numbers (for chunked ensembles); default ``range(members)``.
+    """
+
+    def __init__(self, inputs: Inputs, scenario: Scenario, *, members: int = 1,
+                 rng: int | np.random.Generator | None = None, freq: str = "MS",
+                 member_ids: np.ndarray | None = None,
+                 baseline_index: np.ndarray | None = None) -> None:
+        if freq not in FREQS:
+            raise ValueError(f"freq must be one of {', '.join(FREQS)}, got {freq!r}")
+        self.inputs = inputs
+        self.scenario = scenario
+        self.freq = freq
+        self.seed = _root_seed(rng, scenario)
+        self.member_ids = (np.arange(members) if member_ids is None
+                           else np.asarray(member_ids, dtype=int))
+        self.deterministic = members == 1 and member_ids is None
+        M = self.M = len(self.member_ids)
+        self._build_static()
+        self.days = pd.date_range(scenario.start, scenario.end, inclusive="left", freq="D")
+        self.T = len(self.days)
+        self.periods, self.period_index = _period_labels(self.days, freq)
+        self.P = len(self.periods)
+        self._draw_numbers()
+        self.measures = self._compile_measures()
+        self.baseline_index = (np.ones((M, self.T)) if baseline_index is None
+                               else np.broadcast_to(np.asarray(baseline_index, float), (M, self.T)))
+        self._anticipation = self._compile_anticipation()
+        self._cache: dict[bytes, tuple[np.ndarray, ...]] = {}
+        self.t = 0
+        self._init_state()
+        self._init_outputs()
+
+    # ------------------------------------------------------------------ setup
+    def _build_static(self) -> None:
+        inp = self.inputs
+        self.crossing_ids = list(inp.crossings.index)
+        self.route_ids = list(inp.routes.index)
+        self.commodity_ids = list(inp.commodities.index)
+        C, R, K = len(self.crossing_ids), len(self.route_ids), len(self.commodity_ids)
+        self.C, self.R, self.K = C, R, K
+        cidx = {c: i for i, c in enumerate(self.crossing_ids)}
+        routes, com, cr = inp.routes, inp.commodities, inp.crossings
+        self.route_crossing = np.array([cidx[c] for c in routes["crossing"]])
+        self.B = np.zeros((R, C))
+        self.B[np.arange(R), self.route_crossing] = 1.0
+        V0 = (inp.flows.pivot_table(index="route", columns="commodity", values="value_usd",
+                                    aggfunc="sum")
+              .reindex(index=self.route_ids, columns=self.commodity_ids).fillna(0.0))
+        self.V0 = V0.to_numpy(float)                   # USD/year, calibrated
+        self.v0 = self.V0 / 365.0                      # USD/day
+        tot = self.v0.sum(axis=0, keepdims=True)
+        self.s0 = np.divide(self.v0, tot, out=np.zeros_like(self.v0), where=tot > 0)
+        self.freight = routes["freight_share"].to_numpy(float)[:, None]
+        self.transit_days = routes["transit_days"].to_numpy(float)[:, None]
+        self.border_days = cr["border_hours"].to_numpy(float) / 24.0
+        self.rate = com["effective_rate"].to_numpy(float)
+        self.vpt = com["value_per_truck_usd"].to_numpy(float)
+        self.shelf = com["shelf_life_days"].to_numpy(float)
+        self.delay_cost = com["delay_cost_per_day"].to_numpy(float)
+        self.margin = com["gross_margin"].to_numpy(float)
+        self.is_import = (com["direction"] == "import").to_numpy()
+        self.pending_release = 1.0 / np.maximum(1.0, self.transit_days)       # (R, 1) per day
+        self.route_days0 = self.transit_days + self.border_days[self.route_crossing][:, None]
+        self.g0 = eq.calc_generalized_cost(self.freight, self.delay_cost, self.route_days0, 0.0, 0.0)
+        # baseline flow-weighted logistics cost (freight + time) per unit value, by commodity
+        lc0 = self.g0 - 1.0
+        vk = self.v0.sum(axis=0)
+        self.logcost0 = np.divide((self.v0 * lc0).sum(axis=0), vk, out=np.zeros(K), where=vk > 0)
+        # baseline daily value by crossing and its crossing share per commodity
+        self.e0 = np.einsum("rc,rk->ck", self.B, self.v0)
+        tot_k = self.e0.sum(axis=0, keepdims=True)
+        self.w0 = np.divide(self.e0, tot_k, out=np.zeros_like(self.e0), where=tot_k > 0)
+        # capacity: normal capacity, raised where the baseline load would exceed max utilisation
+        cap = cr["capacity_per_day"].to_numpy(float)
+        load = (self.e0 / self.vpt).sum(axis=1)
+        umax = inp.parameters["max_baseline_utilization"].value
+        need = load / umax
+        raise_cap = need > cap
+        for i in np.flatnonzero(raise_cap):
+            log.warning("baseline load at %s is %.0f trucks/day, above %.0f%% of its capacity %.0f: "
+                        "using capacity %.0f", self.crossing_ids[i], load[i], 100 * umax, cap[i], need[i])
+        self.capacity = np.where(raise_cap, need, cap)
+        self.baseline_load = load
+
+    def _draw_numbers(self) -> None:
+        """Per-member parameter values: central for a deterministic run, else drawn."""
+        params = self.inputs.parameters
+        names = sorted(params)
+        self.range_fields = [(i, f) for i, m in enumerate(self.scenario.measures)
+                             for f in ("end",) + MEASURE_NUMBERS[m.type]
+                             if isinstance(getattr(m, f, None), tuple)]
+        if self.deterministic:
+            q = None
+        else:
+            qs = draw_quantiles(names + [f"measure{i}.{f}" for i, f in self.range_fields],
+                                self.member_ids, self.seed)
+            q = qs
+        self.quantiles = q
+        M = self.M
+        p: dict[str, np.ndarray] = {}
+        for n in names:
+            par = params[n]
+            if q is None:
+                draws = np.full(M, par.value)
+            else:
+                draws = par.quantile(q[n])
+            if n in REQUIRED and n not in ("protest_risk_intercept",):
+                lo, hi = REQUIRED[n]
+                draws = np.clip(draws, lo, hi)
+            if par.by_commodity:
+                p[n] = par.central(self.commodity_ids)[None, :] * par.scale(draws)[:, None]
+            else:
+                p[n] = draws
+        fw, mw = p["adjust_fast_weight"], p["adjust_medium_weight"]
+        tot = np.maximum(1.0, fw + mw)
+        fw, mw = fw / tot, mw / tot
+        self.box_weights = np.stack([fw, mw, 1.0 - fw - mw], axis=1)        # (M, 3)
+        self.box_tau = np.stack([p["adjust_fast_days"], p["adjust_medium_days"],
+                                 p["adjust_slow_days"]], axis=1)            # (M, 3)
+        for n in ("import_demand_elasticity", "route_substitution_elasticity"):
+            if p[n].ndim == 1:
+                p[n] = np.repeat(p[n][:, None], self.K, axis=1)
+        self.p = p
+
+    def _member_value(self, i: int, field: str, raw: Any) -> np.ndarray:
+        """Per-member value of a measure field: midpoint, or uniform draw in [low, high]."""
+        if isinstance(raw, tuple):
+            lo, hi = raw
+            if self.quantiles is None:
+                return np.full(self.M, central(raw) if not isinstance(lo, dt.date)
+                               else _days_between(self.scenario.start, central(raw)), dtype=float)
+            u = self.quantiles[f"measure{i}.{field}"]
+            if isinstance(lo, dt.date):
+                a = _days_between(self.scenario.start, lo)
+                b = _days_between(self.scenario.start, hi)
+                return np.floor(a + u * (b - a + 1)).clip(a, b)
+            return lo + u * (hi - lo)
+        if isinstance(raw, dt.date):
+            return np.full(self.M, _days_between(self.scenario.start, raw), dtype=float)
+        return np.full(self.M, float(raw))
+
+    def _select(self, i: int, m: Any) -> tuple[np.ndarray, np.ndarray]:
+        inp, file = self.inputs, self.scenario.path or self.scenario.name
+        rsel = np.ones(self.R, bool)
+        ksel = np.ones(self.K, bool)
+        routes = inp.routes
+        checks = (("crossings", self.crossing_ids, routes["crossing"]),
+                  ("corridors", sorted(set(routes["corridor"]) | set(inp.crossings["country"])),
+                   routes["corridor"]),
+                  ("routes", self.route_ids, pd.Series(self.route_ids, index=routes.index)),
+                  ("kinds", ["bilateral", "transit"], routes["kind"]))
+        for field, known, col in checks:
+            sel = getattr(m, field)
+            if sel is None:
+                continue
+            for s in sel:
+                if s not in known:
+                    raise input_error(file, f"measure {i + 1} ({m.type}): unknown id in '{field}'",
+                                      found=s, expected=f"one of {', '.join(known)}",
+                                      fix=f"correct the id in {field}")
+            rsel &= col.isin(sel).to_numpy()
+        if m.commodities is not None:
+            for s in m.commodities:
+                if s not in self.commodity_ids:
+                    raise input_error(file, f"measure {i + 1} ({m.type}): unknown id in 'commodities'",
+                                      found=s, expected=f"one of {', '.join(self.commodity_ids)}",
+                                      fix="correct the id in commodities")
+            ksel = np.isin(self.commodity_ids, m.commodities)
+        mask = rsel[:, None] & ksel[None, :] & (self.v0 > 0)
+        if not mask.any():
+            raise input_error(file, f"measure {i + 1} ({m.type}{': ' + m.label if m.label else ''}) "
+                              "matches no baseline flow", expected="selectors naming at least one "
+                              "route and commodity with trade", fix="widen or correct the selectors")
+        cmask = np.zeros(self.C, bool)
+        cmask[self.route_crossing[mask.any(axis=1)]] = True
+        return mask, cmask
+
+    def _compile_measures(self) -> list[CompiledMeasure]:
+        out = []
+        sc = self.scenario
+        for i, m in enumerate(sc.measures):
+            mask, cmask = self._select(i, m)
+            if m.type == "closure" and (m.commodities is not None):
+                raise input_error(sc.path or sc.name, f"measure {i + 1} (closure): 'commodities' "
+                                  "does not apply to a closure", fix="use a restriction to stop "
+                                  "particular goods, or drop the commodities selector")
+            start = _days_between(sc.start, m.start)
+            end = (np.full(self.M, float(self.T + 10 ** 6)) if m.end is None
+                   else self._member_value(i, "end", m.end))
+            values = {}
+            for f in MEASURE_NUMBERS[m.type]:
+                raw = getattr(m, f)
+                if raw is None:
+                    default = {"annual_cost": "guarantee_annual_cost",
+                               "excluded_share": "guarantee_excluded_share"}[f]
+                    values[f] = self.p[default].copy()
+                else:
+                    values[f] = self._member_value(i, f, raw)
+            announced = None if m.announced is None else _days_between(sc.start, m.announced)
+            out.append(CompiledMeasure(i, m.type, m.label, mask, cmask, start,
+                                       end.astype(np.int64), announced, values,
+                                       getattr(m, "base", "duties")))
+        return out
+
+    # ------------------------------------------------------------------ measures -> wedges
+    def _wedges(self, t: int, measures: list[CompiledMeasure] | None = None,
+                use_cache: bool = True) -> tuple[np.ndarray, ...]:
+        """Arrays of all measures active on day ``t`` (cached by activity pattern).
+
+        Returns tariff, guarantee wedge, guaranteed base share (capital locked per
+        unit value and lock-up day), availability, extra days (M, R, K) and capacity
+        share (M, C).
+        """
+        measures = self.measures if measures is None else measures
+        active = np.array([(m.start <= t) & (t < m.end) for m in measures]).reshape(len(measures), self.M)
+        key = active.tobytes()
+        if use_cache and key in self._cache:
+            return self._cache[key]
+        M, R, K, C = self.M, self.R, self.K, self.C
+        tariff = np.zeros((M, R, K))
+        guar = np.zeros((M, R, K))
+        locked = np.zeros((M, R, K))
+        avail = np.ones((M, R, K))
+        quota = np.ones((M, R, K))
+        extra = np.zeros((M, R, K))
+        cap = np.ones((M, C))
+        levy = self.p["guarantee_levy_rate"][:, None, None]
+        for j, m in enumerate(measures):
+            a = active[j]
+            if not a.any():
+                continue
+            am = a[:, None, None] & m.mask[None]
+            v = m.values
+            if m.type == "tariff":
+                tariff += np.where(am, v["rate"][:, None, None], 0.0)
+            elif m.type == "bank_guarantee":
+                base = np.ones((M, 1, 1)) if m.base == "value" else levy
+                share = base * v["cover"][:, None, None]
+                w = eq.calc_guarantee_wedge(share, 1.0, v["annual_cost"][:, None, None],
+                                            v["lockup_days"][:, None, None])
+                guar += np.where(am, w, 0.0)
+                locked += np.where(am, share * v["lockup_days"][:, None, None], 0.0)
+                avail *= np.where(am, 1.0 - v["excluded_share"][:, None, None], 1.0)
+            elif m.type == "restriction":
+                quota = np.minimum(quota, np.where(am, v["quota"][:, None, None], 1.0))
+            elif m.type == "closure":
+                cap = np.minimum(cap, np.where(a[:, None] & m.crossing_mask[None], v["capacity"][:, None], 1.0))
+            elif m.type == "delay":
+                extra += np.where(am, v["extra_days"][:, None, None], 0.0)
+        avail = avail * quota
+        out = (tariff, guar, locked, avail, extra, cap)
+        if use_cache:
+            self._cache[key] = out
+        return out
+
+    def _capacity(self, cap: np.ndarray, extra: np.ndarray) -> np.ndarray:
+        """Daily capacity (M, C) after closures and processing delays."""
+        # flow-weighted mean extra days per crossing
+        ex = np.einsum("rc,mrk,rk->mc", self.B, extra, self.v0)
+        w = np.maximum(self.e0.sum(axis=1), 1e-300)
+        return eq.calc_capacity(self.capacity, cap, self.border_days, ex / w)
+
+    def _compile_anticipation(self) -> np.ndarray | None:
+        """Pull-forward orders (M, T, R, K) for measures announced before they start.
+
+        During the announcement window of L days traders ship an extra
+        ``anticipation_share`` × (the cut the measure will make) per day, and draw
+        the same amount down over the first L days after the start.
+        """
+        ann = [m for m in self.measures if m.announced is not None]
+        if not ann:
+            return None
+        extra = np.zeros((self.M, self.T, self.R, self.K))
+        alpha = self.p["anticipation_share"][:, None, None]
+        for m in ann:
+            tariff, guar, _, avail, xd, cap = self._wedges(0, [_always_on(m, self.M)], use_cache=False)
+            K = self._capacity(cap, xd)
+            W = eq.calc_wait_days(0.0, self.capacity, cap, self.p["closure_expected_days"][:, None])
+            days = self.route_days0[None] + W[:, self.route_crossing][:, :, None] + xd
+            g = eq.calc_generalized_cost(self.freight, self.delay_cost, days, tariff, guar)
+            target = eq.calc_target_flow(self.v0, self.s0, avail, g / self.g0,
+                                         self.p["route_substitution_elasticity"],
+                                         self.p["import_demand_elasticity"])
+            # capacity-limited cut at closed crossings
+            ratio = np.minimum(1.0, K / np.maximum(self.baseline_load, 1e-300))
+            target = np.minimum(target, self.v0 * ratio[:, self.route_crossing][:, :, None])
+            cut = np.maximum(0.0, self.v0 - target) * m.mask[None]
+            L = m.start - m.announced
+            lo, hi = max(0, m.announced), min(self.T, m.start)
+            extra[:, lo:hi] += alpha[:, None] * cut[:, None]
+            lo2, hi2 = max(0, m.start), min(self.T, m.start + L)
+            extra[:, lo2:hi2] -= alpha[:, None] * cut[:, None]
+        return extra
+
+    # ------------------------------------------------------------------ state
+    def _init_state(self) -> None:
+        M, R, K, C = self.M, self.R, self.K, self.C
+        self.state: dict[str, np.ndarray] = {
+            "box_deviation": np.zeros((M, N_BOXES, R, K)),   # USD/day, orders minus baseline
+            "queue_value": np.zeros((M, C, K)),               # USD, stock at day end
+            "pending_value": np.zeros((M, R, K)),             # USD, turned-back cargo re-routed
+            "compliance": np.ones((M, C, K)),                 # 1
+            "closure_days": np.zeros((M, C)),                 # days the crossing has been restricted
+            "day": np.array(0),
+        }
+
+    def _init_outputs(self) -> None:
+        M, P, C, K, R = self.M, self.P, self.C, self.K, self.R
+        z = lambda *s: np.zeros((M, P) + s)  # noqa: E731
+        self.out = {
+            "trade_value": z(C, K), "baseline_trade_value": z(C, K),
+            "customs_revenue": z(C, K), "baseline_customs_revenue": z(C, K),
+            "spoiled_value": z(C, K),
+            "revenue_lost_volume": z(C, K), "revenue_diverted": z(C, K),
+            "revenue_delayed": z(C, K), "revenue_lost_spoilage": z(C, K),
+            "revenue_lost_evasion": z(C, K),
+            "queue_trucks": z(C), "queue_trucks_max": z(C), "wait_days": z(C),
+            "route_trade_value": z(R, K), "tariff_paid": z(R, K), "guarantee_cost": z(R, K),
+            "capital_locked": z(R, K), "extra_transport_cost": z(R, K),
+            "demurrage_cost": z(C, K),
+        }
+        self.days_in_period = np.bincount(self.period_index, minlength=P).astype(float)
+
+    # ------------------------------------------------------------------ one day
+    def step(self) -> dict[str, np.ndarray]:
+        """Advance the simulation by one day; returns that day's national figures."""
+        if self.t >= self.T:
+            raise RuntimeError("the scenario horizon is over")
+        t, p, s = self.t, self.period_index[self.t], self.state
+        P = self.p
+        tariff, guar, locked, avail, extra, cap = self._wedges(t)
+        K = self._capacity(cap, extra)                                          # (M, C)
+        b = self.baseline_index[:, t][:, None, None]
+        v0 = self.v0[None] * b                                                  # (M, R, K)
+
+        # 1. route choice at the start-of-day queue
+        q_trucks = (s["queue_value"] / self.vpt).sum(axis=2)                    # (M, C)
+        elapsed = np.where(cap < 1.0, s["closure_days"] + 1.0, 0.0)
+        s["closure_days"] = elapsed
+        expected = np.maximum(P["closure_expected_days"][:, None], elapsed)
+        W = eq.calc_wait_days(q_trucks, self.capacity, cap, expected)
+        days = self.route_days0[None] + W[:, self.route_crossing][:, :, None] + extra
+        g = eq.calc_generalized_cost(self.freight, self.delay_cost, days, tariff, guar)
+        ratio = g / self.g0
+        target = eq.calc_target_flow(v0, self.s0, avail, ratio,
+                                     P["route_substitution_elasticity"],
+                                     P["import_demand_elasticity"])
+
+        # 2. adjustment boxes: flight from a penalised route faster than each box's scale,
+        #    uptake of alternatives at the box's scale, return toward the baseline slower
+        y = s["box_deviation"]
+        ystar = (target - v0)[:, None]
+        penalised = ((ratio > 1.0) | (avail < 1.0))[:, None]
+        below = y < 0.0
+        down = ystar < y
+        tau = self.box_tau[:, :, None, None]                                    # (M, 3, 1, 1)
+        ret = P["return_slowdown_factor"][:, None, None, None]
+        tau_eff = np.where(down, np.where(penalised, tau * P["flight_speed_factor"][:, None, None, None],
+                                          tau * ret),
+                           np.where(below, tau * ret, tau))
+        lam = eq.calc_adjustment_rate(tau_eff, 1.0)
+        y = eq.calc_box_update(y, ystar, lam)
+        s["box_deviation"] = y
+        orders = v0 + np.einsum("mb,mbrk->mrk", self.box_weights, y)
+        if self._anticipation is not None:
+            orders = orders + self._anticipation[:, t]
+        orders = np.maximum(orders, 0.0)
+        # traders hold back cargo bound for a restricted crossing once the closure outlasts
+        # their patience: held cargo is re-routed like cargo that turns back from the queue
+        hold = cap + (1.0 - cap) * np.exp(-elapsed / P["queue_patience_days"][:, None])   # (M, C)
+        hold_r = hold[:, self.route_crossing][:, :, None]
+
+        # 3. arrivals at crossings: fresh orders plus re-routed cargo reaching its new
+        #    crossing (a first-order delay with the new route's transit time)
+        released = s["pending_value"] * self.pending_release
+        arrivals_r = (orders + released) * hold_r
+        held_c = np.einsum("rc,mrk->mck", self.B, (orders + released) - arrivals_r)
+        arrivals = np.einsum("rc,mrk->mck", self.B, arrivals_r)               # (M, C, K)
+        pending_prev_c = np.einsum("rc,mrk->mck", self.B, s["pending_value"])  # before release
+        qv = s["queue_value"]
+        at_border = qv + arrivals
+        phi = eq.calc_cleared_share(q_trucks, (arrivals / self.vpt).sum(axis=2), K)
+        cleared = phi[:, :, None] * at_border
+        rest = at_border - cleared
+        spoiled = eq.calc_spoiled_value(rest, self.shelf)
+        rest = rest - spoiled
+        q_end = (rest / self.vpt).sum(axis=2)
+        W_end = eq.calc_wait_days(q_end, self.capacity, cap, expected)
+        rho = eq.calc_renege_share(W_end, P["queue_patience_days"][:, None])
+        turned = rho[:, :, None] * rest
+        queue = rest - turned
+        turned = turned + held_c
+        # 4. re-route turned-back cargo to other crossings, in proportion to demand there
+        open_target = target * hold_r
+        tot = open_target.sum(axis=1)                                           # (M, K)
+        by_c = np.einsum("rc,mrk->mck", self.B, open_target)
+        excl = tot[:, None, :] - by_c                                           # (M, C, K)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per = np.where(excl > 1e-12 * np.maximum(tot[:, None, :], 1e-300), turned / excl, 0.0)
+        lost_turned = np.where(per > 0, 0.0, turned).sum(axis=1)               # (M, K)
+        pending_prev = s["pending_value"]
+        pending = (pending_prev - released
+                   + open_target * (per.sum(axis=1)[:, None, :] - per[:, self.route_crossing, :]))
+        s["pending_value"] = pending
+        pending_c = np.einsum("rc,mrk->mck", self.B, pending)
+
+        # 5. compliance and revenue
+        wedge = tariff + guar
+        kappa_r = eq.calc_compliance(wedge, P["evasion_semi_elasticity"][:, None, None],
+                                     P["evasion_max_share"][:, None, None])
+        num = np.einsum("rc,mrk->mck", self.B, arrivals_r * kappa_r)
+        kappa = np.where(arrivals > 0, num / np.where(arrivals > 0, arrivals, 1.0), s["compliance"])
+        s["compliance"] = kappa
+        revenue = eq.calc_customs_revenue(cleared, self.rate, kappa)
+        e0 = self.e0[None] * self.baseline_index[:, t][:, None, None]
+        r0 = e0 * self.rate
+
+        # 6. decomposition of R0 − R (USD): volume, diversion, delay, spoilage, evasion
+        lost_nat = (v0 - orders).sum(axis=1) + lost_turned                     # (M, K)
+        lost = lost_nat[:, None, :] * self.w0[None]
+        delayed = (queue - qv) + (pending_c - pending_prev_c)
+        diverted = (e0 - cleared) - lost - delayed - spoiled
+        s["queue_value"] = queue
+        self.t += 1
+        s["day"] = np.array(self.t)
+
+        o = self.out
+        o["trade_value"][:, p] += cleared
+        o["baseline_trade_value"][:, p] += e0
+        o["customs_revenue"][:, p] += revenue
+        o["baseline_customs_revenue"][:, p] += r0
+        o["spoiled_value"][:, p] += spoiled
+        o["revenue_lost_volume"][:, p] += lost * self.rate
+        o["revenue_diverted"][:, p] += diverted * self.rate
+        o["revenue_delayed"][:, p] += delayed * self.rate
+        o["revenue_lost_spoilage"][:, p] += spoiled * self.rate
+        o["revenue_lost_evasion"][:, p] += cleared * self.rate * (1.0 - kappa)
+        qt = (queue / self.vpt).sum(axis=2)
+        o["queue_trucks"][:, p] = qt
+        o["queue_trucks_max"][:, p] = np.maximum(o["queue_trucks_max"][:, p], qt)
+        o["wait_days"][:, p] += W_end / self.days_in_period[p]
+        o["route_trade_value"][:, p] += arrivals_r
+        # trader cost components (USD), used by the pressure ledger
+        o["tariff_paid"][:, p] += tariff * arrivals_r
+        o["guarantee_cost"][:, p] += guar * arrivals_r
+        o["capital_locked"][:, p] += locked * arrivals_r / self.days_in_period[p]
+        logcost = self.freight + self.delay_cost * days
+        o["extra_transport_cost"][:, p] += arrivals_r * (logcost - self.logcost0)
+        o["demurrage_cost"][:, p] += (queue / self.vpt) * P["demurrage_usd_per_truck_day"][:, None, None]
+        return {"customs_revenue": revenue.sum(axis=(1, 2)), "baseline_customs_revenue": r0.sum(axis=(1, 2)),
+                "queue_trucks": qt}
+
+    def run(self, progress: Callable[[int, int], None] | None = None) -> "Model":
+        """Step to the end of the horizon; ``progress(done, total)`` is called each 30 days."""
+        while self.t < self.T:
+            self.step()
+            if progress is not None and (self.t % 30 == 0 or self.t == self.T):
+                progress(self.t, self.T)
+        return self
+
+    # ------------------------------------------------------------------ result
+    def result(self):
+        """The labelled result as an :class:`xarray.Dataset` (see docs/outputs.md)."""
+        from .output import build_dataset
+
+        return build_dataset(self)
+
+
+def _always_on(m: CompiledMeasure, M: int) -> CompiledMeasure:
+    return CompiledMeasure(m.index, m.type, m.label, m.mask, m.crossing_mask, -10 ** 9,
+                           np.full(M, 10 ** 9), None, m.values, m.base)
+
+
+def _root_seed(rng: int | np.random.Generator | None, scenario: Scenario) -> int:
+    if isinstance(rng, np.random.Generator):
+        return int(rng.integers(0, 2 ** 63 - 1))
+    if rng is not None:
+        return int(rng)
+    if scenario.seed is not None:
+        return int(scenario.seed)
+    return 0
+
+
+def _period_labels(days: pd.DatetimeIndex, freq: str) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    per = days.to_period(FREQS[freq])
+    labels = per.unique()
+    index = labels.get_indexer(per)
+    return labels.start_time if freq != "D" else days, index

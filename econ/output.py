@@ -1,0 +1,107 @@
+"""Labelled results: wrap the model's numpy outputs in a self-describing xarray Dataset."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import numpy as np
+import xarray as xr
+
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from .model import Model
+
+#: name -> (dims after member/time, units, long_name, cell method)
+VARIABLES: dict[str, tuple[tuple[str, ...], str, str, str]] = {
+    "trade_value": (("crossing", "commodity"), "USD",
+                    "Trade value cleared through the crossing (imports and exports; see the direction coordinate)", "sum"),
+    "baseline_trade_value": (("crossing", "commodity"), "USD",
+                             "Trade value cleared in the no-measure baseline", "sum"),
+    "customs_revenue": (("crossing", "commodity"), "USD", "Afghan customs revenue collected", "sum"),
+    "baseline_customs_revenue": (("crossing", "commodity"), "USD",
+                                 "Afghan customs revenue in the no-measure baseline", "sum"),
+    "customs_revenue_afn": (("crossing", "commodity"), "AFN",
+                            "Afghan customs revenue collected, at the base-year exchange rate", "sum"),
+    "spoiled_value": (("crossing", "commodity"), "USD", "Value of cargo spoiled while queuing", "sum"),
+    "revenue_lost_volume": (("crossing", "commodity"), "USD",
+                            "Revenue lost because less is traded nationally (allocated by baseline crossing share)", "sum"),
+    "revenue_diverted": (("crossing", "commodity"), "USD",
+                         "Revenue lost (+) or gained (-) by re-routing between Afghan crossings; sums to ~0 nationally", "sum"),
+    "revenue_delayed": (("crossing", "commodity"), "USD",
+                        "Revenue held back in queues and re-routed cargo (+), or recovered as backlogs clear (-)", "sum"),
+    "revenue_lost_spoilage": (("crossing", "commodity"), "USD",
+                              "Revenue lost on cargo spoiled in queues", "sum"),
+    "revenue_lost_evasion": (("crossing", "commodity"), "USD",
+                             "Revenue lost to evasion and smuggling as the fiscal wedge rises", "sum"),
+    "queue_trucks": (("crossing",), "truck", "Trucks queuing at the end of the period", "point"),
+    "queue_trucks_max": (("crossing",), "truck", "Largest end-of-day queue within the period", "max"),
+    "wait_days": (("crossing",), "day", "Mean expected wait for a truck joining the queue", "mean"),
+    "route_trade_value": (("route", "commodity"), "USD", "Trade value arriving by route", "sum"),
+    "tariff_paid": (("route", "commodity"), "USD", "Fees and tariffs paid to the corridor country", "sum"),
+    "guarantee_cost": (("route", "commodity"), "USD", "Cost of bank guarantees (fees and opportunity cost)", "sum"),
+    "capital_locked": (("route", "commodity"), "USD", "Mean capital locked in guarantees over the period", "mean"),
+    "extra_transport_cost": (("route", "commodity"), "USD",
+                             "Freight and time cost above the commodity's baseline average (diversion, queues, delays)", "sum"),
+    "demurrage_cost": (("crossing", "commodity"), "USD", "Truck demurrage while queuing", "sum"),
+}
+
+DECOMPOSITION = ("revenue_lost_volume", "revenue_diverted", "revenue_delayed",
+                 "revenue_lost_spoilage", "revenue_lost_evasion")
+
+
+def build_dataset(model: "Model") -> xr.Dataset:
+    """Build the result Dataset from a model that has been stepped."""
+    inp = model.inputs
+    o = dict(model.out)
+    o["customs_revenue_afn"] = o["customs_revenue"] * inp.afn_per_usd
+    coords = {
+        "member": ("member", model.member_ids.astype(np.int32), {"long_name": "ensemble member"}),
+        "time": ("time", model.periods.values, {"long_name": "start of reporting period"}),
+        "days_in_period": ("time", model.days_in_period[: model.P].astype(np.int32),
+                           {"units": "day", "long_name": "days simulated in the period"}),
+        "crossing": ("crossing", np.array(model.crossing_ids, dtype=object), {"long_name": "border crossing"}),
+        "crossing_name": ("crossing", inp.crossings["name"].to_numpy(object)),
+        "crossing_country": ("crossing", inp.crossings["country"].to_numpy(object)),
+        "commodity": ("commodity", np.array(model.commodity_ids, dtype=object), {"long_name": "commodity group"}),
+        "direction": ("commodity", inp.commodities["direction"].to_numpy(object)),
+        "route": ("route", np.array(model.route_ids, dtype=object), {"long_name": "route (gateway to crossing)"}),
+        "route_crossing": ("route", inp.routes["crossing"].to_numpy(object)),
+        "route_corridor": ("route", inp.routes["corridor"].to_numpy(object)),
+        "route_kind": ("route", inp.routes["kind"].to_numpy(object)),
+    }
+    data_vars = {}
+    for name, (dims, units, long_name, method) in VARIABLES.items():
+        arr = o[name][:, : model.P]
+        data_vars[name] = (("member", "time") + dims, arr,
+                           {"units": units, "long_name": long_name,
+                            "cell_methods": f"time: {method}"})
+    ds = xr.Dataset(data_vars, coords=coords)
+    sc = model.scenario
+    ds.attrs = {
+        "title": f"chokepoint result: {sc.name}",
+        "Conventions": "CF-1.8",
+        "source": f"chokepoint {__version__}",
+        "package_version": __version__,
+        "scenario": sc.name,
+        "scenario_description": sc.description,
+        "scenario_text": sc.text,
+        "scenario_start": sc.start.isoformat(),
+        "scenario_months": sc.months,
+        "seed": model.seed,
+        "members": model.M,
+        "deterministic": int(model.deterministic),
+        "freq": model.freq,
+        "base_year": str(inp.base_year["label"]),
+        "afn_per_usd": inp.afn_per_usd,
+        "input_hashes": json.dumps(inp.hashes, sort_keys=True),
+        "inputs_dir": str(inp.directory.name),
+        "history": f"chokepoint {__version__}: run {sc.name} ({model.M} member(s), freq {model.freq})",
+    }
+    return ds
+
+
+def revenue_gap(ds: xr.Dataset) -> xr.DataArray:
+    """Baseline minus scenario revenue (USD), equal to the sum of the decomposition."""
+    return ds["baseline_customs_revenue"] - ds["customs_revenue"]

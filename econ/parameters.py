@@ -1,0 +1,168 @@
+"""Behavioural parameters: central values, distributions and member draws.
+
+Each parameter in ``parameters.toml`` is a table with ``value`` (central), ``dist``
+(fixed | uniform | normal | lognormal | triangular), ``p05``/``p95`` (5th and 95th
+percentiles; bounds for uniform and triangular), ``unit``, ``source`` and optional
+``by_commodity`` central values (the distribution is scaled to each).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+
+from .errors import input_error
+
+DISTS = ("fixed", "uniform", "normal", "lognormal", "triangular")
+Z95 = 1.6448536269514722  # standard normal 95th percentile
+
+#: parameters the engine needs, with the allowed range of their central value
+REQUIRED: dict[str, tuple[float, float]] = {
+    "import_demand_elasticity": (0.0, 10.0),
+    "route_substitution_elasticity": (0.0, 50.0),
+    "adjust_fast_days": (0.5, 60.0),
+    "adjust_medium_days": (7.0, 720.0),
+    "adjust_slow_days": (30.0, 7300.0),
+    "adjust_fast_weight": (0.0, 1.0),
+    "adjust_medium_weight": (0.0, 1.0),
+    "flight_speed_factor": (0.01, 1.0),
+    "return_slowdown_factor": (1.0, 20.0),
+    "guarantee_annual_cost": (0.0, 1.0),
+    "guarantee_excluded_share": (0.0, 1.0),
+    "guarantee_levy_rate": (0.0, 2.0),
+    "evasion_semi_elasticity": (0.0, 20.0),
+    "evasion_max_share": (0.0, 1.0),
+    "queue_patience_days": (0.1, 120.0),
+    "closure_expected_days": (0.0, 365.0),
+    "anticipation_share": (0.0, 1.0),
+    "truck_equivalents_per_wagon": (0.1, 10.0),
+    "demurrage_usd_per_truck_day": (0.0, 2000.0),
+    "pressure_half_life_days": (1.0, 3650.0),
+    "protest_risk_intercept": (-50.0, 50.0),
+    "protest_risk_slope": (0.0, 100.0),
+    "max_baseline_utilization": (0.05, 1.0),
+}
+
+#: parameters that may carry per-commodity central values
+BY_COMMODITY = ("import_demand_elasticity", "route_substitution_elasticity")
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One behavioural parameter with its uncertainty."""
+
+    name: str
+    value: float
+    dist: str = "fixed"
+    p05: float | None = None
+    p95: float | None = None
+    unit: str = "1"
+    source: str = ""
+    description: str = ""
+    by_commodity: dict[str, float] = field(default_factory=dict)
+
+    def central(self, commodities: Iterable[str] | None = None) -> np.ndarray | float:
+        """Central value, per commodity when ``commodities`` is given."""
+        if commodities is None:
+            return self.value
+        return np.array([self.by_commodity.get(k, self.value) for k in commodities], dtype=float)
+
+    def quantile(self, q: np.ndarray | float) -> np.ndarray:
+        """Quantile function of the distribution of the (global) central value."""
+        q = np.asarray(q, dtype=float)
+        v, lo, hi = self.value, self.p05, self.p95
+        if self.dist == "fixed" or lo is None or hi is None:
+            return np.full_like(q, v)
+        if self.dist == "uniform":
+            return lo + (hi - lo) * q
+        if self.dist == "triangular":
+            c = (v - lo) / (hi - lo) if hi > lo else 0.5
+            return np.where(q < c, lo + np.sqrt(q * (hi - lo) * (v - lo)),
+                            hi - np.sqrt((1 - q) * (hi - lo) * (hi - v)))
+        from scipy.special import ndtri
+
+        z = ndtri(np.clip(q, 1e-12, 1 - 1e-12))
+        if self.dist == "normal":
+            return v + z * (hi - lo) / (2 * Z95)
+        # lognormal: median = value, log-spread from the 5-95 range
+        s = (math.log(hi) - math.log(lo)) / (2 * Z95)
+        return v * np.exp(z * s)
+
+    def scale(self, draws: np.ndarray) -> np.ndarray:
+        """Ratio of draws to the central value (to scale per-commodity values)."""
+        return draws / self.value if self.value != 0 else np.ones_like(draws)
+
+
+def parse_parameters(data: dict[str, Any], file: str, commodities: Iterable[str]) -> dict[str, Parameter]:
+    """Validate the parameters table and return :class:`Parameter` objects."""
+    known = set(commodities)
+    out: dict[str, Parameter] = {}
+    for name, (lo, hi) in REQUIRED.items():
+        if name not in data:
+            raise input_error(file, f"missing parameter [{name}]",
+                              fix=f"add a [{name}] table with value, dist, p05, p95, unit, source")
+    for name, tab in data.items():
+        if not isinstance(tab, dict):
+            raise input_error(file, f"'{name}' is not a table", fix=f"write it as [{name}]")
+        if "value" not in tab:
+            raise input_error(file, f"[{name}] has no 'value'", fix="add value = <central value>")
+        value = tab["value"]
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            raise input_error(file, f"[{name}] value is not a finite number", found=value,
+                              fix="write a number")
+        if name in REQUIRED:
+            lo, hi = REQUIRED[name]
+            if not lo <= value <= hi:
+                raise input_error(file, f"[{name}] value out of range", found=value,
+                                  expected=f"[{lo}, {hi}]", fix="check the value and its unit")
+        dist = tab.get("dist", "fixed")
+        if dist not in DISTS:
+            raise input_error(file, f"[{name}] unknown dist", found=dist,
+                              expected=" | ".join(DISTS), fix="use one of the listed distributions")
+        p05, p95 = tab.get("p05"), tab.get("p95")
+        if dist != "fixed":
+            if p05 is None or p95 is None:
+                raise input_error(file, f"[{name}] dist '{dist}' needs p05 and p95",
+                                  fix="add p05 = ... and p95 = ...")
+            if not (p05 <= value <= p95) or p05 >= p95:
+                raise input_error(file, f"[{name}] percentiles out of order", found=(p05, value, p95),
+                                  expected="p05 <= value <= p95 and p05 < p95", fix="reorder them")
+            if dist == "lognormal" and p05 <= 0:
+                raise input_error(file, f"[{name}] lognormal needs p05 > 0", found=p05,
+                                  fix="use a positive p05 or another dist")
+        if not str(tab.get("source", "")).strip():
+            raise input_error(file, f"[{name}] has no source", fix="add source = \"...\" (or 'derived: how')")
+        byk = tab.get("by_commodity", {}) or {}
+        for k, v in byk.items():
+            if k not in known:
+                raise input_error(file, f"[{name}.by_commodity] unknown commodity", found=k,
+                                  expected="an id from commodities.csv", fix="correct the id")
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise input_error(file, f"[{name}.by_commodity] {k} is not a non-negative number",
+                                  found=v, fix="write a number >= 0")
+        out[name] = Parameter(name=name, value=float(value), dist=dist,
+                              p05=None if p05 is None else float(p05),
+                              p95=None if p95 is None else float(p95),
+                              unit=str(tab.get("unit", "1")), source=str(tab.get("source", "")),
+                              description=str(tab.get("description", "")),
+                              by_commodity={k: float(v) for k, v in byk.items()})
+    w = out["adjust_fast_weight"].value + out["adjust_medium_weight"].value
+    if w > 1.0 + 1e-12:
+        raise input_error(file, "adjust_fast_weight + adjust_medium_weight exceed 1", found=w,
+                          fix="lower one of them (the slow weight is 1 minus their sum)")
+    return out
+
+
+def draw_quantiles(names: list[str], members: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+    """Uniform quantiles per parameter and member, independent of ensemble size.
+
+    Member ``m`` draws from ``numpy.random.default_rng([m, seed])`` (SPEC 7), so its
+    numbers do not depend on how many members are run or how they are chunked.
+    """
+    q = np.empty((len(members), len(names)))
+    for i, m in enumerate(members):
+        q[i] = np.random.default_rng([int(m), int(seed)]).random(len(names))
+    return {n: q[:, j] for j, n in enumerate(names)}

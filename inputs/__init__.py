@@ -1,0 +1,1 @@
+"""Default input data shipped with chokepoint (installed as ``econ.data``)."""
