@@ -6,8 +6,10 @@ import io
 import json
 import math
 from enum import Enum
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported by the commands, not at start-up
+    import pandas as pd
 
 
 class Format(str, Enum):

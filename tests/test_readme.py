@@ -1,0 +1,31 @@
+"""The README's set-up commands are what CI runs, and the quickstart works."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bash_blocks():
+    return re.findall(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+
+
+def test_readme_has_exactly_two_setup_commands_and_ci_runs_the_test_one():
+    blocks = [b.strip() for b in _bash_blocks()]
+    assert len(blocks) == 2
+    assert "chokepoint run default" in blocks[0]
+    assert "pytest" in blocks[1]
+    assert blocks[1] in (ROOT / ".ci" / "run").read_text()
+
+
+def test_quickstart_is_at_most_ten_lines():
+    block = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)[0]
+    assert len(block.strip().splitlines()) <= 10
+
+
+def test_quickstart_runs(capsys):
+    block = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)[0]
+    exec(compile(block, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "million USD lost over the horizon" in out
+    assert "revenue_lost_volume" in out
