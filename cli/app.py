@@ -171,8 +171,8 @@ def run(
 
 
 @app.command()
-def scenarios(fmt: Format = FormatOpt) -> None:
-    """List the built-in scenarios with their descriptions."""
+def scenarios(inputs: Optional[Path] = InputsOpt, fmt: Format = FormatOpt) -> None:
+    """List the built-in scenarios with their descriptions (each checked against the inputs)."""
 
     def go() -> None:
         import pandas as pd
@@ -181,9 +181,11 @@ def scenarios(fmt: Format = FormatOpt) -> None:
 
         from .render import render
 
+        inp = econ.load_inputs(inputs)
         rows = []
         for name, path in econ.builtin_scenarios().items():
             sc = econ.load_scenario(path)
+            econ.Model(inp, sc)  # raises a one-line InputError if a selector does not fit the inputs
             rows.append({"name": name, "start": sc.start.isoformat(), "months": sc.months,
                          "measures": len(sc.measures),
                          "description": sc.description.strip().splitlines()[0] if sc.description.strip() else ""})

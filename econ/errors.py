@@ -27,6 +27,10 @@ def input_error(file: str, what: str, found: object = None, expected: str = "",
         where += f", column '{column}'"
     msg = f"{where}: {what}"
     if found is not None:
+        if hasattr(found, "item") and not isinstance(found, (str, bytes)):
+            found = found.item()  # numpy scalar -> plain Python number in the message
+        elif isinstance(found, tuple):
+            found = tuple(f.item() if hasattr(f, "item") else f for f in found)
         msg += f" (found {found!r})"
     if expected:
         msg += f"; expected {expected}"

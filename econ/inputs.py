@@ -40,8 +40,16 @@ SLUG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 
 
 def default_inputs_dir() -> Path:
-    """Directory of the default inputs shipped inside the installed package."""
-    return Path(str(resources.files("econ.data")))
+    """Directory of the default inputs shipped inside the installed package.
+
+    An installed package carries them as ``econ.data``; an editable install maps that
+    package onto the repository's ``inputs/``. Importing ``econ`` straight from a source
+    checkout that was never installed falls back to the repository's ``inputs/``.
+    """
+    try:
+        return Path(str(resources.files("econ.data")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "inputs"
 
 
 def schema_path() -> Path:
@@ -298,7 +306,6 @@ def load_inputs(dir: str | Path | None = None) -> Inputs:
                           fix="pass an existing directory with --inputs")
     schema = read_schema()
     t = {f: _read_table(directory, f, schema) for f in TABLES}
-    hashes = {f: _hash(directory / f) for f in TABLES + TOML_FILES}
 
     crossings = t["crossings.csv"].set_index("id")
     routes = t["routes.csv"].set_index("id")
@@ -381,6 +388,7 @@ def load_inputs(dir: str | Path | None = None) -> Inputs:
         raise input_error("revenue_by_crossing.csv", "crossing has no revenue row",
                           found=missing[missing].index[0], fix="add a row (0 if nothing is collected)")
 
+    hashes = {f: _hash(directory / f) for f in TABLES + TOML_FILES}
     flows, factor = calibrate_flows(flows, routes, commodities, rev["revenue_afn"] / base_year["afn_per_usd"])
     inputs = Inputs(directory=directory, crossings=crossings, routes=routes,
                     commodities=commodities, flows=flows, revenue_by_crossing=rev,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -162,7 +161,9 @@ def _add_months(d: dt.date, n: int) -> dt.date:
 
 
 def builtin_dir() -> Path:
-    return Path(str(resources.files("econ.data") / "scenarios"))
+    from .inputs import default_inputs_dir
+
+    return default_inputs_dir() / "scenarios"
 
 
 def builtin_scenarios() -> dict[str, Path]:
