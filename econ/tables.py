@@ -79,5 +79,5 @@ def compare_table(results: dict[str, xr.Dataset]) -> pd.DataFrame:
                       "months": int(ds.sizes["time"]) if ds.attrs.get("freq") == "MS" else ds.attrs.get("scenario_months"),
                       "peak_queue_trucks": float(q.median("member"))}
     df = pd.DataFrame(rows).T
-    df.index.name = "scenario"
+    df.index.name = "name"
     return df

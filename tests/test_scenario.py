@@ -17,13 +17,6 @@ CLOSURE = ('[[measure]]\ntype = "closure"\nstart = "2023-01-11"\nend = "2023-01-
            'crossings = ["east"]\n')
 TARIFF = '[[measure]]\ntype = "tariff"\nstart = "2023-01-11"\nrate = 0.1\n'
 EPISODES = sorted((default_inputs_dir() / "episodes").glob("*.toml"))
-CLOSURE_WITH_COMMODITIES = pytest.mark.xfail(strict=True, raises=econ.InputError, reason=(
-    "BUG (data vs engine): covid-closure-2020.toml measures 4 and 5 are closures with a "
-    "'commodities' selector (imports-only / exports-barred days), which Model._compile_measures "
-    "rejects ('commodities' does not apply to a closure); the scenario docs list commodities as a "
-    "selector of every measure"))
-EPISODE_PARAMS = [pytest.param(p, id=p.stem, marks=[CLOSURE_WITH_COMMODITIES]
-                               if p.stem == "covid-closure-2020" else []) for p in EPISODES]
 
 
 def assert_one_line(exc: BaseException, file: str, *tokens: str) -> None:
@@ -71,7 +64,7 @@ def test_there_are_episodes() -> None:
     assert len(EPISODES) >= 6
 
 
-@pytest.mark.parametrize("path", EPISODE_PARAMS)
+@pytest.mark.parametrize("path", EPISODES, ids=[p.stem for p in EPISODES])
 def test_episode_compiles(path: Path, tmp_path: Path, default_inputs: econ.Inputs) -> None:
     # load_scenario forbids unknown top-level fields, so it rejects 'outcome';
     # the episode's scenario part is everything before the first [[outcome]]
