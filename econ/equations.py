@@ -120,7 +120,7 @@ def calc_wait_days(queue_trucks, normal_capacity, capacity_share, expected_closu
 
 
 def calc_renege_share(wait_days, patience_days):
-    """ρ = 1 − exp(−max(0, W − P) / (P·W))   [1/day]: share of the queue turning back today.
+    """ρ = 1 − exp(−max(0, W − P) / (P·W))   [1]: share of the queue turning back in one day.
 
     Trucks whose expected remaining wait ``W`` exceeds their patience ``P`` leave at
     rate 1/P per day; the share of the queue with excess wait is (W − P)/W, so the

@@ -370,7 +370,7 @@ class Model:
             "queue_value": np.zeros((M, C, K)),               # USD, stock at day end
             "pending_value": np.zeros((M, R, K)),             # USD, turned-back cargo re-routed
             "compliance": np.ones((M, C, K)),                 # 1
-            "closure_days": np.zeros((M, C)),                 # days the crossing has been restricted
+            "closure_days": np.zeros((M, C)),                 # days the crossing has been fully shut
             "day": np.array(0),
         }
 
@@ -405,7 +405,9 @@ class Model:
 
         # 1. route choice at the start-of-day queue
         q_trucks = (s["queue_value"] / self.vpt).sum(axis=2)                    # (M, C)
-        elapsed = np.where(cap < 1.0, s["closure_days"] + 1.0, 0.0)
+        # days a crossing has been fully shut; a partial capacity cut is a throughput loss
+        # (handled by the queue), so only full closures lengthen the expected closure
+        elapsed = np.where(cap <= 0.0, s["closure_days"] + 1.0, 0.0)
         s["closure_days"] = elapsed
         expected = np.maximum(P["closure_expected_days"][:, None], elapsed)
         W = eq.calc_wait_days(q_trucks, self.capacity, cap, expected)
