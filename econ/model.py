@@ -162,9 +162,8 @@ class Model:
         if self.deterministic:
             q = None
         else:
-            qs = draw_quantiles(names + [f"measure{i}.{f}" for i, f in self.range_fields],
-                                self.member_ids, self.seed)
-            q = qs
+            q = draw_quantiles(names + [f"measure{i}.{f}" for i, f in self.range_fields],
+                               self.member_ids, self.seed)
         self.quantiles = q
         M = self.M
         p: dict[str, np.ndarray] = {}
@@ -309,7 +308,7 @@ class Model:
                 w = eq.calc_guarantee_wedge(share, 1.0, v["annual_cost"][:, None, None],
                                             v["lockup_days"][:, None, None])
                 guar += np.where(am, w, 0.0)
-                locked += np.where(am, share * v["lockup_days"][:, None, None], 0.0)
+                locked += np.where(am, eq.calc_capital_locked(1.0, share, 1.0, v["lockup_days"][:, None, None]), 0.0)
                 avail *= np.where(am, 1.0 - v["excluded_share"][:, None, None], 1.0)
             elif m.type == "restriction":
                 quota = np.minimum(quota, np.where(am, v["quota"][:, None, None], 1.0))
@@ -355,8 +354,10 @@ class Model:
             ratio = np.minimum(1.0, K / np.maximum(self.baseline_load, 1e-300))
             target = np.minimum(target, self.v0 * ratio[:, self.route_crossing][:, :, None])
             cut = np.maximum(0.0, self.v0 - target) * m.mask[None]
-            L = m.start - m.announced
+            # only the part of the announcement window inside the horizon is pulled forward,
+            # and the same number of days is drawn down after the start, so the two balance
             lo, hi = max(0, m.announced), min(self.T, m.start)
+            L = max(0, hi - lo)
             extra[:, lo:hi] += alpha[:, None] * cut[:, None]
             lo2, hi2 = max(0, m.start), min(self.T, m.start + L)
             extra[:, lo2:hi2] -= alpha[:, None] * cut[:, None]

@@ -76,7 +76,7 @@ def compare_table(results: dict[str, xr.Dataset]) -> pd.DataFrame:
         q = ds["queue_trucks_max"].max(["time", "crossing"])
         rows[name] = {**{k: t[k] for k in ("baseline", "scenario", "change", "change_pct",
                                            *COMPONENT_LABELS.values())},
-                      "months": int(ds.sizes["time"]) if ds.attrs.get("freq") == "MS" else ds.attrs.get("scenario_months"),
+                      "months": int(ds.attrs["scenario_months"]),
                       "peak_queue_trucks": float(q.median("member"))}
     df = pd.DataFrame(rows).T
     df.index.name = "name"

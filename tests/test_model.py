@@ -262,3 +262,13 @@ def test_same_seed_same_ensemble(toy):
     c = econ.run(sc, inputs=toy, members=4, rng=8)
     assert not np.array_equal(a.customs_revenue.values, c.customs_revenue.values)
     assert a.attrs["seed"] == 7
+
+
+def test_anticipation_balances_when_announced_before_horizon(toy):
+    """Pull-forward clipped by the horizon start is matched by an equally long drawdown."""
+    sc = scenario('[[measure]]\ntype = "tariff"\nstart = "2023-01-06"\nannounced = "2022-12-20"\n'
+                  'rate = 0.2\ncrossings = ["east"]\n', 1)
+    m = econ.Model(toy, sc, freq="D")
+    extra = m._anticipation[0].sum(axis=(1, 2))
+    assert extra[:5].sum() > 0
+    assert extra.sum() == pytest.approx(0.0, abs=1e-6 * extra[:5].sum())
