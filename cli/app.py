@@ -150,7 +150,7 @@ def run(
 
     def go() -> None:
         import econ
-        from econ.tables import national_path, revenue_impact_table
+        from econ.tables import ledger_summary, national_path, revenue_impact_table
 
         from .render import render_many
 
@@ -166,6 +166,53 @@ def run(
             write_atomic(out, lambda p: ds.to_netcdf(p, engine="scipy"))
             _note(f"wrote {out}")
         sys.stdout.write(render_many(tables, fmt))
+        _summary(ledger_summary(ds), fmt)
+
+    _guard(go)
+
+
+def _summary(lines: list[str], fmt: Format) -> None:
+    """Prose summary: after the tables on stdout for table/markdown; on stderr for csv/json."""
+    if fmt in (Format.table, Format.markdown):
+        sys.stdout.write("\n" + "\n".join(lines) + "\n")
+    else:
+        for line in lines:
+            _note(line)
+
+
+class PressureTable(str, Enum):
+    all = "all"
+    groups = "groups"
+    ledger = "ledger"
+
+
+@app.command()
+def pressure(
+    scenario: str = typer.Argument("default", help="Built-in scenario name or path to a TOML file."),
+    inputs: Optional[Path] = InputsOpt,
+    months: Optional[int] = typer.Option(None, "--months", min=1, max=240, help="Override the horizon."),
+    fmt: Format = FormatOpt,
+    table: PressureTable = typer.Option(PressureTable.all, "--table", help="Which table(s) to print."),
+) -> None:
+    """Who pays: trader-group pressure and protest risk, and the coercion ledger with Pakistan."""
+
+    def go() -> None:
+        import econ
+        from econ.tables import ledger_summary, pakistan_table, pressure_table
+
+        from .render import render_many
+
+        inp = econ.load_inputs(inputs)
+        ds = _run_one(scenario, inp, months)
+        tables = []
+        if table in (PressureTable.all, PressureTable.groups):
+            tables.append((f"Trader pressure by group, {ds.attrs['scenario']} (costs in USD, whole horizon)",
+                           pressure_table(ds)))
+        if table in (PressureTable.all, PressureTable.ledger):
+            tables.append(("Coercion ledger by month (USD; ratio = Afghan revenue lost per USD Pakistan gives up)",
+                           pakistan_table(ds)))
+        sys.stdout.write(render_many(tables, fmt))
+        _summary(ledger_summary(ds), fmt)
 
     _guard(go)
 

@@ -374,6 +374,8 @@ def load_inputs(dir: str | Path | None = None) -> Inputs:
                                       row=i + 2, expected=f"an id from {target} or *",
                                       fix=f"correct the id or add it to {target}")
 
+    _check_group_shares(groups, crossings.index, commodities)
+
     # revenue shares sum to one: crossings add up to the national total
     total = float(base_year["customs_revenue_afn"])
     s = float(rev["revenue_afn"].sum())
@@ -397,6 +399,29 @@ def load_inputs(dir: str | Path | None = None) -> Inputs:
     log.info("loaded inputs from %s: %d crossings, %d routes, %d commodities, %d flows",
              directory, len(crossings), len(routes), len(commodities), len(flows))
     return inputs
+
+
+def _check_group_shares(groups: pd.DataFrame, crossing_ids: pd.Index, commodities: pd.DataFrame) -> None:
+    """Groups sharing a margin basis may overlap only up to 100% of a (crossing, commodity) cell."""
+    direction = commodities["direction"]
+    for basis in ("goods", "freight"):
+        total: dict[tuple[str, str], float] = {}
+        for gid, g in groups[groups["margin_basis"] == basis].iterrows():
+            cs = [s.strip() for s in str(g["crossings"]).split(";") if s.strip()]
+            ks = [s.strip() for s in str(g["commodities"]).split(";") if s.strip()]
+            cs = list(crossing_ids) if "*" in cs else cs
+            ks = list(commodities.index) if "*" in ks else ks
+            if g["kind"] in ("importer", "exporter"):
+                ks = [k for k in ks if direction[k] == g["kind"][:-2]]
+            for c in cs:
+                for k in ks:
+                    total[(c, k)] = total.get((c, k), 0.0) + float(g["share"])
+                    if total[(c, k)] > 1.0 + 1e-9:
+                        row = int(np.flatnonzero(groups.index == gid)[0]) + 2
+                        raise input_error("trader_groups.csv", f"'{basis}' groups' shares of crossing "
+                                          f"{c}, commodity {k} exceed 1", found=round(total[(c, k)], 6),
+                                          row=row, column="share", expected="at most 1 in every cell",
+                                          fix="lower this group's share or narrow its crossings/commodities")
 
 
 def calibrate_flows(flows: pd.DataFrame, routes: pd.DataFrame, commodities: pd.DataFrame,

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import equations as eq
+from . import ledger
 from .errors import input_error
 from .inputs import Inputs
 from .parameters import REQUIRED, draw_quantiles
@@ -151,6 +152,16 @@ class Model:
                         "using capacity %.0f", self.crossing_ids[i], load[i], 100 * umax, cap[i], need[i])
         self.capacity = np.where(raise_cap, need, cap)
         self.baseline_load = load
+        # trader groups and Pakistan's side of the ledger
+        fbill = np.einsum("rc,rk->ck", self.B, self.v0 * self.freight)
+        freight_ck = np.divide(fbill, self.e0, out=np.zeros_like(fbill), where=self.e0 > 0)
+        self.groups = ledger.build_group_map(inp.trader_groups, self.crossing_ids, self.commodity_ids,
+                                             self.is_import, self.margin, freight_ck)
+        pak = (routes["corridor"] == "pakistan").to_numpy()
+        self.pak_route = pak[:, None].astype(float)
+        self.pak_transit = (pak & (routes["kind"] == "transit").to_numpy())[:, None].astype(float)
+        self.pak_export = ((pak & (routes["kind"] == "bilateral").to_numpy())[:, None]
+                           & self.is_import[None, :]).astype(float)
 
     def _draw_numbers(self) -> None:
         """Per-member parameter values: central for a deterministic run, else drawn."""
@@ -389,6 +400,8 @@ class Model:
             "route_trade_value": z(R, K), "tariff_paid": z(R, K), "guarantee_cost": z(R, K),
             "capital_locked": z(R, K), "extra_transport_cost": z(R, K),
             "demurrage_cost": z(C, K),
+            # internal accumulators for the ledger (not dataset variables)
+            "trade_lost_value": z(C, K), "baseline_route_trade_value": z(R, K),
         }
         self.days_in_period = np.bincount(self.period_index, minlength=P).astype(float)
 
@@ -517,11 +530,30 @@ class Model:
         o["tariff_paid"][:, p] += tariff * arrivals_r
         o["guarantee_cost"][:, p] += guar * arrivals_r
         o["capital_locked"][:, p] += locked * arrivals_r / self.days_in_period[p]
-        logcost = self.freight + self.delay_cost * days
-        o["extra_transport_cost"][:, p] += arrivals_r * (logcost - self.logcost0)
+        o["extra_transport_cost"][:, p] += self._extra_transport(arrivals_r, days)
         o["demurrage_cost"][:, p] += (queue / self.vpt) * P["demurrage_usd_per_truck_day"][:, None, None]
+        o["trade_lost_value"][:, p] += lost
+        o["baseline_route_trade_value"][:, p] += v0
         return {"customs_revenue": revenue.sum(axis=(1, 2)), "baseline_customs_revenue": r0.sum(axis=(1, 2)),
                 "queue_trucks": qt}
+
+    def _extra_transport(self, arrivals_r: np.ndarray, days: np.ndarray) -> np.ndarray:
+        """Extra freight and time cost (M, R, K) USD/day on the trade that arrives.
+
+        Two parts: (1) time lost on the route used beyond its baseline (queues, expected
+        closure waits, processing delays), ``V·d·(days − days0)``; (2) the extra freight
+        and transit time of a costlier route mix, per commodity
+        ``max(0, Σ_r V_r·(lc0_r − l̄c0))``, booked on the routes dearer than the
+        baseline average. A shift toward routes that look cheaper is not booked as a
+        saving: the baseline mix is revealed-preferred (origins and contracts differ).
+        """
+        congestion = arrivals_r * self.delay_cost * (days - self.route_days0[None])
+        premium = self.g0 - 1.0 - self.logcost0                                 # (R, K)
+        comp = (arrivals_r * premium).sum(axis=1)                               # (M, K)
+        w = arrivals_r * np.maximum(premium, 0.0)
+        tot = w.sum(axis=1)
+        alloc = np.divide(np.maximum(comp, 0.0), tot, out=np.zeros_like(tot), where=tot > 0)
+        return congestion + w * alloc[:, None, :]
 
     def run(self, progress: Callable[[int, int], None] | None = None) -> "Model":
         """Step to the end of the horizon; ``progress(done, total)`` is called each 30 days."""
@@ -530,6 +562,32 @@ class Model:
             if progress is not None and (self.t % 30 == 0 or self.t == self.T):
                 progress(self.t, self.T)
         return self
+
+    # ------------------------------------------------------------------ ledger
+    def ledger(self) -> dict[str, np.ndarray]:
+        """Who pays, per member and period (numpy): trader groups, Pakistan, leverage.
+
+        Keys: ``trader_cost`` (M, P, G, component), ``trader_baseline_margin``,
+        ``trader_capital_locked``, ``trader_pressure``, ``trader_pressure_accumulated``,
+        ``protest_risk`` (M, P, G), ``pakistan_cost`` (M, P, pakistan_component),
+        ``pakistan_net_cost``, ``treasury_loss``, ``coercion_exchange_ratio`` and
+        ``coercion_exchange_ratio_cumulative`` (M, P), ``leverage_half_life_months`` (M,).
+        Uses the periods simulated so far.
+        """
+        P = self.P
+        o = {k: v[:, :P] for k, v in self.out.items()}
+        days = self.days_in_period[:P]
+        res = ledger.trader_ledger(o, self.groups, self.B, self.w0, days, self.p)
+        pk = ledger.pakistan_ledger(o, self.pak_export, self.pak_transit, self.pak_route, self.freight)
+        net = ledger.pakistan_net_cost(pk)
+        loss = (o["baseline_customs_revenue"] - o["customs_revenue"]).sum(axis=(2, 3))
+        res.update({
+            "pakistan_cost": pk, "pakistan_net_cost": net, "treasury_loss": loss,
+            "coercion_exchange_ratio": ledger.exchange_ratio(loss, net, cumulative=False),
+            "coercion_exchange_ratio_cumulative": ledger.exchange_ratio(loss, net, cumulative=True),
+            "leverage_half_life_months": ledger.leverage_half_life(loss, days),
+        })
+        return res
 
     # ------------------------------------------------------------------ result
     def result(self):

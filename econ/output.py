@@ -43,8 +43,41 @@ VARIABLES: dict[str, tuple[tuple[str, ...], str, str, str]] = {
     "guarantee_cost": (("route", "commodity"), "USD", "Cost of bank guarantees (fees and opportunity cost)", "sum"),
     "capital_locked": (("route", "commodity"), "USD", "Mean capital locked in guarantees over the period", "mean"),
     "extra_transport_cost": (("route", "commodity"), "USD",
-                             "Freight and time cost above the commodity's baseline average (diversion, queues, delays)", "sum"),
+                             "Extra freight and time cost: waits and delays beyond the route's baseline, plus the premium of a costlier route mix", "sum"),
     "demurrage_cost": (("crossing", "commodity"), "USD", "Truck demurrage while queuing", "sum"),
+}
+
+#: who-pays variables from :meth:`Model.ledger`: name -> (dims after member, units, long_name, cell method)
+LEDGER_VARIABLES: dict[str, tuple[tuple[str, ...], str, str, str]] = {
+    "trader_cost": (("time", "group", "component"), "USD",
+                    "Extra cost borne by the trader group, by component", "sum"),
+    "trader_baseline_margin": (("time", "group"), "USD",
+                               "Trader group's gross margin in the no-measure baseline", "sum"),
+    "trader_capital_locked": (("time", "group"), "USD",
+                              "Mean capital the trader group has locked in guarantees", "mean"),
+    "trader_pressure": (("time", "group"), "1",
+                        "Trader pressure: extra cost / baseline gross margin in the period", "mean"),
+    "trader_pressure_accumulated": (("time", "group"), "month",
+                                    "Accumulated pressure: months of baseline margin lost, decaying with "
+                                    "pressure_half_life_days (end of period)", "point"),
+    "protest_risk": (("time", "group"), "1",
+                     "Protest risk: logistic in accumulated pressure (end of period)", "point"),
+    "pakistan_cost": (("time", "pakistan_component"), "USD",
+                      "Pakistan's ledger: exports to Afghanistan lost, transit handling lost, fees collected "
+                      "(net cost = first + second - third)", "sum"),
+    "pakistan_net_cost": (("time",), "USD",
+                          "Net cost to Pakistan: exports lost + transit handling lost - fees collected", "sum"),
+    "treasury_loss": (("time",), "USD",
+                      "Afghan customs revenue lost against the baseline (baseline - scenario, national)", "sum"),
+    "coercion_exchange_ratio": (("time",), "1",
+                                "Afghan treasury revenue lost per USD of net cost to Pakistan in the period "
+                                "(NaN where Pakistan's net cost is not positive)", "point"),
+    "coercion_exchange_ratio_cumulative": (("time",), "1",
+                                           "Cumulative Afghan treasury revenue lost per cumulative USD of net "
+                                           "cost to Pakistan (NaN where that cost is not positive)", "point"),
+    "leverage_half_life_months": ((), "month",
+                                  "Months from the peak monthly revenue loss until it halves "
+                                  "(NaN: no loss, or it does not halve within the horizon)", "point"),
 }
 
 DECOMPOSITION = ("revenue_lost_volume", "revenue_diverted", "revenue_delayed",
@@ -71,12 +104,32 @@ def build_dataset(model: "Model") -> xr.Dataset:
         "route_corridor": ("route", inp.routes["corridor"].to_numpy(object)),
         "route_kind": ("route", inp.routes["kind"].to_numpy(object)),
     }
+    gm = model.groups
+    from .ledger import COMPONENTS, PAKISTAN_COMPONENTS
+
+    coords.update({
+        "group": ("group", np.array(gm.ids, dtype=object), {"long_name": "trader group"}),
+        "group_name": ("group", np.array(gm.names, dtype=object)),
+        "group_kind": ("group", np.array(gm.kinds, dtype=object)),
+        "margin_basis": ("group", np.array(gm.basis, dtype=object)),
+        "working_capital": ("group", gm.working_capital(model.e0),
+                            {"units": "USD", "long_name": "group's working capital at base-year turnover"}),
+        "component": ("component", np.array(COMPONENTS, dtype=object), {"long_name": "trader cost component"}),
+        "pakistan_component": ("pakistan_component", np.array(PAKISTAN_COMPONENTS, dtype=object),
+                               {"long_name": "Pakistan ledger component"}),
+    })
     data_vars = {}
     for name, (dims, units, long_name, method) in VARIABLES.items():
         arr = o[name][:, : model.P]
         data_vars[name] = (("member", "time") + dims, arr,
                            {"units": units, "long_name": long_name,
                             "cell_methods": f"time: {method}"})
+    led = model.ledger()
+    for name, (dims, units, long_name, method) in LEDGER_VARIABLES.items():
+        attrs = {"units": units, "long_name": long_name}
+        if "time" in dims:
+            attrs["cell_methods"] = f"time: {method}"
+        data_vars[name] = (("member",) + dims, led[name], attrs)
     ds = xr.Dataset(data_vars, coords=coords)
     sc = model.scenario
     ds.attrs = {

@@ -81,3 +81,82 @@ def compare_table(results: dict[str, xr.Dataset]) -> pd.DataFrame:
     df = pd.DataFrame(rows).T
     df.index.name = "name"
     return df
+
+
+def _med(da: xr.DataArray) -> xr.DataArray:
+    return da.median("member") if da.sizes.get("member", 1) > 1 else da.isel(member=0)
+
+
+def pressure_table(ds: xr.Dataset) -> pd.DataFrame:
+    """Per trader group over the horizon: peak pressure and its month, cumulative cost by
+    component (USD), peak accumulated pressure, peak protest risk, capital locked.
+
+    With several members each figure is the median across members (and the peak month
+    is that of the median path); ``peak_pressure_p05``/``_p95`` and
+    ``peak_protest_risk_p05``/``_p95`` give the 5–95% range.
+    """
+    pr = ds["trader_pressure"]
+    risk = ds["protest_risk"]
+    med_pr = _med(pr)
+    df = pd.DataFrame(index=pd.Index(ds["group"].values, name="group"))
+    df["kind"] = ds["group_kind"].values
+    df["peak_pressure"] = _med(pr.max("time")).values
+    df["peak_month"] = pd.DatetimeIndex(med_pr.idxmax("time").values).strftime("%Y-%m")
+    df.loc[med_pr.max("time").values <= 1e-9, "peak_month"] = ""
+    cost = _med(ds["trader_cost"].sum("time"))
+    for comp in ds["component"].values:
+        df[f"cost_{comp}"] = cost.sel(component=comp).values
+    df["cost_total"] = _med(ds["trader_cost"].sum(["time", "component"])).values
+    df["baseline_margin"] = _med(ds["trader_baseline_margin"].sum("time")).values
+    df["peak_accumulated"] = _med(ds["trader_pressure_accumulated"].max("time")).values
+    df["peak_protest_risk"] = _med(risk.max("time")).values
+    locked = _med(ds["trader_capital_locked"].max("time")).values
+    df["peak_capital_locked"] = locked
+    wc = ds["working_capital"].values
+    df["locked_share_of_working_capital"] = np.divide(locked, wc, out=np.zeros_like(locked), where=wc > 0)
+    if ds.sizes.get("member", 1) > 1:
+        for name, da in (("peak_pressure", pr.max("time")), ("peak_protest_risk", risk.max("time"))):
+            q = da.quantile([0.05, 0.95], dim="member")
+            df[f"{name}_p05"] = q.sel(quantile=0.05).values
+            df[f"{name}_p95"] = q.sel(quantile=0.95).values
+    return df
+
+
+def pakistan_table(ds: xr.Dataset) -> pd.DataFrame:
+    """The coercion ledger by period (USD): Afghan treasury loss, Pakistan's costs and gains,
+    and the exchange ratio (monthly and cumulative; blank where undefined)."""
+    pk = _med(ds["pakistan_cost"])
+    df = pd.DataFrame({
+        "treasury_loss": _med(ds["treasury_loss"]).to_pandas(),
+        **{str(c): pk.sel(pakistan_component=c).to_pandas() for c in ds["pakistan_component"].values},
+        "pakistan_net_cost": _med(ds["pakistan_net_cost"]).to_pandas(),
+        "exchange_ratio": _med(ds["coercion_exchange_ratio"]).to_pandas(),
+        "exchange_ratio_cumulative": _med(ds["coercion_exchange_ratio_cumulative"]).to_pandas(),
+    })
+    df.index = pd.DatetimeIndex(df.index).strftime("%Y-%m-%d")
+    df.index.name = "period"
+    return df
+
+
+def ledger_summary(ds: xr.Dataset) -> list[str]:
+    """Two lines for ``chokepoint run``: who is squeezed most and when; what it costs Pakistan."""
+    pt = pressure_table(ds)
+    lines = []
+    if pt["peak_pressure"].max() > 1e-9:
+        g = pt["peak_pressure"].idxmax()
+        r = pt.loc[g]
+        lines.append(f"Peak trader pressure: {g} in {r['peak_month']} (extra cost {r['peak_pressure']:.2f}× "
+                     f"baseline margin; peak protest risk {100 * r['peak_protest_risk']:.0f}%).")
+    else:
+        lines.append("Peak trader pressure: none (no group bears extra cost).")
+    loss = float(_med(ds["treasury_loss"].sum("time")))
+    net = float(_med(ds["pakistan_net_cost"].sum("time")))
+    if net > 0:
+        ratio = f"{loss / net:.2f} USD of Afghan revenue lost per USD Pakistan gives up (whole horizon)"
+    else:
+        ratio = f"undefined: Pakistan gains on net ({-net:,.0f} USD)" if net < 0 else "undefined: Pakistan gives up nothing"
+    hl = _med(ds["leverage_half_life_months"])
+    hl_s = (f"{float(hl):.1f} months" if np.isfinite(float(hl))
+            else "not reached within the horizon")
+    lines.append(f"Coercion exchange ratio: {ratio}; leverage half-life: {hl_s}.")
+    return lines

@@ -245,6 +245,12 @@ RULES = [
      "trader_groups.csv", ["row 2", "crossings", "nowhere"]),
     ("trader-group-unknown-commodity", set_cell("trader_groups.csv", 0, "commodities", "nothing"),
      "trader_groups.csv", ["row 2", "commodities", "nothing"]),
+    ("trader-group-shares-exceed-one", set_cell("trader_groups.csv", 0, "share", "0.9"),
+     "trader_groups.csv", ["torkham", "exceed 1", "share"]),
+    ("trader-group-unknown-basis", set_cell("trader_groups.csv", 0, "margin_basis", "profit"),
+     "trader_groups.csv", ["margin_basis", "goods, freight"]),
+    ("trader-group-missing-basis", drop_column("trader_groups.csv", "margin_basis"),
+     "trader_groups.csv", ["missing column", "margin_basis"]),
 ]
 
 

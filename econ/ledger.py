@@ -1,0 +1,275 @@
+"""Who pays: trader-group costs and pressure, Pakistan's side of the ledger, leverage decay.
+
+This is model-layer code: it takes the per-period sums the :class:`~econ.model.Model`
+accumulates (numpy arrays with leading ``member`` and ``period`` axes) and the static
+mappings built from the inputs, and returns numpy arrays. No I/O, no xarray.
+
+Attribution rules (docs/model.md §7):
+
+* Fees, guarantee costs and capital locked are paid on the route a consignment uses and
+  are borne by the cargo owners trading through that route's crossing.
+* Spoilage destroys the cargo owner's goods at the crossing where they queue.
+* Demurrage (trucks waiting × daily cost) is borne by the truckers' group(s).
+* The extra freight and time cost of the new route mix and the margin lost on trade
+  forgone are national per commodity; they are charged to the crossings whose trade fell
+  (in proportion to each crossing's shortfall against its baseline), because the traders
+  who re-route or give up are those whose usual crossing was hit. When no crossing's trade
+  fell, baseline crossing shares are used.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import equations as eq
+
+#: trader cost components (dimension ``component``)
+COMPONENTS = ("fees", "guarantee", "extra_transport", "demurrage", "spoilage", "margin_lost")
+#: which components each margin basis bears: cargo owners (goods) or truckers (freight)
+BEARS = {
+    "goods": ("fees", "guarantee", "extra_transport", "spoilage", "margin_lost"),
+    "freight": ("demurrage", "margin_lost"),
+}
+#: Pakistan's ledger (dimension ``pakistan_component``); net = lost exports + lost handling − fees
+PAKISTAN_COMPONENTS = ("exports_lost", "transit_handling_lost", "fees_collected")
+DAYS_PER_MONTH = 365.25 / 12.0
+
+
+@dataclass(frozen=True)
+class GroupMap:
+    """Trader groups resolved against the model's crossings and commodities.
+
+    ``weight[g, c, k]`` is the share of the (crossing, commodity) cell's trade (goods
+    basis) or trucking (freight basis) the group handles; ``margin[g, c, k]`` its gross
+    margin per USD of goods value in the cell.
+    """
+
+    ids: list[str]
+    names: list[str]
+    kinds: list[str]
+    basis: list[str]
+    weight: np.ndarray                  # (G, C, K)
+    goods_margin: np.ndarray            # (G, C, K) commodity margin (0 for freight basis)
+    freight_share: np.ndarray           # (C, K) freight bill per USD of goods value
+    is_freight: np.ndarray              # (G,) bool: margin is a share of the freight bill
+    working_capital_days: np.ndarray    # (G,)
+    bears: np.ndarray                   # (G, n_components) bool
+
+    def working_capital(self, daily_value: np.ndarray) -> np.ndarray:
+        """Working capital (G,) USD: turnover per day (goods value, or freight bill) × days held."""
+        turnover = np.where(self.is_freight[:, None, None], self.freight_share[None], 1.0) * daily_value[None]
+        return (self.weight * turnover).sum(axis=(1, 2)) * self.working_capital_days
+
+    def margin(self, trucking_margin: np.ndarray) -> np.ndarray:
+        """Gross margin per USD of goods value, (M, G, C, K), for member trucking margins (M,)."""
+        tm = np.asarray(trucking_margin, float)[:, None, None, None]
+        return (self.goods_margin[None]
+                + self.is_freight[None, :, None, None] * tm * self.freight_share[None, None])
+
+
+def _items(cell: str, universe: list[str]) -> list[str]:
+    items = [s.strip() for s in str(cell).split(";") if s.strip()]
+    return list(universe) if "*" in items else items
+
+
+def build_group_map(groups: pd.DataFrame, crossing_ids: list[str], commodity_ids: list[str],
+                    is_import: np.ndarray, commodity_margin: np.ndarray,
+                    freight_share_ck: np.ndarray) -> GroupMap:
+    """Resolve ``trader_groups.csv`` rows (validated by :func:`econ.load_inputs`).
+
+    Importer groups match import commodities only, exporter groups export commodities
+    only, trucker groups both. ``freight_share_ck`` (C, K) is the baseline flow-weighted
+    freight share of value in each cell; a freight-basis group's margin is the
+    ``trucking_gross_margin`` parameter × that share (see :meth:`GroupMap.margin`).
+    """
+    C, K = len(crossing_ids), len(commodity_ids)
+    cidx = {c: i for i, c in enumerate(crossing_ids)}
+    kidx = {k: i for i, k in enumerate(commodity_ids)}
+    G = len(groups)
+    weight = np.zeros((G, C, K))
+    margin = np.zeros((G, C, K))
+    freight = np.zeros(G, bool)
+    bears = np.zeros((G, len(COMPONENTS)), bool)
+    for g, (_, row) in enumerate(groups.iterrows()):
+        cs = [cidx[c] for c in _items(row["crossings"], crossing_ids)]
+        ks = np.zeros(K, bool)
+        ks[[kidx[k] for k in _items(row["commodities"], commodity_ids)]] = True
+        if row["kind"] == "importer":
+            ks &= is_import
+        elif row["kind"] == "exporter":
+            ks &= ~is_import
+        weight[g, np.ix_(cs)[0][:, None], np.flatnonzero(ks)[None, :]] = float(row["share"])
+        if row["margin_basis"] == "freight":
+            freight[g] = True
+        else:
+            margin[g] = commodity_margin[None, :]
+        bears[g] = [c in BEARS[row["margin_basis"]] for c in COMPONENTS]
+    return GroupMap(list(groups.index), list(groups["name"]), list(groups["kind"]),
+                    list(groups["margin_basis"]), weight, margin, np.asarray(freight_share_ck, float),
+                    freight, groups["working_capital_days"].to_numpy(float), bears)
+
+
+def loss_shares(baseline: np.ndarray, actual: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """Share of each crossing in the national shortfall, per commodity   [1]
+
+    ``baseline``, ``actual``: (..., C, K); ``fallback`` (C, K) is used where no crossing
+    fell short (shares over C sum to one per commodity wherever there is trade).
+    """
+    short = np.maximum(baseline - actual, 0.0)
+    tot = short.sum(axis=-2, keepdims=True)
+    scale = baseline.sum(axis=-2, keepdims=True)
+    use = tot > 1e-9 * np.maximum(scale, 1e-300)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(use, short / np.where(use, tot, 1.0), fallback)
+
+
+def accumulate_pressure(pressure: np.ndarray, days: np.ndarray, half_life_days: np.ndarray) -> np.ndarray:
+    """Accumulated pressure per period (months of baseline margin, decaying)   [month]
+
+    ``pressure`` (M, P, G) is extra cost ÷ baseline margin in each period, ``days`` (P,)
+    the period lengths and ``half_life_days`` (M,). Treating pressure as constant within
+    a period, the stock A(t) = ∫ p(s)·2^(−(t−s)/h) ds (in months) updates exactly as
+    A' = A·k + p·(1 − k)·h/(ln 2 · 30.44), k = 2^(−d/h).
+    """
+    M, P = pressure.shape[:2]
+    h = half_life_days.reshape((M,) + (1,) * (pressure.ndim - 2))
+    tau_months = h / math.log(2.0) / DAYS_PER_MONTH
+    out = np.empty_like(pressure)
+    acc = np.zeros_like(pressure[:, 0])
+    for p in range(P):
+        # calc_accumulated_pressure is the EWMA form; times τ it is the decaying stock
+        acc = eq.calc_accumulated_pressure(acc, pressure[:, p] * tau_months, h, days[p])
+        out[:, p] = acc
+    return out
+
+
+def trader_ledger(out: dict[str, np.ndarray], gm: GroupMap, B: np.ndarray, w0: np.ndarray,
+                  days: np.ndarray, params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Trader-group costs, pressure and protest risk per period.
+
+    Parameters
+    ----------
+    out
+        The model's per-period sums (see ``Model.out``), each (M, P, ...).
+    gm
+        Resolved trader groups.
+    B
+        (R, C) route → crossing incidence; ``w0`` (C, K) baseline crossing shares.
+    days
+        (P,) days in each period.
+    params
+        Member values of ``trucking_gross_margin``, ``pressure_half_life_days``,
+        ``protest_risk_intercept`` and ``protest_risk_slope`` (each (M,)).
+
+    Returns
+    -------
+    dict with ``trader_cost`` (M, P, G, n_components) USD, ``trader_baseline_margin``
+    (M, P, G) USD, ``trader_capital_locked`` (M, P, G) USD, ``trader_pressure`` (M, P, G),
+    ``trader_pressure_accumulated`` (M, P, G) months and ``protest_risk`` (M, P, G).
+    """
+    to_c = lambda a: np.einsum("rc,mprk->mpck", B, a)  # noqa: E731
+    base_ck, trade_ck = out["baseline_trade_value"], out["trade_value"]
+    share = loss_shares(base_ck, trade_ck, w0)                                  # (M, P, C, K)
+    extra_k = out["extra_transport_cost"].sum(axis=2)                           # (M, P, K)
+    lost_k = out["trade_lost_value"].sum(axis=2)                                # (M, P, K)
+    lost_ck = share * lost_k[:, :, None, :]
+    margin = gm.margin(params["trucking_gross_margin"])                          # (M, G, C, K)
+    cells = {
+        "fees": to_c(out["tariff_paid"]),
+        "guarantee": to_c(out["guarantee_cost"]),
+        "extra_transport": share * extra_k[:, :, None, :],
+        "demurrage": out["demurrage_cost"],
+        "spoilage": out["spoiled_value"],
+    }
+    G = len(gm.ids)
+    M, P = base_ck.shape[:2]
+    cost = np.zeros((M, P, G, len(COMPONENTS)))
+    for j, comp in enumerate(COMPONENTS):
+        if comp == "margin_lost":
+            # margin on forgone goods value: commodity margin (cargo owners) or the
+            # trucking margin on the forgone freight bill (truckers)
+            val = np.einsum("gck,mgck,mpck->mpg", gm.weight, margin, lost_ck)
+        else:
+            val = np.einsum("gck,mpck->mpg", gm.weight, cells[comp])
+        cost[..., j] = np.where(gm.bears[:, j], val, 0.0)
+    margin0 = np.einsum("gck,mgck,mpck->mpg", gm.weight, margin, base_ck)
+    locked = np.einsum("gck,mpck->mpg", gm.weight, to_c(out["capital_locked"]))
+    locked = np.where(gm.bears[:, COMPONENTS.index("guarantee")], locked, 0.0)
+    pressure = eq.calc_pressure(cost.sum(axis=-1), margin0)
+    acc = accumulate_pressure(pressure, days, params["pressure_half_life_days"])
+    a = params["protest_risk_intercept"][:, None, None]
+    b = params["protest_risk_slope"][:, None, None]
+    risk = eq.calc_protest_risk(acc, a, b)
+    return {"trader_cost": cost, "trader_baseline_margin": margin0,
+            "trader_capital_locked": locked, "trader_pressure": pressure,
+            "trader_pressure_accumulated": acc, "protest_risk": risk}
+
+
+def pakistan_ledger(out: dict[str, np.ndarray], pak_export: np.ndarray, pak_transit: np.ndarray,
+                    pak_route: np.ndarray, freight_r: np.ndarray) -> np.ndarray:
+    """Pakistan's side per period, (M, P, 3) USD: exports lost, transit handling lost, fees.
+
+    ``pak_export`` (R, K) marks Afghan imports on Pakistani bilateral routes (Pakistan's
+    exports), ``pak_transit`` (R, 1) Pakistani transit routes (the freight bill of the
+    Pakistani leg, port to border, is taken as Pakistan's handling business), ``pak_route``
+    (R, 1) all routes through Pakistan (fees collected). Losses are net over all Pakistani
+    crossings, so trade diverted between them is not counted.
+    """
+    short = out["baseline_route_trade_value"] - out["route_trade_value"]      # (M, P, R, K)
+    exports = (short * pak_export).sum(axis=(2, 3))
+    handling = (short * freight_r * pak_transit).sum(axis=(2, 3))
+    fees = (out["tariff_paid"] * pak_route).sum(axis=(2, 3))
+    return np.stack([exports, handling, fees], axis=-1)
+
+
+def pakistan_net_cost(ledger: np.ndarray) -> np.ndarray:
+    """Net cost to Pakistan = exports lost + handling lost − fees collected   [USD]"""
+    return ledger[..., 0] + ledger[..., 1] - ledger[..., 2]
+
+
+def exchange_ratio(treasury_loss: np.ndarray, pakistan_cost: np.ndarray, *, cumulative: bool) -> np.ndarray:
+    """Afghan treasury revenue lost per USD of net cost to Pakistan   [1]
+
+    ``treasury_loss`` and ``pakistan_cost`` are (M, P). NaN where Pakistan's net cost is not
+    positive (it gains, or gives nothing up): the ratio is then undefined, not infinite.
+    """
+    if cumulative:
+        treasury_loss = np.cumsum(treasury_loss, axis=1)
+        pakistan_cost = np.cumsum(pakistan_cost, axis=1)
+    pos = pakistan_cost > 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(pos, treasury_loss / np.where(pos, pakistan_cost, 1.0), np.nan)
+
+
+def leverage_half_life(loss: np.ndarray, period_days: np.ndarray) -> np.ndarray:
+    """Months from the peak revenue loss until the loss per day first halves   (M,)
+
+    ``loss`` (M, P) is the treasury's revenue loss per period and ``period_days`` (P,)
+    the period lengths; losses are compared per day so that short and long months are
+    alike. The crossing below half the peak is interpolated linearly between period
+    midpoints. NaN when there is no loss, or when it does not halve within the horizon.
+    """
+    rate = loss / period_days[None, :]
+    mid = np.cumsum(period_days) - period_days / 2.0                          # days
+    M = rate.shape[0]
+    out = np.full(M, np.nan)
+    for m in range(M):
+        r = rate[m]
+        if not np.all(np.isfinite(r)) or r.max() <= 0:
+            continue
+        i = int(np.argmax(r))
+        half = r[i] / 2.0
+        after = np.flatnonzero(r[i + 1:] <= half)
+        if after.size == 0:
+            continue
+        j = i + 1 + int(after[0])
+        # linear interpolation between periods j-1 and j
+        r0, r1 = r[j - 1], r[j]
+        frac = (r0 - half) / (r0 - r1) if r0 != r1 else 0.0
+        t = mid[j - 1] + frac * (mid[j] - mid[j - 1])
+        out[m] = (t - mid[i]) / DAYS_PER_MONTH
+    return out
