@@ -64,13 +64,16 @@ def calc_target_flow(v0, s0, availability, cost_ratio, sigma, epsilon, scale=1.0
     that the baseline (a = 1, g = g0) returns ``v0`` exactly. Route arrays have
     shape (..., route, commodity); ``sigma`` and ``epsilon`` (..., commodity).
     """
-    sig = np.asarray(sigma, dtype=float)[..., None, :]
+    sig = np.asarray(sigma, dtype=float)
     eps = np.asarray(epsilon, dtype=float)[..., None, :]
-    w = calc_route_weight(availability, cost_ratio, sig)
-    den = np.sum(s0 * np.ones_like(w), axis=-2, keepdims=True)
-    S = np.sum(s0 * w, axis=-2, keepdims=True) / den
-    p = calc_price_index_ratio(s0, availability, cost_ratio, sigma)[..., None, :]
+    w = calc_route_weight(availability, cost_ratio, sig[..., None, :])
+    sw = s0 * w
+    den = np.sum(s0, axis=-2)
+    S = (np.sum(sw, axis=-2) / den)[..., None, :]
+    # price index from the same weights: Σ s0·a·(g/g0)^(1−σ) = Σ s0·w·(g/g0)
+    base = np.sum(sw * cost_ratio, axis=-2) / den
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        p = np.where(base > 0, base ** (1.0 / (1.0 - sig)), np.inf)[..., None, :]
         vol = np.where(np.isfinite(p), p ** (-eps), 0.0)
         share = np.where(S > 0, w / np.where(S > 0, S, 1.0), 0.0)
     return v0 * scale * share * vol

@@ -245,13 +245,14 @@ def exchange_ratio(treasury_loss: np.ndarray, pakistan_cost: np.ndarray, *, cumu
         return np.where(pos, treasury_loss / np.where(pos, pakistan_cost, 1.0), np.nan)
 
 
-def leverage_half_life(loss: np.ndarray, period_days: np.ndarray) -> np.ndarray:
+def leverage_half_life(loss: np.ndarray, period_days: np.ndarray, atol: float = 0.0) -> np.ndarray:
     """Months from the peak revenue loss until the loss per day first halves   (M,)
 
     ``loss`` (M, P) is the treasury's revenue loss per period and ``period_days`` (P,)
     the period lengths; losses are compared per day so that short and long months are
     alike. The crossing below half the peak is interpolated linearly between period
-    midpoints. NaN when there is no loss, or when it does not halve within the horizon.
+    midpoints. NaN when there is no loss (peak loss per day ≤ ``atol``, e.g. rounding noise
+    in a baseline run), or when it does not halve within the horizon.
     """
     rate = loss / period_days[None, :]
     mid = np.cumsum(period_days) - period_days / 2.0                          # days
@@ -259,7 +260,7 @@ def leverage_half_life(loss: np.ndarray, period_days: np.ndarray) -> np.ndarray:
     out = np.full(M, np.nan)
     for m in range(M):
         r = rate[m]
-        if not np.all(np.isfinite(r)) or r.max() <= 0:
+        if not np.all(np.isfinite(r)) or r.max() <= atol:
             continue
         i = int(np.argmax(r))
         half = r[i] / 2.0

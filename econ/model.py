@@ -114,6 +114,7 @@ class Model:
         self.route_crossing = np.array([cidx[c] for c in routes["crossing"]])
         self.B = np.zeros((R, C))
         self.B[np.arange(R), self.route_crossing] = 1.0
+        self.BT = np.ascontiguousarray(self.B.T)
         V0 = (inp.flows.pivot_table(index="route", columns="commodity", values="value_usd",
                                     aggfunc="sum")
               .reindex(index=self.route_ids, columns=self.commodity_ids).fillna(0.0))
@@ -137,6 +138,8 @@ class Model:
         lc0 = self.g0 - 1.0
         vk = self.v0.sum(axis=0)
         self.logcost0 = np.divide((self.v0 * lc0).sum(axis=0), vk, out=np.zeros(K), where=vk > 0)
+        self._premium = lc0 - self.logcost0                    # (R, K) route's premium over the mix
+        self._premium_pos = np.maximum(self._premium, 0.0)
         # baseline daily value by crossing and its crossing share per commodity
         self.e0 = np.einsum("rc,rk->ck", self.B, self.v0)
         tot_k = self.e0.sum(axis=0, keepdims=True)
@@ -197,6 +200,12 @@ class Model:
         self.box_weights = np.stack([fw, mw, 1.0 - fw - mw], axis=1)        # (M, 3)
         self.box_tau = np.stack([p["adjust_fast_days"], p["adjust_medium_days"],
                                  p["adjust_slow_days"]], axis=1)            # (M, 3)
+        # daily adjustment rates per box (M, 3, 1, 1): at the box's time scale, in flight
+        # from a penalised route (faster), and on the way back toward the baseline (slower)
+        tau = self.box_tau[:, :, None, None]
+        self._lam = (eq.calc_adjustment_rate(tau, 1.0),
+                     eq.calc_adjustment_rate(tau * p["flight_speed_factor"][:, None, None, None], 1.0),
+                     eq.calc_adjustment_rate(tau * p["return_slowdown_factor"][:, None, None, None], 1.0))
         for n in ("import_demand_elasticity", "route_substitution_elasticity"):
             if p[n].ndim == 1:
                 p[n] = np.repeat(p[n][:, None], self.K, axis=1)
@@ -288,8 +297,8 @@ class Model:
         """Arrays of all measures active on day ``t`` (cached by activity pattern).
 
         Returns tariff, guarantee wedge, guaranteed base share (capital locked per
-        unit value and lock-up day), availability, extra days (M, R, K) and capacity
-        share (M, C).
+        unit value and lock-up day), availability, extra days (M, R, K), capacity
+        share (M, C), daily capacity (M, C) and compliance (M, R, K).
         """
         measures = self.measures if measures is None else measures
         active = np.array([(m.start <= t) & (t < m.end) for m in measures]).reshape(len(measures), self.M)
@@ -328,7 +337,10 @@ class Model:
             elif m.type == "delay":
                 extra += np.where(am, v["extra_days"][:, None, None], 0.0)
         avail = avail * quota
-        out = (tariff, guar, locked, avail, extra, cap)
+        K = self._capacity(cap, extra)                                          # (M, C)
+        kappa = eq.calc_compliance(tariff + guar, self.p["evasion_semi_elasticity"][:, None, None],
+                                   self.p["evasion_max_share"][:, None, None])
+        out = (tariff, guar, locked, avail, extra, cap, K, kappa)
         if use_cache:
             self._cache[key] = out
         return out
@@ -336,25 +348,25 @@ class Model:
     def _capacity(self, cap: np.ndarray, extra: np.ndarray) -> np.ndarray:
         """Daily capacity (M, C) after closures and processing delays."""
         # flow-weighted mean extra days per crossing
-        ex = np.einsum("rc,mrk,rk->mc", self.B, extra, self.v0)
+        ex = self._to_crossing(extra * self.v0).sum(axis=2)
         w = np.maximum(self.e0.sum(axis=1), 1e-300)
         return eq.calc_capacity(self.capacity, cap, self.border_days, ex / w)
 
-    def _compile_anticipation(self) -> np.ndarray | None:
-        """Pull-forward orders (M, T, R, K) for measures announced before they start.
+    def _compile_anticipation(self) -> list[tuple[int, int, int, int, np.ndarray]]:
+        """Pull-forward orders for measures announced before they start.
 
         During the announcement window of L days traders ship an extra
         ``anticipation_share`` × (the cut the measure will make) per day, and draw
-        the same amount down over the first L days after the start.
+        the same amount down over the first L days after the start. Returns a list of
+        ``(lo, hi, lo2, hi2, amount)`` with ``amount`` (M, R, K) USD/day added on days
+        ``[lo, hi)`` and subtracted on days ``[lo2, hi2)`` (see :meth:`_anticipation_at`).
         """
-        ann = [m for m in self.measures if m.announced is not None]
-        if not ann:
-            return None
-        extra = np.zeros((self.M, self.T, self.R, self.K))
+        out = []
         alpha = self.p["anticipation_share"][:, None, None]
-        for m in ann:
-            tariff, guar, _, avail, xd, cap = self._wedges(0, [_always_on(m, self.M)], use_cache=False)
-            K = self._capacity(cap, xd)
+        for m in self.measures:
+            if m.announced is None:
+                continue
+            tariff, guar, _, avail, xd, cap, K, _ = self._wedges(0, [_always_on(m, self.M)], use_cache=False)
             W = eq.calc_wait_days(0.0, self.capacity, cap, self.p["closure_expected_days"][:, None])
             days = self.route_days0[None] + W[:, self.route_crossing][:, :, None] + xd
             g = eq.calc_generalized_cost(self.freight, self.delay_cost, days, tariff, guar)
@@ -369,9 +381,18 @@ class Model:
             # and the same number of days is drawn down after the start, so the two balance
             lo, hi = max(0, m.announced), min(self.T, m.start)
             L = max(0, hi - lo)
-            extra[:, lo:hi] += alpha[:, None] * cut[:, None]
             lo2, hi2 = max(0, m.start), min(self.T, m.start + L)
-            extra[:, lo2:hi2] -= alpha[:, None] * cut[:, None]
+            out.append((lo, hi, lo2, hi2, alpha * cut))
+        return out
+
+    def _anticipation_at(self, t: int) -> np.ndarray | float:
+        """Pull-forward (+) or drawdown (−) of orders on day ``t``, (M, R, K) USD/day."""
+        extra: np.ndarray | float = 0.0
+        for lo, hi, lo2, hi2, amount in self._anticipation:
+            if lo <= t < hi:
+                extra = extra + amount
+            elif lo2 <= t < hi2:
+                extra = extra - amount
         return extra
 
     # ------------------------------------------------------------------ state
@@ -388,32 +409,64 @@ class Model:
 
     def _init_outputs(self) -> None:
         M, P, C, K, R = self.M, self.P, self.C, self.K, self.R
-        z = lambda *s: np.zeros((M, P) + s)  # noqa: E731
-        self.out = {
-            "trade_value": z(C, K), "baseline_trade_value": z(C, K),
-            "customs_revenue": z(C, K), "baseline_customs_revenue": z(C, K),
-            "spoiled_value": z(C, K),
-            "revenue_lost_volume": z(C, K), "revenue_diverted": z(C, K),
-            "revenue_delayed": z(C, K), "revenue_lost_spoilage": z(C, K),
-            "revenue_lost_evasion": z(C, K),
-            "queue_trucks": z(C), "queue_trucks_max": z(C), "wait_days": z(C),
+        z = lambda *s: np.zeros((P, M) + s)  # noqa: E731
+        # accumulators are period-first so that a day's update touches contiguous memory;
+        # :attr:`out` presents them member-first
+        self._acc = {
+            "trade_value": z(C, K), "evaded_value": z(C, K), "spoiled_value": z(C, K),
+            "trade_lost_value": z(C, K), "diverted_value": z(C, K), "delayed_value": z(C, K),
+            "queue_trucks": z(C), "queue_trucks_max": z(C), "queue_truck_days": z(C, K),
+            "wait_days": z(C),
             "route_trade_value": z(R, K), "tariff_paid": z(R, K), "guarantee_cost": z(R, K),
-            "capital_locked": z(R, K), "extra_transport_cost": z(R, K),
-            "demurrage_cost": z(C, K),
-            # internal accumulators for the ledger (not dataset variables)
-            "trade_lost_value": z(C, K), "baseline_route_trade_value": z(R, K),
+            "locked_value_days": z(R, K), "congestion_cost": z(R, K), "mix_premium": z(K),
         }
         self.days_in_period = np.bincount(self.period_index, minlength=P).astype(float)
 
     # ------------------------------------------------------------------ one day
+    @property
+    def out(self) -> dict[str, np.ndarray]:
+        """Per-period results so far, each (M, P, ...) USD unless noted.
+
+        The daily loop accumulates a few value sums (period-first, so that a day's update
+        touches contiguous memory); revenue components, baseline flows, demurrage and
+        the route attribution of the mix premium follow from them and static inputs here.
+        """
+        a = {k: np.moveaxis(v, 0, 1) for k, v in self._acc.items()}
+        rate = self.rate
+        P = self.P
+        # Σ over each period's days of the baseline index: (M, P)
+        bsum = np.zeros((self.M, P))
+        np.add.at(bsum.T, self.period_index, self.baseline_index.T)
+        o = {"trade_value": a["trade_value"], "spoiled_value": a["spoiled_value"]}
+        o["baseline_trade_value"] = bsum[:, :, None, None] * self.e0
+        o["customs_revenue"] = (a["trade_value"] - a["evaded_value"]) * rate
+        o["baseline_customs_revenue"] = o["baseline_trade_value"] * rate
+        o["revenue_lost_volume"] = a["trade_lost_value"] * rate
+        o["revenue_diverted"] = a["diverted_value"] * rate
+        o["revenue_delayed"] = a["delayed_value"] * rate
+        o["revenue_lost_spoilage"] = a["spoiled_value"] * rate
+        o["revenue_lost_evasion"] = a["evaded_value"] * rate
+        for k in ("queue_trucks", "queue_trucks_max", "wait_days", "route_trade_value",
+                  "tariff_paid", "guarantee_cost", "trade_lost_value"):
+            o[k] = a[k]
+        days = np.maximum(self.days_in_period[:P], 1.0)
+        o["capital_locked"] = a["locked_value_days"] / days[None, :, None, None]
+        # the mix premium of each commodity, booked on the routes dearer than the mix
+        w = a["route_trade_value"] * self._premium_pos
+        tot = w.sum(axis=2, keepdims=True)
+        share = np.divide(w, tot, out=np.zeros_like(w), where=tot > 0)
+        o["extra_transport_cost"] = a["congestion_cost"] + share * a["mix_premium"][:, :, None, :]
+        o["demurrage_cost"] = a["queue_truck_days"] * self.p["demurrage_usd_per_truck_day"][:, None, None, None]
+        o["baseline_route_trade_value"] = bsum[:, :, None, None] * self.v0
+        return o
+
     def step(self) -> dict[str, np.ndarray]:
         """Advance the simulation by one day; returns that day's national figures."""
         if self.t >= self.T:
             raise RuntimeError("the scenario horizon is over")
         t, p, s = self.t, self.period_index[self.t], self.state
         P = self.p
-        tariff, guar, locked, avail, extra, cap = self._wedges(t)
-        K = self._capacity(cap, extra)                                          # (M, C)
+        tariff, guar, locked, avail, extra, cap, K, kappa_r = self._wedges(t)
         b = self.baseline_index[:, t][:, None, None]
         v0 = self.v0[None] * b                                                  # (M, R, K)
 
@@ -425,7 +478,8 @@ class Model:
         s["closure_days"] = elapsed
         expected = np.maximum(P["closure_expected_days"][:, None], elapsed)
         W = eq.calc_wait_days(q_trucks, self.capacity, cap, expected)
-        days = self.route_days0[None] + W[:, self.route_crossing][:, :, None] + extra
+        delay_r = W[:, self.route_crossing][:, :, None] + extra                 # days beyond baseline
+        days = self.route_days0[None] + delay_r
         g = eq.calc_generalized_cost(self.freight, self.delay_cost, days, tariff, guar)
         ratio = g / self.g0
         target = eq.calc_target_flow(v0, self.s0, avail, ratio,
@@ -439,17 +493,15 @@ class Model:
         penalised = ((ratio > 1.0) | (avail < 1.0))[:, None]
         below = y < 0.0
         down = ystar < y
-        tau = self.box_tau[:, :, None, None]                                    # (M, 3, 1, 1)
-        ret = P["return_slowdown_factor"][:, None, None, None]
-        tau_eff = np.where(down, np.where(penalised, tau * P["flight_speed_factor"][:, None, None, None],
-                                          tau * ret),
-                           np.where(below, tau * ret, tau))
-        lam = eq.calc_adjustment_rate(tau_eff, 1.0)
+        lam_base, lam_flight, lam_return = self._lam
+        lam = np.where(down, np.where(penalised, lam_flight, lam_return),
+                       np.where(below, lam_return, lam_base))
         y = eq.calc_box_update(y, ystar, lam)
         s["box_deviation"] = y
-        orders = v0 + np.einsum("mb,mbrk->mrk", self.box_weights, y)
-        if self._anticipation is not None:
-            orders = orders + self._anticipation[:, t]
+        shape = (self.M, self.R, self.K)
+        orders = v0 + (self.box_weights[:, None, :] @ y.reshape(self.M, N_BOXES, -1)).reshape(shape)
+        if self._anticipation:
+            orders = orders + self._anticipation_at(t)
         orders = np.maximum(orders, 0.0)
         # traders hold back cargo bound for a restricted crossing once the closure outlasts
         # their patience: held cargo is re-routed like cargo that turns back from the queue
@@ -460,9 +512,9 @@ class Model:
         #    crossing (a first-order delay with the new route's transit time)
         released = s["pending_value"] * self.pending_release
         arrivals_r = (orders + released) * hold_r
-        held_c = np.einsum("rc,mrk->mck", self.B, (orders + released) - arrivals_r)
-        arrivals = np.einsum("rc,mrk->mck", self.B, arrivals_r)               # (M, C, K)
-        pending_prev_c = np.einsum("rc,mrk->mck", self.B, s["pending_value"])  # before release
+        held_c = self._to_crossing((orders + released) - arrivals_r)
+        arrivals = self._to_crossing(arrivals_r)               # (M, C, K)
+        pending_prev_c = self._to_crossing(s["pending_value"])  # before release
         qv = s["queue_value"]
         at_border = qv + arrivals
         phi = eq.calc_cleared_share(q_trucks, (arrivals / self.vpt).sum(axis=2), K)
@@ -479,22 +531,19 @@ class Model:
         # 4. re-route turned-back cargo to other crossings, in proportion to demand there
         open_target = target * hold_r
         tot = open_target.sum(axis=1)                                           # (M, K)
-        by_c = np.einsum("rc,mrk->mck", self.B, open_target)
+        by_c = self._to_crossing(open_target)
         excl = tot[:, None, :] - by_c                                           # (M, C, K)
         with np.errstate(divide="ignore", invalid="ignore"):
             per = np.where(excl > 1e-12 * np.maximum(tot[:, None, :], 1e-300), turned / excl, 0.0)
         lost_turned = np.where(per > 0, 0.0, turned).sum(axis=1)               # (M, K)
         pending_prev = s["pending_value"]
         pending = (pending_prev - released
-                   + open_target * (per.sum(axis=1)[:, None, :] - per[:, self.route_crossing, :]))
+                   + open_target * (per.sum(axis=1)[:, None, :] - self.B @ per))
         s["pending_value"] = pending
-        pending_c = np.einsum("rc,mrk->mck", self.B, pending)
+        pending_c = self._to_crossing(pending)
 
         # 5. compliance and revenue
-        wedge = tariff + guar
-        kappa_r = eq.calc_compliance(wedge, P["evasion_semi_elasticity"][:, None, None],
-                                     P["evasion_max_share"][:, None, None])
-        num = np.einsum("rc,mrk->mck", self.B, arrivals_r * kappa_r)
+        num = self._to_crossing(arrivals_r * kappa_r)
         kappa = np.where(arrivals > 0, num / np.where(arrivals > 0, arrivals, 1.0), s["compliance"])
         s["compliance"] = kappa
         revenue = eq.calc_customs_revenue(cleared, self.rate, kappa)
@@ -510,50 +559,32 @@ class Model:
         self.t += 1
         s["day"] = np.array(self.t)
 
-        o = self.out
-        o["trade_value"][:, p] += cleared
-        o["baseline_trade_value"][:, p] += e0
-        o["customs_revenue"][:, p] += revenue
-        o["baseline_customs_revenue"][:, p] += r0
-        o["spoiled_value"][:, p] += spoiled
-        o["revenue_lost_volume"][:, p] += lost * self.rate
-        o["revenue_diverted"][:, p] += diverted * self.rate
-        o["revenue_delayed"][:, p] += delayed * self.rate
-        o["revenue_lost_spoilage"][:, p] += spoiled * self.rate
-        o["revenue_lost_evasion"][:, p] += cleared * self.rate * (1.0 - kappa)
-        qt = (queue / self.vpt).sum(axis=2)
-        o["queue_trucks"][:, p] = qt
-        o["queue_trucks_max"][:, p] = np.maximum(o["queue_trucks_max"][:, p], qt)
-        o["wait_days"][:, p] += W_end / self.days_in_period[p]
-        o["route_trade_value"][:, p] += arrivals_r
+        o = self._acc
+        o["trade_value"][p] += cleared
+        o["evaded_value"][p] += cleared * (1.0 - kappa)
+        o["spoiled_value"][p] += spoiled
+        o["trade_lost_value"][p] += lost
+        o["diverted_value"][p] += diverted
+        o["delayed_value"][p] += delayed
+        qt_ck = queue / self.vpt
+        qt = qt_ck.sum(axis=2)
+        o["queue_trucks"][p] = qt
+        o["queue_trucks_max"][p] = np.maximum(o["queue_trucks_max"][p], qt)
+        o["queue_truck_days"][p] += qt_ck
+        o["wait_days"][p] += W_end / self.days_in_period[p]
+        o["route_trade_value"][p] += arrivals_r
         # trader cost components (USD), used by the pressure ledger
-        o["tariff_paid"][:, p] += tariff * arrivals_r
-        o["guarantee_cost"][:, p] += guar * arrivals_r
-        o["capital_locked"][:, p] += locked * arrivals_r / self.days_in_period[p]
-        o["extra_transport_cost"][:, p] += self._extra_transport(arrivals_r, days)
-        o["demurrage_cost"][:, p] += (queue / self.vpt) * P["demurrage_usd_per_truck_day"][:, None, None]
-        o["trade_lost_value"][:, p] += lost
-        o["baseline_route_trade_value"][:, p] += v0
+        o["tariff_paid"][p] += tariff * arrivals_r
+        o["guarantee_cost"][p] += guar * arrivals_r
+        o["locked_value_days"][p] += locked * arrivals_r
+        o["congestion_cost"][p] += arrivals_r * self.delay_cost * delay_r
+        o["mix_premium"][p] += np.maximum((arrivals_r * self._premium).sum(axis=1), 0.0)
         return {"customs_revenue": revenue.sum(axis=(1, 2)), "baseline_customs_revenue": r0.sum(axis=(1, 2)),
                 "queue_trucks": qt}
 
-    def _extra_transport(self, arrivals_r: np.ndarray, days: np.ndarray) -> np.ndarray:
-        """Extra freight and time cost (M, R, K) USD/day on the trade that arrives.
-
-        Two parts: (1) time lost on the route used beyond its baseline (queues, expected
-        closure waits, processing delays), ``V·d·(days − days0)``; (2) the extra freight
-        and transit time of a costlier route mix, per commodity
-        ``max(0, Σ_r V_r·(lc0_r − l̄c0))``, booked on the routes dearer than the
-        baseline average. A shift toward routes that look cheaper is not booked as a
-        saving: the baseline mix is revealed-preferred (origins and contracts differ).
-        """
-        congestion = arrivals_r * self.delay_cost * (days - self.route_days0[None])
-        premium = self.g0 - 1.0 - self.logcost0                                 # (R, K)
-        comp = (arrivals_r * premium).sum(axis=1)                               # (M, K)
-        w = arrivals_r * np.maximum(premium, 0.0)
-        tot = w.sum(axis=1)
-        alloc = np.divide(np.maximum(comp, 0.0), tot, out=np.zeros_like(tot), where=tot > 0)
-        return congestion + w * alloc[:, None, :]
+    def _to_crossing(self, x: np.ndarray) -> np.ndarray:
+        """Sum route cells (M, R, K) to their crossings (M, C, K)."""
+        return self.BT @ x
 
     def run(self, progress: Callable[[int, int], None] | None = None) -> "Model":
         """Step to the end of the horizon; ``progress(done, total)`` is called each 30 days."""
@@ -585,7 +616,8 @@ class Model:
             "pakistan_cost": pk, "pakistan_net_cost": net, "treasury_loss": loss,
             "coercion_exchange_ratio": ledger.exchange_ratio(loss, net, cumulative=False),
             "coercion_exchange_ratio_cumulative": ledger.exchange_ratio(loss, net, cumulative=True),
-            "leverage_half_life_months": ledger.leverage_half_life(loss, days),
+            "leverage_half_life_months": ledger.leverage_half_life(
+                loss, days, atol=1e-9 * float((self.e0 * self.rate).sum())),
         })
         return res
 

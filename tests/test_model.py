@@ -269,6 +269,6 @@ def test_anticipation_balances_when_announced_before_horizon(toy):
     sc = scenario('[[measure]]\ntype = "tariff"\nstart = "2023-01-06"\nannounced = "2022-12-20"\n'
                   'rate = 0.2\ncrossings = ["east"]\n', 1)
     m = econ.Model(toy, sc, freq="D")
-    extra = m._anticipation[0].sum(axis=(1, 2))
-    assert extra[:5].sum() > 0
+    extra = np.array([np.sum(m._anticipation_at(t)) for t in range(m.T)])
+    assert extra[:5].sum() > 0 and (extra[:5] > 0).all() and (extra[5:10] < 0).all()
     assert extra.sum() == pytest.approx(0.0, abs=1e-6 * extra[:5].sum())
