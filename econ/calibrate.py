@@ -39,7 +39,7 @@ import pandas as pd
 
 from .errors import InputError, input_error
 from .inputs import Inputs, default_inputs_dir
-from .parameters import REQUIRED, Z95, Parameter, parse_parameters
+from .parameters import REQUIRED, Parameter, parse_parameters
 from .scenario import Scenario, _add_months, load_scenario, parse_scenario
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,14 @@ ESTIMABLE = ("route_substitution_elasticity", "import_demand_elasticity", "adjus
              "adjust_medium_days", "adjust_slow_days", "queue_patience_days",
              "closure_expected_days", "return_slowdown_factor")
 DEFAULT_PARAMS = ("route_substitution_elasticity", "adjust_medium_days")
+#: above this standard error of log θ (a 90% range wider than a factor of e^3.3 ≈ 27) an
+#: estimate is reported as weakly identified and not written to a parameters file
+WEAK_SE_LOG = 1.0
+#: a parameter is also weakly identified when a value outside its 90% interval fits almost as
+#: well: a quasi-likelihood ratio (deviance rise ÷ dispersion, others held) below the 90%
+#: point of χ²(1). ``estimate`` scans :data:`SCAN_POINTS` values over θ̂/20 .. 20·θ̂.
+CHI2_90 = 2.705543454095404
+SCAN_POINTS = 9
 
 
 def default_panel_path() -> Path:
@@ -201,10 +209,12 @@ def load_panel(path: str | Path | None = None, *, inputs: Inputs | None = None,
     df = pd.DataFrame.from_records(recs)
     for s, g in df.groupby("series", sort=False):
         for c in ("unit", "kind", "direction", "measure"):
-            if g[c].nunique() > 1:
-                line = int(g["row"].iloc[list(g[c]).index(g[c].iloc[-1])])
-                raise input_error(file, f"series '{s}' mixes several values of {c}", row=line,
-                                  column=c, found=sorted(g[c].unique())[0:2].__repr__(),
+            other = (g[c] != g[c].iloc[0]).to_numpy()
+            if other.any():
+                j = int(np.flatnonzero(other)[0])
+                raise input_error(file, f"series '{s}' mixes several values of {c}",
+                                  row=int(g["row"].iloc[j]), column=c,
+                                  found=(g[c].iloc[0], g[c].iloc[j]),
                                   fix="give each definition its own series name")
         g = g.sort_values("period_start")
         prev_end = g["period_end"].shift(1)
@@ -413,8 +423,31 @@ class CalibrationResult:
     iterations: int
     converged: bool
     model_runs: int
+    scan: dict[str, tuple[tuple[float, float], ...]] = field(default_factory=dict)
     panel: str = ""
     fitted: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False, repr=False)
+
+    def rival(self, name: str) -> tuple[float, float] | None:
+        """A value outside the 90% interval that fits within the 90% quasi-LR bound, if any
+        (the best such), as ``(value, quasi-LR)``: the interval is then misleading."""
+        if name not in self.estimates:
+            return None
+        lo, hi = self.interval(name)
+        out = [(v, lr) for v, lr in self.scan.get(name, ()) if (v < lo or v > hi) and lr < CHI2_90]
+        return min(out, key=lambda t: t[1]) if out else None
+
+    @property
+    def weak(self) -> tuple[str, ...]:
+        """Estimated parameters whose SE of log θ exceeds :data:`WEAK_SE_LOG`, or with a
+        rival value outside the 90% interval that fits about as well (:meth:`rival`)."""
+        return tuple(n for n, s in self.log_std_errors.items()
+                     if not s <= WEAK_SE_LOG or self.rival(n) is not None)
+
+    @property
+    def written(self) -> tuple[str, ...]:
+        """Parameters that :func:`to_parameters_toml` writes (identified, inside bounds, not weak)."""
+        return tuple(n for n in self.params if n in self.estimates and n not in self.at_bound
+                     and n not in self.weak)
 
     def interval(self, name: str, level: float = 0.90) -> tuple[float, float]:
         """Interval of ``level`` coverage, lognormal (symmetric in log θ)."""
@@ -430,7 +463,8 @@ class CalibrationResult:
         for n in self.params:
             lo, hi = self.interval(n) if n in self.estimates else (float("nan"), float("nan"))
             status = ("not identified" if n in self.not_identified else
-                      "at bound" if n in self.at_bound else "estimated")
+                      "at bound" if n in self.at_bound else
+                      "weakly identified" if n in self.weak else "estimated")
             rows.append({"parameter": n, "prior": self.priors[n],
                          "estimate": self.estimates.get(n, float("nan")),
                          "std_error": self.std_errors.get(n, float("nan")),
@@ -443,7 +477,11 @@ class CalibrationResult:
                  ("observations", self.nobs), ("fixed effects (series x episode)", self.n_groups),
                  ("rows dropped", len(self.dropped)), ("log-likelihood", self.loglike),
                  ("deviance", self.deviance), ("null deviance", self.null_deviance),
-                 ("pseudo R2", self.pseudo_r2), ("iterations", self.iterations),
+                 ("pseudo R2", self.pseudo_r2),
+                 *((f"rival value of {n} (quasi-LR < 2.71)",
+                    f"{r[0]:.4g} (quasi-LR {r[1]:.2f})" if r else "none")
+                   for n, r in ((n, self.rival(n)) for n in self.scan)),
+                 ("iterations", self.iterations),
                  ("converged", self.converged), ("model runs", self.model_runs)]
         return pd.DataFrame({"statistic": [k for k, _ in items],
                              "value": [str(v) if not isinstance(v, float) else f"{v:.6g}" for _, v in items]}
@@ -502,7 +540,7 @@ def _fit_glm(y, X, offset, method, cov_type, clusters):
 def estimate(panel: pd.DataFrame, *, inputs: Inputs, params: Sequence[str] = DEFAULT_PARAMS,
              method: str = "ppml", cov_type: str = "HC1",
              scenarios: Mapping[str, Scenario] | None = None,
-             start: Mapping[str, float] | None = None, max_iter: int = 25, tol: float = 1e-4,
+             start: Mapping[str, float] | None = None, max_iter: int = 25, tol: float = 1e-3,
              step: float = 0.02,
              progress: Callable[[int, float, dict[str, float]], None] | None = None) -> CalibrationResult:
     """Estimate ``params`` from an episode panel by PPML (or OLS on logs) through the model.
@@ -611,17 +649,17 @@ def estimate(panel: pd.DataFrame, *, inputs: Inputs, params: Sequence[str] = DEF
     for j, n in enumerate(list(names)):
         if np.sqrt(np.sum(w * Jd[:, j] ** 2) / np.sum(w)) < 1e-4:
             not_identified.append(n)
-    keepj = [j for j, n in enumerate(names) if n not in not_identified]
-    for a in list(keepj):
-        for b in keepj:
-            if b >= a:
-                continue
-            ca = Jd[:, a] * np.sqrt(w)
-            cb = Jd[:, b] * np.sqrt(w)
-            r = abs(ca @ cb) / math.sqrt((ca @ ca) * (cb @ cb))
-            if r > 0.999 and a in keepj:
-                not_identified.append(names[a])
-                keepj.remove(a)
+    keepj: list[int] = []
+    for a, n in enumerate(names):
+        if n in not_identified:
+            continue
+        ca = Jd[:, a] * np.sqrt(w)
+        dup = any(abs(ca @ cb) / math.sqrt((ca @ ca) * (cb @ cb)) > 0.999
+                  for cb in (Jd[:, b] * np.sqrt(w) for b in keepj))
+        if dup:     # moves the predictions exactly as an earlier parameter does
+            not_identified.append(n)
+        else:
+            keepj.append(a)
     for n in not_identified:
         log.warning("calibrate: %s is not identified by this panel (held at %g)", n, theta[n])
     names = [names[j] for j in keepj]
@@ -662,7 +700,7 @@ def estimate(panel: pd.DataFrame, *, inputs: Inputs, params: Sequence[str] = DEF
         if progress is not None:
             progress(it, obj, dict(theta))
         J = jacobian(theta, m, names)
-        if change < tol or rel < 1e-12:
+        if change < tol or rel < 1e-7:
             converged = True
             break
     # inference at the optimum: the linearised GLM has the same score as the nonlinear fit
@@ -691,6 +729,25 @@ def estimate(panel: pd.DataFrame, *, inputs: Inputs, params: Sequence[str] = DEF
         n = len(y)
         llf = float(-n / 2 * (math.log(2 * math.pi * deviance / n) + 1))
     pseudo_r2 = 1.0 - deviance / null_dev if null_dev > 0 else float("nan")
+    # is the interval honest? Scan each parameter over θ̂/20 .. 20·θ̂ (others held) and record
+    # the quasi-likelihood ratio (deviance rise ÷ dispersion); a value outside the 90% interval
+    # with a ratio below χ²(1, 90%) means a flat or multi-modal objective (see CalibrationResult.rival)
+    dof = max(1, len(y) - D.shape[1] - len(names))
+    phi = obj / dof if obj > 0 else float("nan")
+    scan: dict[str, tuple[tuple[float, float], ...]] = {}
+    for n in names:
+        if not se_log[n] <= WEAK_SE_LOG or not phi > 0:
+            continue
+        lo, hi = max(REQUIRED[n][0], 1e-6), REQUIRED[n][1]
+        grid = np.unique(np.clip(theta[n] * np.exp(np.linspace(-math.log(20), math.log(20), SCAN_POINTS)),
+                                 lo, hi))
+        pts = []
+        for v in grid:
+            if math.isclose(v, theta[n], rel_tol=1e-9):
+                continue
+            o2 = _objective(y, predict({**theta, n: float(v)}), groups, method)
+            pts.append((float(v), float((o2 - obj) / phi)))
+        scan[n] = tuple(pts)
     at_bound = tuple(n for n in names if any(math.isclose(theta[n], b, rel_tol=1e-6)
                                               for b in (max(REQUIRED[n][0], 1e-6), REQUIRED[n][1])))
     estimates = {n: theta[n] for n in names}
@@ -701,13 +758,12 @@ def estimate(panel: pd.DataFrame, *, inputs: Inputs, params: Sequence[str] = DEF
     fitted["model_value"] = m
     log.info("calibrate: %s on %d rows, %d fixed effects: %s", method, len(y), D.shape[1],
              ", ".join(f"{n}={estimates[n]:.4g} (SE {std_errors[n]:.3g})" for n in names))
-    del final
     return CalibrationResult(
         method=method, cov_type=cov_type, params=params, estimates=estimates, std_errors=std_errors,
         log_std_errors=se_log, priors=priors, not_identified=tuple(not_identified), at_bound=at_bound,
         nobs=int(len(y)), n_groups=int(D.shape[1]), dropped=tuple(dropped), loglike=llf,
         deviance=deviance, null_deviance=null_dev, pseudo_r2=float(pseudo_r2), iterations=it,
-        converged=converged, model_runs=design.runs, panel=str(panel.attrs.get("path", "")),
+        converged=converged, model_runs=design.runs, scan=scan, panel=str(panel.attrs.get("path", "")),
         fitted=fitted)
 
 
@@ -777,15 +833,17 @@ def _toml_str(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
 
 
-def to_parameters_toml(result: CalibrationResult, inputs: Inputs) -> str:
+def to_parameters_toml(result: CalibrationResult, inputs: Inputs, *, include_weak: bool = False) -> str:
     """A parameters file (the format of ``inputs/parameters.toml``) with the estimated parameters.
 
     Each estimated parameter gets its estimate as ``value``, ``dist = "lognormal"`` with
     ``p05``/``p95`` from the standard error of its logarithm (so the 90% range is
     ``θ·exp(±1.645·SE(log θ))``), the prior's unit and description, and a ``source`` naming
     the panel, the method and the fit. Per-commodity values are the prior's, scaled by the
-    ratio of the estimate to the prior. Parameters that were not identified or that ended at
-    a bound of their allowed range are left out (with a comment).
+    ratio of the estimate to the prior. Parameters that were not identified, weakly
+    identified (SE of log θ above :data:`WEAK_SE_LOG`) or that ended at a bound of their
+    allowed range are left out (with a comment); ``include_weak`` writes weakly identified
+    estimates too (their wide p05/p95 then say how little the panel knows).
     """
     lines = [f"# Parameters estimated by `chokepoint calibrate` ({result.method.upper()}, "
              f"{result.cov_type} standard errors) from {result.panel or 'an episode panel'}.",
@@ -796,8 +854,14 @@ def to_parameters_toml(result: CalibrationResult, inputs: Inputs) -> str:
              "the inputs' parameters).", ""]
     panel_name = Path(result.panel).name if result.panel and not result.panel.startswith("<") else result.panel
     for n in result.params:
-        if n in result.not_identified or n in result.at_bound or n not in result.estimates:
-            why = "not identified by the panel" if n in result.not_identified else "estimate at a bound"
+        if n not in result.written and not (include_weak and n in result.weak
+                                            and n not in result.at_bound):
+            why = ("not identified by the panel" if n in result.not_identified else
+                   "estimate at a bound of its allowed range" if n in result.at_bound else
+                   f"weakly identified (estimate {result.estimates.get(n, float('nan')):.4g}, "
+                   f"SE of log {result.log_std_errors.get(n, float('nan')):.3g}"
+                   + (f"; {result.rival(n)[0]:.4g} fits within the 90% quasi-LR bound"  # type: ignore[index]
+                      if result.rival(n) else "") + ")")
             lines += [f"# [{n}] left out: {why}; the inputs' value {result.priors[n]:g} stays in force.", ""]
             continue
         prior = inputs.parameters[n]
@@ -857,7 +921,7 @@ def apply_parameters_file(inputs: Inputs, path: str | Path) -> Inputs:
     except tomllib.TOMLDecodeError as exc:
         raise input_error(file, f"malformed TOML: {exc}", fix="correct the TOML syntax") from None
     if not data:
-        raise input_error(file, "no parameter tables", fix="add a table such as [route_substitution_elasticity]")
+        log.warning("%s: no parameter tables (e.g. calibrate identified nothing): inputs unchanged", file)
     known = inputs.parameters
     merged = {n: _as_table(q) for n, q in known.items()}
     for name, tab in data.items():
@@ -894,6 +958,3 @@ __all__ = [
     "CalibrationResult", "DEFAULT_PARAMS", "ESTIMABLE", "apply_parameters_file", "default_panel_path",
     "estimate", "load_episode", "load_panel", "simulate_panel", "to_parameters_toml",
 ]
-
-# Z95 is re-exported for the docs' interval formula
-_ = Z95

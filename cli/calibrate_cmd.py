@@ -1,0 +1,101 @@
+"""``chokepoint calibrate``: estimate σ and adjustment time scales from the episode panel.
+
+Call :func:`register` on the main Typer app. The command imports the library (pandas,
+statsmodels) only when it runs, so ``chokepoint --help`` stays fast; helpers of
+``cli.app`` are imported at call time to avoid a circular import.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .render import Format
+
+
+class Method(str, Enum):
+    ppml = "ppml"
+    ols = "ols"
+
+
+class Cov(str, Enum):
+    HC1 = "HC1"
+    HC0 = "HC0"
+    cluster = "cluster"
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``calibrate`` command to ``app``."""
+
+    @app.command("calibrate")
+    def calibrate(
+        inputs: Optional[Path] = typer.Option(None, "--inputs", file_okay=False,
+                                              help="Directory with input tables (default: the shipped inputs)."),
+        panel: Optional[Path] = typer.Option(None, "--panel", dir_okay=False,
+                                             help="Episode panel CSV (default: episode_panel.csv in the inputs)."),
+        out: Optional[Path] = typer.Option(None, "--out", dir_okay=False,
+                                           help="Write the estimated parameters to this TOML file "
+                                                "(for `run --params FILE`)."),
+        method: Method = typer.Option(Method.ppml, "--method",
+                                      help="ppml: Poisson GLM (gravity PPML); ols: least squares on logs."),
+        param: Optional[list[str]] = typer.Option(None, "--param",
+                                                  help="Parameter to estimate (repeatable); default: "
+                                                       "route_substitution_elasticity and adjust_medium_days."),
+        cov: Cov = typer.Option(Cov.HC1, "--cov", help="Robust covariance: HC1, HC0 or cluster (by series)."),
+        include_weak: bool = typer.Option(False, "--include-weak",
+                                          help="Also write weakly identified estimates to --out."),
+        fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
+    ) -> None:
+        """Estimate the route-substitution elasticity and adjustment time scales from the episode panel.
+
+        Runs the model for each documented episode, fits the panel's monthly trade and revenue
+        by PPML with series x episode fixed effects, prints estimates with standard errors and
+        fit statistics, and optionally writes a parameters file that `run --params` accepts.
+        """
+        from . import app as cli_app
+
+        def go() -> None:
+            import econ
+            from econ.calibrate import DEFAULT_PARAMS, estimate, load_panel, to_parameters_toml
+
+            from .render import render_many
+
+            inp = econ.load_inputs(inputs)
+            pan = load_panel(panel if panel is not None else _default_panel(inp), inputs=inp)
+            names = tuple(param) if param else DEFAULT_PARAMS
+
+            def progress(i: int, obj: float, values: dict[str, float]) -> None:
+                if not cli_app._OPTS["quiet"] and sys.stderr.isatty():
+                    shown = ", ".join(f"{k}={v:.4g}" for k, v in values.items() if k in names)
+                    typer.echo(f"iteration {i}: objective {obj:.6g}; {shown}", err=True)
+
+            res = estimate(pan, inputs=inp, params=names, method=method.value, cov_type=cov.value,
+                           progress=progress)
+            tables = [("Estimates (90% interval lognormal from the SE of log θ)", res.table()),
+                      ("Fit", res.fit_table())]
+            if res.dropped:
+                import pandas as pd
+
+                tables.append(("Rows dropped", pd.DataFrame({"reason": list(res.dropped)})
+                               .rename_axis("n")))
+            if out is not None:
+                text = to_parameters_toml(res, inp, include_weak=include_weak)
+                cli_app.write_atomic(out, lambda p: p.write_text(text, encoding="utf-8"))
+                shown = [n for n in res.params if n in res.written
+                         or (include_weak and n in res.weak and n not in res.at_bound)]
+                cli_app._note(f"wrote {out} ({', '.join(shown) or 'no parameter: none well identified'})")
+            sys.stdout.write(render_many(tables, fmt))
+
+        cli_app._guard(go)
+
+
+def _default_panel(inp) -> Path:
+    """The panel next to the inputs, else the shipped one."""
+    from econ.calibrate import PANEL_FILE, default_panel_path
+
+    p = Path(inp.directory) / PANEL_FILE
+    return p if p.is_file() else default_panel_path()
