@@ -27,12 +27,23 @@ app = typer.Typer(
 )
 inputs_app = typer.Typer(help="Inspect and validate input data.", no_args_is_help=True)
 app.add_typer(inputs_app, name="inputs")
+from .calibrate_cmd import register as _register_calibrate  # noqa: E402
+
+_register_calibrate(app)
 
 _OPTS = {"debug": False, "quiet": False}
 
 InputsOpt = typer.Option(None, "--inputs", help="Directory with input tables (default: the shipped inputs).",
                          file_okay=False)
 FormatOpt = typer.Option(Format.table, "--format", "-f", help="Output format.")
+MembersOpt = typer.Option(1, "--members", "-n", min=1, max=100_000,
+                          help="Ensemble members (1 = deterministic run at central values).")
+SeedOpt = typer.Option(None, "--seed", min=0, help="Root seed of the ensemble (default: the scenario's, else 0).")
+BaselineOpt = typer.Option("flat", "--baseline",
+                           help="No-measure baseline: flat (FY1401 flows) or forecast (statsmodels path).")
+ParamsOpt = typer.Option(None, "--params", dir_okay=False,
+                         help="TOML of parameters replacing the inputs' (e.g. from `calibrate --out`).")
+WorkersOpt = typer.Option(1, "--workers", min=1, max=64, help="Processes for ensemble chunks.")
 
 
 class Table(str, Enum):
@@ -78,6 +89,11 @@ def _guard(fn: Callable[[], None]) -> None:
         _fail(exc)
     except (typer.Exit, typer.Abort):
         raise
+    except BrokenPipeError:
+        # the reader (e.g. `head`) went away: stop quietly, as Unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise typer.Exit(0) from None
     except (OSError, ValueError, RuntimeError, KeyError) as exc:
         if _OPTS["debug"]:
             raise
@@ -123,17 +139,37 @@ def write_atomic(path: Path, writer: Callable[[Path], None]) -> None:
             os.unlink(tmp)
 
 
-def _run_one(scenario: str, inputs, months: Optional[int], label: str = ""):
+def _load_inputs(inputs: Optional[Path], params: Optional[Path] = None):
     import econ
 
+    inp = econ.load_inputs(inputs)
+    if params is not None:
+        from econ.calibrate import apply_parameters_file
+
+        inp = apply_parameters_file(inp, params)
+    return inp
+
+
+def _run_one(scenario: str, inputs, months: Optional[int], label: str = "", *, members: int = 1,
+             seed: Optional[int] = None, baseline: str = "flat", workers: int = 1):
+    import econ
+
+    if baseline not in ("flat", "forecast"):
+        raise econ.InputError(f"--baseline: unknown baseline {baseline!r}; fix: use flat or forecast")
     sc = econ.load_scenario(scenario)
     if months is not None:
         sc = sc.with_months(months)
+    kw = dict(inputs=inputs, members=members, rng=seed, baseline=baseline, workers=workers)
     prog, cb = _progress(label or sc.name)
     if prog is not None:
         with prog:
-            return econ.run(sc, inputs=inputs, progress=cb)
-    return econ.run(sc, inputs=inputs)
+            ds = econ.run(sc, progress=cb, **kw)
+    else:
+        ds = econ.run(sc, **kw)
+    bad = ds.attrs.get("nonfinite_members", 0)
+    if bad:
+        _note(f"warning: {bad} of {ds.sizes['member']} member(s) have non-finite results (kept; see the Dataset)")
+    return ds
 
 
 @app.command()
@@ -145,17 +181,27 @@ def run(
     table: Table = typer.Option(Table.all, "--table", help="Which table(s) to print."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write the full Dataset to this netCDF file.",
                                        dir_okay=False),
+    members: int = MembersOpt,
+    seed: Optional[int] = SeedOpt,
+    percentiles_only: bool = typer.Option(False, "--percentiles-only",
+                                          help="With --out: store the 5/50/95th percentiles, not every member."),
+    baseline: str = BaselineOpt,
+    params: Optional[Path] = ParamsOpt,
+    workers: int = WorkersOpt,
 ) -> None:
-    """Run a scenario and print the revenue-impact table (USD) and the national monthly path."""
+    """Run a scenario and print the revenue-impact table (USD) and the national monthly path.
+
+    With --members N every figure is the ensemble median, with its 5–95% range in
+    the _p05/_p95 columns."""
 
     def go() -> None:
-        import econ
+        from econ.output import percentiles
         from econ.tables import ledger_summary, national_path, revenue_impact_table
 
         from .render import render_many
 
-        inp = econ.load_inputs(inputs)
-        ds = _run_one(scenario, inp, months)
+        inp = _load_inputs(inputs, params)
+        ds = _run_one(scenario, inp, months, members=members, seed=seed, baseline=baseline, workers=workers)
         tables = []
         if table in (Table.all, Table.crossings):
             tables.append((f"Revenue impact by crossing, {ds.attrs['scenario']} (USD, whole horizon)",
@@ -163,7 +209,8 @@ def run(
         if table in (Table.all, Table.path):
             tables.append(("National customs revenue by month (USD)", national_path(ds)))
         if out is not None:
-            write_atomic(out, lambda p: ds.to_netcdf(p, engine="scipy"))
+            saved = percentiles(ds) if percentiles_only and ds.sizes["member"] > 1 else ds
+            write_atomic(out, lambda p: saved.to_netcdf(p, engine="scipy"))
             _note(f"wrote {out}")
         sys.stdout.write(render_many(tables, fmt))
         _summary(ledger_summary(ds), fmt)
@@ -193,17 +240,21 @@ def pressure(
     months: Optional[int] = typer.Option(None, "--months", min=1, max=240, help="Override the horizon."),
     fmt: Format = FormatOpt,
     table: PressureTable = typer.Option(PressureTable.all, "--table", help="Which table(s) to print."),
+    members: int = MembersOpt,
+    seed: Optional[int] = SeedOpt,
+    baseline: str = BaselineOpt,
+    params: Optional[Path] = ParamsOpt,
+    workers: int = WorkersOpt,
 ) -> None:
     """Who pays: trader-group pressure and protest risk, and the coercion ledger with Pakistan."""
 
     def go() -> None:
-        import econ
         from econ.tables import ledger_summary, pakistan_table, pressure_table
 
         from .render import render_many
 
-        inp = econ.load_inputs(inputs)
-        ds = _run_one(scenario, inp, months)
+        inp = _load_inputs(inputs, params)
+        ds = _run_one(scenario, inp, months, members=members, seed=seed, baseline=baseline, workers=workers)
         tables = []
         if table in (PressureTable.all, PressureTable.groups):
             tables.append((f"Trader pressure by group, {ds.attrs['scenario']} (costs in USD, whole horizon)",
@@ -248,19 +299,23 @@ def compare(
     inputs: Optional[Path] = InputsOpt,
     months: Optional[int] = typer.Option(None, "--months", min=1, max=240),
     fmt: Format = FormatOpt,
+    members: int = MembersOpt,
+    seed: Optional[int] = SeedOpt,
+    baseline: str = BaselineOpt,
+    params: Optional[Path] = ParamsOpt,
+    workers: int = WorkersOpt,
 ) -> None:
     """Set scenarios side by side: national revenue impact and its decomposition (USD)."""
 
     def go() -> None:
-        import econ
         from econ.tables import compare_table
 
         from .render import render
 
-        inp = econ.load_inputs(inputs)
+        inp = _load_inputs(inputs, params)
         res = {}
         for n in names:
-            ds = _run_one(n, inp, months)
+            ds = _run_one(n, inp, months, members=members, seed=seed, baseline=baseline, workers=workers)
             res[ds.attrs["scenario"] if ds.attrs["scenario"] not in res else n] = ds
         sys.stdout.write(render(compare_table(res), fmt, "Scenarios compared (USD, national, whole horizon)"))
 

@@ -31,8 +31,26 @@ def _fmt(v: object) -> str:
     return str(v)
 
 
+def _with_ranges(df: pd.DataFrame) -> pd.DataFrame:
+    """For people: fold ``x_p05``/``x_p95`` columns into ``x`` as "median [p05 – p95]"."""
+    cols = [c for c in df.columns if f"{c}_p05" in df.columns and f"{c}_p95" in df.columns]
+    if not cols:
+        return df
+    out = df.drop(columns=[f"{c}_{q}" for c in cols for q in ("p05", "p95")])
+    for c in cols:
+        out[c] = [m if not isinstance(m, float) or lo == hi == m else f"{_fmt(m)} [{_fmt(lo)} – {_fmt(hi)}]"
+                  for m, lo, hi in zip(df[c], df[f"{c}_p05"], df[f"{c}_p95"])]
+    return out
+
+
 def render(df: pd.DataFrame, fmt: Format, title: str = "") -> str:
-    """One table as text in the requested format (numbers unrounded in csv/json)."""
+    """One table as text in the requested format (numbers unrounded in csv/json).
+
+    Ensemble ranges (``x_p05``/``x_p95`` columns) stay separate numeric columns in csv
+    and json; in table and markdown each figure reads "median [p05 – p95]".
+    """
+    if fmt in (Format.table, Format.markdown):
+        df = _with_ranges(df)
     df = df.reset_index()
     if fmt is Format.csv:
         buf = io.StringIO()

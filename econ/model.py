@@ -70,12 +70,18 @@ class Model:
         Reporting frequency of :meth:`result` (``"MS"`` monthly, ``"D"`` daily, ...).
     member_ids
         Explicit member numbers (for chunked ensembles); default ``range(members)``.
+    baseline_index
+        Multiplier on base-year flows, shape (T,) or (M, T); default 1 (flat at FY1401).
+    forecast
+        A :class:`econ.forecast.Forecast` covering the horizon: the baseline follows its
+        median path (deterministic run) or each member's own quantile of it (ensemble).
+        Overrides ``baseline_index``.
     """
 
     def __init__(self, inputs: Inputs, scenario: Scenario, *, members: int = 1,
                  rng: int | np.random.Generator | None = None, freq: str = "MS",
                  member_ids: np.ndarray | None = None,
-                 baseline_index: np.ndarray | None = None) -> None:
+                 baseline_index: np.ndarray | None = None, forecast: Any = None) -> None:
         if freq not in FREQS:
             raise ValueError(f"freq must be one of {', '.join(FREQS)}, got {freq!r}")
         self.inputs = inputs
@@ -93,9 +99,21 @@ class Model:
         self.P = len(self.periods)
         self._draw_numbers()
         self.measures = self._compile_measures()
+        self.forecast = forecast
+        if forecast is not None:
+            from .forecast import base_year_monthly_usd
+
+            pos = forecast.month_positions(self.days)
+            B = base_year_monthly_usd(inputs.base_year)
+            if self.quantiles is None:
+                baseline_index = forecast.baseline_index(B)[pos]
+            else:
+                baseline_index = forecast.baseline_index(B, q=self.quantiles["baseline"])[:, pos]
         self.baseline_index = (np.ones((M, self.T)) if baseline_index is None
                                else np.broadcast_to(np.asarray(baseline_index, float), (M, self.T)))
         self._anticipation = self._compile_anticipation()
+        if self.quantiles is not None and forecast is not None:
+            self.draws["baseline_quantile"] = self.quantiles["baseline"]
         self._cache: dict[bytes, tuple[np.ndarray, ...]] = {}
         self.t = 0
         self._init_state()
@@ -176,11 +194,14 @@ class Model:
         if self.deterministic:
             q = None
         else:
-            q = draw_quantiles(names + [f"measure{i}.{f}" for i, f in self.range_fields],
+            # the baseline quantile comes last, so adding it left earlier draws unchanged
+            q = draw_quantiles(names + [f"measure{i}.{f}" for i, f in self.range_fields] + ["baseline"],
                                self.member_ids, self.seed)
         self.quantiles = q
         M = self.M
         p: dict[str, np.ndarray] = {}
+        #: each member's value of every uncertain number (global value for per-commodity ones)
+        self.draws: dict[str, np.ndarray] = {}
         for n in names:
             par = params[n]
             if q is None:
@@ -190,6 +211,7 @@ class Model:
             if n in REQUIRED and n not in ("protest_risk_intercept",):
                 lo, hi = REQUIRED[n]
                 draws = np.clip(draws, lo, hi)
+            self.draws[n] = draws
             if par.by_commodity:
                 p[n] = par.central(self.commodity_ids)[None, :] * par.scale(draws)[:, None]
             else:
@@ -276,6 +298,8 @@ class Model:
             start = _days_between(sc.start, m.start)
             end = (np.full(self.M, float(self.T + 10 ** 6)) if m.end is None
                    else self._member_value(i, "end", m.end))
+            if isinstance(m.end, tuple):
+                self.draws[f"measure{i + 1}.{m.type}.end"] = end.copy()
             values = {}
             for f in MEASURE_NUMBERS[m.type]:
                 raw = getattr(m, f)
@@ -285,6 +309,8 @@ class Model:
                     values[f] = self.p[default].copy()
                 else:
                     values[f] = self._member_value(i, f, raw)
+                    if isinstance(raw, tuple):
+                        self.draws[f"measure{i + 1}.{m.type}.{f}"] = values[f].copy()
             announced = None if m.announced is None else _days_between(sc.start, m.announced)
             out.append(CompiledMeasure(i, m.type, m.label, mask, cmask, start,
                                        end.astype(np.int64), announced, values,

@@ -124,6 +124,16 @@ def build_dataset(model: "Model") -> xr.Dataset:
         data_vars[name] = (("member", "time") + dims, arr,
                            {"units": units, "long_name": long_name,
                             "cell_methods": f"time: {method}"})
+    names = list(model.draws)
+    coords["parameter"] = ("parameter", np.array(names, dtype=object),
+                           {"long_name": "uncertain number drawn per member"})
+    data_vars["parameter_value"] = (("member", "parameter"),
+                                    np.stack([model.draws[n] for n in names], axis=1)
+                                    if names else np.zeros((model.M, 0)),
+                                    {"units": "various",
+                                     "long_name": "Each member's value of every parameter (units as in parameters.toml; "
+                                                  "per-commodity parameters: the global value that scales them) and of "
+                                                  "each measure range (end dates in days from the scenario start)"})
     led = model.ledger()
     for name, (dims, units, long_name, method) in LEDGER_VARIABLES.items():
         attrs = {"units": units, "long_name": long_name}
@@ -146,6 +156,8 @@ def build_dataset(model: "Model") -> xr.Dataset:
         "members": model.M,
         "deterministic": int(model.deterministic),
         "freq": model.freq,
+        "baseline": ("flat (FY1401 level)" if model.forecast is None
+                     else f"forecast: {model.forecast.model} ({model.forecast.selection})"),
         "base_year": str(inp.base_year["label"]),
         "afn_per_usd": inp.afn_per_usd,
         "input_hashes": json.dumps(inp.hashes, sort_keys=True),
@@ -158,3 +170,22 @@ def build_dataset(model: "Model") -> xr.Dataset:
 def revenue_gap(ds: xr.Dataset) -> xr.DataArray:
     """Baseline minus scenario revenue (USD), equal to the sum of the decomposition."""
     return ds["baseline_customs_revenue"] - ds["customs_revenue"]
+
+
+def percentiles(ds: xr.Dataset, q: tuple[float, ...] = (5.0, 50.0, 95.0)) -> xr.Dataset:
+    """Summarise an ensemble: every variable's percentiles across members.
+
+    The ``member`` dimension is replaced by ``percentile`` (values in percent); NaNs (e.g.
+    an undefined exchange ratio) are skipped. Attributes are kept, with
+    ``members_summarised`` recording the ensemble size.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        # an all-NaN slice (e.g. a ratio undefined in every member) gives NaN, as it should
+        warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
+        out = ds.quantile([v / 100.0 for v in q], dim="member", skipna=True, keep_attrs=True)
+    out = out.assign_coords(quantile=[float(v) for v in q]).rename(quantile="percentile")
+    out["percentile"].attrs = {"units": "%", "long_name": "percentile across ensemble members"}
+    out.attrs = dict(ds.attrs, members_summarised=int(ds.sizes["member"]))
+    return out

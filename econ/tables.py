@@ -84,7 +84,13 @@ def compare_table(results: dict[str, xr.Dataset]) -> pd.DataFrame:
 
 
 def _med(da: xr.DataArray) -> xr.DataArray:
-    return da.median("member") if da.sizes.get("member", 1) > 1 else da.isel(member=0)
+    if da.sizes.get("member", 1) == 1:
+        return da.isel(member=0)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
+        return da.median("member")
 
 
 def pressure_table(ds: xr.Dataset) -> pd.DataFrame:
@@ -151,6 +157,9 @@ def ledger_summary(ds: xr.Dataset) -> list[str]:
         lines.append("Peak trader pressure: none (no group bears extra cost).")
     loss = float(_med(ds["treasury_loss"].sum("time")))
     net = float(_med(ds["pakistan_net_cost"].sum("time")))
+    scale = float(ds["baseline_customs_revenue"].sum()) / ds.sizes.get("member", 1)
+    if abs(net) <= 1e-9 * scale:
+        net = 0.0
     if net > 0:
         ratio = f"{loss / net:.2f} USD of Afghan revenue lost per USD Pakistan gives up (whole horizon)"
     else:
