@@ -133,6 +133,9 @@ def write_atomic(path: Path, writer: Callable[[Path], None]) -> None:
     os.close(fd)
     try:
         writer(Path(tmp))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file normal permissions
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -318,6 +321,71 @@ def compare(
             ds = _run_one(n, inp, months, members=members, seed=seed, baseline=baseline, workers=workers)
             res[ds.attrs["scenario"] if ds.attrs["scenario"] not in res else n] = ds
         sys.stdout.write(render(compare_table(res), fmt, "Scenarios compared (USD, national, whole horizon)"))
+
+    _guard(go)
+
+
+class Metric(str, Enum):
+    revenue_loss = "revenue_loss"
+    peak_pressure = "peak_pressure"
+
+
+@app.command()
+def sensitivity(
+    scenario: str = typer.Argument("default", help="Built-in scenario name or path to a TOML file."),
+    inputs: Optional[Path] = InputsOpt,
+    months: Optional[int] = typer.Option(None, "--months", min=1, max=240, help="Override the horizon."),
+    members: int = typer.Option(200, "--members", "-n", min=0, max=100_000,
+                                help="Ensemble size for the variance-based indices (0: swings only)."),
+    seed: Optional[int] = SeedOpt,
+    bins: int = typer.Option(10, "--bins", min=2, max=100, help="Bins of the first-order index estimator."),
+    plot: Optional[Path] = typer.Option(None, "--plot", dir_okay=False,
+                                        help="Draw a tornado chart of the swings to this PNG (needs matplotlib)."),
+    metric: Metric = typer.Option(Metric.revenue_loss, "--metric", help="Metric the tornado chart shows."),
+    top: int = typer.Option(15, "--top", min=1, help="Parameters in the chart."),
+    fmt: Format = FormatOpt,
+    params: Optional[Path] = ParamsOpt,
+    workers: int = WorkersOpt,
+) -> None:
+    """Rank the uncertain numbers by their effect on the revenue loss and peak trader pressure.
+
+    One-at-a-time swings between each number's 5th and 95th percentile (others central),
+    and first-order variance indices S1 from an ensemble (binning estimator; values
+    below S1_noise are indistinguishable from zero)."""
+
+    def go() -> None:
+        import econ
+        from econ.sensitivity import sensitivity as sens
+        from econ.sensitivity import tornado
+
+        from .render import render
+
+        if plot is not None:
+            try:
+                import matplotlib  # noqa: F401
+            except ImportError:
+                raise econ.InputError("--plot needs matplotlib; fix: pip install 'chokepoint[plot]'") from None
+        inp = _load_inputs(inputs, params)
+        sc = econ.load_scenario(scenario)
+        if months is not None:
+            sc = sc.with_months(months)
+        prog, cb = _progress(f"sensitivity {sc.name}")
+        if prog is not None:
+            with prog:
+                table = sens(sc, inp, members=members if members > 1 else 1, rng=seed, bins=bins,
+                             workers=workers, progress=cb)
+        else:
+            table = sens(sc, inp, members=members if members > 1 else 1, rng=seed, bins=bins, workers=workers)
+        if plot is not None:
+            kind = plot.suffix.lstrip(".").lower() or "png"
+            write_atomic(plot, lambda p: tornado(table, metric.value, p, top=top, format=kind))
+            _note(f"wrote {plot}")
+        c = table.attrs["central"]
+        title = (f"Sensitivity, {sc.name}: central revenue loss {c['revenue_loss']:,.0f} USD, "
+                 f"peak pressure {c['peak_pressure']:.3g}")
+        if members > 1:
+            title += f"; S1 from {table.attrs['members']} members, noise level {table.attrs['S1_noise']:.3f}"
+        sys.stdout.write(render(table, fmt, title))
 
     _guard(go)
 

@@ -76,12 +76,18 @@ class Model:
         A :class:`econ.forecast.Forecast` covering the horizon: the baseline follows its
         median path (deterministic run) or each member's own quantile of it (ensemble).
         Overrides ``baseline_index``.
+    values
+        Explicit per-member values, each (M,), for named parameters or measure ranges
+        (names as in the result's ``parameter`` coordinate, e.g. ``"queue_patience_days"``
+        or ``"measure4.closure.end"``). Nothing is drawn: every other number stays at
+        its central value. Used for one-at-a-time sensitivity runs.
     """
 
     def __init__(self, inputs: Inputs, scenario: Scenario, *, members: int = 1,
                  rng: int | np.random.Generator | None = None, freq: str = "MS",
                  member_ids: np.ndarray | None = None,
-                 baseline_index: np.ndarray | None = None, forecast: Any = None) -> None:
+                 baseline_index: np.ndarray | None = None, forecast: Any = None,
+                 values: dict[str, np.ndarray] | None = None) -> None:
         if freq not in FREQS:
             raise ValueError(f"freq must be one of {', '.join(FREQS)}, got {freq!r}")
         self.inputs = inputs
@@ -92,6 +98,8 @@ class Model:
                            else np.asarray(member_ids, dtype=int))
         self.deterministic = members == 1 and member_ids is None
         M = self.M = len(self.member_ids)
+        self.values = {} if values is None else {k: np.broadcast_to(np.asarray(v, float), (M,))
+                                                  for k, v in values.items()}
         self._build_static()
         self.days = pd.date_range(scenario.start, scenario.end, inclusive="left", freq="D")
         self.T = len(self.days)
@@ -111,6 +119,11 @@ class Model:
                 baseline_index = forecast.baseline_index(B, q=self.quantiles["baseline"])[:, pos]
         self.baseline_index = (np.ones((M, self.T)) if baseline_index is None
                                else np.broadcast_to(np.asarray(baseline_index, float), (M, self.T)))
+        unknown = set(self.values) - set(self.draws) - {f"measure{i + 1}.{m.type}.{f}"
+                                                         for i, m in enumerate(scenario.measures)
+                                                         for f in ("end",) + MEASURE_NUMBERS[m.type]}
+        if unknown:
+            raise ValueError(f"values given for unknown parameters or measure fields: {', '.join(sorted(unknown))}")
         self._anticipation = self._compile_anticipation()
         if self.quantiles is not None and forecast is not None:
             self.draws["baseline_quantile"] = self.quantiles["baseline"]
@@ -191,7 +204,7 @@ class Model:
         self.range_fields = [(i, f) for i, m in enumerate(self.scenario.measures)
                              for f in ("end",) + MEASURE_NUMBERS[m.type]
                              if isinstance(getattr(m, f, None), tuple)]
-        if self.deterministic:
+        if self.deterministic or self.values:
             q = None
         else:
             # the baseline quantile comes last, so adding it left earlier draws unchanged
@@ -211,6 +224,8 @@ class Model:
             if n in REQUIRED and n not in ("protest_risk_intercept",):
                 lo, hi = REQUIRED[n]
                 draws = np.clip(draws, lo, hi)
+            if n in self.values:
+                draws = self.values[n].copy()
             self.draws[n] = draws
             if par.by_commodity:
                 p[n] = par.central(self.commodity_ids)[None, :] * par.scale(draws)[:, None]
@@ -298,8 +313,11 @@ class Model:
             start = _days_between(sc.start, m.start)
             end = (np.full(self.M, float(self.T + 10 ** 6)) if m.end is None
                    else self._member_value(i, "end", m.end))
+            key = f"measure{i + 1}.{m.type}.end"
+            if key in self.values:
+                end = np.floor(self.values[key])
             if isinstance(m.end, tuple):
-                self.draws[f"measure{i + 1}.{m.type}.end"] = end.copy()
+                self.draws[key] = end.copy()
             values = {}
             for f in MEASURE_NUMBERS[m.type]:
                 raw = getattr(m, f)
@@ -308,9 +326,10 @@ class Model:
                                "excluded_share": "guarantee_excluded_share"}[f]
                     values[f] = self.p[default].copy()
                 else:
-                    values[f] = self._member_value(i, f, raw)
+                    key = f"measure{i + 1}.{m.type}.{f}"
+                    values[f] = self.values[key].copy() if key in self.values else self._member_value(i, f, raw)
                     if isinstance(raw, tuple):
-                        self.draws[f"measure{i + 1}.{m.type}.{f}"] = values[f].copy()
+                        self.draws[key] = values[f].copy()
             announced = None if m.announced is None else _days_between(sc.start, m.announced)
             out.append(CompiledMeasure(i, m.type, m.label, mask, cmask, start,
                                        end.astype(np.int64), announced, values,
