@@ -390,6 +390,51 @@ def sensitivity(
     _guard(go)
 
 
+@app.command()
+def backtest(
+    inputs: Optional[Path] = InputsOpt,
+    episodes: Optional[list[str]] = typer.Argument(None, help="Episode names or files (default: all shipped)."),
+    members: int = MembersOpt,
+    seed: Optional[int] = SeedOpt,
+    baseline: str = BaselineOpt,
+    params: Optional[Path] = ParamsOpt,
+    fit_grid: bool = typer.Option(False, "--fit", help="Also fit the dynamics on a grid to all episodes "
+                                                      "and report the leave-one-episode-out error."),
+    fmt: Format = FormatOpt,
+) -> None:
+    """Score the model against documented episodes, next to two naive baselines.
+
+    Per outcome: observed, the model (median and 5–95% with --members), its error and
+    whether it is within the outcome's tolerance, and the same for "no diversion" and
+    "instant full diversion". Then a summary over the outcomes all three can compute."""
+
+    def go() -> None:
+        from econ.backtest import backtest as run_backtest
+        from econ.backtest import fit, summary
+
+        from .render import render_many
+
+        if baseline not in ("flat", "forecast"):
+            raise ValueError(f"--baseline must be flat or forecast, got {baseline!r}")
+        inp = _load_inputs(inputs, params)
+        table, _ = run_backtest(inp, episodes or None, members=members, rng=seed, baseline=baseline,
+                                progress=lambda name: _note(f"episode {name}"))
+        shown = table.drop(columns=[c for c in table.columns if c.endswith("_within") and c != "model_within"])
+        tables = [("Backtest by outcome (percent; error = predictor - observed, percentage points)", shown),
+                  ("Summary over outcomes every predictor can compute", summary(table, common=True)),
+                  ("Summary over each predictor's outcomes", summary(table))]
+        if fit_grid:
+            res = fit(inp, episodes=episodes or None, progress=lambda name: _note(f"fit: episode {name}"))
+            best = ", ".join(f"{k} = {v:g}" for k, v in res["best"].items())
+            _note(f"in-sample best: {best} (loss {res['in_sample_loss']:.3f}; shipped central values "
+                  f"{res['central_loss']:.3f})")
+            tables.append(("Leave-one-episode-out: loss (mean capped |error|/tolerance) of each held-out episode",
+                           res["out_of_sample"]))
+        sys.stdout.write(render_many(tables, fmt))
+
+    _guard(go)
+
+
 @inputs_app.command("check")
 def inputs_check(inputs: Optional[Path] = InputsOpt, fmt: Format = FormatOpt) -> None:
     """Validate the inputs and print a summary (or one error line and exit code 1)."""

@@ -43,6 +43,10 @@ class Outcome(BaseModel):
     comparison: Literal["before_after", "counterfactual", "level"]
     source: str
     note: str = ""
+    #: may a fit of parameters use this outcome? (false: say why in the note)
+    fit: bool = True
+    #: a known failure: the model cannot match it honestly; the reason (docs/validation.md)
+    known_failure: str = ""
 
     @model_validator(mode="after")
     def _check(self) -> "Outcome":

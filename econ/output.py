@@ -39,6 +39,8 @@ VARIABLES: dict[str, tuple[tuple[str, ...], str, str, str]] = {
     "queue_trucks_max": (("crossing",), "truck", "Largest end-of-day queue within the period", "max"),
     "wait_days": (("crossing",), "day", "Mean expected wait for a truck joining the queue", "mean"),
     "route_trade_value": (("route", "commodity"), "USD", "Trade value arriving by route", "sum"),
+    "baseline_route_trade_value": (("route", "commodity"), "USD",
+                                   "Trade value arriving by route in the no-measure baseline", "sum"),
     "tariff_paid": (("route", "commodity"), "USD", "Fees and tariffs paid to the corridor country", "sum"),
     "guarantee_cost": (("route", "commodity"), "USD", "Cost of bank guarantees (fees and opportunity cost)", "sum"),
     "capital_locked": (("route", "commodity"), "USD", "Mean capital locked in guarantees over the period", "mean"),

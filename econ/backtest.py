@@ -1,0 +1,380 @@
+"""Backtests: run documented episodes and score the model against what was observed.
+
+Each outcome of an episode (:mod:`econ.episodes`) is computed from the model's result and
+from two naive baselines that a model of diversion must beat:
+
+* **no diversion**: flows hit by a measure shrink by its direct effect (a closure's lost
+  capacity, a restriction's quota, a fee's or delay's price effect through the import-
+  demand elasticity) and nothing moves anywhere else;
+* **instant full diversion**: the same lost flow moves at once, in full, to the cheapest
+  other open route for the same commodity (no volume loss unless no route is left).
+
+Both are computed day by day from the same compiled measures as the model, so they see the
+same scenario. Outcome values are percentages (see docs/validation.md for the metrics).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from . import equations as eq
+from .episodes import Episode, Outcome, builtin_episodes, load_episode
+from .inputs import Inputs
+from .model import Model
+
+log = logging.getLogger(__name__)
+
+PREDICTORS = ("model", "no_diversion", "instant_diversion")
+
+
+# --------------------------------------------------------------------------- naive baselines
+
+
+def naive_flows(model: Model, kind: str) -> np.ndarray:
+    """Route flows (M, P, R, K) USD per period under a naive baseline.
+
+    ``kind`` is ``"no_diversion"`` or ``"instant_diversion"`` (module docstring). Uses the
+    model's compiled measures and baseline path but none of its dynamics (no queues,
+    adjustment boxes, re-routing delays or evasion).
+    """
+    if kind not in ("no_diversion", "instant_diversion"):
+        raise ValueError(f"unknown naive baseline {kind!r}")
+    M, P, R, K = model.M, model.P, model.R, model.K
+    out = np.zeros((P, M, R, K))
+    eps = model.p["import_demand_elasticity"][:, None, :]
+    has = model.v0 > 0
+    for t in range(model.T):
+        tariff, guar, _, avail, extra, cap, Kcap, _ = model._wedges(t)
+        b = model.baseline_index[:, t]
+        v0 = model.v0[None] * b[:, None, None]
+        days = model.route_days0[None] + extra
+        g = eq.calc_generalized_cost(model.freight, model.delay_cost, days, tariff, guar)
+        # share of the normal flow a crossing can still clear: its remaining capacity over
+        # its baseline load (the same capacity semantics as the model; never above 1)
+        load = model.baseline_load[None] * b[:, None]
+        share_c = np.minimum(1.0, Kcap / np.maximum(load, 1e-300))
+        open_r = share_c[:, model.route_crossing][:, :, None]                   # (M, R, 1)
+        direct = v0 * avail * open_r * (g / model.g0) ** (-eps)
+        flow = direct
+        if kind == "instant_diversion":
+            lost = v0 - direct
+            # the cheapest other open route with baseline flow for the same commodity
+            usable = has[None] & (open_r > 0) & (avail > 0)
+            cost = np.where(usable, g, np.inf)
+            order = np.argsort(cost, axis=1)
+            best, second = order[:, 0], order[:, 1]                             # (M, K)
+            mi = np.arange(M)[:, None]
+            ki = np.arange(K)[None, :]
+            finite2 = np.isfinite(cost[mi, second, ki])
+            finite1 = np.isfinite(cost[mi, best, ki])
+            # cargo on route r goes to `best`, or to `second` when r is itself the best
+            dest = np.where(np.arange(R)[None, :, None] == best[:, None, :], second[:, None, :], best[:, None, :])
+            ok = np.where(np.arange(R)[None, :, None] == best[:, None, :], finite2[:, None, :], finite1[:, None, :])
+            moved = np.where(ok, lost, 0.0)
+            flow = direct.copy()
+            for r in range(R):
+                np.add.at(flow, (mi, dest[:, r, :], ki), moved[:, r, :])
+        out[model.period_index[t]] += flow
+    return np.moveaxis(out, 0, 1)
+
+
+def naive_dataset(model: Model, ds: xr.Dataset, kind: str) -> xr.Dataset:
+    """The variables the outcome metrics read, under a naive baseline."""
+    flows = naive_flows(model, kind)
+    cleared = model._to_crossing(flows.reshape(-1, model.R, model.K)).reshape(model.M, model.P, model.C, model.K)
+    out = xr.Dataset(coords=ds.coords)
+    dims_r = ("member", "time", "route", "commodity")
+    dims_c = ("member", "time", "crossing", "commodity")
+    out["route_trade_value"] = (dims_r, flows)
+    out["baseline_route_trade_value"] = ds["baseline_route_trade_value"]
+    out["trade_value"] = (dims_c, cleared)
+    out["baseline_trade_value"] = ds["baseline_trade_value"]
+    out["customs_revenue"] = (dims_c, cleared * model.rate)
+    out["baseline_customs_revenue"] = ds["baseline_customs_revenue"]
+    return out
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def window_weights(ds: xr.Dataset, start: dt.date, end: dt.date) -> xr.DataArray:
+    """Share of each period's days inside ``[start, end)``: periods partly in the window
+    count pro rata (flows are taken as even within a period)."""
+    t0 = pd.DatetimeIndex(ds["time"].values)
+    days = ds["days_in_period"].values.astype(float)
+    t1 = t0 + pd.to_timedelta(days, unit="D")
+    a, b = pd.Timestamp(start), pd.Timestamp(end)
+    lo = np.maximum(t0.values, np.datetime64(a))
+    hi = np.minimum(t1.values, np.datetime64(b))
+    overlap = np.maximum((hi - lo) / np.timedelta64(1, "D"), 0.0)
+    return xr.DataArray(overlap / days, coords={"time": ds["time"]}, dims="time")
+
+
+def _route_mask(ds: xr.Dataset, o: Outcome) -> xr.DataArray:
+    m = xr.ones_like(ds["route_crossing"], dtype=bool)
+    for field_, coord in (("crossings", "route_crossing"), ("corridors", "route_corridor"),
+                          ("kinds", "route_kind"), ("routes", "route")):
+        sel = getattr(o, field_)
+        if sel is not None:
+            m = m & ds[coord].isin(sel)
+    return m
+
+
+def _commodity_mask(ds: xr.Dataset, o: Outcome) -> xr.DataArray:
+    m = xr.ones_like(ds["direction"], dtype=bool)
+    if o.direction is not None:
+        m = m & (ds["direction"] == o.direction)
+    if o.commodities is not None:
+        m = m & ds["commodity"].isin(o.commodities)
+    return m
+
+
+def _sum(da: xr.DataArray, w: xr.DataArray) -> xr.DataArray:
+    return (da * w).sum([d for d in da.dims if d != "member"])
+
+
+def _rate(da: xr.DataArray, ds: xr.Dataset, a: dt.date, b: dt.date) -> xr.DataArray:
+    """Mean per day over [a, b)."""
+    return _sum(da, window_weights(ds, a, b)) / (b - a).days
+
+
+def cleared_by_route(ds: xr.Dataset) -> xr.DataArray:
+    """Trade cleared at the border, by route (USD per period).
+
+    ``route_trade_value`` counts cargo arriving at a crossing, some of which waits in the
+    queue; the cleared value is known by crossing. Each period's cleared value at a
+    crossing is shared among its routes in proportion to their arrivals.
+    """
+    arr = ds["route_trade_value"]
+    by_c = arr.groupby(ds["route_crossing"].rename("crossing")).sum()
+    ratio = (ds["trade_value"] / by_c.where(by_c > 0)).fillna(0.0)
+    return arr * ratio.sel(crossing=ds["route_crossing"]).drop_vars("crossing")
+
+
+def outcome_value(ds: xr.Dataset, o: Outcome) -> np.ndarray:
+    """The model's value of an outcome, per member (percent); NaN where undefined."""
+    M = ds.sizes["member"]
+    if o.metric == "protest_risk":
+        if "protest_risk" not in ds:
+            return np.full(M, np.nan)
+        w = window_weights(ds, o.window_start, o.window_end)
+        risk = ds["protest_risk"].sel(group=o.groups).where(w > 0)
+        return 100.0 * risk.max(["time", "group"]).values
+    if o.metric == "revenue_change":
+        cm = _commodity_mask(ds, o)
+        sel = xr.ones_like(ds["crossing_country"], dtype=bool)
+        if o.crossings is not None:
+            sel = sel & ds["crossing"].isin(o.crossings)
+        if o.corridors is not None:
+            sel = sel & ds["crossing_country"].isin(o.corridors)
+        x = ds["customs_revenue"].where(sel & cm, 0.0)
+        base = ds["baseline_customs_revenue"].where(sel & cm, 0.0)
+    else:
+        rm = _route_mask(ds, o)
+        cm = _commodity_mask(ds, o)
+        cleared = cleared_by_route(ds)
+        x = cleared.where(rm & cm, 0.0)
+        base = ds["baseline_route_trade_value"].where(rm & cm, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if o.metric == "corridor_share":
+            allv = cleared.where(_commodity_mask(ds, o), 0.0)
+            v = 100.0 * _sum(x, window_weights(ds, o.window_start, o.window_end)) / _sum(
+                allv, window_weights(ds, o.window_start, o.window_end))
+            return v.values
+        if o.comparison == "before_after":
+            now = _rate(x, ds, o.window_start, o.window_end)
+            before = _rate(x, ds, o.compare_start, o.compare_end)
+            return (100.0 * (now / before - 1.0)).values
+        if o.comparison == "counterfactual":
+            now = _rate(x, ds, o.window_start, o.window_end)
+            cf = _rate(base, ds, o.window_start, o.window_end)
+            return (100.0 * (now / cf - 1.0)).values
+    raise ValueError(f"outcome {o.id}: metric {o.metric} cannot be read as '{o.comparison}'")
+
+
+# --------------------------------------------------------------------------- the backtest
+
+
+@dataclass
+class EpisodeResult:
+    """One episode's runs: the model's Dataset and each predictor's outcome values."""
+
+    episode: Episode
+    dataset: xr.Dataset
+    values: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # predictor -> outcome -> (M,)
+
+
+def run_episode(ep: Episode, inputs: Inputs, *, members: int = 1, rng: int | None = None,
+                baseline: str = "flat", progress: Callable[[int, int], None] | None = None) -> EpisodeResult:
+    """Run an episode with the model and the two naive baselines."""
+    from .api import baseline_forecast
+
+    fc = baseline_forecast(inputs, ep.scenario, baseline)
+    model = Model(inputs, ep.scenario, members=members, rng=rng, forecast=fc)
+    model.run(progress=progress)
+    ds = model.result()
+    res = EpisodeResult(ep, ds)
+    sets = {"model": ds, "no_diversion": naive_dataset(model, ds, "no_diversion"),
+            "instant_diversion": naive_dataset(model, ds, "instant_diversion")}
+    for name, d in sets.items():
+        res.values[name] = {o.id: outcome_value(d, o) for o in ep.outcomes}
+    return res
+
+
+def score(results: list[EpisodeResult]) -> pd.DataFrame:
+    """One row per outcome: observed, each predictor's value (median, 5–95% for the model),
+    error (percentage points) and whether it is within the outcome's tolerance."""
+    rows = []
+    for r in results:
+        for o in r.episode.outcomes:
+            row: dict[str, object] = {"episode": r.episode.name, "outcome": o.id, "metric": o.metric,
+                                      "observed": o.observed, "tolerance": o.tolerance,
+                                      "known_failure": o.known_failure}
+            for name in PREDICTORS:
+                v = r.values[name][o.id]
+                med = float(np.nanmedian(v)) if np.isfinite(v).any() else np.nan
+                row[name] = med
+                if name == "model" and len(v) > 1:
+                    row["model_p05"], row["model_p95"] = (float(x) for x in np.nanpercentile(v, [5, 95]))
+                row[f"{name}_error"] = med - o.observed
+                row[f"{name}_within"] = bool(np.isfinite(med) and abs(med - o.observed) <= o.tolerance)
+            rows.append(row)
+    df = pd.DataFrame(rows).set_index("outcome")
+    return df
+
+
+def summary(table: pd.DataFrame, *, common: bool = False) -> pd.DataFrame:
+    """Per predictor: share within tolerance, mean absolute error (pp) and MAPE (%).
+
+    Over the outcomes each predictor can compute, or with ``common=True`` over those all
+    predictors can (the naive baselines have no protest risk). MAPE divides each absolute
+    error by max(|observed|, tolerance) so that outcomes observed near zero do not dominate.
+    """
+    rows = {}
+    every = table[[f"{n}_error" for n in PREDICTORS]].notna().all(axis=1)
+    for name in PREDICTORS:
+        err = table[f"{name}_error"]
+        ok = err.notna() & (every if common else True)
+        denom = np.maximum(table["observed"].abs(), table["tolerance"])
+        rows[name] = {
+            "outcomes": int(ok.sum()),
+            "within_tolerance_pct": 100.0 * float(table.loc[ok, f"{name}_within"].mean()) if ok.any() else np.nan,
+            "mae_pp": float(err[ok].abs().mean()) if ok.any() else np.nan,
+            "mape_pct": 100.0 * float((err[ok].abs() / denom[ok]).mean()) if ok.any() else np.nan,
+        }
+    df = pd.DataFrame(rows).T
+    df.index.name = "predictor"
+    return df
+
+
+def backtest(inputs: Inputs, episodes: list[str] | None = None, *, members: int = 1, rng: int | None = None,
+             baseline: str = "flat", progress: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, list[EpisodeResult]]:
+    """Run the shipped (or named) episodes and score every outcome (see :func:`score`)."""
+    names = list(builtin_episodes()) if episodes is None else episodes
+    results = []
+    for n in names:
+        ep = load_episode(n)
+        if progress is not None:
+            progress(ep.name)
+        log.info("backtest: %s (%d outcomes)", ep.name, len(ep.outcomes))
+        results.append(run_episode(ep, inputs, members=members, rng=rng, baseline=baseline))
+    return score(results), results
+
+
+# --------------------------------------------------------------------------- fitting to the evidence as a whole
+
+#: default grid for :func:`fit`: the dynamics the backtests speak to most directly
+DEFAULT_GRID: dict[str, tuple[float, ...]] = {
+    "adjust_medium_days": (20.0, 40.0, 80.0, 120.0),
+    "flight_speed_factor": (0.4, 0.7, 1.0),
+    "route_substitution_elasticity": (2.5, 5.0, 10.0),
+}
+#: errors beyond this many tolerances count as this many (one confounded outcome must not
+#: decide the fit)
+LOSS_CAP = 4.0
+
+
+def fit_outcomes(ep: Episode) -> list[Outcome]:
+    """Outcomes a fit may use: not protest risks (in-sample for the protest slope) and not
+    outcomes marked ``fit = false`` in the episode file (the reason is in their note)."""
+    return [o for o in ep.outcomes if o.metric != "protest_risk" and o.fit]
+
+
+def grid_errors(inputs: Inputs, grid: dict[str, tuple[float, ...]] | None = None,
+                episodes: list[str] | None = None,
+                progress: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Tolerance-scaled errors of every fit outcome at every grid point.
+
+    Every grid point of an episode runs as one member of a single vectorised ensemble
+    (``Model(values=...)``): all other numbers stay at their central values. Returns
+    ``(points, errors)``: the grid points (one row each) and a frame (grid point ×
+    outcome) of (model − observed) / tolerance, with the episode of each outcome in
+    ``errors.attrs["episode"]``.
+    """
+    grid = DEFAULT_GRID if grid is None else grid
+    names = list(grid)
+    mesh = np.meshgrid(*[np.asarray(grid[n], float) for n in names], indexing="ij")
+    points = pd.DataFrame({n: m.ravel() for n, m in zip(names, mesh)})
+    values = {n: points[n].to_numpy() for n in names}
+    cols, episode_of = {}, {}
+    for n in (list(builtin_episodes()) if episodes is None else episodes):
+        ep = load_episode(n)
+        outs = fit_outcomes(ep)
+        if not outs:
+            continue
+        if progress is not None:
+            progress(ep.name)
+        model = Model(inputs, ep.scenario, members=len(points), values=values)
+        ds = model.run().result()
+        for o in outs:
+            cols[o.id] = (outcome_value(ds, o) - o.observed) / o.tolerance
+            episode_of[o.id] = ep.name
+    errors = pd.DataFrame(cols, index=points.index)
+    errors.attrs["episode"] = episode_of
+    return points, errors
+
+
+def loss(errors: pd.DataFrame) -> pd.Series:
+    """Mean capped absolute tolerance-scaled error per grid point (NaN outcomes skipped)."""
+    return errors.abs().clip(upper=LOSS_CAP).mean(axis=1, skipna=True)
+
+
+def fit(inputs: Inputs, grid: dict[str, tuple[float, ...]] | None = None,
+        episodes: list[str] | None = None,
+        progress: Callable[[str], None] | None = None) -> dict[str, object]:
+    """Fit the grid's parameters to all episodes together, and check it out of sample.
+
+    The in-sample fit picks the grid point with the smallest :func:`loss` over every fit
+    outcome. Leave-one-episode-out: for each episode, the point is chosen on the other
+    episodes and that episode's outcomes are scored at it. Returns ``points``, ``errors``,
+    ``best`` (dict of values), ``in_sample_loss``, ``central_loss`` (the shipped central
+    values, if on the grid) and ``out_of_sample`` (a frame per held-out episode: chosen
+    values, loss there at the chosen point and at the in-sample best).
+    """
+    points, errors = grid_errors(inputs, grid, episodes, progress)
+    ep_of = pd.Series(errors.attrs["episode"])
+    total = loss(errors)
+    best = int(total.idxmin())
+    rows = []
+    for ep in ep_of.unique():
+        train = errors.loc[:, ep_of[ep_of != ep].index]
+        test = errors.loc[:, ep_of[ep_of == ep].index]
+        pick = int(loss(train).idxmin())
+        rows.append({"held_out": ep, **{f"chosen_{k}": v for k, v in points.loc[pick].items()},
+                     "outcomes": test.shape[1], "loss_out_of_sample": float(loss(test).loc[pick]),
+                     "loss_in_sample_fit": float(loss(test).loc[best])})
+    central = {n: inputs.parameters[n].value for n in points.columns}
+    match = (points == pd.Series(central)).all(axis=1)
+    return {
+        "points": points, "errors": errors, "best": points.loc[best].to_dict(),
+        "in_sample_loss": float(total.loc[best]),
+        "central_loss": float(total[match].iloc[0]) if match.any() else float("nan"),
+        "out_of_sample": pd.DataFrame(rows).set_index("held_out"),
+    }
