@@ -65,16 +65,31 @@ def calc_target_flow(v0, s0, availability, cost_ratio, sigma, epsilon, scale=1.0
     shape (..., route, commodity); ``sigma`` and ``epsilon`` (..., commodity).
     """
     sig = np.asarray(sigma, dtype=float)
-    eps = np.asarray(epsilon, dtype=float)[..., None, :]
-    w = calc_route_weight(availability, cost_ratio, sig[..., None, :])
+    return calc_target_flow_cells(v0, s0, availability, cost_ratio, sig[..., None, :], sig,
+                              np.asarray(epsilon, dtype=float),
+                              route_sum=lambda x: np.sum(x, axis=-2),
+                              to_routes=lambda x: x[..., None, :], scale=scale)
+
+
+def calc_target_flow_cells(v0, s0, availability, cost_ratio, sigma_routes, sigma, epsilon, *,
+                       route_sum, to_routes, scale=1.0):
+    """:func:`calc_target_flow` for any layout of the route × commodity cells.
+
+    ``route_sum`` sums a cell array over the routes of each commodity (cells → commodity),
+    ``to_routes`` spreads a per-commodity array back over the cells; ``sigma_routes`` is σ
+    laid out like the cells, ``sigma`` and ``epsilon`` per commodity. The model calls it on
+    the compressed cells with baseline flow (see ``Model._build_cells``).
+    """
+    w = calc_route_weight(availability, cost_ratio, sigma_routes)
     sw = s0 * w
-    den = np.sum(s0, axis=-2)
-    S = (np.sum(sw, axis=-2) / den)[..., None, :]
+    den = route_sum(s0)
+    S = route_sum(sw) / den
     # price index from the same weights: Σ s0·a·(g/g0)^(1−σ) = Σ s0·w·(g/g0)
-    base = np.sum(sw * cost_ratio, axis=-2) / den
+    base = route_sum(sw * cost_ratio) / den
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        p = np.where(base > 0, base ** (1.0 / (1.0 - sig)), np.inf)[..., None, :]
-        vol = np.where(np.isfinite(p), p ** (-eps), 0.0)
+        p = np.where(base > 0, base ** (1.0 / (1.0 - sigma)), np.inf)
+        vol = to_routes(np.where(np.isfinite(p), p ** (-epsilon), 0.0))
+        S = to_routes(S)
         share = np.where(S > 0, w / np.where(S > 0, S, 1.0), 0.0)
     return v0 * scale * share * vol
 

@@ -128,6 +128,12 @@ class Model:
         if self.quantiles is not None and forecast is not None:
             self.draws["baseline_quantile"] = self.quantiles["baseline"]
         self._cache: dict[bytes, tuple[np.ndarray, ...]] = {}
+        self._cell_cache: dict[bytes, tuple[np.ndarray, ...]] = {}
+        # which measures are active for which members, per day (the key of _cell_cache)
+        days = np.arange(self.T)[:, None, None]
+        starts = np.array([m.start for m in self.measures], dtype=np.int64).reshape(-1, 1)
+        ends = np.array([m.end for m in self.measures], dtype=np.int64).reshape(-1, M)
+        self._day_pattern = [a.tobytes() for a in (starts <= days) & (days < ends)]
         self.t = 0
         self._init_state()
         self._init_outputs()
@@ -196,6 +202,76 @@ class Model:
         self.pak_transit = (pak & (routes["kind"] == "transit").to_numpy())[:, None].astype(float)
         self.pak_export = ((pak & (routes["kind"] == "bilateral").to_numpy())[:, None]
                            & self.is_import[None, :]).astype(float)
+        self._build_cells()
+
+    def _build_cells(self) -> None:
+        """Index the cells the daily loop works on: only those with baseline flow.
+
+        A route × commodity cell with v0 = 0 carries nothing, ever: the target flow is
+        v0 · (factors), so the box deviations, orders, arrivals and re-routed cargo of the
+        cell stay 0 (re-routed cargo goes to routes in proportion to their target flow,
+        and anticipation only to cells a measure matches, which have flow). Likewise a
+        crossing × commodity pair without such a cell keeps no queue, clears nothing and
+        keeps compliance 1. :meth:`step` therefore works on the F cells with v0 ≠ 0 and the
+        G pairs they feed (241 of 330 and 165 of 210 for the shipped inputs), and
+        :attr:`state` and :attr:`out` expand them to (R, K) and (C, K).
+
+        Cells are laid out so that summing them to pairs takes only slices: pairs are sorted
+        by their number of routes (most first), then commodity and crossing; the first G
+        cells are the first route of every pair, the next ones the second route of pairs
+        0, 1, ... (those with two or more), and so on (:meth:`_cells_to_pairs`). Other
+        sums use :class:`_GroupSum`.
+        """
+        K = self.K
+        routes_of: dict[tuple[int, int], list[int]] = {}
+        for r, k in zip(*np.nonzero(self.v0 != 0)):                   # routes in order
+            routes_of.setdefault((int(k), int(self.route_crossing[r])), []).append(int(r))
+        pairs = sorted(routes_of, key=lambda kc: (-len(routes_of[kc]), kc))
+        cell_r, cell_pair = [], []
+        #: (first cell, number of pairs) of each level: level j holds the j-th route of pairs 0..n-1
+        self._pair_levels: list[tuple[int, int]] = []
+        for level in range(max(map(len, routes_of.values()), default=0)):
+            n = sum(len(routes_of[kc]) > level for kc in pairs)
+            self._pair_levels.append((len(cell_r), n))
+            cell_r += [routes_of[kc][level] for kc in pairs[:n]]
+            cell_pair += range(n)
+        self._cell_pair = np.array(cell_pair)
+        self._pair_k = np.array([k for k, _ in pairs])
+        self._pair_c = np.array([c for _, c in pairs])
+        self._cell_r, self._cell_k = np.array(cell_r), self._pair_k[self._cell_pair]
+        self._cell_c = self.route_crossing[self._cell_r]
+        self.F, self.G = len(self._cell_r), len(pairs)
+        self._cell_flat = self._cell_r * K + self._cell_k       # index into a flattened (R, K)
+        self._pair_flat = self._pair_c * K + self._pair_k       # index into a flattened (C, K)
+        self._cells_to_commodity = _GroupSum(self._cell_k, K)
+        self._pairs_to_commodity = _GroupSum(self._pair_k, K)
+        self._pairs_to_crossing = _GroupSum(self._pair_c, self.C)
+        # static inputs on the cells (F,) and pairs (G,)
+        cells = (self._cell_r, self._cell_k)
+        full = lambda a: np.broadcast_to(a, (self.R, K))[cells]  # noqa: E731
+        self._f = {"v0": self.v0[cells], "s0": self.s0[cells], "g0": self.g0[cells],
+                   "freight": full(self.freight), "delay_cost": full(self.delay_cost),
+                   "route_days0": full(self.route_days0), "pending_release": full(self.pending_release),
+                   "premium": self._premium[cells], "premium_pos": self._premium_pos[cells]}
+        pc = (self._pair_c, self._pair_k)
+        self._g = {"e0": self.e0[pc], "w0": self.w0[pc], "vpt": self.vpt[self._pair_k],
+                   "rate": self.rate[self._pair_k], "shelf": self.shelf[self._pair_k]}
+
+    def _cells_to_pairs(self, x: np.ndarray) -> np.ndarray:
+        """Sum cells (..., F) to their crossing × commodity pairs (..., G), route by route."""
+        (_, G), *more = self._pair_levels
+        out = x[..., :G].copy()
+        for start, n in more:
+            out[..., :n] += x[..., start:start + n]
+        return out
+
+    def _expand_cells(self, x: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        """Cells (..., F) to the full (..., R, K), ``fill`` where there is no baseline flow."""
+        return _expand(x, self._cell_flat, (self.R, self.K), fill)
+
+    def _expand_pairs(self, x: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        """Pairs (..., G) to the full (..., C, K), ``fill`` where there is no baseline flow."""
+        return _expand(x, self._pair_flat, (self.C, self.K), fill)
 
     def _draw_numbers(self) -> None:
         """Per-member parameter values: central for a deterministic run, else drawn."""
@@ -390,6 +466,20 @@ class Model:
             self._cache[key] = out
         return out
 
+    def _cell_wedges(self, t: int) -> tuple[np.ndarray, ...]:
+        """:meth:`_wedges` of day ``t`` on the cells with baseline flow (cached likewise).
+
+        Returns tariff, guarantee wedge, guaranteed base share, availability, extra days
+        (M, F), capacity share (M, C), daily capacity (M, C) and compliance (M, F).
+        """
+        key = self._day_pattern[t]
+        if key not in self._cell_cache:
+            tariff, guar, locked, avail, extra, cap, K, kappa = self._wedges(t)
+            cells = (slice(None), self._cell_r, self._cell_k)
+            self._cell_cache[key] = (tariff[cells], guar[cells], locked[cells], avail[cells],
+                                     extra[cells], cap, K, kappa[cells])
+        return self._cell_cache[key]
+
     def _capacity(self, cap: np.ndarray, extra: np.ndarray) -> np.ndarray:
         """Daily capacity (M, C) after closures and processing delays."""
         # flow-weighted mean extra days per crossing
@@ -403,8 +493,9 @@ class Model:
         During the announcement window of L days traders ship an extra
         ``anticipation_share`` × (the cut the measure will make) per day, and draw
         the same amount down over the first L days after the start. Returns a list of
-        ``(lo, hi, lo2, hi2, amount)`` with ``amount`` (M, R, K) USD/day added on days
-        ``[lo, hi)`` and subtracted on days ``[lo2, hi2)`` (see :meth:`_anticipation_at`).
+        ``(lo, hi, lo2, hi2, amount)`` with ``amount`` (M, F) USD/day on the cells with
+        baseline flow (:meth:`_build_cells`; a measure's mask covers no other cell) added on
+        days ``[lo, hi)`` and subtracted on days ``[lo2, hi2)`` (see :meth:`_anticipation_at`).
         """
         out = []
         alpha = self.p["anticipation_share"][:, None, None]
@@ -427,11 +518,11 @@ class Model:
             lo, hi = max(0, m.announced), min(self.T, m.start)
             L = max(0, hi - lo)
             lo2, hi2 = max(0, m.start), min(self.T, m.start + L)
-            out.append((lo, hi, lo2, hi2, alpha * cut))
+            out.append((lo, hi, lo2, hi2, (alpha * cut)[:, self._cell_r, self._cell_k]))
         return out
 
     def _anticipation_at(self, t: int) -> np.ndarray | float:
-        """Pull-forward (+) or drawdown (−) of orders on day ``t``, (M, R, K) USD/day."""
+        """Pull-forward (+) or drawdown (−) of orders on day ``t``, (M, F) USD/day."""
         extra: np.ndarray | float = 0.0
         for lo, hi, lo2, hi2, amount in self._anticipation:
             if lo <= t < hi:
@@ -442,29 +533,51 @@ class Model:
 
     # ------------------------------------------------------------------ state
     def _init_state(self) -> None:
-        M, R, K, C = self.M, self.R, self.K, self.C
-        self.state: dict[str, np.ndarray] = {
-            "box_deviation": np.zeros((M, N_BOXES, R, K)),   # USD/day, orders minus baseline
-            "queue_value": np.zeros((M, C, K)),               # USD, stock at day end
-            "pending_value": np.zeros((M, R, K)),             # USD, turned-back cargo re-routed
-            "compliance": np.ones((M, C, K)),                 # 1
-            "closure_days": np.zeros((M, C)),                 # days the crossing has been fully shut
-            "day": np.array(0),
+        M, F, G, C = self.M, self.F, self.G, self.C
+        # the loop's state on the cells and pairs with baseline flow (see _build_cells);
+        # :attr:`state` presents it with full shapes
+        self._state: dict[str, np.ndarray] = {
+            "box_deviation": np.zeros((M, N_BOXES, F)),    # USD/day, orders minus baseline
+            "queue_value": np.zeros((M, G)),                # USD, stock at day end
+            "pending_value": np.zeros((M, F)),              # USD, turned-back cargo re-routed
+            "compliance": np.ones((M, G)),                  # 1
+            "closure_days": np.zeros((M, C)),               # days the crossing has been fully shut
         }
+        # per-member numbers laid out on the cells
+        self._sigma_f = self.p["route_substitution_elasticity"][:, self._cell_k]     # (M, F)
+        self._lam_f = tuple(lam[..., 0] for lam in self._lam)                      # (M, 3, 1) each
+
+    @property
+    def state(self) -> dict[str, np.ndarray]:
+        """The state after the last day simulated (copies, member first).
+
+        ``box_deviation`` (M, 3, R, K) and ``pending_value`` (M, R, K) USD/day and USD,
+        ``queue_value`` (M, C, K) USD, ``compliance`` (M, C, K), ``closure_days`` (M, C)
+        and ``day`` (days simulated).
+        """
+        s = self._state
+        return {"box_deviation": self._expand_cells(s["box_deviation"]),
+                "queue_value": self._expand_pairs(s["queue_value"]),
+                "pending_value": self._expand_cells(s["pending_value"]),
+                "compliance": self._expand_pairs(s["compliance"], fill=1.0),
+                "closure_days": s["closure_days"].copy(),
+                "day": np.array(self.t)}
 
     def _init_outputs(self) -> None:
-        M, P, C, K, R = self.M, self.P, self.C, self.K, self.R
+        M, P, C, K, F, G = self.M, self.P, self.C, self.K, self.F, self.G
         z = lambda *s: np.zeros((P, M) + s)  # noqa: E731
-        # accumulators are period-first so that a day's update touches contiguous memory;
-        # :attr:`out` presents them member-first
+        # accumulators are period-first so that a day's update touches contiguous memory,
+        # and on cells (F) and pairs (G) instead of (R, K) and (C, K); :attr:`out` presents
+        # them member-first with full shapes
         self._acc = {
-            "trade_value": z(C, K), "evaded_value": z(C, K), "spoiled_value": z(C, K),
-            "trade_lost_value": z(C, K), "diverted_value": z(C, K), "delayed_value": z(C, K),
-            "queue_trucks": z(C), "queue_trucks_max": z(C), "queue_truck_days": z(C, K),
+            "trade_value": z(G), "evaded_value": z(G), "spoiled_value": z(G),
+            "trade_lost_value": z(G), "diverted_value": z(G), "delayed_value": z(G),
+            "queue_trucks": z(C), "queue_trucks_max": z(C), "queue_truck_days": z(G),
             "wait_days": z(C),
-            "route_trade_value": z(R, K), "tariff_paid": z(R, K), "guarantee_cost": z(R, K),
-            "locked_value_days": z(R, K), "congestion_cost": z(R, K), "mix_premium": z(K),
+            "route_trade_value": z(F), "tariff_paid": z(F), "guarantee_cost": z(F),
+            "locked_value_days": z(F), "congestion_cost": z(F), "mix_premium": z(K),
         }
+        self._out_memo: dict[str, np.ndarray] | None = None
         self.days_in_period = np.bincount(self.period_index, minlength=P).astype(float)
 
     # ------------------------------------------------------------------ one day
@@ -476,133 +589,142 @@ class Model:
         touches contiguous memory); revenue components, baseline flows, demurrage and
         the route attribution of the mix premium follow from them and static inputs here.
         """
-        a = {k: np.moveaxis(v, 0, 1) for k, v in self._acc.items()}
-        rate = self.rate
+        if self._out_memo is not None:
+            return dict(self._out_memo)
+        # sums on cells (P, M, F) and pairs (P, M, G), period-first: each result is derived
+        # on them and expanded to (M, P, R, K) or (M, P, C, K) at once, which keeps the
+        # memory touched small (fresh memory is slow to fault in on some machines)
+        a = self._acc
+        cells = lambda v: self._expand_cells(np.moveaxis(v, 0, 1))  # noqa: E731
+        pairs = lambda v: self._expand_pairs(np.moveaxis(v, 0, 1))  # noqa: E731
+        rate = self._g["rate"]
         P = self.P
+        o = {"trade_value": pairs(a["trade_value"]), "spoiled_value": pairs(a["spoiled_value"]),
+             "customs_revenue": pairs((a["trade_value"] - a["evaded_value"]) * rate),
+             "revenue_lost_volume": pairs(a["trade_lost_value"] * rate),
+             "revenue_diverted": pairs(a["diverted_value"] * rate),
+             "revenue_delayed": pairs(a["delayed_value"] * rate),
+             "revenue_lost_spoilage": pairs(a["spoiled_value"] * rate),
+             "revenue_lost_evasion": pairs(a["evaded_value"] * rate),
+             "trade_lost_value": pairs(a["trade_lost_value"]),
+             "demurrage_cost": pairs(a["queue_truck_days"] * self.p["demurrage_usd_per_truck_day"][:, None])}
+        for k in ("queue_trucks", "queue_trucks_max", "wait_days"):
+            o[k] = np.moveaxis(a[k], 0, 1)
+        for k in ("route_trade_value", "tariff_paid", "guarantee_cost"):
+            o[k] = cells(a[k])
+        days = np.maximum(self.days_in_period[:P], 1.0)
+        o["capital_locked"] = cells(a["locked_value_days"] / days[:, None, None])
+        # the mix premium of each commodity, booked on the routes dearer than the mix
+        w = a["route_trade_value"] * self._f["premium_pos"]
+        tot = self._cells_to_commodity(w)[..., self._cell_k]
+        share = np.divide(w, tot, out=np.zeros_like(w), where=tot > 0)
+        o["extra_transport_cost"] = cells(a["congestion_cost"] + share * a["mix_premium"][..., self._cell_k])
         # Σ over each period's days of the baseline index: (M, P)
         bsum = np.zeros((self.M, P))
         np.add.at(bsum.T, self.period_index, self.baseline_index.T)
-        o = {"trade_value": a["trade_value"], "spoiled_value": a["spoiled_value"]}
         o["baseline_trade_value"] = bsum[:, :, None, None] * self.e0
-        o["customs_revenue"] = (a["trade_value"] - a["evaded_value"]) * rate
-        o["baseline_customs_revenue"] = o["baseline_trade_value"] * rate
-        o["revenue_lost_volume"] = a["trade_lost_value"] * rate
-        o["revenue_diverted"] = a["diverted_value"] * rate
-        o["revenue_delayed"] = a["delayed_value"] * rate
-        o["revenue_lost_spoilage"] = a["spoiled_value"] * rate
-        o["revenue_lost_evasion"] = a["evaded_value"] * rate
-        for k in ("queue_trucks", "queue_trucks_max", "wait_days", "route_trade_value",
-                  "tariff_paid", "guarantee_cost", "trade_lost_value"):
-            o[k] = a[k]
-        days = np.maximum(self.days_in_period[:P], 1.0)
-        o["capital_locked"] = a["locked_value_days"] / days[None, :, None, None]
-        # the mix premium of each commodity, booked on the routes dearer than the mix
-        w = a["route_trade_value"] * self._premium_pos
-        tot = w.sum(axis=2, keepdims=True)
-        share = np.divide(w, tot, out=np.zeros_like(w), where=tot > 0)
-        o["extra_transport_cost"] = a["congestion_cost"] + share * a["mix_premium"][:, :, None, :]
-        o["demurrage_cost"] = a["queue_truck_days"] * self.p["demurrage_usd_per_truck_day"][:, None, None, None]
+        o["baseline_customs_revenue"] = o["baseline_trade_value"] * self.rate
         o["baseline_route_trade_value"] = bsum[:, :, None, None] * self.v0
         return o
 
     def step(self) -> dict[str, np.ndarray]:
-        """Advance the simulation by one day; returns that day's national figures."""
+        """Advance the simulation by one day; returns that day's national figures.
+
+        Works on the F route × commodity cells and G crossing × commodity pairs with
+        baseline flow (see :meth:`_build_cells`): cell arrays are (M, F), pair arrays (M, G).
+        """
         if self.t >= self.T:
             raise RuntimeError("the scenario horizon is over")
-        t, p, s = self.t, self.period_index[self.t], self.state
-        P = self.p
-        tariff, guar, locked, avail, extra, cap, K, kappa_r = self._wedges(t)
-        b = self.baseline_index[:, t][:, None, None]
-        v0 = self.v0[None] * b                                                  # (M, R, K)
+        t, p, s = self.t, self.period_index[self.t], self._state
+        P, f, gp = self.p, self._f, self._g
+        tariff, guar, locked, avail, extra, cap, K, kappa_r = self._cell_wedges(t)
+        b = self.baseline_index[:, t][:, None]                                  # (M, 1)
+        v0 = f["v0"] * b                                                        # (M, F)
 
         # 1. route choice at the start-of-day queue
-        q_trucks = (s["queue_value"] / self.vpt).sum(axis=2)                    # (M, C)
+        q_trucks = self._pairs_to_crossing(s["queue_value"] / gp["vpt"])       # (M, C)
         # days a crossing has been fully shut; a partial capacity cut is a throughput loss
         # (handled by the queue), so only full closures lengthen the expected closure
         elapsed = np.where(cap <= 0.0, s["closure_days"] + 1.0, 0.0)
         s["closure_days"] = elapsed
         expected = np.maximum(P["closure_expected_days"][:, None], elapsed)
         W = eq.calc_wait_days(q_trucks, self.capacity, cap, expected)
-        delay_r = W[:, self.route_crossing][:, :, None] + extra                 # days beyond baseline
-        days = self.route_days0[None] + delay_r
-        g = eq.calc_generalized_cost(self.freight, self.delay_cost, days, tariff, guar)
-        ratio = g / self.g0
-        target = eq.calc_target_flow(v0, self.s0, avail, ratio,
-                                     P["route_substitution_elasticity"],
-                                     P["import_demand_elasticity"])
+        delay_r = W[:, self._cell_c] + extra                                    # days beyond baseline
+        days = f["route_days0"] + delay_r
+        g = eq.calc_generalized_cost(f["freight"], f["delay_cost"], days, tariff, guar)
+        ratio = g / f["g0"]
+        target = eq.calc_target_flow_cells(v0, f["s0"], avail, ratio, self._sigma_f,
+                                           P["route_substitution_elasticity"],
+                                           P["import_demand_elasticity"],
+                                           route_sum=self._cells_to_commodity,
+                                           to_routes=lambda x: x[:, self._cell_k])
 
         # 2. adjustment boxes: flight from a penalised route faster than each box's scale,
         #    uptake of alternatives at the box's scale, return toward the baseline slower
-        y = s["box_deviation"]
+        y = s["box_deviation"]                                                  # (M, 3, F)
         ystar = (target - v0)[:, None]
         penalised = ((ratio > 1.0) | (avail < 1.0))[:, None]
-        below = y < 0.0
-        down = ystar < y
-        lam_base, lam_flight, lam_return = self._lam
-        lam = np.where(down, np.where(penalised, lam_flight, lam_return),
-                       np.where(below, lam_return, lam_base))
-        y = eq.calc_box_update(y, ystar, lam)
+        y = eq.calc_box_update(y, ystar, self._adjustment_rates(y, ystar, penalised))
         s["box_deviation"] = y
-        shape = (self.M, self.R, self.K)
-        orders = v0 + (self.box_weights[:, None, :] @ y.reshape(self.M, N_BOXES, -1)).reshape(shape)
+        orders = v0 + (self.box_weights[:, None, :] @ y)[:, 0]
         if self._anticipation:
             orders = orders + self._anticipation_at(t)
         orders = np.maximum(orders, 0.0)
         # traders hold back cargo bound for a restricted crossing once the closure outlasts
         # their patience: held cargo is re-routed like cargo that turns back from the queue
         hold = cap + (1.0 - cap) * np.exp(-elapsed / P["queue_patience_days"][:, None])   # (M, C)
-        hold_r = hold[:, self.route_crossing][:, :, None]
+        hold_r = hold[:, self._cell_c]
 
         # 3. arrivals at crossings: fresh orders plus re-routed cargo reaching its new
         #    crossing (a first-order delay with the new route's transit time)
-        released = s["pending_value"] * self.pending_release
-        arrivals_r = (orders + released) * hold_r
-        held_c = self._to_crossing((orders + released) - arrivals_r)
-        arrivals = self._to_crossing(arrivals_r)               # (M, C, K)
-        pending_prev_c = self._to_crossing(s["pending_value"])  # before release
+        released = s["pending_value"] * f["pending_release"]
+        sent = orders + released
+        arrivals_r = sent * hold_r
+        held_c = self._cells_to_pairs(sent - arrivals_r)
+        arrivals = self._cells_to_pairs(arrivals_r)                             # (M, G)
+        pending_prev_c = self._cells_to_pairs(s["pending_value"])               # before release
         qv = s["queue_value"]
         at_border = qv + arrivals
-        phi = eq.calc_cleared_share(q_trucks, (arrivals / self.vpt).sum(axis=2), K)
-        cleared = phi[:, :, None] * at_border
+        phi = eq.calc_cleared_share(q_trucks, self._pairs_to_crossing(arrivals / gp["vpt"]), K)
+        cleared = phi[:, self._pair_c] * at_border
         rest = at_border - cleared
-        spoiled = eq.calc_spoiled_value(rest, self.shelf)
+        spoiled = eq.calc_spoiled_value(rest, gp["shelf"])
         rest = rest - spoiled
-        q_end = (rest / self.vpt).sum(axis=2)
+        q_end = self._pairs_to_crossing(rest / gp["vpt"])
         W_end = eq.calc_wait_days(q_end, self.capacity, cap, expected)
         rho = eq.calc_renege_share(W_end, P["queue_patience_days"][:, None])
-        turned = rho[:, :, None] * rest
+        turned = rho[:, self._pair_c] * rest
         queue = rest - turned
         turned = turned + held_c
         # 4. re-route turned-back cargo to other crossings, in proportion to demand there
         open_target = target * hold_r
-        tot = open_target.sum(axis=1)                                           # (M, K)
-        by_c = self._to_crossing(open_target)
-        excl = tot[:, None, :] - by_c                                           # (M, C, K)
+        tot = self._cells_to_commodity(open_target)[:, self._pair_k]           # (M, G)
+        by_c = self._cells_to_pairs(open_target)
+        excl = tot - by_c
         with np.errstate(divide="ignore", invalid="ignore"):
-            per = np.where(excl > 1e-12 * np.maximum(tot[:, None, :], 1e-300), turned / excl, 0.0)
-        lost_turned = np.where(per > 0, 0.0, turned).sum(axis=1)               # (M, K)
+            per = np.where(excl > 1e-12 * np.maximum(tot, 1e-300), turned / excl, 0.0)
+        lost_turned = self._pairs_to_commodity(np.where(per > 0, 0.0, turned))  # (M, K)
         pending_prev = s["pending_value"]
         pending = (pending_prev - released
-                   + open_target * (per.sum(axis=1)[:, None, :] - self.B @ per))
+                   + open_target * (self._pairs_to_commodity(per)[:, self._cell_k] - per[:, self._cell_pair]))
         s["pending_value"] = pending
-        pending_c = self._to_crossing(pending)
+        pending_c = self._cells_to_pairs(pending)
 
         # 5. compliance and revenue
-        num = self._to_crossing(arrivals_r * kappa_r)
+        num = self._cells_to_pairs(arrivals_r * kappa_r)
         kappa = np.where(arrivals > 0, num / np.where(arrivals > 0, arrivals, 1.0), s["compliance"])
         s["compliance"] = kappa
-        revenue = eq.calc_customs_revenue(cleared, self.rate, kappa)
-        e0 = self.e0[None] * self.baseline_index[:, t][:, None, None]
-        r0 = e0 * self.rate
+        revenue = eq.calc_customs_revenue(cleared, gp["rate"], kappa)
+        e0 = gp["e0"] * b
+        r0 = e0 * gp["rate"]
 
         # 6. decomposition of R0 − R (USD): volume, diversion, delay, spoilage, evasion
-        lost_nat = (v0 - orders).sum(axis=1) + lost_turned                     # (M, K)
-        lost = lost_nat[:, None, :] * self.w0[None]
+        lost_nat = self._cells_to_commodity(v0 - orders) + lost_turned         # (M, K)
+        lost = lost_nat[:, self._pair_k] * gp["w0"]
         delayed = (queue - qv) + (pending_c - pending_prev_c)
         diverted = (e0 - cleared) - lost - delayed - spoiled
         s["queue_value"] = queue
         self.t += 1
-        s["day"] = np.array(self.t)
 
         o = self._acc
         o["trade_value"][p] += cleared
@@ -611,8 +733,8 @@ class Model:
         o["trade_lost_value"][p] += lost
         o["diverted_value"][p] += diverted
         o["delayed_value"][p] += delayed
-        qt_ck = queue / self.vpt
-        qt = qt_ck.sum(axis=2)
+        qt_ck = queue / gp["vpt"]
+        qt = self._pairs_to_crossing(qt_ck)
         o["queue_trucks"][p] = qt
         o["queue_trucks_max"][p] = np.maximum(o["queue_trucks_max"][p], qt)
         o["queue_truck_days"][p] += qt_ck
@@ -622,10 +744,26 @@ class Model:
         o["tariff_paid"][p] += tariff * arrivals_r
         o["guarantee_cost"][p] += guar * arrivals_r
         o["locked_value_days"][p] += locked * arrivals_r
-        o["congestion_cost"][p] += arrivals_r * self.delay_cost * delay_r
-        o["mix_premium"][p] += np.maximum((arrivals_r * self._premium).sum(axis=1), 0.0)
-        return {"customs_revenue": revenue.sum(axis=(1, 2)), "baseline_customs_revenue": r0.sum(axis=(1, 2)),
+        o["congestion_cost"][p] += arrivals_r * f["delay_cost"] * delay_r
+        o["mix_premium"][p] += np.maximum(self._cells_to_commodity(arrivals_r * f["premium"]), 0.0)
+        return {"customs_revenue": revenue.sum(axis=1), "baseline_customs_revenue": r0.sum(axis=1),
                 "queue_trucks": qt}
+
+    def _adjustment_rates(self, y: np.ndarray, ystar: np.ndarray, penalised: np.ndarray) -> np.ndarray:
+        """Daily rate λ of each box and cell (M, 3, F) given deviation, target and penalty.
+
+        λ at the flight scale where the target is below the box and the route penalised, at
+        the box's own scale where the target is at or above a box that is not below the
+        baseline, and at the return scale otherwise (docs/model.md §5). Built with masked
+        copies of the (M, 3, 1) rates, which is faster than nested ``np.where``.
+        """
+        lam_base, lam_flight, lam_return = self._lam_f
+        down = ystar < y
+        lam = np.empty_like(y)
+        np.copyto(lam, lam_return)
+        np.copyto(lam, lam_flight, where=down & penalised)
+        np.copyto(lam, lam_base, where=~(down | (y < 0.0)))
+        return lam
 
     def _to_crossing(self, x: np.ndarray) -> np.ndarray:
         """Sum route cells (M, R, K) to their crossings (M, C, K)."""
@@ -671,7 +809,48 @@ class Model:
         """The labelled result as an :class:`xarray.Dataset` (see docs/outputs.md)."""
         from .output import build_dataset
 
-        return build_dataset(self)
+        # build_dataset reads :attr:`out` and then :meth:`ledger`, which reads it again:
+        # compute it once
+        self._out_memo = self.out
+        try:
+            return build_dataset(self)
+        finally:
+            self._out_memo = None
+
+
+def _expand(x: np.ndarray, flat: np.ndarray, shape: tuple[int, int], fill: float) -> np.ndarray:
+    """Scatter the last axis of ``x`` to positions ``flat`` of a new (..., *shape) array."""
+    full = np.full(x.shape[:-1] + (shape[0] * shape[1],), fill)
+    full[..., flat] = x
+    return full.reshape(x.shape[:-1] + shape)
+
+
+class _GroupSum:
+    """Sum the last axis over groups: ``out[..., j] = Σ x[..., i] over keys[i] == j``.
+
+    ``np.add.reduceat`` over contiguous runs of equal keys (after a gather if the keys are
+    not sorted); groups without members give 0. A matmul with a 0/1 incidence matrix is
+    a little faster on wide arrays, but BLAS sums a row in an order that depends on the
+    row's position in the array, and a member's results must not depend on the chunking.
+    """
+
+    def __init__(self, keys: np.ndarray, n: int) -> None:
+        keys = np.asarray(keys)
+        self.perm = None if np.all(keys[:-1] <= keys[1:]) else np.argsort(keys, kind="stable")
+        sk = keys if self.perm is None else keys[self.perm]
+        self.starts = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])
+        self.groups = sk[self.starts]
+        self.n = n
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if self.perm is not None:
+            x = np.take(x, self.perm, axis=-1)
+        s = np.add.reduceat(x, self.starts, axis=-1)
+        if len(self.groups) == self.n:
+            return s
+        out = np.zeros(x.shape[:-1] + (self.n,))
+        out[..., self.groups] = s
+        return out
 
 
 def _always_on(m: CompiledMeasure, M: int) -> CompiledMeasure:
