@@ -72,26 +72,40 @@ def calc_target_flow(v0, s0, availability, cost_ratio, sigma, epsilon, scale=1.0
 
 
 def calc_target_flow_cells(v0, s0, availability, cost_ratio, sigma_routes, sigma, epsilon, *,
-                       route_sum, to_routes, scale=1.0):
+                           route_sum, to_routes, scale=1.0, out=None, work=None):
     """:func:`calc_target_flow` for any layout of the route × commodity cells.
 
     ``route_sum`` sums a cell array over the routes of each commodity (cells → commodity),
     ``to_routes`` spreads a per-commodity array back over the cells; ``sigma_routes`` is σ
     laid out like the cells, ``sigma`` and ``epsilon`` per commodity. The model calls it on
-    the compressed cells with baseline flow (see ``Model._build_cells``).
+    the compressed cells with baseline flow (see ``Model._build_cells``), with ``out`` to
+    receive the result and ``work`` as scratch (both shaped like the cells); its
+    ``to_routes`` may return the same work array each time (each spread array is used
+    before the next is made).
     """
-    w = calc_route_weight(availability, cost_ratio, sigma_routes)
-    sw = s0 * w
+    if work is None:
+        w = calc_route_weight(availability, cost_ratio, sigma_routes)
+    else:                                     # the same, a · (g/g0)^(−σ), written into work
+        w = np.power(cost_ratio, np.negative(sigma_routes, out=work), out=work)
+        w *= availability
+    sw = np.multiply(s0, w, out=out)          # out, if given, is scratch until the end
     den = route_sum(s0)
     S = route_sum(sw) / den
     # price index from the same weights: Σ s0·a·(g/g0)^(1−σ) = Σ s0·w·(g/g0)
-    base = route_sum(sw * cost_ratio) / den
+    sw *= cost_ratio
+    base = route_sum(sw) / den
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         p = np.where(base > 0, base ** (1.0 / (1.0 - sigma)), np.inf)
-        vol = to_routes(np.where(np.isfinite(p), p ** (-epsilon), 0.0))
-        S = to_routes(S)
-        share = np.where(S > 0, w / np.where(S > 0, S, 1.0), 0.0)
-    return v0 * scale * share * vol
+        vol = np.where(np.isfinite(p), p ** (-epsilon), 0.0)
+        share = np.divide(w, to_routes(np.where(S > 0, S, 1.0)), out=w)
+        np.copyto(share, 0.0, where=to_routes(~(S > 0)))       # w / S where S > 0, else 0
+    if out is None:
+        out = v0 * scale * share
+    else:
+        np.multiply(v0, scale, out=out)
+        out *= share
+    out *= to_routes(vol)
+    return out
 
 
 def calc_adjustment_rate(timescale_days, multiplier):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, Callable
 
 import numpy as np
@@ -252,15 +253,21 @@ class Model:
         self._f = {"v0": self.v0[cells], "s0": self.s0[cells], "g0": self.g0[cells],
                    "freight": full(self.freight), "delay_cost": full(self.delay_cost),
                    "route_days0": full(self.route_days0), "pending_release": full(self.pending_release),
-                   "premium": self._premium[cells], "premium_pos": self._premium_pos[cells]}
+                   "premium": self._premium[cells], "premium_pos": self._premium_pos[cells],
+                   "one_plus_freight": 1.0 + full(self.freight)}
         pc = (self._pair_c, self._pair_k)
         self._g = {"e0": self.e0[pc], "w0": self.w0[pc], "vpt": self.vpt[self._pair_k],
-                   "rate": self.rate[self._pair_k], "shelf": self.shelf[self._pair_k]}
+                   "rate": self.rate[self._pair_k],
+                   # share of the queue spoiling in one day
+                   "spoiled_share": eq.calc_spoiled_value(1.0, self.shelf[self._pair_k])}
 
-    def _cells_to_pairs(self, x: np.ndarray) -> np.ndarray:
+    def _cells_to_pairs(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Sum cells (..., F) to their crossing × commodity pairs (..., G), route by route."""
         (_, G), *more = self._pair_levels
-        out = x[..., :G].copy()
+        if out is None:
+            out = x[..., :G].copy()
+        else:
+            np.copyto(out, x[..., :G])
         for start, n in more:
             out[..., :n] += x[..., start:start + n]
         return out
@@ -470,14 +477,15 @@ class Model:
         """:meth:`_wedges` of day ``t`` on the cells with baseline flow (cached likewise).
 
         Returns tariff, guarantee wedge, guaranteed base share, availability, extra days
-        (M, F), capacity share (M, C), daily capacity (M, C) and compliance (M, F).
+        (M, F), capacity share (M, C), daily capacity (M, C), compliance (M, F) and whether
+        availability is below 1 (M, F).
         """
         key = self._day_pattern[t]
         if key not in self._cell_cache:
             tariff, guar, locked, avail, extra, cap, K, kappa = self._wedges(t)
             cells = (slice(None), self._cell_r, self._cell_k)
             self._cell_cache[key] = (tariff[cells], guar[cells], locked[cells], avail[cells],
-                                     extra[cells], cap, K, kappa[cells])
+                                     extra[cells], cap, K, kappa[cells], avail[cells] < 1.0)
         return self._cell_cache[key]
 
     def _capacity(self, cap: np.ndarray, extra: np.ndarray) -> np.ndarray:
@@ -542,7 +550,25 @@ class Model:
             "pending_value": np.zeros((M, F)),              # USD, turned-back cargo re-routed
             "compliance": np.ones((M, G)),                  # 1
             "closure_days": np.zeros((M, C)),               # days the crossing has been fully shut
+            # sums kept from the end of the previous day (the same sums of the same arrays)
+            "queue_trucks": np.zeros((M, C)),               # trucks, Σ_k queue_value / vpt
+            "pending_by_pair": np.zeros((M, G)),            # USD, pending_value summed to pairs
         }
+        # work arrays the daily loop writes into (out=, in-place operators) instead of
+        # allocating new arrays: allocating and freeing large arrays every day costs more
+        # than the arithmetic (memory is handed back to the system and faulted in again)
+        cell, pair = (lambda: np.empty((M, F))), (lambda: np.empty((M, G)))
+        self._w = SimpleNamespace(
+            v0=cell(), delay=cell(), ratio=cell(), target=cell(), weight=cell(), orders=cell(),
+            hold=cell(), released=cell(), sent=cell(), arrivals=cell(), shift=cell(),
+            tmp=cell(), gather=cell(), spread=cell(), spread_bool=np.empty((M, F), bool),
+            ystar=cell(), penalised=np.empty((M, 1, F), bool),
+            gap=np.empty((M, N_BOXES, F)), lam=np.empty((M, N_BOXES, F)),
+            down=np.empty((M, N_BOXES, F), bool), mask=np.empty((M, N_BOXES, F), bool),
+            queue=pair(), cleared=pair(), spoiled=pair(), turned=pair(), excl=pair(), tot=pair(),
+            per=pair(), held_c=pair(), arrivals_c=pair(), pending_c=pair(), e0=pair(),
+            lost=pair(), delayed=pair(), diverted=pair(), pair_tmp=pair(),
+            pair_bool=np.empty((M, G), bool))
         # per-member numbers laid out on the cells
         self._sigma_f = self.p["route_substitution_elasticity"][:, self._cell_k]     # (M, F)
         self._lam_f = tuple(lam[..., 0] for lam in self._lam)                      # (M, 3, 1) each
@@ -632,137 +658,185 @@ class Model:
 
         Works on the F route × commodity cells and G crossing × commodity pairs with
         baseline flow (see :meth:`_build_cells`): cell arrays are (M, F), pair arrays (M, G).
+        Large intermediate arrays are written into the work arrays ``self._w`` (``out=``
+        and in-place operators) in the order of operations of the equations cited, so the
+        numbers are those of the plain expressions.
         """
         if self.t >= self.T:
             raise RuntimeError("the scenario horizon is over")
-        t, p, s = self.t, self.period_index[self.t], self._state
+        t, p, s, w = self.t, self.period_index[self.t], self._state, self._w
         P, f, gp = self.p, self._f, self._g
-        tariff, guar, locked, avail, extra, cap, K, kappa_r = self._cell_wedges(t)
+        tariff, guar, locked, avail, extra, cap, K, kappa_r, unavailable = self._cell_wedges(t)
         b = self.baseline_index[:, t][:, None]                                  # (M, 1)
-        v0 = f["v0"] * b                                                        # (M, F)
+        v0 = np.multiply(f["v0"], b, out=w.v0)                                  # (M, F)
 
-        # 1. route choice at the start-of-day queue
-        q_trucks = self._pairs_to_crossing(s["queue_value"] / gp["vpt"])       # (M, C)
+        # 1. route choice at the start-of-day queue (in trucks: yesterday's end-of-day count)
+        q_trucks = s["queue_trucks"]                                            # (M, C)
         # days a crossing has been fully shut; a partial capacity cut is a throughput loss
         # (handled by the queue), so only full closures lengthen the expected closure
         elapsed = np.where(cap <= 0.0, s["closure_days"] + 1.0, 0.0)
         s["closure_days"] = elapsed
         expected = np.maximum(P["closure_expected_days"][:, None], elapsed)
         W = eq.calc_wait_days(q_trucks, self.capacity, cap, expected)
-        delay_r = W[:, self._cell_c] + extra                                    # days beyond baseline
-        days = f["route_days0"] + delay_r
-        g = eq.calc_generalized_cost(f["freight"], f["delay_cost"], days, tariff, guar)
-        ratio = g / f["g0"]
-        target = eq.calc_target_flow_cells(v0, f["s0"], avail, ratio, self._sigma_f,
-                                           P["route_substitution_elasticity"],
-                                           P["import_demand_elasticity"],
-                                           route_sum=self._cells_to_commodity,
-                                           to_routes=lambda x: x[:, self._cell_k])
+        delay_r = np.take(W, self._cell_c, axis=1, out=w.delay)
+        delay_r += extra                                                        # days beyond baseline
+        # ratio = g / g0 with g = 1 + f + h·D + tariff + guarantee (calc_generalized_cost)
+        ratio = np.add(f["route_days0"], delay_r, out=w.ratio)                 # D
+        ratio *= f["delay_cost"]
+        ratio += f["one_plus_freight"]
+        ratio += tariff
+        ratio += guar
+        ratio /= f["g0"]
+        target = eq.calc_target_flow_cells(
+            v0, f["s0"], avail, ratio, self._sigma_f, P["route_substitution_elasticity"],
+            P["import_demand_elasticity"], out=w.target, work=w.weight,
+            route_sum=lambda x: self._cells_to_commodity(x, w.gather),
+            to_routes=lambda x: np.take(x, self._cell_k, axis=1,
+                                        out=w.spread_bool if x.dtype == bool else w.spread))
 
         # 2. adjustment boxes: flight from a penalised route faster than each box's scale,
         #    uptake of alternatives at the box's scale, return toward the baseline slower
         y = s["box_deviation"]                                                  # (M, 3, F)
-        ystar = (target - v0)[:, None]
-        penalised = ((ratio > 1.0) | (avail < 1.0))[:, None]
-        y = eq.calc_box_update(y, ystar, self._adjustment_rates(y, ystar, penalised))
-        s["box_deviation"] = y
-        orders = v0 + (self.box_weights[:, None, :] @ y)[:, 0]
+        ystar = np.subtract(target, v0, out=w.ystar)[:, None]
+        penalised = np.greater(ratio[:, None], 1.0, out=w.penalised)
+        penalised |= unavailable[:, None]
+        gap = np.subtract(ystar, y, out=w.gap)                                  # y* − y
+        gap *= self._adjustment_rates(y, gap, penalised)
+        y += gap                                             # calc_box_update: y + λ·(y* − y)
+        orders = w.orders
+        np.matmul(self.box_weights[:, None, :], y, out=orders[:, None, :])     # Σ_b α_b · y_b
+        orders += v0
         if self._anticipation:
-            orders = orders + self._anticipation_at(t)
-        orders = np.maximum(orders, 0.0)
+            orders += self._anticipation_at(t)
+        np.maximum(orders, 0.0, out=orders)
         # traders hold back cargo bound for a restricted crossing once the closure outlasts
         # their patience: held cargo is re-routed like cargo that turns back from the queue
         hold = cap + (1.0 - cap) * np.exp(-elapsed / P["queue_patience_days"][:, None])   # (M, C)
-        hold_r = hold[:, self._cell_c]
+        hold_r = np.take(hold, self._cell_c, axis=1, out=w.hold)
 
         # 3. arrivals at crossings: fresh orders plus re-routed cargo reaching its new
         #    crossing (a first-order delay with the new route's transit time)
-        released = s["pending_value"] * f["pending_release"]
-        sent = orders + released
-        arrivals_r = sent * hold_r
-        held_c = self._cells_to_pairs(sent - arrivals_r)
-        arrivals = self._cells_to_pairs(arrivals_r)                             # (M, G)
-        pending_prev_c = self._cells_to_pairs(s["pending_value"])               # before release
+        pending = s["pending_value"]
+        pending_prev_c = s["pending_by_pair"]                                   # before release
+        released = np.multiply(pending, f["pending_release"], out=w.released)
+        sent = np.add(orders, released, out=w.sent)
+        arrivals_r = np.multiply(sent, hold_r, out=w.arrivals)
+        sent -= arrivals_r                                                      # held back
+        held_c = self._cells_to_pairs(sent, out=w.held_c)
+        arrivals = self._cells_to_pairs(arrivals_r, out=w.arrivals_c)          # (M, G)
         qv = s["queue_value"]
-        at_border = qv + arrivals
-        phi = eq.calc_cleared_share(q_trucks, self._pairs_to_crossing(arrivals / gp["vpt"]), K)
-        cleared = phi[:, self._pair_c] * at_border
-        rest = at_border - cleared
-        spoiled = eq.calc_spoiled_value(rest, gp["shelf"])
-        rest = rest - spoiled
-        q_end = self._pairs_to_crossing(rest / gp["vpt"])
+        rest = np.add(qv, arrivals, out=w.queue)                                # at the border
+        trucks = self._pairs_to_crossing(np.divide(arrivals, gp["vpt"], out=w.pair_tmp))
+        phi = eq.calc_cleared_share(q_trucks, trucks, K)
+        cleared = np.take(phi, self._pair_c, axis=1, out=w.cleared)
+        cleared *= rest
+        rest -= cleared
+        spoiled = np.multiply(rest, gp["spoiled_share"], out=w.spoiled)        # calc_spoiled_value
+        rest -= spoiled
+        q_end = self._pairs_to_crossing(np.divide(rest, gp["vpt"], out=w.pair_tmp))
         W_end = eq.calc_wait_days(q_end, self.capacity, cap, expected)
         rho = eq.calc_renege_share(W_end, P["queue_patience_days"][:, None])
-        turned = rho[:, self._pair_c] * rest
-        queue = rest - turned
-        turned = turned + held_c
-        # 4. re-route turned-back cargo to other crossings, in proportion to demand there
-        open_target = target * hold_r
-        tot = self._cells_to_commodity(open_target)[:, self._pair_k]           # (M, G)
-        by_c = self._cells_to_pairs(open_target)
-        excl = tot - by_c
+        turned = np.take(rho, self._pair_c, axis=1, out=w.turned)
+        turned *= rest
+        queue = rest
+        queue -= turned
+        turned += held_c
+        # 4. re-route turned-back cargo to other crossings, in proportion to demand there:
+        #    per = turned / excl where excl > 1e-12 · tot, else 0
+        open_target = target
+        open_target *= hold_r
+        tot = np.take(self._cells_to_commodity(open_target, w.gather), self._pair_k, axis=1, out=w.tot)
+        excl = np.subtract(tot, self._cells_to_pairs(open_target, out=w.excl), out=w.excl)
+        np.maximum(tot, 1e-300, out=tot)
+        tot *= 1e-12
+        alternative = np.greater(excl, tot, out=w.pair_bool)
         with np.errstate(divide="ignore", invalid="ignore"):
-            per = np.where(excl > 1e-12 * np.maximum(tot, 1e-300), turned / excl, 0.0)
-        lost_turned = self._pairs_to_commodity(np.where(per > 0, 0.0, turned))  # (M, K)
-        pending_prev = s["pending_value"]
-        pending = (pending_prev - released
-                   + open_target * (self._pairs_to_commodity(per)[:, self._cell_k] - per[:, self._cell_pair]))
-        s["pending_value"] = pending
-        pending_c = self._cells_to_pairs(pending)
+            per = np.divide(turned, excl, out=w.per)
+        np.copyto(per, 0.0, where=np.logical_not(alternative, out=alternative))
+        stranded = w.pair_tmp                                   # turned back with nowhere to go
+        np.copyto(stranded, turned)
+        np.copyto(stranded, 0.0, where=np.greater(per, 0.0, out=w.pair_bool))
+        lost_turned = self._pairs_to_commodity(stranded)                        # (M, K)
+        # pending' = pending − released + open_target · (Σ_c per − per[c(r)])
+        shift = np.take(self._pairs_to_commodity(per), self._cell_k, axis=1, out=w.shift)
+        shift -= np.take(per, self._cell_pair, axis=1, out=w.tmp)
+        shift *= open_target
+        pending -= released
+        pending += shift
+        pending_c = self._cells_to_pairs(pending, out=w.pending_c)
 
-        # 5. compliance and revenue
-        num = self._cells_to_pairs(arrivals_r * kappa_r)
-        kappa = np.where(arrivals > 0, num / np.where(arrivals > 0, arrivals, 1.0), s["compliance"])
-        s["compliance"] = kappa
-        revenue = eq.calc_customs_revenue(cleared, gp["rate"], kappa)
-        e0 = gp["e0"] * b
-        r0 = e0 * gp["rate"]
+        # 5. compliance: arrival-weighted over the crossing's routes, yesterday's if none arrive
+        num = self._cells_to_pairs(np.multiply(arrivals_r, kappa_r, out=w.tmp), out=w.pair_tmp)
+        kappa = s["compliance"]
+        np.divide(num, arrivals, out=kappa, where=np.greater(arrivals, 0.0, out=w.pair_bool))
+        revenue = np.multiply(cleared, gp["rate"], out=w.pair_tmp)             # calc_customs_revenue
+        revenue *= kappa
+        revenue = revenue.sum(axis=1)
+        e0 = np.multiply(gp["e0"], b, out=w.e0)
+        baseline_revenue = np.multiply(e0, gp["rate"], out=w.pair_tmp).sum(axis=1)
 
         # 6. decomposition of R0 − R (USD): volume, diversion, delay, spoilage, evasion
-        lost_nat = self._cells_to_commodity(v0 - orders) + lost_turned         # (M, K)
-        lost = lost_nat[:, self._pair_k] * gp["w0"]
-        delayed = (queue - qv) + (pending_c - pending_prev_c)
-        diverted = (e0 - cleared) - lost - delayed - spoiled
-        s["queue_value"] = queue
+        lost_nat = self._cells_to_commodity(np.subtract(v0, orders, out=w.tmp), w.gather)
+        lost_nat += lost_turned                                                 # (M, K)
+        lost = np.take(lost_nat, self._pair_k, axis=1, out=w.lost)
+        lost *= gp["w0"]
+        delayed = np.subtract(queue, qv, out=w.delayed)
+        delayed += np.subtract(pending_c, pending_prev_c, out=w.pair_tmp)
+        diverted = np.subtract(e0, cleared, out=w.diverted)
+        diverted -= lost
+        diverted -= delayed
+        diverted -= spoiled
+        # today's queue and pair sums become the state; yesterday's arrays are tomorrow's work arrays
+        s["queue_value"], w.queue = queue, qv
+        s["pending_by_pair"], w.pending_c = pending_c, pending_prev_c
         self.t += 1
 
         o = self._acc
         o["trade_value"][p] += cleared
-        o["evaded_value"][p] += cleared * (1.0 - kappa)
+        evaded = np.subtract(1.0, kappa, out=w.pair_tmp)
+        evaded *= cleared
+        o["evaded_value"][p] += evaded
         o["spoiled_value"][p] += spoiled
         o["trade_lost_value"][p] += lost
         o["diverted_value"][p] += diverted
         o["delayed_value"][p] += delayed
-        qt_ck = queue / gp["vpt"]
+        qt_ck = np.divide(queue, gp["vpt"], out=w.pair_tmp)
         qt = self._pairs_to_crossing(qt_ck)
+        s["queue_trucks"] = qt
         o["queue_trucks"][p] = qt
         o["queue_trucks_max"][p] = np.maximum(o["queue_trucks_max"][p], qt)
         o["queue_truck_days"][p] += qt_ck
         o["wait_days"][p] += W_end / self.days_in_period[p]
         o["route_trade_value"][p] += arrivals_r
         # trader cost components (USD), used by the pressure ledger
-        o["tariff_paid"][p] += tariff * arrivals_r
-        o["guarantee_cost"][p] += guar * arrivals_r
-        o["locked_value_days"][p] += locked * arrivals_r
-        o["congestion_cost"][p] += arrivals_r * f["delay_cost"] * delay_r
-        o["mix_premium"][p] += np.maximum(self._cells_to_commodity(arrivals_r * f["premium"]), 0.0)
-        return {"customs_revenue": revenue.sum(axis=1), "baseline_customs_revenue": r0.sum(axis=1),
+        o["tariff_paid"][p] += np.multiply(tariff, arrivals_r, out=w.tmp)
+        o["guarantee_cost"][p] += np.multiply(guar, arrivals_r, out=w.tmp)
+        o["locked_value_days"][p] += np.multiply(locked, arrivals_r, out=w.tmp)
+        congestion = np.multiply(arrivals_r, f["delay_cost"], out=w.tmp)
+        congestion *= delay_r
+        o["congestion_cost"][p] += congestion
+        premium = self._cells_to_commodity(np.multiply(arrivals_r, f["premium"], out=w.tmp), w.gather)
+        o["mix_premium"][p] += np.maximum(premium, 0.0)
+        return {"customs_revenue": revenue, "baseline_customs_revenue": baseline_revenue,
                 "queue_trucks": qt}
 
-    def _adjustment_rates(self, y: np.ndarray, ystar: np.ndarray, penalised: np.ndarray) -> np.ndarray:
-        """Daily rate λ of each box and cell (M, 3, F) given deviation, target and penalty.
+    def _adjustment_rates(self, y: np.ndarray, gap: np.ndarray, penalised: np.ndarray) -> np.ndarray:
+        """Daily rate λ (M, 3, F) of each box and cell, given the box and its gap y* − y.
 
         λ at the flight scale where the target is below the box and the route penalised, at
         the box's own scale where the target is at or above a box that is not below the
-        baseline, and at the return scale otherwise (docs/model.md §5). Built with masked
-        copies of the (M, 3, 1) rates, which is faster than nested ``np.where``.
+        baseline, and at the return scale otherwise (docs/model.md §5). Built in a work
+        array with masked copies of the (M, 3, 1) rates, faster than nested ``np.where``.
         """
+        w = self._w
         lam_base, lam_flight, lam_return = self._lam_f
-        down = ystar < y
-        lam = np.empty_like(y)
+        down = np.less(gap, 0.0, out=w.down)              # y* < y (exact for finite numbers)
+        lam, mask = w.lam, w.mask
         np.copyto(lam, lam_return)
-        np.copyto(lam, lam_flight, where=down & penalised)
-        np.copyto(lam, lam_base, where=~(down | (y < 0.0)))
+        np.copyto(lam, lam_flight, where=np.logical_and(down, penalised, out=mask))
+        np.less(y, 0.0, out=mask)                         # below the baseline
+        mask |= down
+        np.copyto(lam, lam_base, where=np.logical_not(mask, out=mask))
         return lam
 
     def _to_crossing(self, x: np.ndarray) -> np.ndarray:
@@ -842,9 +916,11 @@ class _GroupSum:
         self.groups = sk[self.starts]
         self.n = n
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: np.ndarray, scratch: np.ndarray | None = None) -> np.ndarray:
+        """Group sums of ``x``; a ``scratch`` array shaped like ``x`` receives the gather."""
         if self.perm is not None:
-            x = np.take(x, self.perm, axis=-1)
+            x = np.take(x, self.perm, axis=-1,
+                        out=scratch if scratch is not None and scratch.shape == x.shape else None)
         s = np.add.reduceat(x, self.starts, axis=-1)
         if len(self.groups) == self.n:
             return s
