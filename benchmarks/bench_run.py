@@ -1,11 +1,13 @@
 """Benchmarks: compute time of the default scenario, of a 1,000-member ensemble, and
 start-up time of the CLI.
 
-    python benchmarks/bench_run.py [--members 1000] [--workers 2]
+    python benchmarks/bench_run.py [--members 1000] [--workers 2] [--chunk-size 100] [--repeat 2]
 
 Targets: default scenario over 24 months <= 0.5 s (issue 4); `chokepoint --help` <= 0.3 s
 (issue 4); a 1,000-member ensemble over 24 months <= 50x one deterministic run (issue 6).
 Prints one line per benchmark with the best of several repeats and whether it met its target.
+The ensemble runs on one process and on ``--workers`` processes (default: all cores, at
+most 2); its chunk size is the library default unless ``--chunk-size`` is given.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--members", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--chunk-size", type=int, default=None, help="members per chunk (default: econ.run's)")
+    ap.add_argument("--repeat", type=int, default=2, help="repeats of each ensemble run (best is kept)")
     args = ap.parse_args()
     import econ
 
@@ -43,9 +47,10 @@ def main() -> None:
     t_help = best_of(lambda: subprocess.run(cmd, capture_output=True, check=True))
     rows = [("default scenario, 24 months (compute)", t_run, 0.5, "s"),
             ("chokepoint --help (process)", t_help, 0.3, "s")]
+    chunk = {} if args.chunk_size is None else {"chunk_size": args.chunk_size}
     for workers in sorted({1, args.workers}):
-        t_ens = best_of(lambda: econ.run(sc, inputs=inputs, members=args.members, rng=1, workers=workers),
-                        repeat=1)
+        t_ens = best_of(lambda: econ.run(sc, inputs=inputs, members=args.members, rng=1, workers=workers,
+                                         **chunk), repeat=args.repeat)
         rows.append((f"{args.members} members, {workers} process(es): x deterministic", t_ens / t_run, 50.0, "x"))
         print(f"  ({args.members} members on {workers} process(es): {t_ens:.1f} s; "
               f"one member costs {t_ens / args.members * 1e3:.1f} ms = 1/{t_run * args.members / t_ens:.1f} of a run)")

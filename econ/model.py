@@ -894,7 +894,8 @@ class Model:
 
 def _expand(x: np.ndarray, flat: np.ndarray, shape: tuple[int, int], fill: float) -> np.ndarray:
     """Scatter the last axis of ``x`` to positions ``flat`` of a new (..., *shape) array."""
-    full = np.full(x.shape[:-1] + (shape[0] * shape[1],), fill)
+    size = x.shape[:-1] + (shape[0] * shape[1],)
+    full = np.zeros(size) if fill == 0.0 else np.full(size, fill)   # zeros: no fill pass
     full[..., flat] = x
     return full.reshape(x.shape[:-1] + shape)
 
