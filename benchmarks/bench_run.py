@@ -33,8 +33,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--members", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
-    ap.add_argument("--chunk-size", type=int, default=None, help="members per chunk (default: econ.run's)")
-    ap.add_argument("--repeat", type=int, default=2, help="repeats of each ensemble run (best is kept)")
+    ap.add_argument("--chunk-size", type=int, default=None,
+                    help="members per chunk (default: econ.run's)")
+    ap.add_argument("--repeat", type=int, default=2,
+                    help="repeats of each ensemble run (the best is kept)")
     args = ap.parse_args()
     import econ
 
@@ -49,8 +51,8 @@ def main() -> None:
             ("chokepoint --help (process)", t_help, 0.3, "s")]
     chunk = {} if args.chunk_size is None else {"chunk_size": args.chunk_size}
     for workers in sorted({1, args.workers}):
-        t_ens = best_of(lambda: econ.run(sc, inputs=inputs, members=args.members, rng=1, workers=workers,
-                                         **chunk), repeat=args.repeat)
+        t_ens = best_of(lambda: econ.run(sc, inputs=inputs, members=args.members, rng=1,
+                                         workers=workers, **chunk), repeat=args.repeat)
         rows.append((f"{args.members} members, {workers} process(es): x deterministic", t_ens / t_run, 50.0, "x"))
         print(f"  ({args.members} members on {workers} process(es): {t_ens:.1f} s; "
               f"one member costs {t_ens / args.members * 1e3:.1f} ms = 1/{t_run * args.members / t_ens:.1f} of a run)")

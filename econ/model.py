@@ -252,7 +252,8 @@ class Model:
         full = lambda a: np.broadcast_to(a, (self.R, K))[cells]  # noqa: E731
         self._f = {"v0": self.v0[cells], "s0": self.s0[cells], "g0": self.g0[cells],
                    "freight": full(self.freight), "delay_cost": full(self.delay_cost),
-                   "route_days0": full(self.route_days0), "pending_release": full(self.pending_release),
+                   "route_days0": full(self.route_days0),
+                   "pending_release": full(self.pending_release),
                    "premium": self._premium[cells], "premium_pos": self._premium_pos[cells],
                    "one_plus_freight": 1.0 + full(self.freight)}
         pc = (self._pair_c, self._pair_k)
@@ -633,7 +634,8 @@ class Model:
              "revenue_lost_spoilage": pairs(a["spoiled_value"] * rate),
              "revenue_lost_evasion": pairs(a["evaded_value"] * rate),
              "trade_lost_value": pairs(a["trade_lost_value"]),
-             "demurrage_cost": pairs(a["queue_truck_days"] * self.p["demurrage_usd_per_truck_day"][:, None])}
+             "demurrage_cost": pairs(a["queue_truck_days"]
+                                     * self.p["demurrage_usd_per_truck_day"][:, None])}
         for k in ("queue_trucks", "queue_trucks_max", "wait_days"):
             o[k] = np.moveaxis(a[k], 0, 1)
         for k in ("route_trade_value", "tariff_paid", "guarantee_cost"):
@@ -644,7 +646,8 @@ class Model:
         w = a["route_trade_value"] * self._f["premium_pos"]
         tot = self._cells_to_commodity(w)[..., self._cell_k]
         share = np.divide(w, tot, out=np.zeros_like(w), where=tot > 0)
-        o["extra_transport_cost"] = cells(a["congestion_cost"] + share * a["mix_premium"][..., self._cell_k])
+        o["extra_transport_cost"] = cells(a["congestion_cost"]
+                                          + share * a["mix_premium"][..., self._cell_k])
         # Σ over each period's days of the baseline index: (M, P)
         bsum = np.zeros((self.M, P))
         np.add.at(bsum.T, self.period_index, self.baseline_index.T)
@@ -679,7 +682,7 @@ class Model:
         expected = np.maximum(P["closure_expected_days"][:, None], elapsed)
         W = eq.calc_wait_days(q_trucks, self.capacity, cap, expected)
         delay_r = np.take(W, self._cell_c, axis=1, out=w.delay)
-        delay_r += extra                                                        # days beyond baseline
+        delay_r += extra                                                 # days beyond baseline
         # ratio = g / g0 with g = 1 + f + h·D + tariff + guarantee (calc_generalized_cost)
         ratio = np.add(f["route_days0"], delay_r, out=w.ratio)                 # D
         ratio *= f["delay_cost"]
@@ -745,13 +748,13 @@ class Model:
         #    per = turned / excl where excl > 1e-12 · tot, else 0
         open_target = target
         open_target *= hold_r
-        tot = np.take(self._cells_to_commodity(open_target, w.gather), self._pair_k, axis=1, out=w.tot)
+        tot = self._cells_to_commodity(open_target, w.gather)                   # (M, K)
+        tot = np.take(tot, self._pair_k, axis=1, out=w.tot)                     # (M, G)
         excl = np.subtract(tot, self._cells_to_pairs(open_target, out=w.excl), out=w.excl)
-        np.maximum(tot, 1e-300, out=tot)
-        tot *= 1e-12
-        alternative = np.greater(excl, tot, out=w.pair_bool)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            per = np.divide(turned, excl, out=w.per)
+        threshold = np.maximum(tot, 1e-300, out=tot)
+        threshold *= 1e-12
+        alternative = np.greater(excl, threshold, out=w.pair_bool)
+        per = np.divide(turned, excl, out=w.per, where=alternative)
         np.copyto(per, 0.0, where=np.logical_not(alternative, out=alternative))
         stranded = w.pair_tmp                                   # turned back with nowhere to go
         np.copyto(stranded, turned)
@@ -769,7 +772,7 @@ class Model:
         num = self._cells_to_pairs(np.multiply(arrivals_r, kappa_r, out=w.tmp), out=w.pair_tmp)
         kappa = s["compliance"]
         np.divide(num, arrivals, out=kappa, where=np.greater(arrivals, 0.0, out=w.pair_bool))
-        revenue = np.multiply(cleared, gp["rate"], out=w.pair_tmp)             # calc_customs_revenue
+        revenue = np.multiply(cleared, gp["rate"], out=w.pair_tmp)      # calc_customs_revenue
         revenue *= kappa
         revenue = revenue.sum(axis=1)
         e0 = np.multiply(gp["e0"], b, out=w.e0)
@@ -786,7 +789,7 @@ class Model:
         diverted -= lost
         diverted -= delayed
         diverted -= spoiled
-        # today's queue and pair sums become the state; yesterday's arrays are tomorrow's work arrays
+        # today's queue and pair sums become the state, yesterday's arrays tomorrow's work arrays
         s["queue_value"], w.queue = queue, qv
         s["pending_by_pair"], w.pending_c = pending_c, pending_prev_c
         self.t += 1
@@ -815,12 +818,13 @@ class Model:
         congestion = np.multiply(arrivals_r, f["delay_cost"], out=w.tmp)
         congestion *= delay_r
         o["congestion_cost"][p] += congestion
-        premium = self._cells_to_commodity(np.multiply(arrivals_r, f["premium"], out=w.tmp), w.gather)
-        o["mix_premium"][p] += np.maximum(premium, 0.0)
+        premium = np.multiply(arrivals_r, f["premium"], out=w.tmp)
+        o["mix_premium"][p] += np.maximum(self._cells_to_commodity(premium, w.gather), 0.0)
         return {"customs_revenue": revenue, "baseline_customs_revenue": baseline_revenue,
-                "queue_trucks": qt}
+                "queue_trucks": qt.copy()}
 
-    def _adjustment_rates(self, y: np.ndarray, gap: np.ndarray, penalised: np.ndarray) -> np.ndarray:
+    def _adjustment_rates(self, y: np.ndarray, gap: np.ndarray,
+                          penalised: np.ndarray) -> np.ndarray:
         """Daily rate λ (M, 3, F) of each box and cell, given the box and its gap y* − y.
 
         λ at the flight scale where the target is below the box and the route penalised, at
