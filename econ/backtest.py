@@ -291,10 +291,11 @@ def backtest(inputs: Inputs, episodes: list[str] | None = None, *, members: int 
 # --------------------------------------------------------------------------- fitting to the evidence as a whole
 
 #: default grid for :func:`fit`: the dynamics the backtests speak to most directly
+#: (time scales and σ on doubling steps, the flight factor on its prior range)
 DEFAULT_GRID: dict[str, tuple[float, ...]] = {
-    "adjust_medium_days": (20.0, 40.0, 80.0, 120.0),
-    "flight_speed_factor": (0.4, 0.7, 1.0),
-    "route_substitution_elasticity": (2.5, 5.0, 10.0),
+    "adjust_medium_days": (20.0, 40.0, 80.0, 160.0),
+    "flight_speed_factor": (0.3, 0.5, 0.7, 1.0),
+    "route_substitution_elasticity": (2.5, 5.0, 10.0, 20.0, 40.0),
 }
 #: errors beyond this many tolerances count as this many (one confounded outcome must not
 #: decide the fit)
@@ -370,11 +371,11 @@ def fit(inputs: Inputs, grid: dict[str, tuple[float, ...]] | None = None,
         rows.append({"held_out": ep, **{f"chosen_{k}": v for k, v in points.loc[pick].items()},
                      "outcomes": test.shape[1], "loss_out_of_sample": float(loss(test).loc[pick]),
                      "loss_in_sample_fit": float(loss(test).loc[best])})
-    central = {n: inputs.parameters[n].value for n in points.columns}
-    match = (points == pd.Series(central)).all(axis=1)
+    central = {n: (inputs.parameters[n].value,) for n in points.columns}
+    _, central_errors = grid_errors(inputs, central, episodes)
     return {
         "points": points, "errors": errors, "best": points.loc[best].to_dict(),
         "in_sample_loss": float(total.loc[best]),
-        "central_loss": float(total[match].iloc[0]) if match.any() else float("nan"),
+        "central_loss": float(loss(central_errors).iloc[0]),
         "out_of_sample": pd.DataFrame(rows).set_index("held_out"),
     }

@@ -724,6 +724,9 @@ class Model:
         released = np.multiply(pending, f["pending_release"], out=w.released)
         sent = np.add(orders, released, out=w.sent)
         arrivals_r = np.multiply(sent, hold_r, out=w.arrivals)
+        # barred goods (restrictions) and traders without a guarantee are stopped at the
+        # border: that share of the cargo turns back at once and is re-routed like held cargo
+        arrivals_r *= avail
         sent -= arrivals_r                                                      # held back
         held_c = self._cells_to_pairs(sent, out=w.held_c)
         arrivals = self._cells_to_pairs(arrivals_r, out=w.arrivals_c)          # (M, G)

@@ -236,7 +236,7 @@ def test_weak_estimates_are_left_out_of_the_parameters_file_unless_asked(tmp_pat
 @pytest.mark.parametrize("text,tokens", [
     ("[route_substitution_elastcity]\nvalue = 3.0\n", ["unknown parameter [route_substitution_elastcity]",
                                                        "fix: correct the name"]),
-    ("[route_substitution_elasticity]\nvalue = 80.0\n", ["value out of range", "fix:"]),
+    ("[route_substitution_elasticity]\nvalue = 800.0\n", ["value out of range", "fix:"]),
     ("[adjust_medium_days]\nvalue = 100\np05 = 150\n", ["percentiles out of order"]),
     ("[adjust_medium_days\nvalue = 1\n", ["malformed TOML"]),
 ])
