@@ -131,7 +131,7 @@ def calc_capacity(normal_capacity, capacity_share, base_days, extra_days):
 def calc_cleared_share(queue_trucks, arriving_trucks, capacity):
     """φ = min(1, K / (Q + A))   [1]: share of the trucks at the crossing cleared today."""
     tot = queue_trucks + arriving_trucks
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return np.where(tot > capacity, capacity / np.where(tot > 0, tot, 1.0), 1.0)
 
 

@@ -260,7 +260,11 @@ class Model:
         self._g = {"e0": self.e0[pc], "w0": self.w0[pc], "vpt": self.vpt[self._pair_k],
                    "rate": self.rate[self._pair_k],
                    # share of the queue spoiling in one day
-                   "spoiled_share": eq.calc_spoiled_value(1.0, self.shelf[self._pair_k])}
+                   "spoiled_share": eq.calc_spoiled_value(1.0, self.shelf[self._pair_k]),
+                   # open demand elsewhere below this (0.1% of the commodity's baseline daily
+                   # flow) is no alternative: cargo with nowhere open to go is lost, instead of
+                   # cycling between crossings that are all (almost) shut
+                   "open_floor": 1e-3 * self.v0.sum(axis=0)[self._pair_k]}
 
     def _cells_to_pairs(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Sum cells (..., F) to their crossing × commodity pairs (..., G), route by route."""
@@ -748,7 +752,7 @@ class Model:
         queue -= turned
         turned += held_c
         # 4. re-route turned-back cargo to other crossings, in proportion to demand there:
-        #    per = turned / excl where excl > 1e-12 · tot, else 0
+        #    per = turned / excl where excl > max(1e-12 · tot, open floor), else 0 (lost)
         open_target = target
         open_target *= hold_r
         tot = self._cells_to_commodity(open_target, w.gather)                   # (M, K)
@@ -756,6 +760,7 @@ class Model:
         excl = np.subtract(tot, self._cells_to_pairs(open_target, out=w.excl), out=w.excl)
         threshold = np.maximum(tot, 1e-300, out=tot)
         threshold *= 1e-12
+        np.maximum(threshold, gp["open_floor"], out=threshold)
         alternative = np.greater(excl, threshold, out=w.pair_bool)
         per = np.divide(turned, excl, out=w.per, where=alternative)
         np.copyto(per, 0.0, where=np.logical_not(alternative, out=alternative))

@@ -212,8 +212,10 @@ def test_parameters_file_with_only_a_value_scales_percentiles_and_per_commodity(
     path = tmp_path / "p.toml"
     path.write_text("[route_substitution_elasticity]\nvalue = 2.5\n", encoding="utf-8")
     p = apply_parameters_file(inputs, path).parameters[SIGMA]
-    assert p.value == 2.5 and p.p05 == pytest.approx(1.25) and p.p95 == pytest.approx(5.0)
-    assert p.by_commodity["fuel"] == pytest.approx(4.0)
+    old = inputs.parameters[SIGMA]
+    scale = 2.5 / old.value
+    assert p.value == 2.5 and p.p05 == pytest.approx(old.p05 * scale) and p.p95 == pytest.approx(old.p95 * scale)
+    assert p.by_commodity["fuel"] == pytest.approx(old.by_commodity["fuel"] * scale)
 
 
 def test_weak_estimates_are_left_out_of_the_parameters_file_unless_asked(tmp_path, inputs, fits) -> None:
