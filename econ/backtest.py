@@ -242,7 +242,8 @@ def score(results: list[EpisodeResult]) -> pd.DataFrame:
                 med = float(np.nanmedian(v)) if np.isfinite(v).any() else np.nan
                 row[name] = med
                 if name == "model" and len(v) > 1:
-                    row["model_p05"], row["model_p95"] = (float(x) for x in np.nanpercentile(v, [5, 95]))
+                    row["model_p05"], row["model_p95"] = ((float(x) for x in np.nanpercentile(v, [5, 95]))
+                                                          if np.isfinite(v).any() else (np.nan, np.nan))
                 row[f"{name}_error"] = med - o.observed
                 row[f"{name}_within"] = bool(np.isfinite(med) and abs(med - o.observed) <= o.tolerance)
             rows.append(row)
