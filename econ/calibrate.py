@@ -246,8 +246,11 @@ def load_episode(name_or_path: str | Path, inputs: Inputs | None = None) -> Scen
         raise input_error(str(name_or_path), "episode file not found",
                           fix="name an episode file in inputs/episodes/")
     text = p.read_text(encoding="utf-8")
-    cut = text.find("\n[[outcome]]")
-    return parse_scenario(text if cut < 0 else text[:cut + 1], file=p.name)
+    if "[[outcome]]" not in text:
+        return parse_scenario(text, file=p.name)
+    from .episodes import parse_episode
+
+    return parse_episode(text, file=p.name).scenario
 
 
 def _covering(sc: Scenario, first: dt.date, last: dt.date) -> Scenario:

@@ -14,8 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from .errors import InputError, input_error
-from .scenario import Scenario, _format_validation_error
+from .errors import input_error
+from .scenario import Scenario, _format_validation_error, resolve_toml
 
 METRICS = ("trade_change", "revenue_change", "corridor_share", "protest_risk")
 
@@ -131,11 +131,5 @@ def parse_episode(text: str, file: str = "<episode>") -> Episode:
 
 def load_episode(path_or_name: str | Path) -> Episode:
     """Load a shipped episode by name or an episode file by path."""
-    p = Path(path_or_name)
-    shipped = builtin_episodes()
-    if not p.suffix and str(path_or_name) in shipped:
-        p = shipped[str(path_or_name)]
-    elif not p.is_file():
-        raise InputError(f"{path_or_name}: no such episode file or shipped episode; "
-                         f"fix: use a path to a .toml file or one of {', '.join(shipped)}")
+    p = resolve_toml(path_or_name, builtin_episodes(), "episode")
     return parse_episode(p.read_text(encoding="utf-8"), file=p.name)

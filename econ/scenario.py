@@ -217,13 +217,18 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
         raise _format_validation_error(file, exc, data) from None
 
 
+def resolve_toml(path_or_name: str | Path, shipped: dict[str, Path], what: str) -> Path:
+    """A shipped file by name, or an existing TOML path; one-line InputError otherwise."""
+    p = Path(path_or_name)
+    if not p.suffix and str(path_or_name) in shipped:
+        return shipped[str(path_or_name)]
+    if not p.is_file():
+        raise InputError(f"{path_or_name}: no such {what} file or built-in name; "
+                         f"fix: use a path to a .toml file or one of {', '.join(shipped)}")
+    return p
+
+
 def load_scenario(path_or_name: str | Path) -> Scenario:
     """Load a scenario by built-in name (e.g. ``"default"``) or from a TOML path."""
-    p = Path(path_or_name)
-    builtins = builtin_scenarios()
-    if not p.suffix and str(path_or_name) in builtins:
-        p = builtins[str(path_or_name)]
-    elif not p.is_file():
-        raise InputError(f"{path_or_name}: no such scenario file or built-in name; "
-                         f"fix: use a path to a .toml file or one of {', '.join(builtins)}")
+    p = resolve_toml(path_or_name, builtin_scenarios(), "scenario")
     return parse_scenario(p.read_text(encoding="utf-8"), file=p.name)
