@@ -29,3 +29,13 @@ def test_quickstart_runs(capsys):
     out = capsys.readouterr().out
     assert "million USD lost over the horizon" in out
     assert "revenue_lost_volume" in out
+
+
+def test_every_result_variable_and_attribute_is_documented():
+    """docs/outputs.md names every variable and attribute a result Dataset carries."""
+    import econ
+
+    text = (ROOT / "docs" / "outputs.md").read_text(encoding="utf-8")
+    ds = econ.run("default", months=1)
+    missing = [v for v in list(ds.data_vars) + list(ds.attrs) if f"`{v}`" not in text]
+    assert not missing, f"undocumented in docs/outputs.md: {missing}"
