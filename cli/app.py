@@ -44,6 +44,7 @@ BaselineOpt = typer.Option("flat", "--baseline",
 ParamsOpt = typer.Option(None, "--params", dir_okay=False,
                          help="TOML of parameters replacing the inputs' (e.g. from `calibrate --out`).")
 WorkersOpt = typer.Option(1, "--workers", min=1, max=64, help="Processes for ensemble chunks.")
+MonthsOpt = typer.Option(None, "--months", min=1, max=240, help="Override the horizon.")
 
 
 class Table(str, Enum):
@@ -153,12 +154,19 @@ def _load_inputs(inputs: Optional[Path], params: Optional[Path] = None):
     return inp
 
 
+def _check_baseline(baseline: str) -> None:
+    from econ.api import BASELINES
+    from econ.errors import InputError
+
+    if baseline not in BASELINES:
+        raise InputError(f"--baseline: unknown baseline {baseline!r}; fix: use flat or forecast")
+
+
 def _run_one(scenario: str, inputs, months: Optional[int], label: str = "", *, members: int = 1,
              seed: Optional[int] = None, baseline: str = "flat", workers: int = 1):
     import econ
 
-    if baseline not in ("flat", "forecast"):
-        raise econ.InputError(f"--baseline: unknown baseline {baseline!r}; fix: use flat or forecast")
+    _check_baseline(baseline)
     sc = econ.load_scenario(scenario)
     if months is not None:
         sc = sc.with_months(months)
@@ -179,7 +187,7 @@ def _run_one(scenario: str, inputs, months: Optional[int], label: str = "", *, m
 def run(
     scenario: str = typer.Argument("default", help="Built-in scenario name or path to a TOML file."),
     inputs: Optional[Path] = InputsOpt,
-    months: Optional[int] = typer.Option(None, "--months", min=1, max=240, help="Override the horizon."),
+    months: Optional[int] = MonthsOpt,
     fmt: Format = FormatOpt,
     table: Table = typer.Option(Table.all, "--table", help="Which table(s) to print."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write the full Dataset to this netCDF file.",
@@ -240,7 +248,7 @@ class PressureTable(str, Enum):
 def pressure(
     scenario: str = typer.Argument("default", help="Built-in scenario name or path to a TOML file."),
     inputs: Optional[Path] = InputsOpt,
-    months: Optional[int] = typer.Option(None, "--months", min=1, max=240, help="Override the horizon."),
+    months: Optional[int] = MonthsOpt,
     fmt: Format = FormatOpt,
     table: PressureTable = typer.Option(PressureTable.all, "--table", help="Which table(s) to print."),
     members: int = MembersOpt,
@@ -300,7 +308,7 @@ def scenarios(inputs: Optional[Path] = InputsOpt, fmt: Format = FormatOpt) -> No
 def compare(
     names: list[str] = typer.Argument(..., help="Two or more scenario names or paths."),
     inputs: Optional[Path] = InputsOpt,
-    months: Optional[int] = typer.Option(None, "--months", min=1, max=240),
+    months: Optional[int] = MonthsOpt,
     fmt: Format = FormatOpt,
     members: int = MembersOpt,
     seed: Optional[int] = SeedOpt,
@@ -334,7 +342,7 @@ class Metric(str, Enum):
 def sensitivity(
     scenario: str = typer.Argument("default", help="Built-in scenario name or path to a TOML file."),
     inputs: Optional[Path] = InputsOpt,
-    months: Optional[int] = typer.Option(None, "--months", min=1, max=240, help="Override the horizon."),
+    months: Optional[int] = MonthsOpt,
     members: int = typer.Option(200, "--members", "-n", min=0, max=100_000,
                                 help="Ensemble size for the variance-based indices (0: swings only)."),
     seed: Optional[int] = SeedOpt,
@@ -414,8 +422,7 @@ def backtest(
 
         from .render import render_many
 
-        if baseline not in ("flat", "forecast"):
-            raise ValueError(f"--baseline must be flat or forecast, got {baseline!r}")
+        _check_baseline(baseline)
         inp = _load_inputs(inputs, params)
         table, _ = run_backtest(inp, episodes or None, members=members, rng=seed, baseline=baseline,
                                 progress=lambda name: _note(f"episode {name}"))

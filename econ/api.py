@@ -10,7 +10,7 @@ import numpy as np
 import xarray as xr
 
 from .inputs import Inputs, load_inputs
-from .model import Model
+from .model import Model, root_seed
 from .scenario import Scenario, load_scenario
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def run(scenario: Scenario | str | Path, *, inputs: Inputs | str | Path | None =
         model = Model(inp, sc, rng=rng, freq=freq, forecast=fc)
         log.info("running %s: %d days, 1 member (deterministic)", sc.name, model.T)
         return _finish(model.run(progress=progress).result())
-    seed = Model(inp, sc, rng=rng, freq=freq).seed if not isinstance(rng, (int, np.integer)) else int(rng)
+    seed = root_seed(rng, sc)  # resolved once, so every chunk shares it
     ids = np.arange(members)
     chunks = [ids[i:i + chunk_size] for i in range(0, members, chunk_size)]
     log.info("running %s: %d members in %d chunk(s) on %d worker(s)", sc.name, members, len(chunks), workers)

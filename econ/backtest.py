@@ -79,8 +79,7 @@ def naive_flows(model: Model, kind: str) -> np.ndarray:
             ok = np.where(np.arange(R)[None, :, None] == best[:, None, :], finite2[:, None, :], finite1[:, None, :])
             moved = np.where(ok, lost, 0.0)
             flow = direct.copy()
-            for r in range(R):
-                np.add.at(flow, (mi, dest[:, r, :], ki), moved[:, r, :])
+            np.add.at(flow, (mi[:, :, None], dest, ki[:, None, :]), moved)
         out[model.period_index[t]] += flow
     return np.moveaxis(out, 0, 1)
 

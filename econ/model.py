@@ -94,7 +94,7 @@ class Model:
         self.inputs = inputs
         self.scenario = scenario
         self.freq = freq
-        self.seed = _root_seed(rng, scenario)
+        self.seed = root_seed(rng, scenario)
         self.member_ids = (np.arange(members) if member_ids is None
                            else np.asarray(member_ids, dtype=int))
         self.deterministic = members == 1 and member_ids is None
@@ -947,7 +947,9 @@ def _always_on(m: CompiledMeasure, M: int) -> CompiledMeasure:
                            np.full(M, 10 ** 9), None, m.values, m.base)
 
 
-def _root_seed(rng: int | np.random.Generator | None, scenario: Scenario) -> int:
+def root_seed(rng: int | np.random.Generator | None, scenario: Scenario) -> int:
+    """The ensemble's root seed: ``rng`` (an int, or one integer drawn from a Generator),
+    else the scenario's ``seed``, else 0."""
     if isinstance(rng, np.random.Generator):
         return int(rng.integers(0, 2 ** 63 - 1))
     if rng is not None:
