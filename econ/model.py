@@ -564,16 +564,17 @@ class Model:
         # than the arithmetic (memory is handed back to the system and faulted in again)
         cell, pair = (lambda: np.empty((M, F))), (lambda: np.empty((M, G)))
         self._w = SimpleNamespace(
-            v0=cell(), delay=cell(), ratio=cell(), target=cell(), weight=cell(), orders=cell(),
+            v0=cell(), delay=cell(), ratio=cell(), weight=cell(), orders=cell(),
             hold=cell(), released=cell(), sent=cell(), arrivals=cell(), shift=cell(),
             tmp=cell(), gather=cell(), spread=cell(), spread_bool=np.empty((M, F), bool),
-            ystar=cell(), penalised=np.empty((M, 1, F), bool),
+            ystar=cell(),
             gap=np.empty((M, N_BOXES, F)), lam=np.empty((M, N_BOXES, F)),
             down=np.empty((M, N_BOXES, F), bool), mask=np.empty((M, N_BOXES, F), bool),
             queue=pair(), cleared=pair(), spoiled=pair(), turned=pair(), excl=pair(), tot=pair(),
             per=pair(), held_c=pair(), arrivals_c=pair(), pending_c=pair(), e0=pair(),
             lost=pair(), delayed=pair(), diverted=pair(), pair_tmp=pair(),
             pair_bool=np.empty((M, G), bool))
+        self._memo = _Memo(M, F, G, C)
         # per-member numbers laid out on the cells
         self._sigma_f = self.p["route_substitution_elasticity"][:, self._cell_k]     # (M, F)
         self._lam_f = tuple(lam[..., 0] for lam in self._lam)                      # (M, 3, 1) each
@@ -694,19 +695,26 @@ class Model:
         ratio += tariff
         ratio += guar
         ratio /= f["g0"]
-        target = eq.calc_target_flow_cells(
-            v0, f["s0"], avail, ratio, self._sigma_f, P["route_substitution_elasticity"],
-            P["import_demand_elasticity"], out=w.target, work=w.weight,
-            route_sum=lambda x: self._cells_to_commodity(x, w.gather),
-            to_routes=lambda x: np.take(x, self._cell_k, axis=1,
-                                        out=w.spread_bool if x.dtype == bool else w.spread))
+        # the target flow and what follows from it alone are recomputed only when their
+        # inputs changed since yesterday (days with no queue and no change of measures repeat
+        # them exactly): an exact memo, see _Memo
+        memo = self._memo
+        fresh = memo.stale(self._day_pattern[t], b, ratio)
+        target, penalised = memo.target, memo.penalised
+        if fresh:
+            eq.calc_target_flow_cells(
+                v0, f["s0"], avail, ratio, self._sigma_f, P["route_substitution_elasticity"],
+                P["import_demand_elasticity"], out=target, work=w.weight,
+                route_sum=lambda x: self._cells_to_commodity(x, w.gather),
+                to_routes=lambda x: np.take(x, self._cell_k, axis=1,
+                                            out=w.spread_bool if x.dtype == bool else w.spread))
+            np.greater(ratio[:, None], 1.0, out=penalised)
+            penalised |= unavailable[:, None]
 
         # 2. adjustment boxes: flight from a penalised route faster than each box's scale,
         #    uptake of alternatives at the box's scale, return toward the baseline slower
         y = s["box_deviation"]                                                  # (M, 3, F)
         ystar = np.subtract(target, v0, out=w.ystar)[:, None]
-        penalised = np.greater(ratio[:, None], 1.0, out=w.penalised)
-        penalised |= unavailable[:, None]
         gap = np.subtract(ystar, y, out=w.gap)                                  # y* − y
         gap *= self._adjustment_rates(y, gap, penalised)
         y += gap                                             # calc_box_update: y + λ·(y* − y)
@@ -753,17 +761,20 @@ class Model:
         turned += held_c
         # 4. re-route turned-back cargo to other crossings, in proportion to demand there:
         #    per = turned / excl where excl > max(1e-12 · tot, open floor), else 0 (lost)
-        open_target = target
-        open_target *= hold_r
-        tot = self._cells_to_commodity(open_target, w.gather)                   # (M, K)
-        tot = np.take(tot, self._pair_k, axis=1, out=w.tot)                     # (M, G)
-        excl = np.subtract(tot, self._cells_to_pairs(open_target, out=w.excl), out=w.excl)
-        threshold = np.maximum(tot, 1e-300, out=tot)
-        threshold *= 1e-12
-        np.maximum(threshold, gp["open_floor"], out=threshold)
-        alternative = np.greater(excl, threshold, out=w.pair_bool)
+        open_target, excl = memo.open_target, memo.excl
+        alternative, nowhere = memo.alternative, memo.nowhere
+        if memo.stale_open(fresh, hold):
+            np.multiply(target, hold_r, out=open_target)
+            tot = self._cells_to_commodity(open_target, w.gather)               # (M, K)
+            tot = np.take(tot, self._pair_k, axis=1, out=w.tot)                 # (M, G)
+            np.subtract(tot, self._cells_to_pairs(open_target, out=excl), out=excl)
+            threshold = np.maximum(tot, 1e-300, out=tot)
+            threshold *= 1e-12
+            np.maximum(threshold, gp["open_floor"], out=threshold)
+            np.greater(excl, threshold, out=alternative)
+            np.logical_not(alternative, out=nowhere)
         per = np.divide(turned, excl, out=w.per, where=alternative)
-        np.copyto(per, 0.0, where=np.logical_not(alternative, out=alternative))
+        np.copyto(per, 0.0, where=nowhere)
         stranded = w.pair_tmp                                   # turned back with nowhere to go
         np.copyto(stranded, turned)
         np.copyto(stranded, 0.0, where=np.greater(per, 0.0, out=w.pair_bool))
@@ -910,6 +921,48 @@ def _expand(x: np.ndarray, flat: np.ndarray, shape: tuple[int, int], fill: float
     full = np.zeros(size) if fill == 0.0 else np.full(size, fill)   # zeros: no fill pass
     full[..., flat] = x
     return full.reshape(x.shape[:-1] + shape)
+
+
+class _Memo:
+    """What the daily loop may reuse from the day before, and when it may (exactly).
+
+    The target flow (and the penalised flags) depend on the day's measures (their activity
+    pattern), the baseline index ``b`` and the cost ratio g/g0 alone; the open demand that
+    re-routed cargo is shared out by (and the pairs with an open alternative) on the target
+    and the hold-back factor alone. On a day on which these inputs equal yesterday's, bit for
+    bit, yesterday's arrays are today's: the comparisons cost a few passes over the arrays,
+    recomputing them some twenty (with a power function). Results are identical either way
+    (tests/test_model.py::test_memo_is_exact).
+    """
+
+    def __init__(self, M: int, F: int, G: int, C: int) -> None:
+        self.enabled = True
+        self.hits = [0, 0]                # days the target, the open demand were reused
+        self.key: bytes | None = None
+        self.b, self.ratio, self.hold = np.empty((M, 1)), np.empty((M, F)), np.empty((M, C))
+        self.target, self.penalised = np.empty((M, F)), np.empty((M, 1, F), bool)
+        self.open_target, self.excl = np.empty((M, F)), np.empty((M, G))
+        self.alternative, self.nowhere = np.empty((M, G), bool), np.empty((M, G), bool)
+        self.same = np.empty((M, F), bool)
+
+    def stale(self, key: bytes, b: np.ndarray, ratio: np.ndarray) -> bool:
+        """Whether the target must be recomputed; if so, remembers today's inputs."""
+        if (self.enabled and key == self.key and np.array_equal(b, self.b)
+                and np.equal(ratio, self.ratio, out=self.same).all()):
+            self.hits[0] += 1
+            return False
+        self.key = key
+        np.copyto(self.b, b)
+        np.copyto(self.ratio, ratio)
+        return True
+
+    def stale_open(self, target_fresh: bool, hold: np.ndarray) -> bool:
+        """Whether the open demand must be recomputed; if so, remembers today's hold."""
+        if not target_fresh and self.enabled and np.array_equal(hold, self.hold):
+            self.hits[1] += 1
+            return False
+        np.copyto(self.hold, hold)
+        return True
 
 
 class _GroupSum:

@@ -272,3 +272,25 @@ def test_anticipation_balances_when_announced_before_horizon(toy):
     extra = np.array([np.sum(m._anticipation_at(t)) for t in range(m.T)])
     assert extra[:5].sum() > 0 and (extra[:5] > 0).all() and (extra[5:10] < 0).all()
     assert extra.sum() == pytest.approx(0.0, abs=1e-6 * extra[:5].sum())
+
+
+@pytest.mark.parametrize("name", ["default", "pakistan-closure-2025"])
+def test_memo_is_exact(name):
+    """Reusing yesterday's target flow and open demand (Model._memo) changes no number.
+
+    Runs shipped scenarios with quiet days (reused) and closures (recomputed), as a small
+    ensemble so that members disagree on when their queues form, with the memo on and off.
+    """
+    import xarray as xr
+
+    sc = econ.load_scenario(name).with_months(6)
+    inp = econ.load_inputs()
+
+    def run(enabled):
+        m = econ.Model(inp, sc, member_ids=np.arange(3), rng=5, freq="D")
+        m._memo.enabled = enabled
+        return m.run().result(), m._memo.hits
+
+    (on, hits), (off, none) = run(True), run(False)
+    assert none == [0, 0] and min(hits) > 0 and hits[0] < len(on.time)   # both paths taken
+    xr.testing.assert_identical(on.drop_attrs(), off.drop_attrs())
