@@ -8,11 +8,19 @@ Targets: default scenario over 24 months <= 0.5 s (issue 4); `chokepoint --help`
 Prints one line per benchmark with the best of several repeats and whether it met its target.
 The ensemble runs on one process and on ``--workers`` processes (default: all cores, at
 most 2); its chunk size is the library default unless ``--chunk-size`` is given.
+
+It also measures a reference for the ensemble ratio on this machine: the same ratio for a
+loop of bare in-place numpy additions on arrays of the engine's shape (members × the F
+route × commodity cells the loop works on), chunked as the ensemble is. That is what
+vectorising over members gives any numpy code whose work is on those cells: the model
+cannot beat it by much, and a target below it cannot be met by vectorisation in numpy
+(docs/uncertainty.md, "Speed").
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import shutil
 import subprocess
@@ -27,6 +35,24 @@ def best_of(fn, repeat: int = 5) -> float:
         fn()
         times.append(time.perf_counter() - t)
     return min(times)
+
+
+def numpy_reference(cells: int, members: int, chunk: int, days: int, ops: int = 20) -> float:
+    """Ensemble-to-single time ratio of ``ops`` bare ``np.add(a, b, out=c)`` per day on
+    (members, cells) arrays in chunks of ``chunk`` members, against the same on one member."""
+    import numpy as np
+
+    def loop(m: int) -> float:
+        a, b, c = np.ones((m, cells)), np.ones((m, cells)), np.empty((m, cells))
+        t = time.perf_counter()
+        for _ in range(days * ops):
+            np.add(a, b, out=c)
+        return time.perf_counter() - t
+
+    sizes = [min(chunk, members - i) for i in range(0, members, chunk)]
+    one = min(loop(1) for _ in range(3))
+    many = min(sum(loop(m) for m in sizes) for _ in range(2))
+    return many / one
 
 
 def main() -> None:
@@ -56,6 +82,11 @@ def main() -> None:
         rows.append((f"{args.members} members, {workers} process(es): x deterministic", t_ens / t_run, 50.0, "x"))
         print(f"  ({args.members} members on {workers} process(es): {t_ens:.1f} s; "
               f"one member costs {t_ens / args.members * 1e3:.1f} ms = 1/{t_run * args.members / t_ens:.1f} of a run)")
+    chunk_size = args.chunk_size or inspect.signature(econ.run).parameters["chunk_size"].default
+    cells = econ.Model(inputs, sc).F
+    ref = numpy_reference(cells, args.members, chunk_size, days=(sc.end - sc.start).days)
+    print(f"  (reference: bare numpy additions on {args.members} x {cells} cells in chunks of "
+          f"{chunk_size} take {ref:.0f}x the time on 1 x {cells} on this machine)")
     for name, t, target, unit in rows:
         print(f"{name:55s} {t:8.3f} {unit}   target <= {target} {unit}   {'ok' if t <= target else 'MISSED'}")
 

@@ -101,24 +101,58 @@ def run(scenario: Scenario | str | Path, *, inputs: Inputs | str | Path | None =
     jobs = [(inp, sc, c, seed, freq, fc) for c in chunks]
     T = (sc.end - sc.start).days
     total = T * len(chunks)
-    parts: list[xr.Dataset] = []
+    stack = _MemberStack(ids)
     if workers == 1:
         for i, job in enumerate(jobs):
             cb = None if progress is None else (lambda d, _t, base=i * T: progress(base + d, total))
-            parts.append(_chunk_model(*job).run(progress=cb).result())
+            stack.add(_chunk_model(*job).run(progress=cb).result())
     else:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=workers) as ex:
             for i, part in enumerate(ex.map(_run_chunk, jobs)):
-                parts.append(part)
+                stack.add(part)
                 if progress is not None:
                     progress((i + 1) * T, total)
-    ds = xr.concat(parts, dim="member", data_vars="all", coords="minimal", compat="override",
-                   combine_attrs="override") if len(parts) > 1 else parts[0]
+    ds = stack.dataset
     ds.attrs.update(members=members, seed=seed, deterministic=0,
                     history=f"{ds.attrs['history'].split(':')[0]}: run {sc.name} ({members} member(s), freq {freq})")
     return _finish(ds)
+
+
+class _MemberStack:
+    """Chunk results written into one Dataset along ``member``, allocated at the first chunk.
+
+    Equivalent to ``xr.concat(parts, "member")`` (attributes and variables not along
+    ``member`` from the first chunk) without holding every chunk and then copying them
+    all: peak memory is the result plus one chunk, and there is no second pass over it.
+    """
+
+    def __init__(self, ids: np.ndarray) -> None:
+        self.ids, self.at = ids, 0
+        self.dataset: xr.Dataset | None = None
+
+    def add(self, part: xr.Dataset) -> None:
+        n = part.sizes["member"]
+        if self.dataset is None:
+            def alloc(v: xr.Variable) -> xr.Variable:
+                if "member" not in v.dims:
+                    return v
+                if v.dims.index("member") != 0:
+                    raise AssertionError("member must be the first axis of every result variable")
+                return xr.Variable(v.dims, np.empty((len(self.ids),) + v.shape[1:], v.dtype), v.attrs)
+
+            coords = {k: xr.Variable("member", self.ids.astype(v.dtype), v.attrs) if k == "member"
+                      else alloc(v) for k, v in part.coords.variables.items()}
+            self.dataset = xr.Dataset({k: alloc(v) for k, v in part.data_vars.variables.items()},
+                                      coords=coords, attrs=part.attrs)
+            self.dataset = self.dataset[list(part.data_vars)]   # same variable order as the chunk
+        if not np.array_equal(part["member"].values, self.ids[self.at:self.at + n]):
+            raise AssertionError("chunks must arrive in member order")
+        for k, v in self.dataset.variables.items():
+            if "member" in v.dims and k != "member":
+                v.data[self.at:self.at + n] = part.variables[k].data
+        self.at += n
 
 
 def _chunk_model(inp: Inputs, sc: Scenario, ids: np.ndarray, seed: int, freq: str, fc) -> Model:

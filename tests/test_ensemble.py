@@ -37,6 +37,18 @@ def test_member_independent_of_ensemble_size_chunks_and_workers(inputs):
     xr.testing.assert_identical(small, par)
 
 
+def test_chunks_stacked_as_concatenation(inputs):
+    """Chunks written into one preallocated Dataset equal xr.concat of the chunk results."""
+    sc = econ.load_scenario("default").with_months(3)
+    parts = [econ.Model(inputs, sc, member_ids=np.arange(i, i + 2), rng=3).run().result()
+             for i in (0, 2, 4)]
+    ref = xr.concat(parts, dim="member", data_vars="all", coords="minimal", compat="override",
+                    combine_attrs="override")
+    got = econ.run(sc, inputs=inputs, members=6, rng=3, chunk_size=2)
+    xr.testing.assert_identical(ref.drop_attrs(deep=False), got.drop_attrs(deep=False))
+    assert list(ref.coords) == list(got.coords) and list(ref.data_vars) == list(got.data_vars)
+
+
 def test_members_differ_and_draw_from_distributions(inputs):
     ds = econ.run("default", inputs=inputs, members=50, rng=1, months=3)
     pv = ds.parameter_value.to_pandas()
