@@ -103,6 +103,26 @@ def _guard(fn: Callable[[], None]) -> None:
         raise typer.Exit(1) from None
 
 
+def _parse_grid(specs: list[str]) -> dict[str, tuple[float, ...]]:
+    """``["NAME=V1,V2", ...]`` to a grid; one-line InputError on a malformed item."""
+    from econ.errors import input_error
+
+    grid: dict[str, tuple[float, ...]] = {}
+    for spec in specs:
+        name, sep, rest = spec.partition("=")
+        try:
+            values = tuple(float(v) for v in rest.split(","))
+        except ValueError:
+            values = ()
+        if not sep or not name.strip() or not values:
+            raise input_error("--grid", "malformed grid", found=spec,
+                              expected="NAME=V1,V2,... with numbers, e.g. import_demand_elasticity=0.5,1,2")
+        if name.strip() in grid:
+            raise input_error("--grid", f"{name.strip()} given twice", fix="give each parameter once")
+        grid[name.strip()] = values
+    return grid
+
+
 def _note(text: str) -> None:
     if not _OPTS["quiet"]:
         typer.echo(text, err=True)
@@ -408,22 +428,28 @@ def backtest(
     params: Optional[Path] = ParamsOpt,
     fit_grid: bool = typer.Option(False, "--fit", help="Also fit the dynamics on a grid to all episodes "
                                                       "and report the leave-one-episode-out error."),
+    grid: Optional[list[str]] = typer.Option(
+        None, "--grid", metavar="NAME=V1,V2,...",
+        help="Fit on this grid instead of the default (repeat for more parameters; implies --fit)."),
     fmt: Format = FormatOpt,
 ) -> None:
     """Score the model against documented episodes, next to two naive baselines.
 
     Per outcome: observed, the model (median and 5–95% with --members), its error and
     whether it is within the outcome's tolerance, and the same for "no diversion" and
-    "instant full diversion". Then a summary over the outcomes all three can compute."""
+    "instant full diversion". Then a summary over the outcomes all three can compute.
+    With --fit or --grid: the leave-one-episode-out errors and each grid parameter's
+    profile loss (flat = not identified by the episodes)."""
 
     def go() -> None:
         from econ.backtest import backtest as run_backtest
-        from econ.backtest import fit, summary
+        from econ.backtest import check_grid, fit, summary
 
         from .render import render_many
 
         _check_baseline(baseline)
         inp = _load_inputs(inputs, params)
+        fit_on = None if not grid else check_grid(_parse_grid(grid), inp, source="--grid")
         table, _ = run_backtest(inp, episodes or None, members=members, rng=seed, baseline=baseline,
                                 progress=lambda name: _note(f"episode {name}"))
         shown = table.drop(columns=[c for c in table.columns if c.endswith("_within") and c != "model_within"])
@@ -433,13 +459,15 @@ def backtest(
         tables = [("Backtest by outcome (percent; error = predictor - observed, percentage points)", shown),
                   ("Summary over outcomes every predictor can compute", summary(table, common=True)),
                   ("Summary over each predictor's outcomes", summary(table))]
-        if fit_grid:
-            res = fit(inp, episodes=episodes or None, progress=lambda name: _note(f"fit: episode {name}"))
+        if fit_grid or grid:
+            res = fit(inp, fit_on, episodes=episodes or None, progress=lambda name: _note(f"fit: episode {name}"))
             best = ", ".join(f"{k} = {v:g}" for k, v in res["best"].items())
             _note(f"in-sample best: {best} (loss {res['in_sample_loss']:.3f}; shipped central values "
                   f"{res['central_loss']:.3f})")
             tables.append(("Leave-one-episode-out: loss (mean capped |error|/tolerance) of each held-out episode",
                            res["out_of_sample"]))
+            tables.append(("Profile loss: the smallest loss at each grid value over the other grid parameters "
+                           "(flat = not pinned down by the episodes)", res["profile"]))
         sys.stdout.write(render_many(tables, fmt))
 
     _guard(go)

@@ -26,8 +26,10 @@ import xarray as xr
 
 from . import equations as eq
 from .episodes import Episode, Outcome, builtin_episodes, load_episode
+from .errors import input_error
 from .inputs import Inputs
 from .model import Model
+from .parameters import REQUIRED
 
 log = logging.getLogger(__name__)
 
@@ -302,6 +304,45 @@ DEFAULT_GRID: dict[str, tuple[float, ...]] = {
 LOSS_CAP = 4.0
 
 
+def check_grid(grid: dict[str, tuple[float, ...]], inputs: Inputs,
+               source: str = "grid") -> dict[str, tuple[float, ...]]:
+    """Validate a fit grid: known parameters, finite values in the parameter's allowed range,
+    no repeats. Returns it with float values; raises a one-line :class:`InputError`."""
+    out = {}
+    for name, values in grid.items():
+        if name not in inputs.parameters:
+            raise input_error(source, f"unknown parameter {name!r}",
+                              expected="a name in parameters.toml, e.g. " + ", ".join(DEFAULT_GRID))
+        vals = tuple(float(v) for v in values)
+        lo, hi = REQUIRED.get(name, (-np.inf, np.inf))
+        bad = [v for v in vals if not np.isfinite(v) or not lo <= v <= hi]
+        if not vals or bad:
+            raise input_error(source, f"values for {name} out of range", found=bad[0] if bad else "none",
+                              expected=f"one or more finite numbers in [{lo:g}, {hi:g}]")
+        if len(set(vals)) != len(vals):
+            raise input_error(source, f"repeated values for {name}", found=vals,
+                              fix="give each value once")
+        out[name] = vals
+    if not out:
+        raise input_error(source, "empty grid", fix="give at least one parameter and its values")
+    return out
+
+
+def profile_loss(points: pd.DataFrame, total: pd.Series) -> pd.DataFrame:
+    """Profile loss: for each grid parameter and value, the smallest loss over the rest of
+    the grid. A flat profile means the episodes do not pin the parameter down.
+
+    Rows (parameter, value) with ``loss`` and ``best`` (the value of the overall best point).
+    """
+    best = points.loc[total.idxmin()]
+    rows = []
+    for name in points.columns:
+        lo = total.groupby(points[name]).min()
+        rows += [{"parameter": name, "value": v, "loss": float(l), "best": bool(v == best[name])}
+                 for v, l in lo.items()]
+    return pd.DataFrame(rows).set_index(["parameter", "value"])
+
+
 def fit_outcomes(ep: Episode) -> list[Outcome]:
     """Outcomes a fit may use: not protest risks (in-sample for the protest slope) and not
     outcomes marked ``fit = false`` in the episode file (the reason is in their note)."""
@@ -357,8 +398,10 @@ def fit(inputs: Inputs, grid: dict[str, tuple[float, ...]] | None = None,
     episodes and that episode's outcomes are scored at it. Returns ``points``, ``errors``,
     ``best`` (dict of values), ``in_sample_loss``, ``central_loss`` (the shipped central
     values, if on the grid) and ``out_of_sample`` (a frame per held-out episode: chosen
-    values, loss there at the chosen point and at the in-sample best).
+    values, loss there at the chosen point and at the in-sample best) and ``profile``
+    (:func:`profile_loss`). A grid given here is checked with :func:`check_grid`.
     """
+    grid = DEFAULT_GRID if grid is None else check_grid(grid, inputs)
     points, errors = grid_errors(inputs, grid, episodes, progress)
     ep_of = pd.Series(errors.attrs["episode"])
     total = loss(errors)
@@ -367,6 +410,8 @@ def fit(inputs: Inputs, grid: dict[str, tuple[float, ...]] | None = None,
     for ep in ep_of.unique():
         train = errors.loc[:, ep_of[ep_of != ep].index]
         test = errors.loc[:, ep_of[ep_of == ep].index]
+        if loss(train).isna().all():           # a single episode: nothing to choose on
+            continue
         pick = int(loss(train).idxmin())
         rows.append({"held_out": ep, **{f"chosen_{k}": v for k, v in points.loc[pick].items()},
                      "outcomes": test.shape[1], "loss_out_of_sample": float(loss(test).loc[pick]),
@@ -377,5 +422,8 @@ def fit(inputs: Inputs, grid: dict[str, tuple[float, ...]] | None = None,
         "points": points, "errors": errors, "best": points.loc[best].to_dict(),
         "in_sample_loss": float(total.loc[best]),
         "central_loss": float(loss(central_errors).iloc[0]),
-        "out_of_sample": pd.DataFrame(rows).set_index("held_out"),
+        "out_of_sample": pd.DataFrame(rows, columns=[
+            "held_out", *[f"chosen_{k}" for k in points.columns], "outcomes", "loss_out_of_sample",
+            "loss_in_sample_fit"]).set_index("held_out"),
+        "profile": profile_loss(points, total),
     }

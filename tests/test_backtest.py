@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 
 import numpy as np
 import pytest
@@ -136,6 +137,52 @@ def test_fit_leave_one_episode_out():
 
     assert res["in_sample_loss"] == pytest.approx(loss(res["errors"]).min())
     assert (oos["loss_out_of_sample"] >= 0).all()
+
+
+    # the profile's minimum is the in-sample loss, at the best point's values
+    prof = res["profile"]
+    assert prof["loss"].min() == pytest.approx(res["in_sample_loss"])
+    for name, value in res["best"].items():
+        assert prof.loc[(name, value), "best"] and prof.loc[(name, value), "loss"] == pytest.approx(res["in_sample_loss"])
+
+
+def test_profile_loss_by_hand():
+    import pandas as pd
+
+    from econ.backtest import profile_loss
+
+    points = pd.DataFrame({"a": [1.0, 1.0, 2.0, 2.0], "b": [10.0, 20.0, 10.0, 20.0]})
+    prof = profile_loss(points, pd.Series([0.5, 0.2, 0.4, 0.3]))
+    assert prof["loss"].to_dict() == {("a", 1.0): 0.2, ("a", 2.0): 0.3, ("b", 10.0): 0.4, ("b", 20.0): 0.2}
+    assert prof.index[prof["best"]].tolist() == [("a", 1.0), ("b", 20.0)]
+
+
+@pytest.mark.parametrize("grid, message", [
+    ({"no_such": (1.0,)}, "unknown parameter 'no_such'"),
+    ({"import_demand_elasticity": (-1.0,)}, "out of range (found -1.0)"),
+    ({"flight_speed_factor": (0.5, 0.5)}, "repeated values"),
+    ({"flight_speed_factor": ()}, "out of range (found 'none')"),
+    ({}, "empty grid"),
+])
+def test_check_grid_rejects(grid, message):
+    from econ.backtest import check_grid
+    from econ.errors import InputError
+
+    with pytest.raises(InputError, match=re.escape(message)):
+        check_grid(grid, econ.load_inputs())
+
+
+def test_cli_backtest_grid():
+    r = CliRunner().invoke(app, ["backtest", "torkham-closure-2023-09", "transit-measures-2023", "-f", "csv",
+                                 "--grid", "import_demand_elasticity=0.5,2", "--grid", "flight_speed_factor=0.7"])
+    assert r.exit_code == 0, r.output
+    assert "# Profile loss" in r.stdout and "import_demand_elasticity,2.0," in r.stdout
+    assert "held_out,chosen_import_demand_elasticity,chosen_flight_speed_factor" in r.stdout
+    for bad, msg in [("import_demand_elasticity", "malformed grid"), ("x=1", "unknown parameter 'x'"),
+                     ("flight_speed_factor=2", "out of range")]:
+        r = CliRunner().invoke(app, ["backtest", "torkham-closure-2023-09", "--grid", bad])
+        assert r.exit_code == 1 and r.stderr.startswith("error: --grid: ") and msg in r.stderr, r.output
+        assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.output
 
 
 @functools.cache
