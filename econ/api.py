@@ -146,7 +146,6 @@ class _MemberStack:
                       else alloc(v) for k, v in part.coords.variables.items()}
             self.dataset = xr.Dataset({k: alloc(v) for k, v in part.data_vars.variables.items()},
                                       coords=coords, attrs=part.attrs)
-            self.dataset = self.dataset[list(part.data_vars)]   # same variable order as the chunk
         if not np.array_equal(part["member"].values, self.ids[self.at:self.at + n]):
             raise AssertionError("chunks must arrive in member order")
         for k, v in self.dataset.variables.items():

@@ -410,9 +410,10 @@ def fit(inputs: Inputs, grid: dict[str, tuple[float, ...]] | None = None,
     for ep in ep_of.unique():
         train = errors.loc[:, ep_of[ep_of != ep].index]
         test = errors.loc[:, ep_of[ep_of == ep].index]
-        if loss(train).isna().all():           # a single episode: nothing to choose on
+        train_loss = loss(train)
+        if train_loss.isna().all():            # a single episode: nothing to choose on
             continue
-        pick = int(loss(train).idxmin())
+        pick = int(train_loss.idxmin())
         rows.append({"held_out": ep, **{f"chosen_{k}": v for k, v in points.loc[pick].items()},
                      "outcomes": test.shape[1], "loss_out_of_sample": float(loss(test).loc[pick]),
                      "loss_in_sample_fit": float(loss(test).loc[best])})

@@ -137,8 +137,6 @@ def test_fit_leave_one_episode_out():
 
     assert res["in_sample_loss"] == pytest.approx(loss(res["errors"]).min())
     assert (oos["loss_out_of_sample"] >= 0).all()
-
-
     # the profile's minimum is the in-sample loss, at the best point's values
     prof = res["profile"]
     assert prof["loss"].min() == pytest.approx(res["in_sample_loss"])
