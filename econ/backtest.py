@@ -293,11 +293,12 @@ def backtest(inputs: Inputs, episodes: list[str] | None = None, *, members: int 
 # --------------------------------------------------------------------------- fitting to the evidence as a whole
 
 #: default grid for :func:`fit`: the dynamics the backtests speak to most directly
-#: (time scales and σ on steps of √2, the flight factor across its prior range)
+#: (time scales, σ and ρ on steps of √2, the flight factor across its prior range)
 DEFAULT_GRID: dict[str, tuple[float, ...]] = {
     "adjust_medium_days": (20.0, 28.0, 40.0, 57.0, 80.0, 113.0, 160.0),
     "flight_speed_factor": (0.3, 0.5, 0.7, 1.0),
     "route_substitution_elasticity": (2.5, 5.0, 10.0, 14.0, 20.0, 28.0, 40.0, 57.0, 80.0),
+    "within_corridor_substitution_ratio": (1.0, 1.4, 2.0, 2.8, 4.0, 5.7),
 }
 #: errors beyond this many tolerances count as this many (one confounded outcome must not
 #: decide the fit)

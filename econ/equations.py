@@ -56,32 +56,68 @@ def calc_price_index_ratio(s0, availability, cost_ratio, sigma):
         return np.where(base > 0, base ** (1.0 / (1.0 - sig)), np.inf)
 
 
-def calc_target_flow(v0, s0, availability, cost_ratio, sigma, epsilon, scale=1.0):
-    """D*[r,k] = v0 · scale · a·(g/g0)^(−σ) / S · (P/P0)^(−ε)   [USD/day]
+def calc_target_flow(v0, s0, availability, cost_ratio, sigma, epsilon, scale=1.0, *,
+                     route_nest=None, rho=1.0):
+    """D*[r,k] = v0 · scale · (w / S_n) · (W_n / T) · (P/P0)^(−ε)   [USD/day]
 
-    with S = Σ_r s0·a·(g/g0)^(−σ) / Σ_r s0: total demand for a commodity (import-
-    demand elasticity ε) nested over route choice (elasticity σ), calibrated so
-    that the baseline (a = 1, g = g0) returns ``v0`` exactly. Route arrays have
-    shape (..., route, commodity); ``sigma`` and ``epsilon`` (..., commodity).
+    Demand for a commodity (import-demand elasticity ε) over a two-level CES nest of
+    routes: nests ``n`` of close substitutes (routes of the same corridor and kind, e.g.
+    Karachi transit via Torkham or via Chaman) with elasticity ρσ inside a nest and σ
+    between nests (docs/model.md §3):
+
+    - availability a splits into the nest's a_n = max_{r∈n} a (its most open route) and
+      u = a / a_n inside it; w = u·(g/g0)^(−ρσ), s0_n = Σ_{r∈n} s0 and the nest's weight
+      index S_n = Σ_{r∈n} s0·w / s0_n;
+    - W_n = a_n · S_n^(1/ρ) and T = Σ_n s0_n·W_n / Σ s0;
+    - P/P0 = (Σ_n s0_n·Q_n / Σ s0)^(1/(1−σ)), Q_n = a_n · B_n^((1−σ)/(1−ρσ)) and
+      B_n = Σ_{r∈n} s0·w·(g/g0) / s0_n.
+
+    So goods barred from one route of a nest move mainly to the nest's other routes, and
+    a quota on every route of a nest (a corridor's negative list) scales the nest like a
+    quantity: a nest of one route is weighted a·(g/g0)^(−σ) whatever ρ.
+
+    Calibrated so that the baseline (a = 1, g = g0) returns ``v0`` exactly; with ρ = 1
+    (or one route per nest) it is the one-level CES of elasticity σ. Route arrays have
+    shape (..., route, commodity); ``sigma`` and ``epsilon`` (..., commodity); ``route_nest``
+    (route,) gives each route's nest (default: one nest of all routes); ``rho`` is a
+    scalar or (...,) per member.
     """
     sig = np.asarray(sigma, dtype=float)
-    return calc_target_flow_cells(v0, s0, availability, cost_ratio, sig[..., None, :], sig,
-                              np.asarray(epsilon, dtype=float),
-                              route_sum=lambda x: np.sum(x, axis=-2),
-                              to_routes=lambda x: x[..., None, :], scale=scale)
+    rho = np.asarray(rho, dtype=float)
+    nests = None
+    if route_nest is not None:
+        route_nest = np.asarray(route_nest)
+        N = int(route_nest.max()) + 1
+        onehot = (route_nest[:, None] == np.arange(N)[None, :]).astype(float)   # (R, N)
+        member = (route_nest[:, None] == np.arange(N)[None, :])[:, :, None]   # (R, N, 1)
+        nests = dict(nest_sum=lambda x: np.einsum("...rk,rn->...nk", x, onehot),
+                     nest_max=lambda x: np.max(np.where(member, x[..., :, None, :], -np.inf), axis=-3),
+                     to_nest_cells=lambda x: x[..., route_nest, :],
+                     nest_route_sum=lambda x: np.sum(x, axis=-2),
+                     nest_sigma=sig[..., None, :], rho=rho[..., None, None])
+    return calc_target_flow_cells(v0, s0, availability, cost_ratio,
+                                  (rho[..., None, None] if nests else 1.0) * sig[..., None, :], sig,
+                                  np.asarray(epsilon, dtype=float),
+                                  route_sum=lambda x: np.sum(x, axis=-2),
+                                  to_routes=lambda x: x[..., None, :], scale=scale, nests=nests)
 
 
 def calc_target_flow_cells(v0, s0, availability, cost_ratio, sigma_routes, sigma, epsilon, *,
-                           route_sum, to_routes, scale=1.0, out=None, work=None):
+                           route_sum, to_routes, scale=1.0, out=None, work=None, nests=None):
     """:func:`calc_target_flow` for any layout of the route × commodity cells.
 
     ``route_sum`` sums a cell array over the routes of each commodity (cells → commodity),
-    ``to_routes`` spreads a per-commodity array back over the cells; ``sigma_routes`` is σ
-    laid out like the cells, ``sigma`` and ``epsilon`` per commodity. The model calls it on
-    the compressed cells with baseline flow (see ``Model._build_cells``), with ``out`` to
-    receive the result and ``work`` as scratch (both shaped like the cells); its
-    ``to_routes`` may return the same work array each time (each spread array is used
-    before the next is made).
+    ``to_routes`` spreads a per-commodity array back over the cells; ``sigma_routes`` is the
+    elasticity inside each cell's nest (ρσ) laid out like the cells, ``sigma`` and
+    ``epsilon`` per commodity. The model calls it on the compressed cells with baseline
+    flow (see ``Model._build_cells``), with ``out`` to receive the result and ``work`` as
+    scratch (both shaped like the cells); its ``to_routes`` may return the same work array
+    each time (each spread array is used before the next is made).
+
+    ``nests`` (None: one level, elasticity ``sigma_routes``) is a dict of ``nest_sum``
+    and ``nest_max`` (cells → nests), ``to_nest_cells`` (nests → cells), ``nest_route_sum`` (nests →
+    commodity), ``nest_sigma`` (σ laid out like the nests) and ``rho`` (broadcasting
+    against the nests).
     """
     if work is None:
         w = calc_route_weight(availability, cost_ratio, sigma_routes)
@@ -90,10 +126,36 @@ def calc_target_flow_cells(v0, s0, availability, cost_ratio, sigma_routes, sigma
         w *= availability
     sw = np.multiply(s0, w, out=out)          # out, if given, is scratch until the end
     den = route_sum(s0)
-    S = route_sum(sw) / den
-    # price index from the same weights: Σ s0·a·(g/g0)^(1−σ) = Σ s0·w·(g/g0)
-    sw *= cost_ratio
-    base = route_sum(sw) / den
+    if nests is None:
+        S = route_sum(sw) / den
+        # price index from the same weights: Σ s0·a·(g/g0)^(1−σ) = Σ s0·w·(g/g0)
+        sw *= cost_ratio
+        base = route_sum(sw) / den
+    else:
+        nest_sum, to_nest, nest_route_sum = nests["nest_sum"], nests["to_nest_cells"], nests["nest_route_sum"]
+        rho, sig_n = nests["rho"], nests["nest_sigma"]
+        s0n = nest_sum(s0)
+        den = nest_route_sum(s0n)             # = Σ s0 summed by nests: the baseline is exact
+
+        def per_nest(x):                      # Σ_{r∈n} x / s0_n, 0 for a nest without flow
+            t = nest_sum(x)
+            return np.divide(t, s0n, out=np.zeros_like(t), where=s0n > 0)
+
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            # availability: the nest's (its most open route's) as a quantity, each route's
+            # relative to it as a weight inside the nest
+            an = nests["nest_max"](np.where(s0 > 0, availability, 0.0))
+            w /= to_nest(np.where(an > 0, an, 1.0))          # u·(g/g0)^(−ρσ), u = a / a_n
+            np.multiply(s0, w, out=sw)
+            Sn = per_nest(sw)
+            sw *= cost_ratio
+            Bn = per_nest(sw)
+            Wn = np.where(an > 0, an * Sn ** (1.0 / rho), 0.0)
+            Qn = np.where((an > 0) & (Bn > 0), an * Bn ** ((1.0 - sig_n) / (1.0 - rho * sig_n)), 0.0)
+            S = nest_route_sum(s0n * Wn) / den
+            base = nest_route_sum(s0n * Qn) / den
+            # inside its nest a route has w / S_n of the nest's W_n
+            w *= to_nest(np.divide(Wn, Sn, out=np.zeros_like(Wn), where=Sn > 0))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         p = np.where(base > 0, base ** (1.0 / (1.0 - sigma)), np.inf)
         vol = np.where(np.isfinite(p), p ** (-epsilon), 0.0)

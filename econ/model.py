@@ -198,6 +198,10 @@ class Model:
         freight_ck = np.divide(fbill, self.e0, out=np.zeros_like(fbill), where=self.e0 > 0)
         self.groups = ledger.build_group_map(inp.trader_groups, self.crossing_ids, self.commodity_ids,
                                              self.is_import, self.margin, freight_ck)
+        # nests of route choice: routes of the same corridor and kind (docs/model.md §3)
+        keys = list(zip(routes["corridor"], routes["kind"]))
+        nest_of = {kk: i for i, kk in enumerate(dict.fromkeys(keys))}
+        self.route_nest = np.array([nest_of[kk] for kk in keys])
         pak = (routes["corridor"] == "pakistan").to_numpy()
         self.pak_route = pak[:, None].astype(float)
         self.pak_transit = (pak & (routes["kind"] == "transit").to_numpy())[:, None].astype(float)
@@ -247,6 +251,12 @@ class Model:
         self._cells_to_commodity = _GroupSum(self._cell_k, K)
         self._pairs_to_commodity = _GroupSum(self._pair_k, K)
         self._pairs_to_crossing = _GroupSum(self._pair_c, self.C)
+        # nests (commodity × corridor × kind) of the cells, for the nested route choice
+        cell_key = self._cell_k * (int(self.route_nest.max()) + 1) + self.route_nest[self._cell_r]
+        nest_keys, self._cell_nest = np.unique(cell_key, return_inverse=True)
+        self._nest_k = nest_keys // (int(self.route_nest.max()) + 1)
+        self._cells_to_nest = _GroupSum(self._cell_nest, len(nest_keys))
+        self._nests_to_commodity = _GroupSum(self._nest_k, K)
         # static inputs on the cells (F,) and pairs (G,)
         cells = (self._cell_r, self._cell_k)
         full = lambda a: np.broadcast_to(a, (self.R, K))[cells]  # noqa: E731
@@ -521,7 +531,9 @@ class Model:
             g = eq.calc_generalized_cost(self.freight, self.delay_cost, days, tariff, guar)
             target = eq.calc_target_flow(self.v0, self.s0, avail, g / self.g0,
                                          self.p["route_substitution_elasticity"],
-                                         self.p["import_demand_elasticity"])
+                                         self.p["import_demand_elasticity"],
+                                         route_nest=self.route_nest,
+                                         rho=self.p["within_corridor_substitution_ratio"])
             # capacity-limited cut at closed crossings
             ratio = np.minimum(1.0, K / np.maximum(self.baseline_load, 1e-300))
             target = np.minimum(target, self.v0 * ratio[:, self.route_crossing][:, :, None])
@@ -576,7 +588,13 @@ class Model:
             pair_bool=np.empty((M, G), bool))
         self._memo = _Memo(M, F, G, C)
         # per-member numbers laid out on the cells
-        self._sigma_f = self.p["route_substitution_elasticity"][:, self._cell_k]     # (M, F)
+        # elasticities of the nested route choice: ρσ inside a cell's nest, σ between nests
+        sigma, rho = self.p["route_substitution_elasticity"], self.p["within_corridor_substitution_ratio"]
+        self._sigma_f = sigma[:, self._cell_k] * rho[:, None]                        # (M, F)
+        self._nests = dict(nest_sum=self._cells_to_nest, nest_max=self._cells_to_nest.max,
+                           to_nest_cells=lambda x: np.take(x, self._cell_nest, axis=-1),
+                           nest_route_sum=self._nests_to_commodity,
+                           nest_sigma=sigma[:, self._nest_k], rho=rho[:, None])
         self._lam_f = tuple(lam[..., 0] for lam in self._lam)                      # (M, 3, 1) each
 
     @property
@@ -707,7 +725,8 @@ class Model:
                 P["import_demand_elasticity"], out=target, work=w.weight,
                 route_sum=lambda x: self._cells_to_commodity(x, w.gather),
                 to_routes=lambda x: np.take(x, self._cell_k, axis=1,
-                                            out=w.spread_bool if x.dtype == bool else w.spread))
+                                            out=w.spread_bool if x.dtype == bool else w.spread),
+                nests=self._nests)
             np.greater(ratio[:, None], 1.0, out=penalised)
             penalised |= unavailable[:, None]
 
@@ -987,10 +1006,18 @@ class _GroupSum:
         if self.perm is not None:
             x = np.take(x, self.perm, axis=-1,
                         out=scratch if scratch is not None and scratch.shape == x.shape else None)
-        s = np.add.reduceat(x, self.starts, axis=-1)
+        return self._fill(np.add.reduceat(x, self.starts, axis=-1))
+
+    def max(self, x: np.ndarray) -> np.ndarray:
+        """Group maxima of ``x`` (0 for groups without members)."""
+        if self.perm is not None:
+            x = np.take(x, self.perm, axis=-1)
+        return self._fill(np.maximum.reduceat(x, self.starts, axis=-1))
+
+    def _fill(self, s: np.ndarray) -> np.ndarray:
         if len(self.groups) == self.n:
             return s
-        out = np.zeros(x.shape[:-1] + (self.n,))
+        out = np.zeros(s.shape[:-1] + (self.n,))
         out[..., self.groups] = s
         return out
 

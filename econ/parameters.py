@@ -23,6 +23,7 @@ Z95 = 1.6448536269514722  # standard normal 95th percentile
 REQUIRED: dict[str, tuple[float, float]] = {
     "import_demand_elasticity": (0.0, 10.0),
     "route_substitution_elasticity": (0.0, 200.0),
+    "within_corridor_substitution_ratio": (1.0, 20.0),
     "adjust_fast_days": (0.5, 60.0),
     "adjust_medium_days": (7.0, 720.0),
     "adjust_slow_days": (30.0, 7300.0),
