@@ -88,10 +88,11 @@ def calc_target_flow(v0, s0, availability, cost_ratio, sigma, epsilon, scale=1.0
     if route_nest is not None:
         route_nest = np.asarray(route_nest)
         N = int(route_nest.max()) + 1
-        onehot = (route_nest[:, None] == np.arange(N)[None, :]).astype(float)   # (R, N)
-        member = (route_nest[:, None] == np.arange(N)[None, :])[:, :, None]   # (R, N, 1)
+        member = route_nest[:, None] == np.arange(N)[None, :]                     # (R, N)
+        onehot = member.astype(float)
         nests = dict(nest_sum=lambda x: np.einsum("...rk,rn->...nk", x, onehot),
-                     nest_max=lambda x: np.max(np.where(member, x[..., :, None, :], -np.inf), axis=-3),
+                     nest_max=lambda x: np.max(np.where(member[:, :, None], x[..., :, None, :], -np.inf),
+                                               axis=-3),
                      to_nest_cells=lambda x: x[..., route_nest, :],
                      nest_route_sum=lambda x: np.sum(x, axis=-2),
                      nest_sigma=sig[..., None, :], rho=rho[..., None, None])
@@ -124,9 +125,9 @@ def calc_target_flow_cells(v0, s0, availability, cost_ratio, sigma_routes, sigma
     else:                                     # the same, a · (g/g0)^(−σ), written into work
         w = np.power(cost_ratio, np.negative(sigma_routes, out=work), out=work)
         w *= availability
-    sw = np.multiply(s0, w, out=out)          # out, if given, is scratch until the end
-    den = route_sum(s0)
     if nests is None:
+        sw = np.multiply(s0, w, out=out)      # out, if given, is scratch until the end
+        den = route_sum(s0)
         S = route_sum(sw) / den
         # price index from the same weights: Σ s0·a·(g/g0)^(1−σ) = Σ s0·w·(g/g0)
         sw *= cost_ratio
@@ -146,7 +147,7 @@ def calc_target_flow_cells(v0, s0, availability, cost_ratio, sigma_routes, sigma
             # relative to it as a weight inside the nest
             an = nests["nest_max"](np.where(s0 > 0, availability, 0.0))
             w /= to_nest(np.where(an > 0, an, 1.0))          # u·(g/g0)^(−ρσ), u = a / a_n
-            np.multiply(s0, w, out=sw)
+            sw = np.multiply(s0, w, out=out)  # out, if given, is scratch until the end
             Sn = per_nest(sw)
             sw *= cost_ratio
             Bn = per_nest(sw)

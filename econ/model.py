@@ -252,9 +252,10 @@ class Model:
         self._pairs_to_commodity = _GroupSum(self._pair_k, K)
         self._pairs_to_crossing = _GroupSum(self._pair_c, self.C)
         # nests (commodity × corridor × kind) of the cells, for the nested route choice
-        cell_key = self._cell_k * (int(self.route_nest.max()) + 1) + self.route_nest[self._cell_r]
+        n_route_nests = int(self.route_nest.max()) + 1
+        cell_key = self._cell_k * n_route_nests + self.route_nest[self._cell_r]
         nest_keys, self._cell_nest = np.unique(cell_key, return_inverse=True)
-        self._nest_k = nest_keys // (int(self.route_nest.max()) + 1)
+        self._nest_k = nest_keys // n_route_nests
         self._cells_to_nest = _GroupSum(self._cell_nest, len(nest_keys))
         self._nests_to_commodity = _GroupSum(self._nest_k, K)
         # static inputs on the cells (F,) and pairs (G,)

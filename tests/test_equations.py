@@ -61,7 +61,7 @@ def test_nested_target_flow_hand_computed():
                               route_nest=np.array([0, 0, 1]), rho=2.0)
     w1 = 1.1 ** -8                                  # inside the nest the elasticity is 8
     S_a = (w1 + 1) / 2                              # nest a's weight index
-    W_a = S_a ** 0.5                                # A_a = 1: W = S^(1/rho)
+    W_a = S_a ** 0.5                                # a_n = 1: W = S^(1/rho)
     T = (2 * W_a + 1) / 3
     Q_a = ((1.1 ** -7 + 1) / 2) ** (3 / 7)          # (B_a)^((1-4)/(1-8))
     vol = ((2 * Q_a + 1) / 3) ** (1 / 3)            # (P/P0)^(-1) with P = base^(1/(1-4))
@@ -75,7 +75,7 @@ def test_nested_target_flow_hand_computed():
 
 def test_nested_closure_moves_flow_to_the_nest_mate():
     # route 1 shut: with rho = 1 its flow spreads over routes 2 and 3 alike (one-level CES);
-    # with rho = 4 nearly all of it goes to route 2, in the same nest
+    # with rho = 4 most of it goes to route 2, in the same nest (18.3 against 10.9 on route 3)
     v0 = np.array([[10.0], [10.0], [10.0]])
     avail = np.array([[0.0], [1.0], [1.0]])
     kw = dict(route_nest=np.array([0, 0, 1]))
