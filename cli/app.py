@@ -7,19 +7,41 @@ that ``chokepoint --help`` stays fast.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from enum import Enum
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import typer
 
+from .calibrate_cmd import register as _register_calibrate
+from .common import (
+    OPTS,
+    BaselineOpt,
+    FormatOpt,
+    Group,
+    InputsOpt,
+    MembersOpt,
+    MonthsOpt,
+    ParamsOpt,
+    ScenarioArg,
+    SeedOpt,
+    WorkersOpt,
+    check_baseline,
+    guard,
+    load_inputs,
+    note,
+    parse_grid,
+    progress_bar,
+    run_one,
+    summary_lines,
+    write_atomic,
+)
 from .render import Format
 
 app = typer.Typer(
     name="chokepoint",
+    cls=Group,
     help="Afghan customs revenue through its border crossings under coercive trade measures.",
     no_args_is_help=True,
     add_completion=False,
@@ -27,24 +49,7 @@ app = typer.Typer(
 )
 inputs_app = typer.Typer(help="Inspect and validate input data.", no_args_is_help=True)
 app.add_typer(inputs_app, name="inputs")
-from .calibrate_cmd import register as _register_calibrate  # noqa: E402
-
 _register_calibrate(app)
-
-_OPTS = {"debug": False, "quiet": False}
-
-InputsOpt = typer.Option(None, "--inputs", help="Directory with input tables (default: the shipped inputs).",
-                         file_okay=False)
-FormatOpt = typer.Option(Format.table, "--format", "-f", help="Output format.")
-MembersOpt = typer.Option(1, "--members", "-n", min=1, max=100_000,
-                          help="Ensemble members (1 = deterministic run at central values).")
-SeedOpt = typer.Option(None, "--seed", min=0, help="Root seed of the ensemble (default: the scenario's, else 0).")
-BaselineOpt = typer.Option("flat", "--baseline",
-                           help="No-measure baseline: flat (FY1401 flows) or forecast (statsmodels path).")
-ParamsOpt = typer.Option(None, "--params", dir_okay=False,
-                         help="TOML of parameters replacing the inputs' (e.g. from `calibrate --out`).")
-WorkersOpt = typer.Option(1, "--workers", min=1, max=64, help="Processes for ensemble chunks.")
-MonthsOpt = typer.Option(None, "--months", min=1, max=240, help="Override the horizon.")
 
 
 class Table(str, Enum):
@@ -69,143 +74,13 @@ def main_callback(
                                  help="Show the version and exit."),
 ) -> None:
     """chokepoint: revenue lost, diverted and delayed when crossings are taxed or closed."""
-    _OPTS["debug"] = debug
-    _OPTS["quiet"] = quiet
-
-
-def _fail(exc: BaseException) -> None:
-    if _OPTS["debug"]:
-        raise exc
-    msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    typer.echo(f"error: {msg}", err=True)
-    raise typer.Exit(1)
-
-
-def _guard(fn: Callable[[], None]) -> None:
-    from econ.errors import InputError
-
-    try:
-        fn()
-    except InputError as exc:
-        _fail(exc)
-    except (typer.Exit, typer.Abort):
-        raise
-    except BrokenPipeError:
-        # the reader (e.g. `head`) went away: stop quietly, as Unix tools do
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        raise typer.Exit(0) from None
-    except (OSError, ValueError, RuntimeError, KeyError) as exc:
-        if _OPTS["debug"]:
-            raise
-        typer.echo(f"error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
-                   "(rerun with --debug for the traceback)", err=True)
-        raise typer.Exit(1) from None
-
-
-def _parse_grid(specs: list[str]) -> dict[str, tuple[float, ...]]:
-    """``["NAME=V1,V2", ...]`` to a grid; one-line InputError on a malformed item."""
-    from econ.errors import input_error
-
-    grid: dict[str, tuple[float, ...]] = {}
-    for spec in specs:
-        name, sep, rest = spec.partition("=")
-        try:
-            values = tuple(float(v) for v in rest.split(","))
-        except ValueError:
-            values = ()
-        if not sep or not name.strip() or not values:
-            raise input_error("--grid", "malformed grid", found=spec,
-                              expected="NAME=V1,V2,... with numbers, e.g. import_demand_elasticity=0.5,1,2")
-        if name.strip() in grid:
-            raise input_error("--grid", f"{name.strip()} given twice", fix="give each parameter once")
-        grid[name.strip()] = values
-    return grid
-
-
-def _note(text: str) -> None:
-    if not _OPTS["quiet"]:
-        typer.echo(text, err=True)
-
-
-def _progress(total_label: str):
-    """A rich progress callback on stderr, or None when quiet or not a terminal."""
-    if _OPTS["quiet"] or not sys.stderr.isatty():
-        return None, None
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TimeElapsedColumn
-
-    prog = Progress("[progress.description]{task.description}", BarColumn(),
-                    "{task.completed}/{task.total} days", TimeElapsedColumn(),
-                    console=Console(stderr=True), transient=True)
-    task = prog.add_task(total_label, total=None)
-
-    def cb(done: int, total: int) -> None:
-        prog.update(task, completed=done, total=total)
-
-    return prog, cb
-
-
-def write_atomic(path: Path, writer: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same directory, then rename into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        writer(Path(tmp))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file normal permissions
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _load_inputs(inputs: Optional[Path], params: Optional[Path] = None):
-    import econ
-
-    inp = econ.load_inputs(inputs)
-    if params is not None:
-        from econ.calibrate import apply_parameters_file
-
-        inp = apply_parameters_file(inp, params)
-    return inp
-
-
-def _check_baseline(baseline: str) -> None:
-    from econ.api import BASELINES
-    from econ.errors import InputError
-
-    if baseline not in BASELINES:
-        raise InputError(f"--baseline: unknown baseline {baseline!r}; fix: use flat or forecast")
-
-
-def _run_one(scenario: str, inputs, months: Optional[int], label: str = "", *, members: int = 1,
-             seed: Optional[int] = None, baseline: str = "flat", workers: int = 1):
-    import econ
-
-    _check_baseline(baseline)
-    sc = econ.load_scenario(scenario)
-    if months is not None:
-        sc = sc.with_months(months)
-    kw = dict(inputs=inputs, members=members, rng=seed, baseline=baseline, workers=workers)
-    prog, cb = _progress(label or sc.name)
-    if prog is not None:
-        with prog:
-            ds = econ.run(sc, progress=cb, **kw)
-    else:
-        ds = econ.run(sc, **kw)
-    bad = ds.attrs.get("nonfinite_members", 0)
-    if bad:
-        _note(f"warning: {bad} of {ds.sizes['member']} member(s) have non-finite results (kept; see the Dataset)")
-    return ds
+    OPTS["debug"] = debug
+    OPTS["quiet"] = quiet
 
 
 @app.command()
 def run(
-    scenario: str = typer.Argument("default", help="Built-in scenario name or path to a TOML file."),
+    scenario: str = ScenarioArg,
     inputs: Optional[Path] = InputsOpt,
     months: Optional[int] = MonthsOpt,
     fmt: Format = FormatOpt,
@@ -226,13 +101,13 @@ def run(
     the _p05/_p95 columns."""
 
     def go() -> None:
-        from econ.output import percentiles
-        from econ.tables import ledger_summary, national_path, revenue_impact_table
+        from econ.analysis.tables import ledger_summary, national_path, revenue_impact_table
+        from econ.model.record import percentiles
 
         from .render import render_many
 
-        inp = _load_inputs(inputs, params)
-        ds = _run_one(scenario, inp, months, members=members, seed=seed, baseline=baseline, workers=workers)
+        inp = load_inputs(inputs, params)
+        ds = run_one(scenario, inp, months, members=members, seed=seed, baseline=baseline, workers=workers)
         tables = []
         if table in (Table.all, Table.crossings):
             tables.append((f"Revenue impact by crossing, {ds.attrs['scenario']} (USD, whole horizon)",
@@ -242,20 +117,11 @@ def run(
         if out is not None:
             saved = percentiles(ds) if percentiles_only and ds.sizes["member"] > 1 else ds
             write_atomic(out, lambda p: saved.to_netcdf(p, engine="scipy"))
-            _note(f"wrote {out}")
+            note(f"wrote {out}")
         sys.stdout.write(render_many(tables, fmt))
-        _summary(ledger_summary(ds), fmt)
+        summary_lines(ledger_summary(ds), fmt)
 
-    _guard(go)
-
-
-def _summary(lines: list[str], fmt: Format) -> None:
-    """Prose summary: after the tables on stdout for table/markdown; on stderr for csv/json."""
-    if fmt in (Format.table, Format.markdown):
-        sys.stdout.write("\n" + "\n".join(lines) + "\n")
-    else:
-        for line in lines:
-            _note(line)
+    guard(go)
 
 
 class PressureTable(str, Enum):
@@ -266,7 +132,7 @@ class PressureTable(str, Enum):
 
 @app.command()
 def pressure(
-    scenario: str = typer.Argument("default", help="Built-in scenario name or path to a TOML file."),
+    scenario: str = ScenarioArg,
     inputs: Optional[Path] = InputsOpt,
     months: Optional[int] = MonthsOpt,
     fmt: Format = FormatOpt,
@@ -280,12 +146,12 @@ def pressure(
     """Who pays: trader-group pressure and protest risk, and the coercion ledger with Pakistan."""
 
     def go() -> None:
-        from econ.tables import ledger_summary, pakistan_table, pressure_table
+        from econ.analysis.tables import ledger_summary, pakistan_table, pressure_table
 
         from .render import render_many
 
-        inp = _load_inputs(inputs, params)
-        ds = _run_one(scenario, inp, months, members=members, seed=seed, baseline=baseline, workers=workers)
+        inp = load_inputs(inputs, params)
+        ds = run_one(scenario, inp, months, members=members, seed=seed, baseline=baseline, workers=workers)
         tables = []
         if table in (PressureTable.all, PressureTable.groups):
             tables.append((f"Trader pressure by group, {ds.attrs['scenario']} (costs in USD, whole horizon)",
@@ -294,9 +160,9 @@ def pressure(
             tables.append(("Coercion ledger by month (USD; ratio = Afghan revenue lost per USD Pakistan gives up)",
                            pakistan_table(ds)))
         sys.stdout.write(render_many(tables, fmt))
-        _summary(ledger_summary(ds), fmt)
+        summary_lines(ledger_summary(ds), fmt)
 
-    _guard(go)
+    guard(go)
 
 
 @app.command()
@@ -321,7 +187,7 @@ def scenarios(inputs: Optional[Path] = InputsOpt, fmt: Format = FormatOpt) -> No
         df = pd.DataFrame(rows).set_index("name")
         sys.stdout.write(render(df, fmt, "Built-in scenarios"))
 
-    _guard(go)
+    guard(go)
 
 
 @app.command()
@@ -339,18 +205,18 @@ def compare(
     """Set scenarios side by side: national revenue impact and its decomposition (USD)."""
 
     def go() -> None:
-        from econ.tables import compare_table
+        from econ.analysis.tables import compare_table
 
         from .render import render
 
-        inp = _load_inputs(inputs, params)
+        inp = load_inputs(inputs, params)
         res = {}
         for n in names:
-            ds = _run_one(n, inp, months, members=members, seed=seed, baseline=baseline, workers=workers)
+            ds = run_one(n, inp, months, members=members, seed=seed, baseline=baseline, workers=workers)
             res[ds.attrs["scenario"] if ds.attrs["scenario"] not in res else n] = ds
         sys.stdout.write(render(compare_table(res), fmt, "Scenarios compared (USD, national, whole horizon)"))
 
-    _guard(go)
+    guard(go)
 
 
 class Metric(str, Enum):
@@ -360,7 +226,7 @@ class Metric(str, Enum):
 
 @app.command()
 def sensitivity(
-    scenario: str = typer.Argument("default", help="Built-in scenario name or path to a TOML file."),
+    scenario: str = ScenarioArg,
     inputs: Optional[Path] = InputsOpt,
     months: Optional[int] = MonthsOpt,
     members: int = typer.Option(200, "--members", "-n", min=0, max=100_000,
@@ -383,8 +249,8 @@ def sensitivity(
 
     def go() -> None:
         import econ
-        from econ.sensitivity import sensitivity as sens
-        from econ.sensitivity import tornado
+        from econ.analysis.sensitivity import sensitivity as sens
+        from econ.analysis.sensitivity import tornado
 
         from .render import render
 
@@ -393,11 +259,11 @@ def sensitivity(
                 import matplotlib  # noqa: F401
             except ImportError:
                 raise econ.InputError("--plot needs matplotlib; fix: pip install 'chokepoint[plot]'") from None
-        inp = _load_inputs(inputs, params)
+        inp = load_inputs(inputs, params)
         sc = econ.load_scenario(scenario)
         if months is not None:
             sc = sc.with_months(months)
-        prog, cb = _progress(f"sensitivity {sc.name}")
+        prog, cb = progress_bar(f"sensitivity {sc.name}")
         if prog is not None:
             with prog:
                 table = sens(sc, inp, members=members if members > 1 else 1, rng=seed, bins=bins,
@@ -407,7 +273,7 @@ def sensitivity(
         if plot is not None:
             kind = plot.suffix.lstrip(".").lower() or "png"
             write_atomic(plot, lambda p: tornado(table, metric.value, p, top=top, format=kind))
-            _note(f"wrote {plot}")
+            note(f"wrote {plot}")
         c = table.attrs["central"]
         title = (f"Sensitivity, {sc.name}: central revenue loss {c['revenue_loss']:,.0f} USD, "
                  f"peak pressure {c['peak_pressure']:.3g}")
@@ -415,7 +281,7 @@ def sensitivity(
             title += f"; S1 from {table.attrs['members']} members, noise level {table.attrs['S1_noise']:.3f}"
         sys.stdout.write(render(table, fmt, title))
 
-    _guard(go)
+    guard(go)
 
 
 @app.command()
@@ -442,16 +308,16 @@ def backtest(
     profile loss (flat = not identified by the episodes)."""
 
     def go() -> None:
-        from econ.backtest import backtest as run_backtest
-        from econ.backtest import check_grid, fit, summary
+        from econ.analysis.backtest import backtest as run_backtest
+        from econ.analysis.backtest import check_grid, fit, summary
 
         from .render import render_many
 
-        _check_baseline(baseline)
-        inp = _load_inputs(inputs, params)
-        fit_on = None if not grid else check_grid(_parse_grid(grid), inp, source="--grid")
+        check_baseline(baseline)
+        inp = load_inputs(inputs, params)
+        fit_on = None if not grid else check_grid(parse_grid(grid), inp, source="--grid")
         table, _ = run_backtest(inp, episodes or None, members=members, rng=seed, baseline=baseline,
-                                progress=lambda name: _note(f"episode {name}"))
+                                progress=lambda name: note(f"episode {name}"))
         shown = table.drop(columns=[c for c in table.columns if c.endswith("_within") and c != "model_within"])
         if fmt in (Format.table, Format.markdown):
             # the reasons are long: a flag here, the text in csv/json and docs/validation.md
@@ -460,9 +326,9 @@ def backtest(
                   ("Summary over outcomes every predictor can compute", summary(table, common=True)),
                   ("Summary over each predictor's outcomes", summary(table))]
         if fit_grid or grid:
-            res = fit(inp, fit_on, episodes=episodes or None, progress=lambda name: _note(f"fit: episode {name}"))
+            res = fit(inp, fit_on, episodes=episodes or None, progress=lambda name: note(f"fit: episode {name}"))
             best = ", ".join(f"{k} = {v:g}" for k, v in res["best"].items())
-            _note(f"in-sample best: {best} (loss {res['in_sample_loss']:.3f}; shipped central values "
+            note(f"in-sample best: {best} (loss {res['in_sample_loss']:.3f}; shipped central values "
                   f"{res['central_loss']:.3f})")
             tables.append(("Leave-one-episode-out: loss (mean capped |error|/tolerance) of each held-out episode",
                            res["out_of_sample"]))
@@ -470,7 +336,7 @@ def backtest(
                            "(flat = not pinned down by the episodes)", res["profile"]))
         sys.stdout.write(render_many(tables, fmt))
 
-    _guard(go)
+    guard(go)
 
 
 @inputs_app.command("check")
@@ -479,14 +345,14 @@ def inputs_check(inputs: Optional[Path] = InputsOpt, fmt: Format = FormatOpt) ->
 
     def go() -> None:
         import econ
-        from econ.summary import inputs_summary
+        from econ.analysis.summary import inputs_summary
 
         from .render import render_many
 
         inp = econ.load_inputs(inputs)
         sys.stdout.write(render_many(inputs_summary(inp), fmt))
 
-    _guard(go)
+    guard(go)
 
 
 def main() -> None:

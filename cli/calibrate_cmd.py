@@ -1,8 +1,8 @@
 """``chokepoint calibrate``: estimate σ and adjustment time scales from the episode panel.
 
 Call :func:`register` on the main Typer app. The command imports the library (pandas,
-statsmodels) only when it runs, so ``chokepoint --help`` stays fast; helpers of
-``cli.app`` are imported at call time to avoid a circular import.
+statsmodels) only when it runs, so ``chokepoint --help`` stays fast; shared helpers come
+from :mod:`cli.common`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Optional
 
 import typer
 
+from .common import OPTS, guard, note, write_atomic
 from .render import Format
 
 
@@ -56,11 +57,15 @@ def register(app: typer.Typer) -> None:
         by PPML with series x episode fixed effects, prints estimates with standard errors and
         fit statistics, and optionally writes a parameters file that `run --params` accepts.
         """
-        from . import app as cli_app
 
         def go() -> None:
             import econ
-            from econ.calibrate import DEFAULT_PARAMS, estimate, load_panel, to_parameters_toml
+            from econ.analysis.calibrate import (
+                DEFAULT_PARAMS,
+                estimate,
+                load_panel,
+                to_parameters_toml,
+            )
 
             from .render import render_many
 
@@ -69,7 +74,7 @@ def register(app: typer.Typer) -> None:
             names = tuple(param) if param else DEFAULT_PARAMS
 
             def progress(i: int, obj: float, values: dict[str, float]) -> None:
-                if not cli_app._OPTS["quiet"] and sys.stderr.isatty():
+                if not OPTS["quiet"] and sys.stderr.isatty():
                     shown = ", ".join(f"{k}={v:.4g}" for k, v in values.items() if k in names)
                     typer.echo(f"iteration {i}: objective {obj:.6g}; {shown}", err=True)
 
@@ -84,18 +89,18 @@ def register(app: typer.Typer) -> None:
                                .rename_axis("n")))
             if out is not None:
                 text = to_parameters_toml(res, inp, include_weak=include_weak)
-                cli_app.write_atomic(out, lambda p: p.write_text(text, encoding="utf-8"))
+                write_atomic(out, lambda p: p.write_text(text, encoding="utf-8"))
                 shown = [n for n in res.params if n in res.written
                          or (include_weak and n in res.weak and n not in res.at_bound)]
-                cli_app._note(f"wrote {out} ({', '.join(shown) or 'no parameter: none well identified'})")
+                note(f"wrote {out} ({', '.join(shown) or 'no parameter: none well identified'})")
             sys.stdout.write(render_many(tables, fmt))
 
-        cli_app._guard(go)
+        guard(go)
 
 
 def _default_panel(inp) -> Path:
     """The panel next to the inputs, else the shipped one."""
-    from econ.calibrate import PANEL_FILE, default_panel_path
+    from econ.analysis.calibrate import PANEL_FILE, default_panel_path
 
     p = Path(inp.directory) / PANEL_FILE
     return p if p.is_file() else default_panel_path()

@@ -13,23 +13,44 @@ or step by step (to couple with another model)::
     while model.t < model.T:
         model.step()
     ds = model.result()
+
+Layers (docs/model.md, "Map of the code"): :mod:`econ.equations` (pure numpy) ←
+:mod:`econ.spec` (validated records) ← :mod:`econ.model` (network, draws, schedule, engine,
+run record, ensembles) ← :mod:`econ.io` (files) and :mod:`econ.analysis` (backtests,
+sensitivity, calibration, forecast, tables) ← :mod:`econ.api` ← the ``cli`` package.
 """
 
 from ._version import __version__
 from .api import run
 from .errors import InputError
-from .inputs import Inputs, load_inputs
-from .model import Model
-from .output import DECOMPOSITION, VARIABLES, revenue_gap
-from .scenario import Scenario, builtin_scenarios, load_scenario, parse_scenario
+from .io.inputs import load_inputs
+from .io.scenarios import builtin_scenarios, load_scenario, parse_scenario
+from .model import (
+                    DECOMPOSITION,
+                    VARIABLES,
+                    Draws,
+                    Engine,
+                    Model,
+                    Network,
+                    RunRecord,
+                    Schedule,
+                    revenue_gap,
+)
+from .spec.inputs import Inputs
+from .spec.scenario import Scenario
 
 __all__ = [
     "__version__",
     "DECOMPOSITION",
+    "Draws",
+    "Engine",
     "InputError",
     "Inputs",
     "Model",
+    "Network",
+    "RunRecord",
     "Scenario",
+    "Schedule",
     "VARIABLES",
     "builtin_scenarios",
     "load_inputs",

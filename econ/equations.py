@@ -41,21 +41,6 @@ def calc_route_weight(availability, cost_ratio, sigma):
     return availability * cost_ratio ** (-sigma)
 
 
-def calc_price_index_ratio(s0, availability, cost_ratio, sigma):
-    """P/P0 = (Σ_r s0 · a · (g/g0)^(1−σ) / Σ_r s0)^(1/(1−σ))   [1]
-
-    CES price index of a commodity's delivered cost over its routes: route arrays
-    have shape (..., route, commodity), ``sigma`` (..., commodity). Removing a route
-    (a → 0) raises it (variety loss); ``inf`` when no route is available.
-    """
-    sig = np.asarray(sigma, dtype=float)
-    num = np.sum(s0 * availability * cost_ratio ** (1.0 - sig[..., None, :]), axis=-2)
-    den = np.sum(s0 * np.ones_like(cost_ratio), axis=-2)
-    base = num / den
-    with np.errstate(divide="ignore", over="ignore"):
-        return np.where(base > 0, base ** (1.0 / (1.0 - sig)), np.inf)
-
-
 def calc_target_flow(v0, s0, availability, cost_ratio, sigma, epsilon, scale=1.0, *,
                      route_nest=None, rho=1.0):
     """D*[r,k] = v0 · scale · (w / S_n) · (W_n / T) · (P/P0)^(−ε)   [USD/day]
@@ -176,6 +161,20 @@ def calc_adjustment_rate(timescale_days, multiplier):
     return 1.0 - np.exp(-1.0 / (timescale_days * multiplier))
 
 
+def calc_adjustment_rate_choice(deviation, target_deviation, penalised, rate, rate_flight,
+                                rate_return):
+    """λ = λ_flight where y* < y on a penalised cell; λ where y* ≥ y ≥ 0; else λ_return   [1/day]
+
+    Which of a box's daily rates applies (docs/model.md §5): traders leave a penalised route
+    at the flight rate, take up alternatives (or grow above the baseline) at the box's own
+    rate, and move back toward the baseline from below it (or down from a route that is not
+    penalised) at the slower return rate.
+    """
+    down = target_deviation < deviation
+    up_rate = np.where(~down & (deviation >= 0.0), rate, rate_return)
+    return np.where(down & penalised, rate_flight, up_rate)
+
+
 def calc_box_update(deviation, target_deviation, rate):
     """y' = y + λ·(y* − y)   [USD/day]: one day of first-order adjustment of a box."""
     return deviation + rate * (target_deviation - deviation)
@@ -201,6 +200,16 @@ def calc_cleared_share(queue_trucks, arriving_trucks, capacity):
 def calc_spoiled_value(queued_value, shelf_life_days, days=1.0):
     """S = Q · (1 − exp(−δ·t)), δ = ln 2 / shelf life   [USD]: spoilage in the queue."""
     return queued_value * -np.expm1(-LN2 / shelf_life_days * days)
+
+
+def calc_hold_back_share(capacity_share, days_closed, patience_days):
+    """h = c + (1 − c) · exp(−d / P)   [1]: share of cargo still sent to a crossing.
+
+    Traders stop sending cargo to a crossing whose capacity is cut to ``c`` once the closure
+    has lasted ``d`` days, at the rate 1/P of their patience; what they hold back is re-routed
+    like cargo that turns back from the queue. An open crossing (c = 1) gets everything.
+    """
+    return capacity_share + (1.0 - capacity_share) * np.exp(-days_closed / patience_days)
 
 
 def calc_wait_days(queue_trucks, normal_capacity, capacity_share, expected_closure_days):
@@ -254,3 +263,69 @@ def calc_accumulated_pressure(previous, pressure, half_life_days, days=1.0):
 def calc_protest_risk(accumulated_pressure, intercept, slope):
     """π = 1 / (1 + exp(−(a + b·A)))   [1]: logistic protest risk."""
     return 1.0 / (1.0 + np.exp(-(intercept + slope * accumulated_pressure)))
+
+
+def _group_sum(x, keys, n):
+    """Σ over the last axis of ``x`` by ``keys`` into ``n`` groups (reference helper)."""
+    x = np.asarray(x, dtype=float)
+    out = np.zeros(x.shape[:-1] + (n,))
+    np.add.at(out, (..., np.asarray(keys)), x)
+    return out
+
+
+def calc_reroute(turned, open_demand, cell_pair, cell_commodity, pair_commodity, open_floor,
+                 n_commodities):
+    """Re-routed cargo: where cargo turned back at one crossing goes   [USD]
+
+    ``turned`` (..., G) is cargo turned back or held at each crossing × commodity pair,
+    ``open_demand`` (..., F) each route cell's demand still sent on (target × hold-back).
+    For a pair, the open alternative is its commodity's open demand elsewhere,
+    A = Σ_{cells of k} D − Σ_{cells of the pair} D; if A exceeds max(1e-12 · Σ D, floor) the
+    cargo is shared over the other cells in proportion to their demand, per = turned / A, and
+    each cell receives D · (Σ_{pairs of k} per − per[own pair]); else it is stranded (lost).
+
+    Returns ``(received (..., F), stranded (..., K))``.
+    """
+    n_pairs = len(pair_commodity)
+    total = _group_sum(open_demand, cell_commodity, n_commodities)[..., pair_commodity]
+    own = _group_sum(open_demand, cell_pair, n_pairs)
+    alternative = total - own
+    threshold = np.maximum(np.maximum(total, 1e-300) * 1e-12, open_floor)
+    has = alternative > threshold
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per = np.where(has, turned / np.where(has, alternative, 1.0), 0.0)
+    stranded = _group_sum(np.where(per > 0.0, 0.0, turned), pair_commodity, n_commodities)
+    per_k = _group_sum(per, pair_commodity, n_commodities)
+    received = open_demand * (per_k[..., cell_commodity] - per[..., cell_pair])
+    return received, stranded
+
+
+def calc_pair_compliance(arrivals, compliance, cell_pair, n_pairs, previous):
+    """κ_pair = Σ_r A·κ / Σ_r A over the pair's routes; ``previous`` where nothing arrives   [1]"""
+    num = _group_sum(arrivals * compliance, cell_pair, n_pairs)
+    den = _group_sum(arrivals, cell_pair, n_pairs)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0.0, num / np.where(den > 0.0, den, 1.0), previous)
+
+
+def calc_decomposition(baseline_orders, orders, stranded, cell_commodity, baseline_value,
+                       baseline_share, pair_commodity, cleared, queue, queue_before, in_transit,
+                       in_transit_before, spoiled):
+    """The gap between baseline and cleared value, e0 − E, split four ways   [USD]
+
+    - lost L = (Σ_cells (v0 − orders) + stranded)[k] · w0: the national shortfall of orders
+      and the cargo with nowhere to go, shared over crossings by baseline share;
+    - delayed D = ΔQ + ΔP: growth of the queue and of re-routed cargo in transit;
+    - spoiled S (given);
+    - diverted V = e0 − E − L − D − S (sums to about 0 nationally).
+
+    Cell arrays (..., F), pair arrays (..., G), ``stranded`` (..., K). Returns ``(L, D, V)``.
+    """
+    n_commodities = int(np.max(pair_commodity)) + 1 if len(pair_commodity) else 0
+    n_commodities = max(n_commodities, int(np.max(cell_commodity)) + 1 if len(cell_commodity) else 0,
+                        np.shape(stranded)[-1])
+    lost_national = _group_sum(baseline_orders - orders, cell_commodity, n_commodities) + stranded
+    lost = lost_national[..., pair_commodity] * baseline_share
+    delayed = (queue - queue_before) + (in_transit - in_transit_before)
+    diverted = baseline_value - cleared - lost - delayed - spoiled
+    return lost, delayed, diverted

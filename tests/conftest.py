@@ -9,7 +9,7 @@ from typing import Callable
 import pytest
 
 import econ
-from econ.inputs import default_inputs_dir
+from econ.io.inputs import default_inputs_dir
 
 TOY_DIR = Path(__file__).parent / "data" / "toy"
 

@@ -12,9 +12,10 @@ from typer.testing import CliRunner
 
 import econ
 from cli.app import app
-from econ.backtest import (PREDICTORS, fit, naive_flows, outcome_value, run_episode, score, summary,
+from econ.analysis.backtest import (PREDICTORS, fit, naive_flows, outcome_value, run_episode, score, summary,
                            window_weights)
-from econ.episodes import Outcome, builtin_episodes, load_episode, parse_episode
+from econ.io.episodes import builtin_episodes, load_episode, parse_episode
+from econ.spec.episode import Outcome
 
 
 def toy_closure(days: int = 10) -> econ.Scenario:
@@ -40,18 +41,19 @@ def test_window_weights_by_hand(toy_inputs):
 
 def test_trade_change_by_hand(toy_inputs):
     ds = econ.run(toy_closure(), inputs=toy_inputs)
+    net = econ.Network.from_inputs(toy_inputs)
     o = outcome(crossings=["east"])
     jan = float(ds.trade_value.isel(member=0, time=0).sel(crossing="east").sum()) / 31
     mar = float(ds.trade_value.isel(member=0, time=2).sel(crossing="east").sum()) / 31
-    assert outcome_value(ds, o)[0] == pytest.approx(100 * (jan / mar - 1), rel=1e-9)
+    assert outcome_value(ds, o, net)[0] == pytest.approx(100 * (jan / mar - 1), rel=1e-9)
     # a corridor share: east is the pakistan corridor
     share = outcome_value(ds, outcome(metric="corridor_share", corridors=["pakistan"], comparison="level",
-                                      compare_start=None, compare_end=None))[0]
+                                      compare_start=None, compare_end=None), net)[0]
     tot = float(ds.trade_value.isel(member=0, time=0).sum())
     assert share == pytest.approx(100 * jan * 31 / tot, rel=1e-9)
     # revenue change against the baseline in the same window
     r = outcome_value(ds, outcome(metric="revenue_change", crossings=["east"], comparison="counterfactual",
-                                  compare_start=None, compare_end=None))[0]
+                                  compare_start=None, compare_end=None), net)[0]
     got = ds.customs_revenue.isel(member=0, time=0).sel(crossing="east").sum()
     base = ds.baseline_customs_revenue.isel(member=0, time=0).sel(crossing="east").sum()
     assert r == pytest.approx(100 * float(got / base - 1), rel=1e-9)
@@ -61,9 +63,9 @@ def test_naive_baselines_by_hand(toy_inputs):
     model = econ.Model(toy_inputs, toy_closure(10))
     nodiv = naive_flows(model, "no_diversion")[0, 0]           # January, (R, K)
     inst = naive_flows(model, "instant_diversion")[0, 0]
-    v0 = model.v0 * 31
-    r = {k: i for i, k in enumerate(model.route_ids)}
-    k = {c: i for i, c in enumerate(model.commodity_ids)}
+    v0 = model.network.v0 * 31
+    r = {k: i for i, k in enumerate(model.network.route_ids)}
+    k = {c: i for i, c in enumerate(model.network.commodity_ids)}
     # east is shut 10 of 31 days: its routes lose exactly 10 days of flow, west is untouched
     for route in ("port-east", "land-east"):
         for c in ("goods", "fruit"):
@@ -133,7 +135,7 @@ def test_fit_leave_one_episode_out():
     oos = res["out_of_sample"]
     assert list(oos.index) == ["torkham-closure-2023-09", "transit-measures-2023"]
     # the in-sample best is the grid point with the smallest loss over both episodes
-    from econ.backtest import loss
+    from econ.analysis.backtest import loss
 
     assert res["in_sample_loss"] == pytest.approx(loss(res["errors"]).min())
     assert (oos["loss_out_of_sample"] >= 0).all()
@@ -147,7 +149,7 @@ def test_fit_leave_one_episode_out():
 def test_profile_loss_by_hand():
     import pandas as pd
 
-    from econ.backtest import profile_loss
+    from econ.analysis.backtest import profile_loss
 
     points = pd.DataFrame({"a": [1.0, 1.0, 2.0, 2.0], "b": [10.0, 20.0, 10.0, 20.0]})
     prof = profile_loss(points, pd.Series([0.5, 0.2, 0.4, 0.3]))
@@ -163,7 +165,7 @@ def test_profile_loss_by_hand():
     ({}, "empty grid"),
 ])
 def test_check_grid_rejects(grid, message):
-    from econ.backtest import check_grid
+    from econ.analysis.backtest import check_grid
     from econ.errors import InputError
 
     with pytest.raises(InputError, match=re.escape(message)):

@@ -15,15 +15,15 @@ import typer
 from typer.testing import CliRunner
 
 import econ
-from econ.calibrate import (
-    PANEL_COLUMNS,
-    apply_parameters_file,
+from econ.analysis.calibrate import (
     default_panel_path,
     estimate,
     load_panel,
     simulate_panel,
     to_parameters_toml,
 )
+from econ.analysis.calibrate.panel import PANEL_COLUMNS
+from econ.io.parameters import apply_parameters_file
 
 SIGMA, TAU = "route_substitution_elasticity", "adjust_medium_days"
 
@@ -202,7 +202,7 @@ def test_parameters_file_round_trips_and_changes_the_output(tmp_path, inputs, fi
         inputs.parameters[SIGMA].by_commodity["fuel"] * ratio, rel=1e-5)
     # untouched parameters stay as they were
     assert new.parameters["evasion_max_share"] == inputs.parameters["evasion_max_share"]
-    sc = econ.calibrate.load_episode("torkham-closure-2023-09", inputs)
+    sc = econ.analysis.calibrate.load_episode("torkham-closure-2023-09", inputs)
     a = econ.run(sc, inputs=inputs)
     b = econ.run(sc, inputs=new)
     assert not np.allclose(a["route_trade_value"].values, b["route_trade_value"].values)
@@ -278,7 +278,7 @@ def _write_panel(panel, path: Path) -> None:
 
 
 def test_calibrate_command_prints_estimates_and_writes_params(tmp_path, inputs, cli_app) -> None:
-    sc = econ.calibrate.load_episode("torkham-closure-2023-09", inputs)
+    sc = econ.analysis.calibrate.load_episode("torkham-closure-2023-09", inputs)
     panel = simulate_panel(inputs, sc, values={SIGMA: 7.0}, rng=11, noise_cv=0.03,
                            units=[("torkham", "all", "all", "trade_value_usd"),
                                   ("spin-boldak", "all", "all", "trade_value_usd"),
@@ -319,6 +319,6 @@ def test_calibrate_command_bad_panel_is_one_error_line(tmp_path, cli_app) -> Non
 
 
 def test_statsmodels_is_not_imported_until_a_fit() -> None:
-    code = ("import sys, econ.calibrate, cli.calibrate_cmd, cli.app; "
+    code = ("import sys, econ.analysis.calibrate, cli.calibrate_cmd, cli.app; "
             "assert 'statsmodels' not in sys.modules, 'statsmodels imported at start-up'")
     subprocess.run([sys.executable, "-c", code], check=True)

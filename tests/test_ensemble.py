@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 import econ
 from cli.app import app
-from econ.output import percentiles
-from econ.tables import revenue_impact_table
+from econ.model.record import percentiles
+from econ.analysis.tables import revenue_impact_table
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +77,8 @@ def test_nonfinite_members_counted_not_dropped(inputs, caplog):
     ds = econ.run("default", inputs=inputs, members=3, rng=1, months=2)
     assert ds.attrs["nonfinite_members"] == 0
     ds["customs_revenue"][1, 0, 0, 0] = np.nan
-    with caplog.at_level(logging.WARNING, logger="econ.api"):
-        out = econ.api._finish(ds)
+    with caplog.at_level(logging.WARNING, logger="econ.model.ensemble"):
+        out = econ.model.ensemble.finish(ds)
     assert out.attrs["nonfinite_members"] == 1 and out.sizes["member"] == 3
     assert "1 of 3 member(s)" in caplog.text
 

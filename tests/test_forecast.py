@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from econ.forecast import (
+from econ.analysis.forecast import (
     MEAN_MONTH_DAYS,
     Forecast,
     base_year_monthly_usd,
@@ -72,7 +72,7 @@ def test_monthly_history_negative_residual_leaves_gap(caplog):
     t = table(("2021-01-01", "2021-04-30", "A", 100.0),
               ("2021-01-01", "2021-01-31", "M", 200.0),
               ("2021-04-01", "2021-04-30", "M", 10.0))
-    with caplog.at_level(logging.WARNING, logger="econ.forecast"):
+    with caplog.at_level(logging.WARNING, logger="econ.analysis.forecast"):
         h = monthly_history(t)
     assert "exceed" in caplog.text
     assert h.iloc[0] == 200.0 and h.iloc[3] == 10.0
@@ -115,7 +115,7 @@ def test_forecast_on_shipped_history(shipped_2026, caplog, shipped_history):
     assert fc.selection == "aic"
     assert fc.model.startswith("sarimax") and "12)" not in fc.model   # not seasonal
     assert fc.aic == min(fc.candidates.values())
-    with caplog.at_level(logging.INFO, logger="econ.forecast"):
+    with caplog.at_level(logging.INFO, logger="econ.analysis.forecast"):
         fit_baseline(shipped_history, horizon_start="2026-01-01", months=1)
     assert "seasonal candidates rejected" in caplog.text
     assert "ETS candidates skipped" in caplog.text
@@ -141,7 +141,7 @@ def test_forecast_in_sample_uses_history(shipped_history):
 def test_fallback_for_short_history(caplog):
     idx = pd.date_range("2023-01-01", periods=6, freq="MS")
     h = pd.Series([100.0, 104.0, 98.0, 101.0, 99.0, 103.0], index=idx) * month_factor(idx)
-    with caplog.at_level(logging.WARNING, logger="econ.forecast"):
+    with caplog.at_level(logging.WARNING, logger="econ.analysis.forecast"):
         fc = fit_baseline(h, horizon_start="2023-05-01", months=6)
     assert fc.model == "constant-mean" and fc.selection == "fallback"
     assert any("too short" in r.getMessage() and r.levelno == logging.WARNING
@@ -228,6 +228,6 @@ def test_month_positions_and_immutability(shipped_2026):
 
 
 def test_statsmodels_not_imported_at_module_import():
-    code = "import sys, econ.forecast; print('statsmodels' in sys.modules)"
+    code = "import sys, econ.analysis.forecast; print('statsmodels' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import econ
-from econ.inputs import TABLES, default_inputs_dir, read_schema
+from econ.io.inputs import TABLES, default_inputs_dir, read_schema
 
 EXPECTED_CROSSINGS = {
     "torkham", "spin-boldak", "ghulam-khan", "angoor-adda", "dand-e-patan", "islam-qala",
@@ -331,7 +331,7 @@ def test_schema_rows_are_well_formed() -> None:
 
 
 def test_parameters_toml_parses_and_has_all_required() -> None:
-    from econ.parameters import REQUIRED
+    from econ.spec.parameters import REQUIRED
 
     with (default_inputs_dir() / "parameters.toml").open("rb") as fh:
         data = tomllib.load(fh)

@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 import econ
 from cli.app import app
-from econ import ledger
-from econ.episodes import builtin_episodes, load_episode
-from econ.tables import ledger_summary, pakistan_table, pressure_table, revenue_impact_table
+from econ.model import ledger
+from econ.io.episodes import builtin_episodes, load_episode
+from econ.analysis.tables import ledger_summary, pakistan_table, pressure_table, revenue_impact_table
 
 TOY_DAILY_EAST_GOODS = (365e6 + 182.5e6) / 365.0       # USD/day, flows.csv
 TOY_DAILY_FRUIT = (73e6 + 36.5e6) / 365.0

@@ -269,7 +269,7 @@ def test_anticipation_balances_when_announced_before_horizon(toy):
     sc = scenario('[[measure]]\ntype = "tariff"\nstart = "2023-01-06"\nannounced = "2022-12-20"\n'
                   'rate = 0.2\ncrossings = ["east"]\n', 1)
     m = econ.Model(toy, sc, freq="D")
-    extra = np.array([np.sum(m._anticipation_at(t)) for t in range(m.T)])
+    extra = np.array([np.sum(m.schedule.anticipation_at(t)) for t in range(m.T)])
     assert extra[:5].sum() > 0 and (extra[:5] > 0).all() and (extra[5:10] < 0).all()
     assert extra.sum() == pytest.approx(0.0, abs=1e-6 * extra[:5].sum())
 
@@ -288,8 +288,8 @@ def test_memo_is_exact(name):
 
     def run(enabled):
         m = econ.Model(inp, sc, member_ids=np.arange(3), rng=5, freq="D")
-        m._memo.enabled = enabled
-        return m.run().result(), m._memo.hits
+        m.engine.memo.enabled = enabled
+        return m.run().result(), m.engine.memo.hits
 
     (on, hits), (off, none) = run(True), run(False)
     assert none == [0, 0] and min(hits) > 0 and hits[0] < len(on.time)   # both paths taken

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import econ
-from econ.inputs import default_inputs_dir
-from econ.scenario import central
+from econ.io.inputs import default_inputs_dir
+from econ.spec.scenario import central
 
 HEAD = 'name = "t"\nstart = "2023-01-01"\nmonths = 3\n'
 CLOSURE = ('[[measure]]\ntype = "closure"\nstart = "2023-01-11"\nend = "2023-01-21"\n'

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 import econ
 from cli.app import app
-from econ.sensitivity import first_order_indices, one_at_a_time, sensitivity, uncertain_numbers
+from econ.analysis.sensitivity import first_order_indices, one_at_a_time, sensitivity, uncertain_numbers
 
 
 def test_first_order_indices_by_hand():

@@ -24,9 +24,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .inputs import Inputs
-from .model import MEASURE_NUMBERS, Model
-from .scenario import Scenario
+from ..model import Draws, Model
+from ..model.ensemble import run_members
+from ..spec.inputs import Inputs
+from ..spec.scenario import Scenario, measure_fields, measure_key
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def uncertain_numbers(inputs: Inputs, scenario: Scenario) -> dict[str, tuple[flo
         lo, hi = (float(v) for v in par.quantile(np.array([0.05, 0.95])))
         out[name] = (lo, hi, par.unit)
     for i, m in enumerate(scenario.measures):
-        for f in ("end",) + MEASURE_NUMBERS[m.type]:
+        for f in measure_fields(m):
             raw = getattr(m, f, None)
             if not isinstance(raw, tuple):
                 continue
@@ -68,7 +69,7 @@ def uncertain_numbers(inputs: Inputs, scenario: Scenario) -> dict[str, tuple[flo
                 unit = "day from start"
             else:
                 unit = "1"
-            out[f"measure{i + 1}.{m.type}.{f}"] = (a + 0.05 * (b - a), a + 0.95 * (b - a), unit)
+            out[measure_key(i, m.type, f)] = (a + 0.05 * (b - a), a + 0.95 * (b - a), unit)
     return out
 
 
@@ -83,10 +84,11 @@ def one_at_a_time(scenario: Scenario, inputs: Inputs, *, freq: str = "MS",
     nums = uncertain_numbers(inputs, scenario)
     names = list(nums)
     M = 1 + 2 * len(names)
-    central = Model(inputs, scenario, freq=freq)
+    central = Draws.build(inputs.parameters, scenario, tuple(inputs.commodities.index),
+                          member_ids=np.arange(1), seed=0, deterministic=True)
     values: dict[str, np.ndarray] = {}
     for j, n in enumerate(names):
-        base = float(central.draws[n][0]) if n in central.draws else _central_measure(central, n)
+        base = float((central.values[n] if n in central.values else central.measure_values[n])[0])
         v = np.full(M, base)
         v[1 + 2 * j], v[2 + 2 * j] = nums[n][0], nums[n][1]
         values[n] = v
@@ -103,15 +105,6 @@ def one_at_a_time(scenario: Scenario, inputs: Inputs, *, freq: str = "MS",
     df = pd.DataFrame(rows).set_index("parameter")
     df.attrs["central"] = met.iloc[0].to_dict()
     return df
-
-
-def _central_measure(model: Model, key: str) -> float:
-    """Central value of a measure range (midpoint; end dates in days from the start)."""
-    i, typ, field = key.split(".")
-    m = model.measures[int(i.removeprefix("measure")) - 1]
-    if field == "end":
-        return float(m.end[0])
-    return float(m.values[field][0])
 
 
 def first_order_indices(x: pd.DataFrame, y: pd.Series, bins: int = 10) -> pd.Series:
@@ -144,11 +137,9 @@ def sensitivity(scenario: Scenario, inputs: Inputs, *, members: int = 200, rng: 
     swing, 1 = largest). ``attrs`` hold the central metrics, ``members``, ``bins`` and
     ``S1_noise`` = (bins − 1)/(members − 1).
     """
-    from .api import run
-
     oat = one_at_a_time(scenario, inputs, progress=progress)
     if members > 1:
-        ds = run(scenario, inputs=inputs, members=members, rng=rng, workers=workers)
+        ds = run_members(inputs, scenario, members=members, rng=rng, workers=workers)
         x = ds["parameter_value"].to_pandas()
         met = metrics(ds)
         for k in METRICS:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .output import DECOMPOSITION
+from ..model.record import DECOMPOSITION
 
 COMPONENT_LABELS = {
     "revenue_lost_volume": "lost",

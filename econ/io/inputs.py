@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import tomllib
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,8 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import InputError, input_error
-from .parameters import Parameter, parse_parameters
+from ..errors import InputError, input_error
+from ..spec.inputs import Inputs
+from ..spec.parameters import parse_parameters
+from .toml import read_toml
 
 log = logging.getLogger(__name__)
 
@@ -49,55 +49,12 @@ def default_inputs_dir() -> Path:
     try:
         return Path(str(resources.files("econ.data")))
     except ModuleNotFoundError:
-        return Path(__file__).resolve().parent.parent / "inputs"
+        return Path(__file__).resolve().parents[2] / "inputs"
 
 
 def schema_path() -> Path:
     """The data dictionary used for validation (always the package's own)."""
     return default_inputs_dir() / "schema.csv"
-
-
-@dataclass(frozen=True)
-class Inputs:
-    """Validated, calibrated model inputs.
-
-    Tables are pandas DataFrames indexed by id; ``flows`` holds the calibrated
-    baseline flows (``value_usd``) and the uncalibrated ones (``value_usd_raw``).
-    """
-
-    directory: Path
-    crossings: pd.DataFrame
-    routes: pd.DataFrame
-    commodities: pd.DataFrame
-    flows: pd.DataFrame
-    revenue_by_crossing: pd.DataFrame
-    revenue_monthly: pd.DataFrame
-    trader_groups: pd.DataFrame
-    base_year: dict[str, Any]
-    parameters: dict[str, Parameter]
-    calibration_factor: pd.Series
-    hashes: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def afn_per_usd(self) -> float:
-        return float(self.base_year["afn_per_usd"])
-
-    def revenue_usd(self) -> pd.Series:
-        """Observed base-year customs revenue by crossing (USD)."""
-        return self.revenue_by_crossing["revenue_afn"] / self.afn_per_usd
-
-    def baseline_revenue_by_crossing(self) -> pd.Series:
-        """Model baseline revenue by crossing (USD/year) from calibrated flows."""
-        f = self.flows.join(self.routes["crossing"], on="route")
-        f = f.join(self.commodities["effective_rate"], on="commodity")
-        rev = (f["value_usd"] * f["effective_rate"]).groupby(f["crossing"]).sum()
-        return rev.reindex(self.crossings.index, fill_value=0.0)
-
-    def with_parameters(self, parameters: dict[str, Parameter]) -> "Inputs":
-        """A copy with the parameters replaced (e.g. from ``calibrate``)."""
-        from dataclasses import replace
-
-        return replace(self, parameters=parameters)
 
 
 # --------------------------------------------------------------------------- schema
@@ -249,14 +206,7 @@ def _check_reference(file: str, df: pd.DataFrame, col: str, target_file: str,
 
 
 def _load_toml(directory: Path, file: str) -> dict[str, Any]:
-    path = directory / file
-    if not path.is_file():
-        raise input_error(file, f"file not found in {directory}", fix=f"add {file}")
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise input_error(file, f"malformed TOML: {exc}", fix="correct the TOML syntax") from None
+    return read_toml(directory / file, file, fix=f"add {file}")[0]
 
 
 def _hash(path: Path) -> str:

@@ -1,4 +1,4 @@
-"""Scenario files (TOML): the contract other tools and tests rely on.
+"""Scenarios: the validated record of a horizon and its measures (read by :mod:`econ.io.scenarios`).
 
 Top level: ``name``, ``description``, ``start`` (YYYY-MM-DD), ``months``, optional
 ``seed``; ``[[measure]]`` entries with ``type`` (tariff | bank_guarantee |
@@ -12,13 +12,34 @@ the midpoint, an ensemble draws uniformly between them.
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
-from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .errors import InputError, input_error
+#: the numeric fields of each measure type (each may be a ``[low, high]`` range)
+MEASURE_NUMBERS: dict[str, tuple[str, ...]] = {
+    "tariff": ("rate",),
+    "bank_guarantee": ("cover", "lockup_days", "annual_cost", "excluded_share"),
+    "restriction": ("quota",),
+    "closure": ("capacity",),
+    "delay": ("extra_days",),
+}
+MEASURE_TYPES = tuple(MEASURE_NUMBERS)
+
+
+def measure_key(index: int, type_: str, field: str) -> str:
+    """The name of a measure's field in draws, overrides and results: ``measure{n}.{type}.{field}``.
+
+    ``index`` is the measure's 0-based position in the scenario; the name counts from 1
+    (``measure1.closure.end`` is the first measure's end date).
+    """
+    return f"measure{index + 1}.{type_}.{field}"
+
+
+def measure_fields(measure: "Measure") -> tuple[str, ...]:
+    """The fields of a measure that can carry a per-member value: ``end`` and its numbers."""
+    return ("end",) + MEASURE_NUMBERS[measure.type]
+
 
 Number = Union[float, tuple[float, float]]
 DateOrRange = Union[dt.date, tuple[dt.date, dt.date]]
@@ -146,89 +167,17 @@ class Scenario(BaseModel):
     @property
     def end(self) -> dt.date:
         """First day after the horizon."""
-        return _add_months(self.start, self.months)
+        return add_months(self.start, self.months)
 
     def with_months(self, months: int) -> "Scenario":
+        """The scenario with another horizon (months from the same start)."""
         return self.model_copy(update={"months": months})
 
 
-def _add_months(d: dt.date, n: int) -> dt.date:
+def add_months(d: dt.date, n: int) -> dt.date:
+    """The date ``n`` calendar months after ``d`` (the day clipped to the month's length)."""
     import calendar
 
     y, m = divmod(d.month - 1 + n, 12)
     y, m = d.year + y, m + 1
     return dt.date(y, m, min(d.day, calendar.monthrange(y, m)[1]))
-
-
-def builtin_dir() -> Path:
-    from .inputs import default_inputs_dir
-
-    return default_inputs_dir() / "scenarios"
-
-
-def builtin_scenarios() -> dict[str, Path]:
-    """Built-in scenario names and their files."""
-    return {p.stem: p for p in sorted(builtin_dir().glob("*.toml"))}
-
-
-def _format_validation_error(file: str, exc: ValidationError, data: dict[str, Any]) -> InputError:
-    err = exc.errors()[0]
-    loc = list(err["loc"])
-    where = []
-    if loc and loc[0] in ("measure", "measures") and len(loc) > 1:
-        i = loc[1]
-        mtype = ""
-        try:
-            mtype = data["measure"][i].get("type", "")
-        except (KeyError, IndexError, TypeError, AttributeError):
-            pass
-        where.append(f"measure {int(i) + 1}" + (f" ({mtype})" if mtype else ""))
-        loc = loc[2:]
-        if loc and loc[0] in ("tariff", "bank_guarantee", "restriction", "closure", "delay"):
-            loc = loc[1:]
-    field = ".".join(str(x) for x in loc if not isinstance(x, int))
-    msg = err["msg"].replace("Value error, ", "")
-    found = err.get("input")
-    if err["type"] == "extra_forbidden":
-        return input_error(file, f"{', '.join(where) + ': ' if where else ''}unknown field '{field}'",
-                           fix="remove it or correct its spelling (see docs/scenarios.md)")
-    if err["type"] == "missing":
-        return input_error(file, f"{', '.join(where) + ': ' if where else ''}missing field '{field}'",
-                           fix=f"add {field} = ...")
-    if err["type"] == "union_tag_invalid":
-        return input_error(file, f"{', '.join(where)}: unknown measure type", found=found.get("type") if isinstance(found, dict) else found,
-                           expected="tariff, bank_guarantee, restriction, closure or delay",
-                           fix="use one of the measure types")
-    shown = found if not isinstance(found, dict) else None
-    return input_error(file, f"{', '.join(where) + ': ' if where else ''}"
-                       f"{'field ' + repr(field) + ': ' if field else ''}{msg}", found=shown,
-                       fix="correct the value (see docs/scenarios.md)")
-
-
-def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
-    """Parse and validate scenario TOML text."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise input_error(file, f"malformed TOML: {exc}", fix="correct the TOML syntax") from None
-    try:
-        return Scenario.model_validate({**data, "path": file, "text": text})
-    except ValidationError as exc:
-        raise _format_validation_error(file, exc, data) from None
-
-
-def resolve_toml(path_or_name: str | Path, shipped: dict[str, Path], what: str) -> Path:
-    """A shipped file by name, or an existing TOML path; one-line InputError otherwise."""
-    p = Path(path_or_name)
-    if not p.suffix and str(path_or_name) in shipped:
-        return shipped[str(path_or_name)]
-    if not p.is_file():
-        raise InputError(f"{path_or_name}: no such {what} file or built-in name; "
-                         f"fix: use a path to a .toml file or one of {', '.join(shipped)}")
-    return p
-
-
-def load_scenario(path_or_name: str | Path) -> Scenario:
-    """Load a scenario by built-in name (e.g. ``"default"``) or from a TOML path."""
-    p = resolve_toml(path_or_name, builtin_scenarios(), "scenario")
-    return parse_scenario(p.read_text(encoding="utf-8"), file=p.name)

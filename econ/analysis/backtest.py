@@ -24,12 +24,16 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import equations as eq
-from .episodes import Episode, Outcome, builtin_episodes, load_episode
-from .errors import input_error
-from .inputs import Inputs
-from .model import Model
-from .parameters import REQUIRED
+from .. import equations as eq
+from ..errors import input_error
+from ..io.episodes import builtin_episodes, load_episode
+from ..model import Model
+from ..model.network import Network, UnknownId
+from ..model.record import cleared_by_route as _cleared_by_route
+from ..spec.episode import Episode, Outcome
+from ..spec.inputs import Inputs
+from ..spec.parameters import REQUIRED
+from .forecast import baseline_forecast
 
 log = logging.getLogger(__name__)
 
@@ -43,53 +47,57 @@ def naive_flows(model: Model, kind: str) -> np.ndarray:
     """Route flows (M, P, R, K) USD per period under a naive baseline.
 
     ``kind`` is ``"no_diversion"`` or ``"instant_diversion"`` (module docstring). Uses the
-    model's compiled measures and baseline path but none of its dynamics (no queues,
-    adjustment boxes, re-routing delays or evasion).
+    model's schedule (its public :meth:`~econ.model.schedule.Schedule.wedges`) and baseline
+    path but none of its dynamics (no queues, adjustment boxes, re-routing delays or evasion).
     """
     if kind not in ("no_diversion", "instant_diversion"):
         raise ValueError(f"unknown naive baseline {kind!r}")
-    M, P, R, K = model.M, model.P, model.R, model.K
-    out = np.zeros((P, M, R, K))
-    eps = model.p["import_demand_elasticity"][:, None, :]
-    has = model.v0 > 0
+    net = model.network
+    n_members, n_periods = model.draws.n_members, len(model.record.periods)
+    n_routes, n_commodities = net.n_routes, net.n_commodities
+    out = np.zeros((n_periods, n_members, n_routes, n_commodities))
+    eps = model.draws.params["import_demand_elasticity"][:, None, :]
+    has = net.v0 > 0
     for t in range(model.T):
-        tariff, guar, _, avail, extra, cap, Kcap, _ = model._wedges(t)
+        wd = model.schedule.wedges(t)
         b = model.baseline_index[:, t]
-        v0 = model.v0[None] * b[:, None, None]
-        days = model.route_days0[None] + extra
-        g = eq.calc_generalized_cost(model.freight, model.delay_cost, days, tariff, guar)
+        v0 = net.v0[None] * b[:, None, None]
+        days = net.route_days0[None] + wd.extra_days
+        g = eq.calc_generalized_cost(net.freight, net.delay_cost, days, wd.tariff, wd.guarantee)
         # share of the normal flow a crossing can still clear: its remaining capacity over
         # its baseline load (the same capacity semantics as the model; never above 1)
-        load = model.baseline_load[None] * b[:, None]
-        share_c = np.minimum(1.0, Kcap / np.maximum(load, 1e-300))
-        open_r = share_c[:, model.route_crossing][:, :, None]                   # (M, R, 1)
-        direct = v0 * avail * open_r * (g / model.g0) ** (-eps)
+        load = net.baseline_load[None] * b[:, None]
+        share_c = np.minimum(1.0, wd.capacity / np.maximum(load, 1e-300))
+        open_r = share_c[:, net.route_crossing][:, :, None]                     # (M, R, 1)
+        direct = v0 * wd.availability * open_r * (g / net.g0) ** (-eps)
         flow = direct
         if kind == "instant_diversion":
             lost = v0 - direct
             # the cheapest other open route with baseline flow for the same commodity
-            usable = has[None] & (open_r > 0) & (avail > 0)
+            usable = has[None] & (open_r > 0) & (wd.availability > 0)
             cost = np.where(usable, g, np.inf)
             order = np.argsort(cost, axis=1)
             best, second = order[:, 0], order[:, 1]                             # (M, K)
-            mi = np.arange(M)[:, None]
-            ki = np.arange(K)[None, :]
+            mi = np.arange(n_members)[:, None]
+            ki = np.arange(n_commodities)[None, :]
             finite2 = np.isfinite(cost[mi, second, ki])
             finite1 = np.isfinite(cost[mi, best, ki])
             # cargo on route r goes to `best`, or to `second` when r is itself the best
-            dest = np.where(np.arange(R)[None, :, None] == best[:, None, :], second[:, None, :], best[:, None, :])
-            ok = np.where(np.arange(R)[None, :, None] == best[:, None, :], finite2[:, None, :], finite1[:, None, :])
+            is_best = np.arange(n_routes)[None, :, None] == best[:, None, :]
+            dest = np.where(is_best, second[:, None, :], best[:, None, :])
+            ok = np.where(is_best, finite2[:, None, :], finite1[:, None, :])
             moved = np.where(ok, lost, 0.0)
             flow = direct.copy()
             np.add.at(flow, (mi[:, :, None], dest, ki[:, None, :]), moved)
-        out[model.period_index[t]] += flow
+        out[model.record.period_index[t]] += flow
     return np.moveaxis(out, 0, 1)
 
 
 def naive_dataset(model: Model, ds: xr.Dataset, kind: str) -> xr.Dataset:
     """The variables the outcome metrics read, under a naive baseline."""
     flows = naive_flows(model, kind)
-    cleared = model._to_crossing(flows.reshape(-1, model.R, model.K)).reshape(model.M, model.P, model.C, model.K)
+    net = model.network
+    cleared = net.to_crossing(flows)
     out = xr.Dataset(coords=ds.coords)
     dims_r = ("member", "time", "route", "commodity")
     dims_c = ("member", "time", "crossing", "commodity")
@@ -97,7 +105,7 @@ def naive_dataset(model: Model, ds: xr.Dataset, kind: str) -> xr.Dataset:
     out["baseline_route_trade_value"] = ds["baseline_route_trade_value"]
     out["trade_value"] = (dims_c, cleared)
     out["baseline_trade_value"] = ds["baseline_trade_value"]
-    out["customs_revenue"] = (dims_c, cleared * model.rate)
+    out["customs_revenue"] = (dims_c, cleared * net.rate)
     out["baseline_customs_revenue"] = ds["baseline_customs_revenue"]
     return out
 
@@ -118,23 +126,16 @@ def window_weights(ds: xr.Dataset, start: dt.date, end: dt.date) -> xr.DataArray
     return xr.DataArray(overlap / days, coords={"time": ds["time"]}, dims="time")
 
 
-def _route_mask(ds: xr.Dataset, o: Outcome) -> xr.DataArray:
-    m = xr.ones_like(ds["route_crossing"], dtype=bool)
-    for field_, coord in (("crossings", "route_crossing"), ("corridors", "route_corridor"),
-                          ("kinds", "route_kind"), ("routes", "route")):
-        sel = getattr(o, field_)
-        if sel is not None:
-            m = m & ds[coord].isin(sel)
-    return m
-
-
-def _commodity_mask(ds: xr.Dataset, o: Outcome) -> xr.DataArray:
-    m = xr.ones_like(ds["direction"], dtype=bool)
-    if o.direction is not None:
-        m = m & (ds["direction"] == o.direction)
-    if o.commodities is not None:
-        m = m & ds["commodity"].isin(o.commodities)
-    return m
+def outcome_masks(network: Network, o: Outcome, file: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """(route mask (R,), commodity mask (K,)) of an outcome's selectors (the network's one
+    resolver); an unknown id is a one-line :class:`InputError`."""
+    try:
+        return network.select(crossings=o.crossings, corridors=o.corridors, routes=o.routes,
+                              kinds=o.kinds, commodities=o.commodities, direction=o.direction)
+    except UnknownId as exc:
+        raise input_error(file or "episode", f"outcome {o.id}: unknown id in '{exc.field}'",
+                          found=exc.value, expected=f"one of {', '.join(exc.known)}",
+                          fix=f"correct the id in {exc.field}") from None
 
 
 def _sum(da: xr.DataArray, w: xr.DataArray) -> xr.DataArray:
@@ -146,20 +147,15 @@ def _rate(da: xr.DataArray, ds: xr.Dataset, a: dt.date, b: dt.date) -> xr.DataAr
     return _sum(da, window_weights(ds, a, b)) / (b - a).days
 
 
-def cleared_by_route(ds: xr.Dataset) -> xr.DataArray:
-    """Trade cleared at the border, by route (USD per period).
-
-    ``route_trade_value`` counts cargo arriving at a crossing, some of which waits in the
-    queue; the cleared value is known by crossing. Each period's cleared value at a
-    crossing is shared among its routes in proportion to their arrivals.
-    """
+def cleared_by_route(ds: xr.Dataset, network: Network) -> xr.DataArray:
+    """Trade cleared at the border, by route (USD per period): the model's
+    :func:`~econ.model.record.cleared_by_route` on the Dataset's variables."""
     arr = ds["route_trade_value"]
-    by_c = arr.groupby(ds["route_crossing"].rename("crossing")).sum()
-    ratio = (ds["trade_value"] / by_c.where(by_c > 0)).fillna(0.0)
-    return arr * ratio.sel(crossing=ds["route_crossing"]).drop_vars("crossing")
+    return arr.copy(data=_cleared_by_route(ds["trade_value"].values, arr.values,
+                                           network.route_crossing, network.v0))
 
 
-def outcome_value(ds: xr.Dataset, o: Outcome) -> np.ndarray:
+def outcome_value(ds: xr.Dataset, o: Outcome, network: Network) -> np.ndarray:
     """The model's value of an outcome, per member (percent); NaN where undefined."""
     M = ds.sizes["member"]
     if o.metric == "protest_risk":
@@ -168,24 +164,25 @@ def outcome_value(ds: xr.Dataset, o: Outcome) -> np.ndarray:
         w = window_weights(ds, o.window_start, o.window_end)
         risk = ds["protest_risk"].sel(group=o.groups).where(w > 0)
         return 100.0 * risk.max(["time", "group"]).values
+    rmask, kmask = outcome_masks(network, o)
+    cm = xr.DataArray(kmask, dims="commodity")
     if o.metric == "revenue_change":
-        cm = _commodity_mask(ds, o)
-        sel = xr.ones_like(ds["crossing_country"], dtype=bool)
-        if o.crossings is not None:
-            sel = sel & ds["crossing"].isin(o.crossings)
-        if o.corridors is not None:
-            sel = sel & ds["crossing_country"].isin(o.corridors)
+        # crossings of the selected routes (all crossings when no route selector is given)
+        sel_c = np.zeros(network.n_crossings, bool)
+        sel_c[network.route_crossing[rmask]] = True
+        if all(getattr(o, f) is None for f in ("crossings", "corridors", "routes", "kinds")):
+            sel_c[:] = True
+        sel = xr.DataArray(sel_c, dims="crossing")
         x = ds["customs_revenue"].where(sel & cm, 0.0)
         base = ds["baseline_customs_revenue"].where(sel & cm, 0.0)
     else:
-        rm = _route_mask(ds, o)
-        cm = _commodity_mask(ds, o)
-        cleared = cleared_by_route(ds)
+        rm = xr.DataArray(rmask, dims="route")
+        cleared = cleared_by_route(ds, network)
         x = cleared.where(rm & cm, 0.0)
         base = ds["baseline_route_trade_value"].where(rm & cm, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         if o.metric == "corridor_share":
-            allv = cleared.where(_commodity_mask(ds, o), 0.0)
+            allv = cleared.where(cm, 0.0)
             v = 100.0 * _sum(x, window_weights(ds, o.window_start, o.window_end)) / _sum(
                 allv, window_weights(ds, o.window_start, o.window_end))
             return v.values
@@ -215,8 +212,6 @@ class EpisodeResult:
 def run_episode(ep: Episode, inputs: Inputs, *, members: int = 1, rng: int | None = None,
                 baseline: str = "flat", progress: Callable[[int, int], None] | None = None) -> EpisodeResult:
     """Run an episode with the model and the two naive baselines."""
-    from .api import baseline_forecast
-
     fc = baseline_forecast(inputs, ep.scenario, baseline)
     model = Model(inputs, ep.scenario, members=members, rng=rng, forecast=fc)
     model.run(progress=progress)
@@ -225,7 +220,7 @@ def run_episode(ep: Episode, inputs: Inputs, *, members: int = 1, rng: int | Non
     sets = {"model": ds, "no_diversion": naive_dataset(model, ds, "no_diversion"),
             "instant_diversion": naive_dataset(model, ds, "instant_diversion")}
     for name, d in sets.items():
-        res.values[name] = {o.id: outcome_value(d, o) for o in ep.outcomes}
+        res.values[name] = {o.id: outcome_value(d, o, model.network) for o in ep.outcomes}
     return res
 
 
@@ -367,6 +362,7 @@ def grid_errors(inputs: Inputs, grid: dict[str, tuple[float, ...]] | None = None
     points = pd.DataFrame({n: m.ravel() for n, m in zip(names, mesh)})
     values = {n: points[n].to_numpy() for n in names}
     cols, episode_of = {}, {}
+    network = Network.from_inputs(inputs)
     for n in (list(builtin_episodes()) if episodes is None else episodes):
         ep = load_episode(n)
         outs = fit_outcomes(ep)
@@ -374,10 +370,10 @@ def grid_errors(inputs: Inputs, grid: dict[str, tuple[float, ...]] | None = None
             continue
         if progress is not None:
             progress(ep.name)
-        model = Model(inputs, ep.scenario, members=len(points), values=values)
+        model = Model(inputs, ep.scenario, members=len(points), values=values, network=network)
         ds = model.run().result()
         for o in outs:
-            cols[o.id] = (outcome_value(ds, o) - o.observed) / o.tolerance
+            cols[o.id] = (outcome_value(ds, o, network) - o.observed) / o.tolerance
             episode_of[o.id] = ep.name
     errors = pd.DataFrame(cols, index=points.index)
     errors.attrs["episode"] = episode_of

@@ -9,12 +9,12 @@ percentiles; bounds for uniform and triangular), ``unit``, ``source`` and option
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
 import numpy as np
 
-from .errors import input_error
+from ..errors import input_error
 
 DISTS = ("fixed", "uniform", "normal", "lognormal", "triangular")
 Z95 = 1.6448536269514722  # standard normal 95th percentile
@@ -97,6 +97,35 @@ class Parameter:
         """Ratio of draws to the central value (to scale per-commodity values)."""
         return draws / self.value if self.value != 0 else np.ones_like(draws)
 
+    def commodity_values(self, commodities: Iterable[str], draws: np.ndarray) -> np.ndarray:
+        """Per-commodity values (M, K) at member draws (M,) of the global value.
+
+        The one rule for per-commodity parameters: each commodity's central value scaled by
+        the ratio of the draw to the global central value (commodities without their own
+        value take the global one).
+        """
+        return self.central(commodities)[None, :] * self.scale(np.asarray(draws, float))[:, None]
+
+    def with_value(self, value: float, *, keep_spread: bool = True,
+                   keep_by_commodity: bool = True) -> "Parameter":
+        """This parameter with a new central value, the rest following it.
+
+        Per-commodity values scale by the ratio new/old (as :meth:`commodity_values` does);
+        with ``keep_spread`` the 5th and 95th percentiles scale too (shift, for a normal
+        distribution or an old value of 0), so the distribution keeps its shape.
+        """
+        v = float(value)
+        ratio = float(self.scale(np.array(v)))
+        p05, p95 = self.p05, self.p95
+        if keep_spread and p05 is not None and p95 is not None:
+            if self.dist == "normal" or self.value == 0:
+                p05, p95 = p05 + (v - self.value), p95 + (v - self.value)
+            else:
+                p05, p95 = sorted((p05 * ratio, p95 * ratio))
+        byk = ({k: x * ratio for k, x in self.by_commodity.items()} if keep_by_commodity
+               else dict(self.by_commodity))
+        return replace(self, value=v, p05=p05, p95=p95, by_commodity=byk)
+
 
 def parse_parameters(data: dict[str, Any], file: str, commodities: Iterable[str]) -> dict[str, Parameter]:
     """Validate the parameters table and return :class:`Parameter` objects."""
@@ -156,15 +185,3 @@ def parse_parameters(data: dict[str, Any], file: str, commodities: Iterable[str]
         raise input_error(file, "adjust_fast_weight + adjust_medium_weight exceed 1", found=w,
                           fix="lower one of them (the slow weight is 1 minus their sum)")
     return out
-
-
-def draw_quantiles(names: list[str], members: np.ndarray, seed: int) -> dict[str, np.ndarray]:
-    """Uniform quantiles per parameter and member, independent of ensemble size.
-
-    Member ``m`` draws from ``numpy.random.default_rng([m, seed])`` (SPEC 7), so its
-    numbers do not depend on how many members are run or how they are chunked.
-    """
-    q = np.empty((len(members), len(names)))
-    for i, m in enumerate(members):
-        q[i] = np.random.default_rng([int(m), int(seed)]).random(len(names))
-    return {n: q[:, j] for j, n in enumerate(names)}

@@ -25,6 +25,8 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ..model.baseline import base_year_monthly_usd  # noqa: F401 (part of this module's API)
+
 log = logging.getLogger(__name__)
 
 #: finer frequencies win where periods overlap: M (month) over P (partial) over A (year)
@@ -182,17 +184,6 @@ def monthly_history(revenue_monthly: pd.DataFrame, *, min_coverage: float = 0.5)
     return out
 
 
-def base_year_monthly_usd(base_year: Mapping[str, Any]) -> float:
-    """Base-year customs revenue per month (USD/month) = customs_revenue_afn / afn_per_usd / 12.
-
-    With the shipped ``base_year.toml`` (FY1401): 111.5e9 / 86.72 / 12 ≈ 107.1m USD/month.
-    """
-    value = float(base_year["customs_revenue_afn"]) / float(base_year["afn_per_usd"]) / 12.0
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"base-year monthly revenue must be positive, got {value!r}")
-    return value
-
-
 # --------------------------------------------------------------------------- forecast
 
 
@@ -294,7 +285,7 @@ class Forecast:
         s = np.log(self.upper / self.lower) / (2.0 * _z(self.level))
         return self.median[None, :] * np.exp(_ndtri(qa)[:, None] * s[None, :])
 
-    def baseline_index(self, base_year_monthly_usd: float,
+    def baseline_index(self, monthly_usd: float,
                        q: np.ndarray | Sequence[float] | None = None) -> np.ndarray:
         """Baseline multiplier b[t] = (path[t] · 30.44 / n[t]) / B (1.0 = base year).
 
@@ -306,9 +297,9 @@ class Forecast:
         ``(months,)``; with ``q`` one path per quantile (see :meth:`draw`), shape
         ``(len(q), months)``.
         """
-        base = float(base_year_monthly_usd)
+        base = float(monthly_usd)
         if not math.isfinite(base) or base <= 0:
-            raise ValueError(f"base_year_monthly_usd must be positive, got {base_year_monthly_usd!r}")
+            raise ValueError(f"monthly_usd must be positive, got {monthly_usd!r}")
         path = self.median if q is None else self.draw(q)
         return path / _month_factor(self.index) / base
 
@@ -725,3 +716,20 @@ def fit_baseline(history: pd.Series, *, horizon_start: Any, months: int,
     return Forecast(model=fit.name, aic=fit.aic, index=index, median=med, lower=lo, upper=hi,
                     history=h, level=level, selection=selection, candidates=scores,
                     params=fit.params, param_ci=fit.param_ci, kind=kind)
+
+
+#: the no-measure baselines a run can use
+BASELINES = ("flat", "forecast")
+
+
+def baseline_forecast(inputs, scenario, baseline: str) -> "Forecast | None":
+    """The :class:`Forecast` for ``baseline="forecast"`` over the scenario's horizon, else
+    ``None`` (``"flat"``: base-year flows throughout)."""
+    if baseline not in BASELINES:
+        raise ValueError(f"baseline must be one of {', '.join(BASELINES)}, got {baseline!r}")
+    if baseline == "flat":
+        return None
+    fc = fit_baseline(monthly_history(inputs.revenue_monthly), horizon_start=scenario.start,
+                      months=scenario.months + 1)
+    log.info("baseline: %s forecast of customs revenue", fc.model)
+    return fc

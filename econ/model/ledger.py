@@ -1,7 +1,7 @@
 """Who pays: trader-group costs and pressure, Pakistan's side of the ledger, leverage decay.
 
-This is model-layer code: it takes the per-period sums the :class:`~econ.model.Model`
-accumulates (numpy arrays with leading ``member`` and ``period`` axes) and the static
+This is model-layer code: it takes the per-period sums the run record
+(:class:`~econ.model.record.RunRecord`) accumulates (numpy arrays with leading ``member`` and ``period`` axes) and the static
 mappings built from the inputs, and returns numpy arrays. No I/O, no xarray.
 
 Attribution rules (docs/model.md §7):
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import equations as eq
+from .. import equations as eq
 
 #: trader cost components (dimension ``component``)
 COMPONENTS = ("fees", "guarantee", "extra_transport", "demurrage", "spoilage", "margin_lost")
@@ -274,3 +274,30 @@ def leverage_half_life(loss: np.ndarray, period_days: np.ndarray, atol: float = 
         t = mid[j - 1] + frac * (mid[j] - mid[j - 1])
         out[m] = (t - mid[i]) / DAYS_PER_MONTH
     return out
+
+
+def who_pays(sums: dict[str, np.ndarray], network, params: dict[str, np.ndarray],
+             period_days: np.ndarray) -> dict[str, np.ndarray]:
+    """Who pays, per member and period: trader groups, Pakistan, leverage.
+
+    ``sums`` are a run's period sums (:meth:`RunRecord.sums`, each (M, P, ...)), ``network``
+    the static network, ``params`` the members' parameter arrays and ``period_days`` (P,) the
+    days simulated in each period. Keys: ``trader_cost`` (M, P, G, component),
+    ``trader_baseline_margin``, ``trader_capital_locked``, ``trader_pressure``,
+    ``trader_pressure_accumulated``, ``protest_risk`` (M, P, G), ``pakistan_cost`` (M, P,
+    pakistan_component), ``pakistan_net_cost``, ``treasury_loss``,
+    ``coercion_exchange_ratio`` and ``coercion_exchange_ratio_cumulative`` (M, P), and
+    ``leverage_half_life_months`` (M,).
+    """
+    res = trader_ledger(sums, network.groups, network.incidence, network.w0, period_days, params)
+    pk = pakistan_ledger(sums, network.pak_export, network.pak_transit, network.pak_route, network.freight)
+    net = pakistan_net_cost(pk)
+    loss = (sums["baseline_customs_revenue"] - sums["customs_revenue"]).sum(axis=(2, 3))
+    res.update({
+        "pakistan_cost": pk, "pakistan_net_cost": net, "treasury_loss": loss,
+        "coercion_exchange_ratio": exchange_ratio(loss, net, cumulative=False),
+        "coercion_exchange_ratio_cumulative": exchange_ratio(loss, net, cumulative=True),
+        "leverage_half_life_months": leverage_half_life(
+            loss, period_days, atol=1e-9 * float((network.e0 * network.rate).sum())),
+    })
+    return res

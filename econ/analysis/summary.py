@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .inputs import Inputs
+from ..spec.inputs import Inputs
 
 #: the crossings whose combined share the seed article puts at about 40%
 SEED_CROSSINGS = ("torkham", "spin-boldak")

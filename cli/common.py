@@ -1,0 +1,184 @@
+"""What every command shares: options, error handling, progress, notes, loading and running.
+
+Commands live in :mod:`cli.app` (and :mod:`cli.calibrate_cmd`); both import from here, and
+nothing here imports a command module. Heavy modules (xarray, pandas, statsmodels) are
+imported inside the helpers so that ``chokepoint --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Callable, Optional
+
+import typer
+import typer.core
+
+from .render import Format
+
+#: global flags, set by the main callback (they may stand before or after the subcommand)
+OPTS = {"debug": False, "quiet": False}
+GLOBAL_FLAGS = ("--debug", "--quiet", "-q")
+
+InputsOpt = typer.Option(None, "--inputs", help="Directory with input tables (default: the shipped inputs).",
+                         file_okay=False)
+FormatOpt = typer.Option(Format.table, "--format", "-f", help="Output format.")
+MembersOpt = typer.Option(1, "--members", "-n", min=1, max=100_000,
+                          help="Ensemble members (1 = deterministic run at central values).")
+SeedOpt = typer.Option(None, "--seed", min=0, help="Root seed of the ensemble (default: the scenario's, else 0).")
+BaselineOpt = typer.Option("flat", "--baseline",
+                           help="No-measure baseline: flat (base-year flows) or forecast (statsmodels path).")
+ParamsOpt = typer.Option(None, "--params", dir_okay=False,
+                         help="TOML of parameters replacing the inputs' (e.g. from `calibrate --out`).")
+WorkersOpt = typer.Option(1, "--workers", min=1, max=64, help="Processes for ensemble chunks.")
+MonthsOpt = typer.Option(None, "--months", min=1, max=240, help="Override the horizon.")
+ScenarioArg = typer.Argument("default", help="Built-in scenario name or path to a TOML file.")
+
+
+class Group(typer.core.TyperGroup):
+    """The command group: global flags (``--debug``, ``--quiet``) may follow the subcommand."""
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        if "--" in args:
+            head, tail = args[:args.index("--")], args[args.index("--"):]
+        else:
+            head, tail = args, []
+        flags = [a for a in head if a in GLOBAL_FLAGS]
+        rest = [a for a in head if a not in GLOBAL_FLAGS]
+        return super().parse_args(ctx, flags + rest + tail)
+
+
+def fail(exc: BaseException) -> None:
+    """One line on stderr and exit code 1 (the traceback with ``--debug``)."""
+    if OPTS["debug"]:
+        raise exc
+    msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(1)
+
+
+def guard(fn: Callable[[], None]) -> None:
+    """Run a command body: input errors and other expected failures become one line, exit 1."""
+    from econ.errors import InputError
+
+    try:
+        fn()
+    except InputError as exc:
+        fail(exc)
+    except (typer.Exit, typer.Abort):
+        raise
+    except BrokenPipeError:
+        # the reader (e.g. `head`) went away: stop quietly, as Unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise typer.Exit(0) from None
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        if OPTS["debug"]:
+            raise
+        typer.echo(f"error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+                   "(rerun with --debug for the traceback)", err=True)
+        raise typer.Exit(1) from None
+
+
+def note(text: str) -> None:
+    """A note on stderr (silent with ``--quiet``)."""
+    if not OPTS["quiet"]:
+        typer.echo(text, err=True)
+
+
+def progress_bar(total_label: str):
+    """A rich progress callback on stderr, or ``(None, None)`` when quiet or not a terminal."""
+    if OPTS["quiet"] or not sys.stderr.isatty():
+        return None, None
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TimeElapsedColumn
+
+    prog = Progress("[progress.description]{task.description}", BarColumn(),
+                    "{task.completed}/{task.total} days", TimeElapsedColumn(),
+                    console=Console(stderr=True), transient=True)
+    task = prog.add_task(total_label, total=None)
+
+    def cb(done: int, total: int) -> None:
+        prog.update(task, completed=done, total=total)
+
+    return prog, cb
+
+
+def write_atomic(path: Path, writer: Callable[[Path], None]) -> None:
+    """Write ``path`` through a temporary file in the same directory (see econ.io.write)."""
+    from econ.io.write import write_atomic as _write
+
+    _write(path, writer)
+
+
+def load_inputs(inputs: Optional[Path], params: Optional[Path] = None):
+    """Load the inputs (``--inputs``), with a parameters file applied (``--params``)."""
+    import econ
+
+    inp = econ.load_inputs(inputs)
+    if params is not None:
+        from econ.io.parameters import apply_parameters_file
+
+        inp = apply_parameters_file(inp, params)
+    return inp
+
+
+def check_baseline(baseline: str) -> None:
+    """``--baseline`` must name a known baseline (one line, exit 1, otherwise)."""
+    from econ.analysis.forecast import BASELINES
+    from econ.errors import InputError
+
+    if baseline not in BASELINES:
+        raise InputError(f"--baseline: unknown baseline {baseline!r}; fix: use flat or forecast")
+
+
+def run_one(scenario: str, inputs, months: Optional[int], label: str = "", *, members: int = 1,
+            seed: Optional[int] = None, baseline: str = "flat", workers: int = 1):
+    """Load and run one scenario with a progress bar; warn about non-finite members."""
+    import econ
+
+    check_baseline(baseline)
+    sc = econ.load_scenario(scenario)
+    if months is not None:
+        sc = sc.with_months(months)
+    kw = dict(inputs=inputs, members=members, rng=seed, baseline=baseline, workers=workers)
+    prog, cb = progress_bar(label or sc.name)
+    if prog is not None:
+        with prog:
+            ds = econ.run(sc, progress=cb, **kw)
+    else:
+        ds = econ.run(sc, **kw)
+    bad = ds.attrs.get("nonfinite_members", 0)
+    if bad:
+        note(f"warning: {bad} of {ds.sizes['member']} member(s) have non-finite results (kept; see the Dataset)")
+    return ds
+
+
+def summary_lines(lines: list[str], fmt: Format) -> None:
+    """Prose summary: after the tables on stdout for table/markdown; on stderr for csv/json."""
+    if fmt in (Format.table, Format.markdown):
+        sys.stdout.write("\n" + "\n".join(lines) + "\n")
+    else:
+        for line in lines:
+            note(line)
+
+
+def parse_grid(specs: list[str]) -> dict[str, tuple[float, ...]]:
+    """``["NAME=V1,V2", ...]`` to a grid; one-line InputError on a malformed item."""
+    from econ.errors import input_error
+
+    grid: dict[str, tuple[float, ...]] = {}
+    for spec in specs:
+        name, sep, rest = spec.partition("=")
+        try:
+            values = tuple(float(v) for v in rest.split(","))
+        except ValueError:
+            values = ()
+        if not sep or not name.strip() or not values:
+            raise input_error("--grid", "malformed grid", found=spec,
+                              expected="NAME=V1,V2,... with numbers, e.g. import_demand_elasticity=0.5,1,2")
+        if name.strip() in grid:
+            raise input_error("--grid", f"{name.strip()} given twice", fix="give each parameter once")
+        grid[name.strip()] = values
+    return grid

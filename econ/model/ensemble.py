@@ -1,0 +1,124 @@
+"""Ensembles: members run in chunks along the ``member`` axis, in this process or in several,
+and stacked into one Dataset.
+
+Member ``m`` draws from ``numpy.random.default_rng([m, seed])`` whatever chunk or worker runs
+it, so results do not depend on ``chunk_size`` or ``workers`` (tests/test_ensemble.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+import numpy as np
+import xarray as xr
+
+from ..spec.inputs import Inputs
+from ..spec.scenario import Scenario
+from .model import Model, root_seed
+from .record import VARIABLES
+
+log = logging.getLogger(__name__)
+
+
+def run_members(inputs: Inputs, scenario: Scenario, *, members: int = 1,
+                rng: int | np.random.Generator | None = None, freq: str = "MS", forecast: Any = None,
+                chunk_size: int = 100, workers: int = 1,
+                progress: Callable[[int, int], None] | None = None) -> xr.Dataset:
+    """Run ``members`` members of ``scenario`` and return one Dataset (see :func:`econ.run`).
+
+    ``members == 1`` is the deterministic run at central values; otherwise members are drawn
+    from the root seed (``rng``, else the scenario's, else 0) and run ``chunk_size`` at a time,
+    on ``workers`` processes when more than one. Non-finite members are counted and logged.
+    """
+    if members < 1:
+        raise ValueError(f"members must be at least 1, got {members}")
+    if chunk_size < 1 or workers < 1:
+        raise ValueError("chunk_size and workers must be at least 1")
+    if members == 1:
+        model = Model(inputs, scenario, rng=rng, freq=freq, forecast=forecast)
+        log.info("running %s: %d days, 1 member (deterministic)", scenario.name, model.T)
+        return finish(model.run(progress=progress).result())
+    seed = root_seed(rng, scenario)  # resolved once, so every chunk shares it
+    ids = np.arange(members)
+    chunks = [ids[i:i + chunk_size] for i in range(0, members, chunk_size)]
+    log.info("running %s: %d members in %d chunk(s) on %d worker(s)", scenario.name, members,
+             len(chunks), workers)
+    jobs = [(inputs, scenario, c, seed, freq, forecast) for c in chunks]
+    n_days = (scenario.end - scenario.start).days
+    total = n_days * len(chunks)
+    stack = MemberStack(ids)
+    if workers == 1:
+        for i, job in enumerate(jobs):
+            cb = None if progress is None else (lambda d, _t, base=i * n_days: progress(base + d, total))
+            stack.add(_chunk_model(*job).run(progress=cb).result())
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers) as ex:
+            for i, part in enumerate(ex.map(_run_chunk, jobs)):
+                stack.add(part)
+                if progress is not None:
+                    progress((i + 1) * n_days, total)
+    ds = stack.dataset
+    ds.attrs.update(members=members, seed=seed, deterministic=0,
+                    history=f"{ds.attrs['history'].split(':')[0]}: run {scenario.name} "
+                            f"({members} member(s), freq {freq})")
+    return finish(ds)
+
+
+class MemberStack:
+    """Chunk results written into one Dataset along ``member``, allocated at the first chunk.
+
+    Equivalent to ``xr.concat(parts, "member")`` (attributes and variables not along
+    ``member`` from the first chunk) without holding every chunk and then copying them
+    all: peak memory is the result plus one chunk, and there is no second pass over it.
+    """
+
+    def __init__(self, ids: np.ndarray) -> None:
+        self.ids, self.at = ids, 0
+        self.dataset: xr.Dataset | None = None
+
+    def add(self, part: xr.Dataset) -> None:
+        n = part.sizes["member"]
+        if self.dataset is None:
+            def alloc(v: xr.Variable) -> xr.Variable:
+                if "member" not in v.dims:
+                    return v
+                if v.dims.index("member") != 0:
+                    raise AssertionError("member must be the first axis of every result variable")
+                return xr.Variable(v.dims, np.empty((len(self.ids),) + v.shape[1:], v.dtype), v.attrs)
+
+            coords = {k: xr.Variable("member", self.ids.astype(v.dtype), v.attrs) if k == "member"
+                      else alloc(v) for k, v in part.coords.variables.items()}
+            self.dataset = xr.Dataset({k: alloc(v) for k, v in part.data_vars.variables.items()},
+                                      coords=coords, attrs=part.attrs)
+        if not np.array_equal(part["member"].values, self.ids[self.at:self.at + n]):
+            raise AssertionError("chunks must arrive in member order")
+        for k, v in self.dataset.variables.items():
+            if "member" in v.dims and k != "member":
+                v.data[self.at:self.at + n] = part.variables[k].data
+        self.at += n
+
+
+def _chunk_model(inputs: Inputs, scenario: Scenario, ids: np.ndarray, seed: int, freq: str,
+                 forecast: Any) -> Model:
+    return Model(inputs, scenario, member_ids=ids, rng=seed, freq=freq, forecast=forecast)
+
+
+def _run_chunk(job: tuple) -> xr.Dataset:
+    return _chunk_model(*job).run().result()
+
+
+def finish(ds: xr.Dataset) -> xr.Dataset:
+    """Count members with non-finite model outputs; log them (never drop them)."""
+    bad = np.zeros(ds.sizes["member"], bool)
+    for name in VARIABLES:
+        da = ds[name]
+        bad |= ~np.isfinite(da.values).reshape(da.sizes["member"], -1).all(axis=1)
+    n = int(bad.sum())
+    ds.attrs["nonfinite_members"] = n
+    if n:
+        log.warning("%d of %d member(s) have non-finite results (members %s); they are kept",
+                    n, ds.sizes["member"], ", ".join(map(str, ds["member"].values[bad][:10])))
+    return ds

@@ -1,0 +1,161 @@
+"""The model: one run of a scenario, assembled from its stages.
+
+:class:`Model` builds the :class:`~econ.model.network.Network` (static), the
+:class:`~econ.model.draws.Draws` (member values), the :class:`~econ.model.schedule.Schedule`
+(compiled measures), the :class:`~econ.model.engine.Engine` (state and the daily step) and
+the :class:`~econ.model.record.RunRecord` (period sums → Dataset), and steps them together.
+A deterministic run is one member; an ensemble chunk is many, along the leading ``member``
+axis of every array.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..spec.inputs import Inputs
+from ..spec.scenario import Scenario
+from .draws import Draws
+from .engine import Engine
+from .network import Network
+from .record import FREQS, RunRecord
+from .schedule import Schedule
+
+log = logging.getLogger(__name__)
+
+
+def root_seed(rng: int | np.random.Generator | None, scenario: Scenario) -> int:
+    """The ensemble's root seed: ``rng`` (an int, or one integer drawn from a Generator),
+    else the scenario's ``seed``, else 0."""
+    if isinstance(rng, np.random.Generator):
+        return int(rng.integers(0, 2 ** 63 - 1))
+    if rng is not None:
+        return int(rng)
+    if scenario.seed is not None:
+        return int(scenario.seed)
+    return 0
+
+
+class Model:
+    """Day-by-day simulation of customs revenue through Afghanistan's crossings.
+
+    Parameters
+    ----------
+    inputs, scenario
+        Validated inputs and scenario.
+    members
+        Ensemble size; ``1`` is the deterministic run at central values.
+    rng
+        Root seed (int) for ensembles; member ``m`` draws from
+        ``numpy.random.default_rng([m, seed])``.
+    freq
+        Reporting frequency of :meth:`result` (``"MS"`` monthly, ``"D"`` daily, ...).
+    member_ids
+        Explicit member numbers (for chunked ensembles); default ``range(members)``.
+    baseline_index
+        Multiplier on base-year flows, shape (T,) or (M, T); default 1 (flat at the base year).
+    forecast
+        A baseline forecast covering the horizon (:class:`econ.analysis.forecast.Forecast`,
+        or any object with its ``month_positions`` and ``baseline_index`` methods): the
+        baseline follows its median path (deterministic run) or each member's own quantile of
+        it (ensemble). Overrides ``baseline_index``.
+    values
+        Explicit per-member values, each (M,), for named parameters or measure fields
+        (:func:`econ.spec.measure_key`, e.g. ``"queue_patience_days"`` or
+        ``"measure4.closure.end"``). Nothing is drawn: every other number stays at its
+        central value. Used for sensitivity runs, fit grids and calibration steps.
+    network
+        A prebuilt :class:`Network` of ``inputs`` (saves rebuilding it for many runs).
+    """
+
+    def __init__(self, inputs: Inputs, scenario: Scenario, *, members: int = 1,
+                 rng: int | np.random.Generator | None = None, freq: str = "MS",
+                 member_ids: np.ndarray | None = None,
+                 baseline_index: np.ndarray | None = None, forecast: Any = None,
+                 values: Mapping[str, np.ndarray] | None = None,
+                 network: Network | None = None) -> None:
+        if freq not in FREQS:
+            raise ValueError(f"freq must be one of {', '.join(FREQS)}, got {freq!r}")
+        self.inputs, self.scenario, self.freq = inputs, scenario, freq
+        self.network = Network.from_inputs(inputs) if network is None else network
+        ids = np.arange(members) if member_ids is None else np.asarray(member_ids, dtype=int)
+        self.draws = Draws.build(inputs.parameters, scenario, self.network.commodity_ids,
+                                 member_ids=ids, seed=root_seed(rng, scenario),
+                                 deterministic=members == 1 and member_ids is None,
+                                 overrides=values, forecast=forecast is not None)
+        self.days = pd.date_range(scenario.start, scenario.end, inclusive="left", freq="D")
+        self.schedule = Schedule(self.network, scenario, self.draws, len(self.days))
+        n_members = self.draws.n_members
+        if forecast is not None:
+            from .baseline import forecast_index
+
+            baseline_index = forecast_index(forecast, inputs.base_year, self.days, self.draws.baseline_quantile)
+        self.baseline_index = (np.ones((n_members, len(self.days))) if baseline_index is None
+                               else np.broadcast_to(np.asarray(baseline_index, float),
+                                                    (n_members, len(self.days))))
+        self.forecast = forecast
+        baseline = ("flat (base-year level)" if forecast is None
+                    else f"forecast: {forecast.model} ({forecast.selection})")
+        self.engine = Engine(self.network, self.draws, self.schedule, self.baseline_index)
+        self.record = RunRecord(self.network, self.draws, scenario, self.days, freq,
+                                self.baseline_index, baseline)
+
+    # ------------------------------------------------------------------ stepping
+    @property
+    def t(self) -> int:
+        """Days simulated so far."""
+        return self.engine.day
+
+    @property
+    def T(self) -> int:
+        """Days in the horizon."""
+        return len(self.days)
+
+    @property
+    def member_ids(self) -> np.ndarray:
+        return self.draws.member_ids
+
+    @property
+    def measures(self):
+        """The scenario's compiled measures (:class:`~econ.model.schedule.CompiledMeasure`)."""
+        return self.schedule.measures
+
+    @property
+    def state(self) -> dict[str, np.ndarray]:
+        """The engine's state after the last day simulated (full shapes; see
+        :meth:`Engine.full_state`)."""
+        return self.engine.full_state()
+
+    def step(self) -> dict[str, np.ndarray]:
+        """Advance the simulation by one day; returns that day's national figures, (M,) each:
+        ``customs_revenue``, ``baseline_customs_revenue`` (USD) and ``queue_trucks`` (M, C)."""
+        day = self.engine.step()
+        self.record.add(day)
+        return {"customs_revenue": day.revenue, "baseline_customs_revenue": day.baseline_revenue,
+                "queue_trucks": day.queue_trucks.copy()}
+
+    def run(self, progress: Callable[[int, int], None] | None = None) -> "Model":
+        """Step to the end of the horizon; ``progress(done, total)`` is called each 30 days."""
+        while self.t < self.T:
+            self.step()
+            if progress is not None and (self.t % 30 == 0 or self.t == self.T):
+                progress(self.t, self.T)
+        return self
+
+    # ------------------------------------------------------------------ results
+    @property
+    def out(self) -> dict[str, np.ndarray]:
+        """Per-period sums of the days simulated (numpy, (M, P, ...); see :meth:`RunRecord.sums`)."""
+        return self.record.sums()
+
+    def ledger(self) -> dict[str, np.ndarray]:
+        """Who pays, per member and period (numpy; see :meth:`RunRecord.ledger`)."""
+        return self.record.ledger()
+
+    def result(self):
+        """The labelled result of the days simulated, an :class:`xarray.Dataset`
+        (docs/outputs.md)."""
+        return self.record.to_dataset()

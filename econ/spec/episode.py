@@ -1,0 +1,71 @@
+"""Documented episodes: a scenario plus observed outcomes (read by :mod:`econ.io.episodes`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from .scenario import Scenario
+
+METRICS = ("trade_change", "revenue_change", "corridor_share", "protest_risk")
+
+
+class Outcome(BaseModel):
+    """One observed outcome of an episode (all values in percent or percentage points)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    metric: Literal["trade_change", "revenue_change", "corridor_share", "protest_risk"]
+    window_start: dt.date
+    window_end: dt.date
+    compare_start: dt.date | None = None
+    compare_end: dt.date | None = None
+    crossings: list[str] | None = None
+    corridors: list[str] | None = None
+    routes: list[str] | None = None
+    kinds: list[Literal["bilateral", "transit"]] | None = None
+    commodities: list[str] | None = None
+    direction: Literal["import", "export"] | None = None
+    groups: list[str] | None = None
+    observed: float
+    tolerance: float
+    comparison: Literal["before_after", "counterfactual", "level"]
+    source: str
+    note: str = ""
+    #: may a fit of parameters use this outcome? (false: say why in the note)
+    fit: bool = True
+    #: a known failure: the model cannot match it honestly; the reason (docs/validation.md)
+    known_failure: str = ""
+
+    @model_validator(mode="after")
+    def _check(self) -> "Outcome":
+        if self.window_end <= self.window_start:
+            raise ValueError("window_end must be after window_start")
+        if self.tolerance <= 0:
+            raise ValueError("tolerance must be positive")
+        if self.comparison == "before_after":
+            if self.compare_start is None or self.compare_end is None:
+                raise ValueError("a before_after outcome needs compare_start and compare_end")
+            if self.compare_end <= self.compare_start:
+                raise ValueError("compare_end must be after compare_start")
+        if self.metric == "protest_risk" and not self.groups:
+            raise ValueError("a protest_risk outcome needs groups = [...]")
+        if self.metric != "protest_risk" and self.groups:
+            raise ValueError("groups only apply to protest_risk outcomes")
+        if not self.source.strip():
+            raise ValueError("every outcome needs a source")
+        return self
+
+
+@dataclass(frozen=True)
+class Episode:
+    """A documented episode: its scenario and observed outcomes."""
+
+    name: str
+    scenario: Scenario
+    outcomes: tuple[Outcome, ...]
+    path: str = ""

@@ -1,0 +1,52 @@
+"""The validated, calibrated input record (built by :func:`econ.io.inputs.load_inputs`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .parameters import Parameter
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Validated, calibrated model inputs.
+
+    Tables are pandas DataFrames indexed by id; ``flows`` holds the calibrated
+    baseline flows (``value_usd``) and the uncalibrated ones (``value_usd_raw``).
+    """
+
+    directory: Path
+    crossings: pd.DataFrame
+    routes: pd.DataFrame
+    commodities: pd.DataFrame
+    flows: pd.DataFrame
+    revenue_by_crossing: pd.DataFrame
+    revenue_monthly: pd.DataFrame
+    trader_groups: pd.DataFrame
+    base_year: dict[str, Any]
+    parameters: dict[str, Parameter]
+    calibration_factor: pd.Series
+    hashes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def afn_per_usd(self) -> float:
+        return float(self.base_year["afn_per_usd"])
+
+    def revenue_usd(self) -> pd.Series:
+        """Observed base-year customs revenue by crossing (USD)."""
+        return self.revenue_by_crossing["revenue_afn"] / self.afn_per_usd
+
+    def baseline_revenue_by_crossing(self) -> pd.Series:
+        """Model baseline revenue by crossing (USD/year) from calibrated flows."""
+        f = self.flows.join(self.routes["crossing"], on="route")
+        f = f.join(self.commodities["effective_rate"], on="commodity")
+        rev = (f["value_usd"] * f["effective_rate"]).groupby(f["crossing"]).sum()
+        return rev.reindex(self.crossings.index, fill_value=0.0)
+
+    def with_parameters(self, parameters: dict[str, Parameter]) -> "Inputs":
+        """A copy with the parameters replaced (e.g. from ``calibrate``)."""
+        return replace(self, parameters=parameters)
