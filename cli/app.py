@@ -8,9 +8,8 @@ that ``chokepoint --help`` stays fast.
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -52,7 +51,7 @@ app.add_typer(inputs_app, name="inputs")
 _register_calibrate(app)
 
 
-class Table(str, Enum):
+class Table(StrEnum):
     all = "all"
     crossings = "crossings"
     path = "path"
@@ -70,8 +69,9 @@ def _version(value: bool) -> None:
 def main_callback(
     debug: bool = typer.Option(False, "--debug", help="Show the full traceback on errors."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or notes on stderr."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="Show the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
 ) -> None:
     """chokepoint: revenue lost, diverted and delayed when crossings are taxed or closed."""
     OPTS["debug"] = debug
@@ -81,18 +81,22 @@ def main_callback(
 @app.command()
 def run(
     scenario: str = ScenarioArg,
-    inputs: Optional[Path] = InputsOpt,
-    months: Optional[int] = MonthsOpt,
+    inputs: Path | None = InputsOpt,
+    months: int | None = MonthsOpt,
     fmt: Format = FormatOpt,
     table: Table = typer.Option(Table.all, "--table", help="Which table(s) to print."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write the full Dataset to this netCDF file.",
-                                       dir_okay=False),
+    out: Path | None = typer.Option(
+        None, "--out", help="Write the full Dataset to this netCDF file.", dir_okay=False
+    ),
     members: int = MembersOpt,
-    seed: Optional[int] = SeedOpt,
-    percentiles_only: bool = typer.Option(False, "--percentiles-only",
-                                          help="With --out: store the 5/50/95th percentiles, not every member."),
+    seed: int | None = SeedOpt,
+    percentiles_only: bool = typer.Option(
+        False,
+        "--percentiles-only",
+        help="With --out: store the 5/50/95th percentiles, not every member.",
+    ),
     baseline: str = BaselineOpt,
-    params: Optional[Path] = ParamsOpt,
+    params: Path | None = ParamsOpt,
     workers: int = WorkersOpt,
 ) -> None:
     """Run a scenario and print the revenue-impact table (USD) and the national monthly path.
@@ -107,11 +111,17 @@ def run(
         from .render import render_many
 
         inp = load_inputs(inputs, params)
-        ds = run_one(scenario, inp, months, members=members, seed=seed, baseline=baseline, workers=workers)
+        ds = run_one(
+            scenario, inp, months, members=members, seed=seed, baseline=baseline, workers=workers
+        )
         tables = []
         if table in (Table.all, Table.crossings):
-            tables.append((f"Revenue impact by crossing, {ds.attrs['scenario']} (USD, whole horizon)",
-                           revenue_impact_table(ds)))
+            tables.append(
+                (
+                    f"Revenue impact by crossing, {ds.attrs['scenario']} (USD, whole horizon)",
+                    revenue_impact_table(ds),
+                )
+            )
         if table in (Table.all, Table.path):
             tables.append(("National customs revenue by month (USD)", national_path(ds)))
         if out is not None:
@@ -124,7 +134,7 @@ def run(
     guard(go)
 
 
-class PressureTable(str, Enum):
+class PressureTable(StrEnum):
     all = "all"
     groups = "groups"
     ledger = "ledger"
@@ -133,14 +143,16 @@ class PressureTable(str, Enum):
 @app.command()
 def pressure(
     scenario: str = ScenarioArg,
-    inputs: Optional[Path] = InputsOpt,
-    months: Optional[int] = MonthsOpt,
+    inputs: Path | None = InputsOpt,
+    months: int | None = MonthsOpt,
     fmt: Format = FormatOpt,
-    table: PressureTable = typer.Option(PressureTable.all, "--table", help="Which table(s) to print."),
+    table: PressureTable = typer.Option(
+        PressureTable.all, "--table", help="Which table(s) to print."
+    ),
     members: int = MembersOpt,
-    seed: Optional[int] = SeedOpt,
+    seed: int | None = SeedOpt,
     baseline: str = BaselineOpt,
-    params: Optional[Path] = ParamsOpt,
+    params: Path | None = ParamsOpt,
     workers: int = WorkersOpt,
 ) -> None:
     """Who pays: trader-group pressure and protest risk, and the coercion ledger with Pakistan."""
@@ -151,14 +163,26 @@ def pressure(
         from .render import render_many
 
         inp = load_inputs(inputs, params)
-        ds = run_one(scenario, inp, months, members=members, seed=seed, baseline=baseline, workers=workers)
+        ds = run_one(
+            scenario, inp, months, members=members, seed=seed, baseline=baseline, workers=workers
+        )
         tables = []
         if table in (PressureTable.all, PressureTable.groups):
-            tables.append((f"Trader pressure by group, {ds.attrs['scenario']} (costs in USD, whole horizon)",
-                           pressure_table(ds)))
+            tables.append(
+                (
+                    f"Trader pressure by group, {ds.attrs['scenario']} "
+                    "(costs in USD, whole horizon)",
+                    pressure_table(ds),
+                )
+            )
         if table in (PressureTable.all, PressureTable.ledger):
-            tables.append(("Coercion ledger by month (USD; ratio = Afghan revenue lost per USD Pakistan gives up)",
-                           pakistan_table(ds)))
+            tables.append(
+                (
+                    "Coercion ledger by month "
+                    "(USD; ratio = Afghan revenue lost per USD Pakistan gives up)",
+                    pakistan_table(ds),
+                )
+            )
         sys.stdout.write(render_many(tables, fmt))
         summary_lines(ledger_summary(ds), fmt)
 
@@ -166,7 +190,7 @@ def pressure(
 
 
 @app.command()
-def scenarios(inputs: Optional[Path] = InputsOpt, fmt: Format = FormatOpt) -> None:
+def scenarios(inputs: Path | None = InputsOpt, fmt: Format = FormatOpt) -> None:
     """List the built-in scenarios with their descriptions (each checked against the inputs)."""
 
     def go() -> None:
@@ -180,10 +204,20 @@ def scenarios(inputs: Optional[Path] = InputsOpt, fmt: Format = FormatOpt) -> No
         rows = []
         for name, path in econ.builtin_scenarios().items():
             sc = econ.load_scenario(path)
-            econ.Model(inp, sc)  # raises a one-line InputError if a selector does not fit the inputs
-            rows.append({"name": name, "start": sc.start.isoformat(), "months": sc.months,
-                         "measures": len(sc.measures),
-                         "description": sc.description.strip().splitlines()[0] if sc.description.strip() else ""})
+            econ.Model(
+                inp, sc
+            )  # raises a one-line InputError if a selector does not fit the inputs
+            rows.append(
+                {
+                    "name": name,
+                    "start": sc.start.isoformat(),
+                    "months": sc.months,
+                    "measures": len(sc.measures),
+                    "description": sc.description.strip().splitlines()[0]
+                    if sc.description.strip()
+                    else "",
+                }
+            )
         df = pd.DataFrame(rows).set_index("name")
         sys.stdout.write(render(df, fmt, "Built-in scenarios"))
 
@@ -193,13 +227,13 @@ def scenarios(inputs: Optional[Path] = InputsOpt, fmt: Format = FormatOpt) -> No
 @app.command()
 def compare(
     names: list[str] = typer.Argument(..., help="Two or more scenario names or paths."),
-    inputs: Optional[Path] = InputsOpt,
-    months: Optional[int] = MonthsOpt,
+    inputs: Path | None = InputsOpt,
+    months: int | None = MonthsOpt,
     fmt: Format = FormatOpt,
     members: int = MembersOpt,
-    seed: Optional[int] = SeedOpt,
+    seed: int | None = SeedOpt,
     baseline: str = BaselineOpt,
-    params: Optional[Path] = ParamsOpt,
+    params: Path | None = ParamsOpt,
     workers: int = WorkersOpt,
 ) -> None:
     """Set scenarios side by side: national revenue impact and its decomposition (USD)."""
@@ -212,14 +246,18 @@ def compare(
         inp = load_inputs(inputs, params)
         res = {}
         for n in names:
-            ds = run_one(n, inp, months, members=members, seed=seed, baseline=baseline, workers=workers)
+            ds = run_one(
+                n, inp, months, members=members, seed=seed, baseline=baseline, workers=workers
+            )
             res[ds.attrs["scenario"] if ds.attrs["scenario"] not in res else n] = ds
-        sys.stdout.write(render(compare_table(res), fmt, "Scenarios compared (USD, national, whole horizon)"))
+        sys.stdout.write(
+            render(compare_table(res), fmt, "Scenarios compared (USD, national, whole horizon)")
+        )
 
     guard(go)
 
 
-class Metric(str, Enum):
+class Metric(StrEnum):
     revenue_loss = "revenue_loss"
     peak_pressure = "peak_pressure"
 
@@ -227,18 +265,32 @@ class Metric(str, Enum):
 @app.command()
 def sensitivity(
     scenario: str = ScenarioArg,
-    inputs: Optional[Path] = InputsOpt,
-    months: Optional[int] = MonthsOpt,
-    members: int = typer.Option(200, "--members", "-n", min=0, max=100_000,
-                                help="Ensemble size for the variance-based indices (0: swings only)."),
-    seed: Optional[int] = SeedOpt,
-    bins: int = typer.Option(10, "--bins", min=2, max=100, help="Bins of the first-order index estimator."),
-    plot: Optional[Path] = typer.Option(None, "--plot", dir_okay=False,
-                                        help="Draw a tornado chart of the swings to this PNG (needs matplotlib)."),
-    metric: Metric = typer.Option(Metric.revenue_loss, "--metric", help="Metric the tornado chart shows."),
+    inputs: Path | None = InputsOpt,
+    months: int | None = MonthsOpt,
+    members: int = typer.Option(
+        200,
+        "--members",
+        "-n",
+        min=0,
+        max=100_000,
+        help="Ensemble size for the variance-based indices (0: swings only).",
+    ),
+    seed: int | None = SeedOpt,
+    bins: int = typer.Option(
+        10, "--bins", min=2, max=100, help="Bins of the first-order index estimator."
+    ),
+    plot: Path | None = typer.Option(
+        None,
+        "--plot",
+        dir_okay=False,
+        help="Draw a tornado chart of the swings to this PNG (needs matplotlib).",
+    ),
+    metric: Metric = typer.Option(
+        Metric.revenue_loss, "--metric", help="Metric the tornado chart shows."
+    ),
     top: int = typer.Option(15, "--top", min=1, help="Parameters in the chart."),
     fmt: Format = FormatOpt,
-    params: Optional[Path] = ParamsOpt,
+    params: Path | None = ParamsOpt,
     workers: int = WorkersOpt,
 ) -> None:
     """Rank the uncertain numbers by their effect on the revenue loss and peak trader pressure.
@@ -258,7 +310,9 @@ def sensitivity(
             try:
                 import matplotlib  # noqa: F401
             except ImportError:
-                raise econ.InputError("--plot needs matplotlib; fix: pip install 'chokepoint[plot]'") from None
+                raise econ.InputError(
+                    "--plot needs matplotlib; fix: pip install 'chokepoint[plot]'"
+                ) from None
         inp = load_inputs(inputs, params)
         sc = econ.load_scenario(scenario)
         if months is not None:
@@ -266,19 +320,33 @@ def sensitivity(
         prog, cb = progress_bar(f"sensitivity {sc.name}")
         if prog is not None:
             with prog:
-                table = sens(sc, inp, members=members if members > 1 else 1, rng=seed, bins=bins,
-                             workers=workers, progress=cb)
+                table = sens(
+                    sc,
+                    inp,
+                    members=members if members > 1 else 1,
+                    rng=seed,
+                    bins=bins,
+                    workers=workers,
+                    progress=cb,
+                )
         else:
-            table = sens(sc, inp, members=members if members > 1 else 1, rng=seed, bins=bins, workers=workers)
+            table = sens(
+                sc, inp, members=members if members > 1 else 1, rng=seed, bins=bins, workers=workers
+            )
         if plot is not None:
             kind = plot.suffix.lstrip(".").lower() or "png"
             write_atomic(plot, lambda p: tornado(table, metric.value, p, top=top, format=kind))
             note(f"wrote {plot}")
         c = table.attrs["central"]
-        title = (f"Sensitivity, {sc.name}: central revenue loss {c['revenue_loss']:,.0f} USD, "
-                 f"peak pressure {c['peak_pressure']:.3g}")
+        title = (
+            f"Sensitivity, {sc.name}: central revenue loss {c['revenue_loss']:,.0f} USD, "
+            f"peak pressure {c['peak_pressure']:.3g}"
+        )
         if members > 1:
-            title += f"; S1 from {table.attrs['members']} members, noise level {table.attrs['S1_noise']:.3f}"
+            title += (
+                f"; S1 from {table.attrs['members']} members, "
+                f"noise level {table.attrs['S1_noise']:.3f}"
+            )
         sys.stdout.write(render(table, fmt, title))
 
     guard(go)
@@ -286,17 +354,26 @@ def sensitivity(
 
 @app.command()
 def backtest(
-    inputs: Optional[Path] = InputsOpt,
-    episodes: Optional[list[str]] = typer.Argument(None, help="Episode names or files (default: all shipped)."),
+    inputs: Path | None = InputsOpt,
+    episodes: list[str] | None = typer.Argument(
+        None, help="Episode names or files (default: all shipped)."
+    ),
     members: int = MembersOpt,
-    seed: Optional[int] = SeedOpt,
+    seed: int | None = SeedOpt,
     baseline: str = BaselineOpt,
-    params: Optional[Path] = ParamsOpt,
-    fit_grid: bool = typer.Option(False, "--fit", help="Also fit the dynamics on a grid to all episodes "
-                                                      "and report the leave-one-episode-out error."),
-    grid: Optional[list[str]] = typer.Option(
-        None, "--grid", metavar="NAME=V1,V2,...",
-        help="Fit on this grid instead of the default (repeat for more parameters; implies --fit)."),
+    params: Path | None = ParamsOpt,
+    fit_grid: bool = typer.Option(
+        False,
+        "--fit",
+        help="Also fit the dynamics on a grid to all episodes "
+        "and report the leave-one-episode-out error.",
+    ),
+    grid: list[str] | None = typer.Option(
+        None,
+        "--grid",
+        metavar="NAME=V1,V2,...",
+        help="Fit on this grid instead of the default (repeat for more parameters; implies --fit).",
+    ),
     fmt: Format = FormatOpt,
 ) -> None:
     """Score the model against documented episodes, next to two naive baselines.
@@ -316,31 +393,62 @@ def backtest(
         check_baseline(baseline)
         inp = load_inputs(inputs, params)
         fit_on = None if not grid else check_grid(parse_grid(grid), inp, source="--grid")
-        table, _ = run_backtest(inp, episodes or None, members=members, rng=seed, baseline=baseline,
-                                progress=lambda name: note(f"episode {name}"))
-        shown = table.drop(columns=[c for c in table.columns if c.endswith("_within") and c != "model_within"])
+        table, _ = run_backtest(
+            inp,
+            episodes or None,
+            members=members,
+            rng=seed,
+            baseline=baseline,
+            progress=lambda name: note(f"episode {name}"),
+        )
+        shown = table.drop(
+            columns=[c for c in table.columns if c.endswith("_within") and c != "model_within"]
+        )
         if fmt in (Format.table, Format.markdown):
             # the reasons are long: a flag here, the text in csv/json and docs/validation.md
             shown = shown.assign(known_failure=shown["known_failure"] != "")
-        tables = [("Backtest by outcome (percent; error = predictor - observed, percentage points)", shown),
-                  ("Summary over outcomes every predictor can compute", summary(table, common=True)),
-                  ("Summary over each predictor's outcomes", summary(table))]
+        tables = [
+            (
+                "Backtest by outcome (percent; error = predictor - observed, percentage points)",
+                shown,
+            ),
+            ("Summary over outcomes every predictor can compute", summary(table, common=True)),
+            ("Summary over each predictor's outcomes", summary(table)),
+        ]
         if fit_grid or grid:
-            res = fit(inp, fit_on, episodes=episodes or None, progress=lambda name: note(f"fit: episode {name}"))
+            res = fit(
+                inp,
+                fit_on,
+                episodes=episodes or None,
+                progress=lambda name: note(f"fit: episode {name}"),
+            )
             best = ", ".join(f"{k} = {v:g}" for k, v in res["best"].items())
-            note(f"in-sample best: {best} (loss {res['in_sample_loss']:.3f}; shipped central values "
-                  f"{res['central_loss']:.3f})")
-            tables.append(("Leave-one-episode-out: loss (mean capped |error|/tolerance) of each held-out episode",
-                           res["out_of_sample"]))
-            tables.append(("Profile loss: the smallest loss at each grid value over the other grid parameters "
-                           "(flat = not pinned down by the episodes)", res["profile"]))
+            note(
+                f"in-sample best: {best} (loss {res['in_sample_loss']:.3f}; shipped central values "
+                f"{res['central_loss']:.3f})"
+            )
+            tables.append(
+                (
+                    "Leave-one-episode-out: loss (mean capped |error|/tolerance) "
+                    "of each held-out episode",
+                    res["out_of_sample"],
+                )
+            )
+            tables.append(
+                (
+                    "Profile loss: the smallest loss at each grid value over the other grid "
+                    "parameters "
+                    "(flat = not pinned down by the episodes)",
+                    res["profile"],
+                )
+            )
         sys.stdout.write(render_many(tables, fmt))
 
     guard(go)
 
 
 @inputs_app.command("check")
-def inputs_check(inputs: Optional[Path] = InputsOpt, fmt: Format = FormatOpt) -> None:
+def inputs_check(inputs: Path | None = InputsOpt, fmt: Format = FormatOpt) -> None:
     """Validate the inputs and print a summary (or one error line and exit code 1)."""
 
     def go() -> None:

@@ -8,9 +8,8 @@ from :mod:`cli.common`.
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -18,12 +17,12 @@ from .common import OPTS, guard, note, write_atomic
 from .render import Format
 
 
-class Method(str, Enum):
+class Method(StrEnum):
     ppml = "ppml"
     ols = "ols"
 
 
-class Cov(str, Enum):
+class Cov(StrEnum):
     HC1 = "HC1"
     HC0 = "HC0"
     cluster = "cluster"
@@ -34,24 +33,44 @@ def register(app: typer.Typer) -> None:
 
     @app.command("calibrate")
     def calibrate(
-        inputs: Optional[Path] = typer.Option(None, "--inputs", file_okay=False,
-                                              help="Directory with input tables (default: the shipped inputs)."),
-        panel: Optional[Path] = typer.Option(None, "--panel", dir_okay=False,
-                                             help="Episode panel CSV (default: episode_panel.csv in the inputs)."),
-        out: Optional[Path] = typer.Option(None, "--out", dir_okay=False,
-                                           help="Write the estimated parameters to this TOML file "
-                                                "(for `run --params FILE`)."),
-        method: Method = typer.Option(Method.ppml, "--method",
-                                      help="ppml: Poisson GLM (gravity PPML); ols: least squares on logs."),
-        param: Optional[list[str]] = typer.Option(None, "--param",
-                                                  help="Parameter to estimate (repeatable); default: "
-                                                       "route_substitution_elasticity and adjust_medium_days."),
-        cov: Cov = typer.Option(Cov.HC1, "--cov", help="Robust covariance: HC1, HC0 or cluster (by series)."),
-        include_weak: bool = typer.Option(False, "--include-weak",
-                                          help="Also write weakly identified estimates to --out."),
+        inputs: Path | None = typer.Option(
+            None,
+            "--inputs",
+            file_okay=False,
+            help="Directory with input tables (default: the shipped inputs).",
+        ),
+        panel: Path | None = typer.Option(
+            None,
+            "--panel",
+            dir_okay=False,
+            help="Episode panel CSV (default: episode_panel.csv in the inputs).",
+        ),
+        out: Path | None = typer.Option(
+            None,
+            "--out",
+            dir_okay=False,
+            help="Write the estimated parameters to this TOML file (for `run --params FILE`).",
+        ),
+        method: Method = typer.Option(
+            Method.ppml,
+            "--method",
+            help="ppml: Poisson GLM (gravity PPML); ols: least squares on logs.",
+        ),
+        param: list[str] | None = typer.Option(
+            None,
+            "--param",
+            help="Parameter to estimate (repeatable); default: "
+            "route_substitution_elasticity and adjust_medium_days.",
+        ),
+        cov: Cov = typer.Option(
+            Cov.HC1, "--cov", help="Robust covariance: HC1, HC0 or cluster (by series)."
+        ),
+        include_weak: bool = typer.Option(
+            False, "--include-weak", help="Also write weakly identified estimates to --out."
+        ),
         fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
     ) -> None:
-        """Estimate the route-substitution elasticity and adjustment time scales from the episode panel.
+        """Estimate the route-substitution elasticity and adjustment time scales from the panel.
 
         Runs the model for each documented episode, fits the panel's monthly trade and revenue
         by PPML with series x episode fixed effects, prints estimates with standard errors and
@@ -78,20 +97,33 @@ def register(app: typer.Typer) -> None:
                     shown = ", ".join(f"{k}={v:.4g}" for k, v in values.items() if k in names)
                     typer.echo(f"iteration {i}: objective {obj:.6g}; {shown}", err=True)
 
-            res = estimate(pan, inputs=inp, params=names, method=method.value, cov_type=cov.value,
-                           progress=progress)
-            tables = [("Estimates (90% interval lognormal from the SE of log θ)", res.table()),
-                      ("Fit", res.fit_table())]
+            res = estimate(
+                pan,
+                inputs=inp,
+                params=names,
+                method=method.value,
+                cov_type=cov.value,
+                progress=progress,
+            )
+            tables = [
+                ("Estimates (90% interval lognormal from the SE of log θ)", res.table()),
+                ("Fit", res.fit_table()),
+            ]
             if res.dropped:
                 import pandas as pd
 
-                tables.append(("Rows dropped", pd.DataFrame({"reason": list(res.dropped)})
-                               .rename_axis("n")))
+                tables.append(
+                    ("Rows dropped", pd.DataFrame({"reason": list(res.dropped)}).rename_axis("n"))
+                )
             if out is not None:
                 text = to_parameters_toml(res, inp, include_weak=include_weak)
                 write_atomic(out, lambda p: p.write_text(text, encoding="utf-8"))
-                shown = [n for n in res.params if n in res.written
-                         or (include_weak and n in res.weak and n not in res.at_bound)]
+                shown = [
+                    n
+                    for n in res.params
+                    if n in res.written
+                    or (include_weak and n in res.weak and n not in res.at_bound)
+                ]
                 note(f"wrote {out} ({', '.join(shown) or 'no parameter: none well identified'})")
             sys.stdout.write(render_many(tables, fmt))
 

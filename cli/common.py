@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 import typer
 import typer.core
@@ -21,16 +21,35 @@ from .render import Format
 OPTS = {"debug": False, "quiet": False}
 GLOBAL_FLAGS = ("--debug", "--quiet", "-q")
 
-InputsOpt = typer.Option(None, "--inputs", help="Directory with input tables (default: the shipped inputs).",
-                         file_okay=False)
+InputsOpt = typer.Option(
+    None,
+    "--inputs",
+    help="Directory with input tables (default: the shipped inputs).",
+    file_okay=False,
+)
 FormatOpt = typer.Option(Format.table, "--format", "-f", help="Output format.")
-MembersOpt = typer.Option(1, "--members", "-n", min=1, max=100_000,
-                          help="Ensemble members (1 = deterministic run at central values).")
-SeedOpt = typer.Option(None, "--seed", min=0, help="Root seed of the ensemble (default: the scenario's, else 0).")
-BaselineOpt = typer.Option("flat", "--baseline",
-                           help="No-measure baseline: flat (base-year flows) or forecast (statsmodels path).")
-ParamsOpt = typer.Option(None, "--params", dir_okay=False,
-                         help="TOML of parameters replacing the inputs' (e.g. from `calibrate --out`).")
+MembersOpt = typer.Option(
+    1,
+    "--members",
+    "-n",
+    min=1,
+    max=100_000,
+    help="Ensemble members (1 = deterministic run at central values).",
+)
+SeedOpt = typer.Option(
+    None, "--seed", min=0, help="Root seed of the ensemble (default: the scenario's, else 0)."
+)
+BaselineOpt = typer.Option(
+    "flat",
+    "--baseline",
+    help="No-measure baseline: flat (base-year flows) or forecast (statsmodels path).",
+)
+ParamsOpt = typer.Option(
+    None,
+    "--params",
+    dir_okay=False,
+    help="TOML of parameters replacing the inputs' (e.g. from `calibrate --out`).",
+)
 WorkersOpt = typer.Option(1, "--workers", min=1, max=64, help="Processes for ensemble chunks.")
 MonthsOpt = typer.Option(None, "--months", min=1, max=240, help="Override the horizon.")
 ScenarioArg = typer.Argument("default", help="Built-in scenario name or path to a TOML file.")
@@ -41,7 +60,7 @@ class Group(typer.core.TyperGroup):
 
     def parse_args(self, ctx, args: list[str]) -> list[str]:
         if "--" in args:
-            head, tail = args[:args.index("--")], args[args.index("--"):]
+            head, tail = args[: args.index("--")], args[args.index("--") :]
         else:
             head, tail = args, []
         flags = [a for a in head if a in GLOBAL_FLAGS]
@@ -76,8 +95,11 @@ def guard(fn: Callable[[], None]) -> None:
     except (OSError, ValueError, RuntimeError, KeyError) as exc:
         if OPTS["debug"]:
             raise
-        typer.echo(f"error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
-                   "(rerun with --debug for the traceback)", err=True)
+        typer.echo(
+            f"error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+            "(rerun with --debug for the traceback)",
+            err=True,
+        )
         raise typer.Exit(1) from None
 
 
@@ -94,9 +116,14 @@ def progress_bar(total_label: str):
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TimeElapsedColumn
 
-    prog = Progress("[progress.description]{task.description}", BarColumn(),
-                    "{task.completed}/{task.total} days", TimeElapsedColumn(),
-                    console=Console(stderr=True), transient=True)
+    prog = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        "{task.completed}/{task.total} days",
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
     task = prog.add_task(total_label, total=None)
 
     def cb(done: int, total: int) -> None:
@@ -112,7 +139,7 @@ def write_atomic(path: Path, writer: Callable[[Path], None]) -> None:
     _write(path, writer)
 
 
-def load_inputs(inputs: Optional[Path], params: Optional[Path] = None):
+def load_inputs(inputs: Path | None, params: Path | None = None):
     """Load the inputs (``--inputs``), with a parameters file applied (``--params``)."""
     import econ
 
@@ -133,8 +160,17 @@ def check_baseline(baseline: str) -> None:
         raise InputError(f"--baseline: unknown baseline {baseline!r}; fix: use flat or forecast")
 
 
-def run_one(scenario: str, inputs, months: Optional[int], label: str = "", *, members: int = 1,
-            seed: Optional[int] = None, baseline: str = "flat", workers: int = 1):
+def run_one(
+    scenario: str,
+    inputs,
+    months: int | None,
+    label: str = "",
+    *,
+    members: int = 1,
+    seed: int | None = None,
+    baseline: str = "flat",
+    workers: int = 1,
+):
     """Load and run one scenario with a progress bar; warn about non-finite members."""
     import econ
 
@@ -151,7 +187,10 @@ def run_one(scenario: str, inputs, months: Optional[int], label: str = "", *, me
         ds = econ.run(sc, **kw)
     bad = ds.attrs.get("nonfinite_members", 0)
     if bad:
-        note(f"warning: {bad} of {ds.sizes['member']} member(s) have non-finite results (kept; see the Dataset)")
+        note(
+            f"warning: {bad} of {ds.sizes['member']} member(s) have non-finite results "
+            "(kept; see the Dataset)"
+        )
     return ds
 
 
@@ -176,9 +215,15 @@ def parse_grid(specs: list[str]) -> dict[str, tuple[float, ...]]:
         except ValueError:
             values = ()
         if not sep or not name.strip() or not values:
-            raise input_error("--grid", "malformed grid", found=spec,
-                              expected="NAME=V1,V2,... with numbers, e.g. import_demand_elasticity=0.5,1,2")
+            raise input_error(
+                "--grid",
+                "malformed grid",
+                found=spec,
+                expected="NAME=V1,V2,... with numbers, e.g. import_demand_elasticity=0.5,1,2",
+            )
         if name.strip() in grid:
-            raise input_error("--grid", f"{name.strip()} given twice", fix="give each parameter once")
+            raise input_error(
+                "--grid", f"{name.strip()} given twice", fix="give each parameter once"
+            )
         grid[name.strip()] = values
     return grid

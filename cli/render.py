@@ -5,14 +5,14 @@ from __future__ import annotations
 import io
 import json
 import math
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pandas is imported by the commands, not at start-up
     import pandas as pd
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
@@ -38,8 +38,12 @@ def _with_ranges(df: pd.DataFrame) -> pd.DataFrame:
         return df
     out = df.drop(columns=[f"{c}_{q}" for c in cols for q in ("p05", "p95")])
     for c in cols:
-        out[c] = [m if not isinstance(m, float) or lo == hi == m else f"{_fmt(m)} [{_fmt(lo)} – {_fmt(hi)}]"
-                  for m, lo, hi in zip(df[c], df[f"{c}_p05"], df[f"{c}_p95"])]
+        out[c] = [
+            m
+            if not isinstance(m, float) or lo == hi == m
+            else f"{_fmt(m)} [{_fmt(lo)} – {_fmt(hi)}]"
+            for m, lo, hi in zip(df[c], df[f"{c}_p05"], df[f"{c}_p95"])
+        ]
     return out
 
 
@@ -58,8 +62,11 @@ def render(df: pd.DataFrame, fmt: Format, title: str = "") -> str:
         return buf.getvalue()
     if fmt is Format.json:
         recs = json.loads(df.to_json(orient="records", double_precision=15))
-        return json.dumps({"title": title, "rows": recs}, indent=2) + "\n" if title else \
-            json.dumps(recs, indent=2) + "\n"
+        return (
+            json.dumps({"title": title, "rows": recs}, indent=2) + "\n"
+            if title
+            else json.dumps(recs, indent=2) + "\n"
+        )
     cells = [[_fmt(v) for v in row] for row in df.itertuples(index=False)]
     head = [str(c) for c in df.columns]
     if fmt is Format.markdown:
@@ -68,21 +75,33 @@ def render(df: pd.DataFrame, fmt: Format, title: str = "") -> str:
         lines.append("|" + "|".join("---" if i == 0 else "---:" for i in range(len(head))) + "|")
         lines += ["| " + " | ".join(r) + " |" for r in cells]
         return "\n".join(lines) + "\n"
-    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(head)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(head)
+    ]
     out = [title] if title else []
-    out.append("  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths))))
+    out.append(
+        "  ".join(
+            h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths))
+        )
+    )
     out.append("  ".join("-" * w for w in widths))
-    out += ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-            for r in cells]
+    out += [
+        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        for r in cells
+    ]
     return "\n".join(out) + "\n"
 
 
 def render_many(tables: list[tuple[str, pd.DataFrame]], fmt: Format) -> str:
-    """Several titled tables; json gives one object keyed by title, csv separates by a blank line."""
+    """Several titled tables: json gives one object keyed by title, csv a blank line between."""
     if fmt is Format.json:
-        obj = {t: json.loads(df.reset_index().to_json(orient="records", double_precision=15))
-               for t, df in tables}
+        obj = {
+            t: json.loads(df.reset_index().to_json(orient="records", double_precision=15))
+            for t, df in tables
+        }
         return json.dumps(obj, indent=2) + "\n"
     sep = "\n"
-    return sep.join((f"# {t}\n" if fmt is Format.csv else "") + render(df, fmt, "" if fmt is Format.csv else t)
-                    for t, df in tables)
+    return sep.join(
+        (f"# {t}\n" if fmt is Format.csv else "") + render(df, fmt, "" if fmt is Format.csv else t)
+        for t, df in tables
+    )

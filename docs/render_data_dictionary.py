@@ -57,10 +57,14 @@ def render_table(schema: Path = SCHEMA) -> str:
     parts = []
     for file, cols in files.items():
         parts.append(f"### `{file}`\n")
-        parts.append("| column | type | unit | range | allowed values | constraints | description |")
+        parts.append(
+            "| column | type | unit | range | allowed values | constraints | description |"
+        )
         parts.append("|---|---|---|---|---|---|---|")
         for r in cols:
-            allowed = ", ".join(f"`{a}`" for a in r["allowed"].split("|")) if r["allowed"].strip() else ""
+            allowed = (
+                ", ".join(f"`{a}`" for a in r["allowed"].split("|")) if r["allowed"].strip() else ""
+            )
             parts.append(
                 f"| `{r['column']}` | {r['type']} | {_cell(r['unit'])} | {_range(r)} | {allowed} "
                 f"| {_flags(r)} | {_cell(r['description'])} |"
@@ -72,7 +76,9 @@ def render_table(schema: Path = SCHEMA) -> str:
 def main(argv: list[str]) -> int:
     text = DOC.read_text(encoding="utf-8")
     if BEGIN not in text or END not in text:
-        sys.stderr.write(f"{DOC}: markers not found; add the BEGIN/END lines where the table goes\n")
+        sys.stderr.write(
+            f"{DOC}: markers not found; add the BEGIN/END lines where the table goes\n"
+        )
         return 1
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)

@@ -26,15 +26,15 @@ from .errors import InputError
 from .io.inputs import load_inputs
 from .io.scenarios import builtin_scenarios, load_scenario, parse_scenario
 from .model import (
-                    DECOMPOSITION,
-                    VARIABLES,
-                    Draws,
-                    Engine,
-                    Model,
-                    Network,
-                    RunRecord,
-                    Schedule,
-                    revenue_gap,
+    DECOMPOSITION,
+    VARIABLES,
+    Draws,
+    Engine,
+    Model,
+    Network,
+    RunRecord,
+    Schedule,
+    revenue_gap,
 )
 from .spec.inputs import Inputs
 from .spec.scenario import Scenario

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import xarray as xr
@@ -21,10 +21,19 @@ log = logging.getLogger(__name__)
 __all__ = ["BASELINES", "baseline_forecast", "run"]
 
 
-def run(scenario: Scenario | str | Path, *, inputs: Inputs | str | Path | None = None,
-        freq: str = "MS", members: int = 1, rng: int | np.random.Generator | None = None,
-        months: int | None = None, baseline: str = "flat", chunk_size: int = 100,
-        workers: int = 1, progress: Callable[[int, int], None] | None = None) -> xr.Dataset:
+def run(
+    scenario: Scenario | str | Path,
+    *,
+    inputs: Inputs | str | Path | None = None,
+    freq: str = "MS",
+    members: int = 1,
+    rng: int | np.random.Generator | None = None,
+    months: int | None = None,
+    baseline: str = "flat",
+    chunk_size: int = 100,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> xr.Dataset:
     """Simulate a scenario day by day and return the labelled result.
 
     Parameters
@@ -74,5 +83,14 @@ def run(scenario: Scenario | str | Path, *, inputs: Inputs | str | Path | None =
         sc = sc.with_months(months)
     inp = inputs if isinstance(inputs, Inputs) else load_inputs(inputs)
     fc = baseline_forecast(inp, sc, baseline)
-    return run_members(inp, sc, members=members, rng=rng, freq=freq, forecast=fc,
-                       chunk_size=chunk_size, workers=workers, progress=progress)
+    return run_members(
+        inp,
+        sc,
+        members=members,
+        rng=rng,
+        freq=freq,
+        forecast=fc,
+        chunk_size=chunk_size,
+        workers=workers,
+        progress=progress,
+    )

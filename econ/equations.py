@@ -41,8 +41,9 @@ def calc_route_weight(availability, cost_ratio, sigma):
     return availability * cost_ratio ** (-sigma)
 
 
-def calc_target_flow(v0, s0, availability, cost_ratio, sigma, epsilon, scale=1.0, *,
-                     route_nest=None, rho=1.0):
+def calc_target_flow(
+    v0, s0, availability, cost_ratio, sigma, epsilon, scale=1.0, *, route_nest=None, rho=1.0
+):
     """D*[r,k] = v0 · scale · (w / S_n) · (W_n / T) · (P/P0)^(−ε)   [USD/day]
 
     Demand for a commodity (import-demand elasticity ε) over a two-level CES nest of
@@ -73,23 +74,49 @@ def calc_target_flow(v0, s0, availability, cost_ratio, sigma, epsilon, scale=1.0
     if route_nest is not None:
         route_nest = np.asarray(route_nest)
         N = int(route_nest.max()) + 1
-        member = route_nest[:, None] == np.arange(N)[None, :]                     # (R, N)
+        member = route_nest[:, None] == np.arange(N)[None, :]  # (R, N)
         onehot = member.astype(float)
-        nests = dict(nest_sum=lambda x: np.einsum("...rk,rn->...nk", x, onehot),
-                     nest_max=lambda x: np.max(np.where(member[:, :, None], x[..., :, None, :], -np.inf),
-                                               axis=-3),
-                     to_nest_cells=lambda x: x[..., route_nest, :],
-                     nest_route_sum=lambda x: np.sum(x, axis=-2),
-                     nest_sigma=sig[..., None, :], rho=rho[..., None, None])
-    return calc_target_flow_cells(v0, s0, availability, cost_ratio,
-                                  (rho[..., None, None] if nests else 1.0) * sig[..., None, :], sig,
-                                  np.asarray(epsilon, dtype=float),
-                                  route_sum=lambda x: np.sum(x, axis=-2),
-                                  to_routes=lambda x: x[..., None, :], scale=scale, nests=nests)
+        nests = dict(
+            nest_sum=lambda x: np.einsum("...rk,rn->...nk", x, onehot),
+            nest_max=lambda x: np.max(
+                np.where(member[:, :, None], x[..., :, None, :], -np.inf), axis=-3
+            ),
+            to_nest_cells=lambda x: x[..., route_nest, :],
+            nest_route_sum=lambda x: np.sum(x, axis=-2),
+            nest_sigma=sig[..., None, :],
+            rho=rho[..., None, None],
+        )
+    return calc_target_flow_cells(
+        v0,
+        s0,
+        availability,
+        cost_ratio,
+        (rho[..., None, None] if nests else 1.0) * sig[..., None, :],
+        sig,
+        np.asarray(epsilon, dtype=float),
+        route_sum=lambda x: np.sum(x, axis=-2),
+        to_routes=lambda x: x[..., None, :],
+        scale=scale,
+        nests=nests,
+    )
 
 
-def calc_target_flow_cells(v0, s0, availability, cost_ratio, sigma_routes, sigma, epsilon, *,
-                           route_sum, to_routes, scale=1.0, out=None, work=None, nests=None):
+def calc_target_flow_cells(
+    v0,
+    s0,
+    availability,
+    cost_ratio,
+    sigma_routes,
+    sigma,
+    epsilon,
+    *,
+    route_sum,
+    to_routes,
+    scale=1.0,
+    out=None,
+    work=None,
+    nests=None,
+):
     """:func:`calc_target_flow` for any layout of the route × commodity cells.
 
     ``route_sum`` sums a cell array over the routes of each commodity (cells → commodity),
@@ -107,23 +134,27 @@ def calc_target_flow_cells(v0, s0, availability, cost_ratio, sigma_routes, sigma
     """
     if work is None:
         w = calc_route_weight(availability, cost_ratio, sigma_routes)
-    else:                                     # the same, a · (g/g0)^(−σ), written into work
+    else:  # the same, a · (g/g0)^(−σ), written into work
         w = np.power(cost_ratio, np.negative(sigma_routes, out=work), out=work)
         w *= availability
     if nests is None:
-        sw = np.multiply(s0, w, out=out)      # out, if given, is scratch until the end
+        sw = np.multiply(s0, w, out=out)  # out, if given, is scratch until the end
         den = route_sum(s0)
         S = route_sum(sw) / den
         # price index from the same weights: Σ s0·a·(g/g0)^(1−σ) = Σ s0·w·(g/g0)
         sw *= cost_ratio
         base = route_sum(sw) / den
     else:
-        nest_sum, to_nest, nest_route_sum = nests["nest_sum"], nests["to_nest_cells"], nests["nest_route_sum"]
+        nest_sum, to_nest, nest_route_sum = (
+            nests["nest_sum"],
+            nests["to_nest_cells"],
+            nests["nest_route_sum"],
+        )
         rho, sig_n = nests["rho"], nests["nest_sigma"]
         s0n = nest_sum(s0)
-        den = nest_route_sum(s0n)             # = Σ s0 summed by nests: the baseline is exact
+        den = nest_route_sum(s0n)  # = Σ s0 summed by nests: the baseline is exact
 
-        def per_nest(x):                      # Σ_{r∈n} x / s0_n, 0 for a nest without flow
+        def per_nest(x):  # Σ_{r∈n} x / s0_n, 0 for a nest without flow
             t = nest_sum(x)
             return np.divide(t, s0n, out=np.zeros_like(t), where=s0n > 0)
 
@@ -131,13 +162,15 @@ def calc_target_flow_cells(v0, s0, availability, cost_ratio, sigma_routes, sigma
             # availability: the nest's (its most open route's) as a quantity, each route's
             # relative to it as a weight inside the nest
             an = nests["nest_max"](np.where(s0 > 0, availability, 0.0))
-            w /= to_nest(np.where(an > 0, an, 1.0))          # u·(g/g0)^(−ρσ), u = a / a_n
+            w /= to_nest(np.where(an > 0, an, 1.0))  # u·(g/g0)^(−ρσ), u = a / a_n
             sw = np.multiply(s0, w, out=out)  # out, if given, is scratch until the end
             Sn = per_nest(sw)
             sw *= cost_ratio
             Bn = per_nest(sw)
             Wn = np.where(an > 0, an * Sn ** (1.0 / rho), 0.0)
-            Qn = np.where((an > 0) & (Bn > 0), an * Bn ** ((1.0 - sig_n) / (1.0 - rho * sig_n)), 0.0)
+            Qn = np.where(
+                (an > 0) & (Bn > 0), an * Bn ** ((1.0 - sig_n) / (1.0 - rho * sig_n)), 0.0
+            )
             S = nest_route_sum(s0n * Wn) / den
             base = nest_route_sum(s0n * Qn) / den
             # inside its nest a route has w / S_n of the nest's W_n
@@ -146,7 +179,7 @@ def calc_target_flow_cells(v0, s0, availability, cost_ratio, sigma_routes, sigma
         p = np.where(base > 0, base ** (1.0 / (1.0 - sigma)), np.inf)
         vol = np.where(np.isfinite(p), p ** (-epsilon), 0.0)
         share = np.divide(w, to_routes(np.where(S > 0, S, 1.0)), out=w)
-        np.copyto(share, 0.0, where=to_routes(~(S > 0)))       # w / S where S > 0, else 0
+        np.copyto(share, 0.0, where=to_routes(~(S > 0)))  # w / S where S > 0, else 0
     if out is None:
         out = v0 * scale * share
     else:
@@ -161,8 +194,9 @@ def calc_adjustment_rate(timescale_days, multiplier):
     return 1.0 - np.exp(-1.0 / (timescale_days * multiplier))
 
 
-def calc_adjustment_rate_choice(deviation, target_deviation, penalised, rate, rate_flight,
-                                rate_return):
+def calc_adjustment_rate_choice(
+    deviation, target_deviation, penalised, rate, rate_flight, rate_return
+):
     """λ = λ_flight where y* < y on a penalised cell; λ where y* ≥ y ≥ 0; else λ_return   [1/day]
 
     Which of a box's daily rates applies (docs/model.md §5): traders leave a penalised route
@@ -273,8 +307,9 @@ def _group_sum(x, keys, n):
     return out
 
 
-def calc_reroute(turned, open_demand, cell_pair, cell_commodity, pair_commodity, open_floor,
-                 n_commodities):
+def calc_reroute(
+    turned, open_demand, cell_pair, cell_commodity, pair_commodity, open_floor, n_commodities
+):
     """Re-routed cargo: where cargo turned back at one crossing goes   [USD]
 
     ``turned`` (..., G) is cargo turned back or held at each crossing × commodity pair,
@@ -308,9 +343,21 @@ def calc_pair_compliance(arrivals, compliance, cell_pair, n_pairs, previous):
         return np.where(den > 0.0, num / np.where(den > 0.0, den, 1.0), previous)
 
 
-def calc_decomposition(baseline_orders, orders, stranded, cell_commodity, baseline_value,
-                       baseline_share, pair_commodity, cleared, queue, queue_before, in_transit,
-                       in_transit_before, spoiled):
+def calc_decomposition(
+    baseline_orders,
+    orders,
+    stranded,
+    cell_commodity,
+    baseline_value,
+    baseline_share,
+    pair_commodity,
+    cleared,
+    queue,
+    queue_before,
+    in_transit,
+    in_transit_before,
+    spoiled,
+):
     """The gap between baseline and cleared value, e0 − E, split four ways   [USD]
 
     - lost L = (Σ_cells (v0 − orders) + stranded)[k] · w0: the national shortfall of orders
@@ -322,8 +369,11 @@ def calc_decomposition(baseline_orders, orders, stranded, cell_commodity, baseli
     Cell arrays (..., F), pair arrays (..., G), ``stranded`` (..., K). Returns ``(L, D, V)``.
     """
     n_commodities = int(np.max(pair_commodity)) + 1 if len(pair_commodity) else 0
-    n_commodities = max(n_commodities, int(np.max(cell_commodity)) + 1 if len(cell_commodity) else 0,
-                        np.shape(stranded)[-1])
+    n_commodities = max(
+        n_commodities,
+        int(np.max(cell_commodity)) + 1 if len(cell_commodity) else 0,
+        np.shape(stranded)[-1],
+    )
     lost_national = _group_sum(baseline_orders - orders, cell_commodity, n_commodities) + stranded
     lost = lost_national[..., pair_commodity] * baseline_share
     delayed = (queue - queue_before) + (in_transit - in_transit_before)

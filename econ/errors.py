@@ -14,8 +14,15 @@ class InputError(ValueError):
         super().__init__(" ".join(str(message).split()))
 
 
-def input_error(file: str, what: str, found: object = None, expected: str = "",
-                fix: str = "", row: int | None = None, column: str | None = None) -> InputError:
+def input_error(
+    file: str,
+    what: str,
+    found: object = None,
+    expected: str = "",
+    fix: str = "",
+    row: int | None = None,
+    column: str | None = None,
+) -> InputError:
     """Build an :class:`InputError` with the project's one-line message layout.
 
     ``<file>[, row N][, column C]: <what>[ (found <found>)][; expected <expected>][; fix: <fix>]``

@@ -6,28 +6,46 @@ import datetime as dt
 import functools
 import re
 
-import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 import econ
 from cli.app import app
-from econ.analysis.backtest import (PREDICTORS, fit, naive_flows, outcome_value, run_episode, score, summary,
-                           window_weights)
+from econ.analysis.backtest import (
+    PREDICTORS,
+    fit,
+    naive_flows,
+    outcome_value,
+    run_episode,
+    score,
+    summary,
+    window_weights,
+)
 from econ.io.episodes import builtin_episodes, load_episode, parse_episode
 from econ.spec.episode import Outcome
 
 
 def toy_closure(days: int = 10) -> econ.Scenario:
     end = (dt.date(2023, 1, 5) + dt.timedelta(days=days)).isoformat()
-    return econ.parse_scenario('name = "t"\nstart = "2023-01-01"\nmonths = 3\n[[measure]]\ntype = "closure"\n'
-                               f'crossings = ["east"]\nstart = "2023-01-05"\nend = "{end}"\ncapacity = 0.0\n')
+    return econ.parse_scenario(
+        'name = "t"\nstart = "2023-01-01"\nmonths = 3\n[[measure]]\ntype = "closure"\n'
+        f'crossings = ["east"]\nstart = "2023-01-05"\nend = "{end}"\ncapacity = 0.0\n'
+    )
 
 
 def outcome(**kw) -> Outcome:
-    base = dict(id="x", metric="trade_change", window_start=dt.date(2023, 1, 1), window_end=dt.date(2023, 2, 1),
-                compare_start=dt.date(2023, 3, 1), compare_end=dt.date(2023, 4, 1), observed=0.0,
-                tolerance=10.0, comparison="before_after", source="test")
+    base = dict(
+        id="x",
+        metric="trade_change",
+        window_start=dt.date(2023, 1, 1),
+        window_end=dt.date(2023, 2, 1),
+        compare_start=dt.date(2023, 3, 1),
+        compare_end=dt.date(2023, 4, 1),
+        observed=0.0,
+        tolerance=10.0,
+        comparison="before_after",
+        source="test",
+    )
     base.update(kw)
     return Outcome(**base)
 
@@ -47,13 +65,31 @@ def test_trade_change_by_hand(toy_inputs):
     mar = float(ds.trade_value.isel(member=0, time=2).sel(crossing="east").sum()) / 31
     assert outcome_value(ds, o, net)[0] == pytest.approx(100 * (jan / mar - 1), rel=1e-9)
     # a corridor share: east is the pakistan corridor
-    share = outcome_value(ds, outcome(metric="corridor_share", corridors=["pakistan"], comparison="level",
-                                      compare_start=None, compare_end=None), net)[0]
+    share = outcome_value(
+        ds,
+        outcome(
+            metric="corridor_share",
+            corridors=["pakistan"],
+            comparison="level",
+            compare_start=None,
+            compare_end=None,
+        ),
+        net,
+    )[0]
     tot = float(ds.trade_value.isel(member=0, time=0).sum())
     assert share == pytest.approx(100 * jan * 31 / tot, rel=1e-9)
     # revenue change against the baseline in the same window
-    r = outcome_value(ds, outcome(metric="revenue_change", crossings=["east"], comparison="counterfactual",
-                                  compare_start=None, compare_end=None), net)[0]
+    r = outcome_value(
+        ds,
+        outcome(
+            metric="revenue_change",
+            crossings=["east"],
+            comparison="counterfactual",
+            compare_start=None,
+            compare_end=None,
+        ),
+        net,
+    )[0]
     got = ds.customs_revenue.isel(member=0, time=0).sel(crossing="east").sum()
     base = ds.baseline_customs_revenue.isel(member=0, time=0).sel(crossing="east").sum()
     assert r == pytest.approx(100 * float(got / base - 1), rel=1e-9)
@@ -61,7 +97,7 @@ def test_trade_change_by_hand(toy_inputs):
 
 def test_naive_baselines_by_hand(toy_inputs):
     model = econ.Model(toy_inputs, toy_closure(10))
-    nodiv = naive_flows(model, "no_diversion")[0, 0]           # January, (R, K)
+    nodiv = naive_flows(model, "no_diversion")[0, 0]  # January, (R, K)
     inst = naive_flows(model, "instant_diversion")[0, 0]
     v0 = model.network.v0 * 31
     r = {k: i for i, k in enumerate(model.network.route_ids)}
@@ -74,7 +110,11 @@ def test_naive_baselines_by_hand(toy_inputs):
     # instant diversion: the lost east flow arrives at west, the only open route, in full
     for c in ("goods", "fruit"):
         assert inst[:, k[c]].sum() == pytest.approx(v0[:, k[c]].sum())
-        lost = v0[r["port-east"], k[c]] + v0[r["land-east"], k[c]] - nodiv[[r["port-east"], r["land-east"]], k[c]].sum()
+        lost = (
+            v0[r["port-east"], k[c]]
+            + v0[r["land-east"], k[c]]
+            - nodiv[[r["port-east"], r["land-east"]], k[c]].sum()
+        )
         assert inst[r["port-west"], k[c]] == pytest.approx(v0[r["port-west"], k[c]] + lost)
 
 
@@ -83,7 +123,7 @@ def test_outcome_validation_errors():
     bad = text.replace('compare_start = "2023-08-01"', 'compare_start = "2023-09-02"', 1)
     with pytest.raises(econ.InputError, match="compare_end must be after compare_start"):
         parse_episode(bad, "x.toml")
-    bad = text.replace('tolerance = 15.0', 'tolerance = -1.0', 1)
+    bad = text.replace("tolerance = 15.0", "tolerance = -1.0", 1)
     with pytest.raises(econ.InputError, match="tolerance must be positive"):
         parse_episode(bad, "x.toml")
     bad = text.replace('window_end = "2023-10-01"', 'window_end = "2030-10-01"', 1)
@@ -99,7 +139,9 @@ def _episode(name: str):
 def _cases():
     for name in builtin_episodes():
         for o in load_episode(name).outcomes:
-            marks = [pytest.mark.xfail(strict=True, reason=o.known_failure)] if o.known_failure else []
+            marks = (
+                [pytest.mark.xfail(strict=True, reason=o.known_failure)] if o.known_failure else []
+            )
             yield pytest.param(name, o.id, id=o.id, marks=marks)
 
 
@@ -108,7 +150,9 @@ def test_shipped_outcome_within_tolerance(episode, outcome_id):
     res = _episode(episode)
     o = next(x for x in res.episode.outcomes if x.id == outcome_id)
     value = float(res.values["model"][o.id][0])
-    assert abs(value - o.observed) <= o.tolerance, f"model {value:.1f} vs observed {o.observed} ± {o.tolerance}"
+    assert abs(value - o.observed) <= o.tolerance, (
+        f"model {value:.1f} vs observed {o.observed} ± {o.tolerance}"
+    )
 
 
 def test_at_least_five_episodes_and_sources():
@@ -122,7 +166,10 @@ def test_at_least_five_episodes_and_sources():
 def test_cli_backtest_one_episode():
     r = CliRunner().invoke(app, ["backtest", "torkham-closure-2023-09", "-f", "csv"])
     assert r.exit_code == 0, r.output
-    assert "pak-exports-sep-2023" in r.stdout and "predictor,outcomes,within_tolerance_pct,mae_pp,mape_pct" in r.stdout
+    assert (
+        "pak-exports-sep-2023" in r.stdout
+        and "predictor,outcomes,within_tolerance_pct,mae_pp,mape_pct" in r.stdout
+    )
     r = CliRunner().invoke(app, ["backtest", "no-such-episode"])
     assert r.exit_code == 1 and r.stderr.startswith("error: no-such-episode")
 
@@ -143,7 +190,9 @@ def test_fit_leave_one_episode_out():
     prof = res["profile"]
     assert prof["loss"].min() == pytest.approx(res["in_sample_loss"])
     for name, value in res["best"].items():
-        assert prof.loc[(name, value), "best"] and prof.loc[(name, value), "loss"] == pytest.approx(res["in_sample_loss"])
+        assert prof.loc[(name, value), "best"] and prof.loc[(name, value), "loss"] == pytest.approx(
+            res["in_sample_loss"]
+        )
 
 
 def test_profile_loss_by_hand():
@@ -153,17 +202,25 @@ def test_profile_loss_by_hand():
 
     points = pd.DataFrame({"a": [1.0, 1.0, 2.0, 2.0], "b": [10.0, 20.0, 10.0, 20.0]})
     prof = profile_loss(points, pd.Series([0.5, 0.2, 0.4, 0.3]))
-    assert prof["loss"].to_dict() == {("a", 1.0): 0.2, ("a", 2.0): 0.3, ("b", 10.0): 0.4, ("b", 20.0): 0.2}
+    assert prof["loss"].to_dict() == {
+        ("a", 1.0): 0.2,
+        ("a", 2.0): 0.3,
+        ("b", 10.0): 0.4,
+        ("b", 20.0): 0.2,
+    }
     assert prof.index[prof["best"]].tolist() == [("a", 1.0), ("b", 20.0)]
 
 
-@pytest.mark.parametrize("grid, message", [
-    ({"no_such": (1.0,)}, "unknown parameter 'no_such'"),
-    ({"import_demand_elasticity": (-1.0,)}, "out of range (found -1.0)"),
-    ({"flight_speed_factor": (0.5, 0.5)}, "repeated values"),
-    ({"flight_speed_factor": ()}, "out of range (found 'none')"),
-    ({}, "empty grid"),
-])
+@pytest.mark.parametrize(
+    "grid, message",
+    [
+        ({"no_such": (1.0,)}, "unknown parameter 'no_such'"),
+        ({"import_demand_elasticity": (-1.0,)}, "out of range (found -1.0)"),
+        ({"flight_speed_factor": (0.5, 0.5)}, "repeated values"),
+        ({"flight_speed_factor": ()}, "out of range (found 'none')"),
+        ({}, "empty grid"),
+    ],
+)
 def test_check_grid_rejects(grid, message):
     from econ.analysis.backtest import check_grid
     from econ.errors import InputError
@@ -173,15 +230,32 @@ def test_check_grid_rejects(grid, message):
 
 
 def test_cli_backtest_grid():
-    r = CliRunner().invoke(app, ["backtest", "torkham-closure-2023-09", "transit-measures-2023", "-f", "csv",
-                                 "--grid", "import_demand_elasticity=0.5,2", "--grid", "flight_speed_factor=0.7"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "backtest",
+            "torkham-closure-2023-09",
+            "transit-measures-2023",
+            "-f",
+            "csv",
+            "--grid",
+            "import_demand_elasticity=0.5,2",
+            "--grid",
+            "flight_speed_factor=0.7",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "# Profile loss" in r.stdout and "import_demand_elasticity,2.0," in r.stdout
     assert "held_out,chosen_import_demand_elasticity,chosen_flight_speed_factor" in r.stdout
-    for bad, msg in [("import_demand_elasticity", "malformed grid"), ("x=1", "unknown parameter 'x'"),
-                     ("flight_speed_factor=2", "out of range")]:
+    for bad, msg in [
+        ("import_demand_elasticity", "malformed grid"),
+        ("x=1", "unknown parameter 'x'"),
+        ("flight_speed_factor=2", "out of range"),
+    ]:
         r = CliRunner().invoke(app, ["backtest", "torkham-closure-2023-09", "--grid", bad])
-        assert r.exit_code == 1 and r.stderr.startswith("error: --grid: ") and msg in r.stderr, r.output
+        assert r.exit_code == 1 and r.stderr.startswith("error: --grid: ") and msg in r.stderr, (
+            r.output
+        )
         assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.output
 
 
@@ -191,7 +265,7 @@ def _table():
 
 
 def test_model_beats_both_naive_baselines_on_average():
-    """Over the outcomes all three can compute (every protest outcome excluded), known failures included."""
+    """Over the outcomes all three can compute (protest outcomes excluded), known failures in."""
     s = summary(_table(), common=True)
     assert s.loc["model", "outcomes"] >= 15
     for naive in ("no_diversion", "instant_diversion"):

@@ -89,7 +89,7 @@ def test_estimator_recovers_true_parameters_within_two_standard_errors(fits, key
     assert res.converged
     assert res.not_identified == () and res.at_bound == () and res.weak == ()
     assert set(res.written) == set(truth)
-    for n in truth:   # the scan found no rival value outside the 90% interval
+    for n in truth:  # the scan found no rival value outside the 90% interval
         assert res.scan[n] and res.rival(n) is None
     for n, v in truth.items():
         se = res.std_errors[n]
@@ -133,8 +133,12 @@ def test_shipped_panel_loads_and_every_row_is_sourced(inputs) -> None:
     panel = load_panel(inputs=inputs)
     assert len(panel) >= 60
     assert panel["source"].str.len().min() > 20
-    assert set(panel["episode"]) <= {p.stem for p in (default_panel_path().parent / "episodes").glob("*.toml")}
-    assert {"covid-closure-2020", "transit-measures-2023", "pakistan-closure-2025"} <= set(panel["episode"])
+    assert set(panel["episode"]) <= {
+        p.stem for p in (default_panel_path().parent / "episodes").glob("*.toml")
+    }
+    assert {"covid-closure-2020", "transit-measures-2023", "pakistan-closure-2025"} <= set(
+        panel["episode"]
+    )
     assert (panel["period_end"] >= panel["period_start"]).all()
 
 
@@ -148,17 +152,28 @@ def _rewrite(src: Path, dst: Path, line: int, col: str, value: str) -> None:
         csv.writer(fh, lineterminator="\n").writerows(rows)
 
 
-@pytest.mark.parametrize("col,value,tokens", [
-    ("unit", "torkam", ["row 3", "column 'unit'", "unknown unit id", "'torkam'", "fix:"]),
-    ("value", "-5", ["row 3", "column 'value'", "negative value", "fix:"]),
-    ("period_end", "2019-07-15", ["row 3", "column 'period_end'", "period_end before period_start", "fix:"]),
-    ("period_start", "2019-13-01", ["row 3", "column 'period_start'", "not a date", "YYYY-MM-DD"]),
-    ("episode", "covid-2020", ["row 3", "unknown episode", "fix:"]),
-    ("measure", "revenue", ["row 3", "unknown measure", "trade_value_usd"]),
-    ("value", "12 million", ["row 3", "value is not a number"]),
-    ("period_start", "2019-07-15", ["row 3", "overlaps another row of series", "fix:"]),
-    ("kind", "transit", ["row 3", "mixes several values of kind"]),
-])
+@pytest.mark.parametrize(
+    "col,value,tokens",
+    [
+        ("unit", "torkam", ["row 3", "column 'unit'", "unknown unit id", "'torkam'", "fix:"]),
+        ("value", "-5", ["row 3", "column 'value'", "negative value", "fix:"]),
+        (
+            "period_end",
+            "2019-07-15",
+            ["row 3", "column 'period_end'", "period_end before period_start", "fix:"],
+        ),
+        (
+            "period_start",
+            "2019-13-01",
+            ["row 3", "column 'period_start'", "not a date", "YYYY-MM-DD"],
+        ),
+        ("episode", "covid-2020", ["row 3", "unknown episode", "fix:"]),
+        ("measure", "revenue", ["row 3", "unknown measure", "trade_value_usd"]),
+        ("value", "12 million", ["row 3", "value is not a number"]),
+        ("period_start", "2019-07-15", ["row 3", "overlaps another row of series", "fix:"]),
+        ("kind", "transit", ["row 3", "mixes several values of kind"]),
+    ],
+)
 def test_loader_rejects_bad_rows_with_one_line(tmp_path, inputs, col, value, tokens) -> None:
     dst = tmp_path / "episode_panel.csv"
     # line 3 is the second data row (Aug 2019): its start moved to 15 Jul overlaps July
@@ -175,7 +190,9 @@ def test_loader_rejects_missing_column_and_missing_file(tmp_path, inputs) -> Non
     text = default_panel_path().read_text(encoding="utf-8").splitlines()
     head = text[0].split(",")
     bad = tmp_path / "p.csv"
-    bad.write_text("\n".join([",".join(h for h in head if h != "series")] + text[1:2]), encoding="utf-8")
+    bad.write_text(
+        "\n".join([",".join(h for h in head if h != "series")] + text[1:2]), encoding="utf-8"
+    )
     with pytest.raises(econ.InputError, match="p.csv: missing column 'series'.*fix: add"):
         load_panel(bad, inputs=inputs)
     with pytest.raises(econ.InputError, match="panel file not found"):
@@ -199,7 +216,8 @@ def test_parameters_file_round_trips_and_changes_the_output(tmp_path, inputs, fi
     # per-commodity σ keep the prior's pattern, scaled to the estimate
     ratio = new.parameters[SIGMA].value / inputs.parameters[SIGMA].value
     assert new.parameters[SIGMA].by_commodity["fuel"] == pytest.approx(
-        inputs.parameters[SIGMA].by_commodity["fuel"] * ratio, rel=1e-5)
+        inputs.parameters[SIGMA].by_commodity["fuel"] * ratio, rel=1e-5
+    )
     # untouched parameters stay as they were
     assert new.parameters["evasion_max_share"] == inputs.parameters["evasion_max_share"]
     sc = econ.analysis.calibrate.load_episode("torkham-closure-2023-09", inputs)
@@ -208,17 +226,25 @@ def test_parameters_file_round_trips_and_changes_the_output(tmp_path, inputs, fi
     assert not np.allclose(a["route_trade_value"].values, b["route_trade_value"].values)
 
 
-def test_parameters_file_with_only_a_value_scales_percentiles_and_per_commodity(tmp_path, inputs) -> None:
+def test_parameters_file_with_only_a_value_scales_percentiles_and_per_commodity(
+    tmp_path, inputs
+) -> None:
     path = tmp_path / "p.toml"
     path.write_text("[route_substitution_elasticity]\nvalue = 2.5\n", encoding="utf-8")
     p = apply_parameters_file(inputs, path).parameters[SIGMA]
     old = inputs.parameters[SIGMA]
     scale = 2.5 / old.value
-    assert p.value == 2.5 and p.p05 == pytest.approx(old.p05 * scale) and p.p95 == pytest.approx(old.p95 * scale)
+    assert (
+        p.value == 2.5
+        and p.p05 == pytest.approx(old.p05 * scale)
+        and p.p95 == pytest.approx(old.p95 * scale)
+    )
     assert p.by_commodity["fuel"] == pytest.approx(old.by_commodity["fuel"] * scale)
 
 
-def test_weak_estimates_are_left_out_of_the_parameters_file_unless_asked(tmp_path, inputs, fits) -> None:
+def test_weak_estimates_are_left_out_of_the_parameters_file_unless_asked(
+    tmp_path, inputs, fits
+) -> None:
     from dataclasses import replace
 
     # a σ far outside its interval fits as well (a second mode): σ is weakly identified
@@ -229,19 +255,27 @@ def test_weak_estimates_are_left_out_of_the_parameters_file_unless_asked(tmp_pat
     assert f"# [{SIGMA}] left out: weakly identified" in text and f"\n[{TAU}]\n" in text
     assert f"\n[{SIGMA}]\n" in to_parameters_toml(res, inputs, include_weak=True)
     only_comments = tmp_path / "none.toml"
-    only_comments.write_text(to_parameters_toml(replace(res, scan={SIGMA: ((40.0, 0.5),),
-                                                                    TAU: ((1000.0, 0.1),)}), inputs),
-                             encoding="utf-8")
+    only_comments.write_text(
+        to_parameters_toml(
+            replace(res, scan={SIGMA: ((40.0, 0.5),), TAU: ((1000.0, 0.1),)}), inputs
+        ),
+        encoding="utf-8",
+    )
     assert apply_parameters_file(inputs, only_comments).parameters == inputs.parameters
 
 
-@pytest.mark.parametrize("text,tokens", [
-    ("[route_substitution_elastcity]\nvalue = 3.0\n", ["unknown parameter [route_substitution_elastcity]",
-                                                       "fix: correct the name"]),
-    ("[route_substitution_elasticity]\nvalue = 800.0\n", ["value out of range", "fix:"]),
-    ("[adjust_medium_days]\nvalue = 100\np05 = 150\n", ["percentiles out of order"]),
-    ("[adjust_medium_days\nvalue = 1\n", ["malformed TOML"]),
-])
+@pytest.mark.parametrize(
+    "text,tokens",
+    [
+        (
+            "[route_substitution_elastcity]\nvalue = 3.0\n",
+            ["unknown parameter [route_substitution_elastcity]", "fix: correct the name"],
+        ),
+        ("[route_substitution_elasticity]\nvalue = 800.0\n", ["value out of range", "fix:"]),
+        ("[adjust_medium_days]\nvalue = 100\np05 = 150\n", ["percentiles out of order"]),
+        ("[adjust_medium_days\nvalue = 1\n", ["malformed TOML"]),
+    ],
+)
 def test_bad_parameters_file_is_one_line_input_error(tmp_path, inputs, text, tokens) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(text, encoding="utf-8")
@@ -279,18 +313,38 @@ def _write_panel(panel, path: Path) -> None:
 
 def test_calibrate_command_prints_estimates_and_writes_params(tmp_path, inputs, cli_app) -> None:
     sc = econ.analysis.calibrate.load_episode("torkham-closure-2023-09", inputs)
-    panel = simulate_panel(inputs, sc, values={SIGMA: 7.0}, rng=11, noise_cv=0.03,
-                           units=[("torkham", "all", "all", "trade_value_usd"),
-                                  ("spin-boldak", "all", "all", "trade_value_usd"),
-                                  ("pakistan", "transit", "import", "trade_value_usd"),
-                                  ("pakistan", "bilateral", "import", "trade_value_usd"),
-                                  ("iran", "all", "all", "trade_value_usd"),
-                                  ("islam-qala;milak", "all", "all", "customs_revenue_usd")])
+    panel = simulate_panel(
+        inputs,
+        sc,
+        values={SIGMA: 7.0},
+        rng=11,
+        noise_cv=0.03,
+        units=[
+            ("torkham", "all", "all", "trade_value_usd"),
+            ("spin-boldak", "all", "all", "trade_value_usd"),
+            ("pakistan", "transit", "import", "trade_value_usd"),
+            ("pakistan", "bilateral", "import", "trade_value_usd"),
+            ("iran", "all", "all", "trade_value_usd"),
+            ("islam-qala;milak", "all", "all", "customs_revenue_usd"),
+        ],
+    )
     pfile = tmp_path / "panel.csv"
     _write_panel(panel, pfile)
     out = tmp_path / "sub" / "params.toml"
-    res = CliRunner().invoke(cli_app, ["calibrate", "--panel", str(pfile), "--param", SIGMA,
-                                       "--out", str(out), "--format", "json"])
+    res = CliRunner().invoke(
+        cli_app,
+        [
+            "calibrate",
+            "--panel",
+            str(pfile),
+            "--param",
+            SIGMA,
+            "--out",
+            str(out),
+            "--format",
+            "json",
+        ],
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     est = data["Estimates (90% interval lognormal from the SE of log θ)"][0]
@@ -299,7 +353,9 @@ def test_calibrate_command_prints_estimates_and_writes_params(tmp_path, inputs, 
     fit = {r["statistic"]: r["value"] for r in data["Fit"]}
     # every row is used but those the model predicts zero for (none before the Chaman blockade
     # of 20 Nov 2023; Spin Boldak carries nothing in December), which are dropped and counted
-    assert fit["method"] == "ppml" and int(fit["observations"]) + int(fit["rows dropped"]) == len(panel)
+    assert fit["method"] == "ppml" and int(fit["observations"]) + int(fit["rows dropped"]) == len(
+        panel
+    )
     assert int(fit["rows dropped"]) <= 1
     new = apply_parameters_file(inputs, out)
     assert new.parameters[SIGMA].value == pytest.approx(est["estimate"], rel=1e-5)
@@ -309,7 +365,9 @@ def test_calibrate_command_prints_estimates_and_writes_params(tmp_path, inputs, 
 def test_calibrate_command_bad_panel_is_one_error_line(tmp_path, cli_app) -> None:
     bad = tmp_path / "episode_panel.csv"
     shutil.copy(default_panel_path(), bad)
-    text = bad.read_text(encoding="utf-8").replace(",pakistan,bilateral,import,", ",pakistn,bilateral,import,", 1)
+    text = bad.read_text(encoding="utf-8").replace(
+        ",pakistan,bilateral,import,", ",pakistn,bilateral,import,", 1
+    )
     bad.write_text(text, encoding="utf-8")
     res = CliRunner().invoke(cli_app, ["calibrate", "--panel", str(bad)])
     assert res.exit_code == 1
@@ -319,6 +377,8 @@ def test_calibrate_command_bad_panel_is_one_error_line(tmp_path, cli_app) -> Non
 
 
 def test_statsmodels_is_not_imported_until_a_fit() -> None:
-    code = ("import sys, econ.analysis.calibrate, cli.calibrate_cmd, cli.app; "
-            "assert 'statsmodels' not in sys.modules, 'statsmodels imported at start-up'")
+    code = (
+        "import sys, econ.analysis.calibrate, cli.calibrate_cmd, cli.app; "
+        "assert 'statsmodels' not in sys.modules, 'statsmodels imported at start-up'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

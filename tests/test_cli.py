@@ -158,7 +158,9 @@ def test_run_csv(runner: CliRunner, toy_run_args: list[str]) -> None:
         assert r["change"] == pytest.approx(r["scenario"] - r["baseline"], rel=1e-9, abs=1e-3)
         assert r["change"] == pytest.approx(-sum(r[c] for c in DECOMP), rel=1e-6, abs=1e-3)
     for c in ("baseline", "scenario", "change", *DECOMP):
-        assert rows["TOTAL"][c] == pytest.approx(rows["east"][c] + rows["west"][c], rel=1e-9, abs=1e-3)
+        assert rows["TOTAL"][c] == pytest.approx(
+            rows["east"][c] + rows["west"][c], rel=1e-9, abs=1e-3
+        )
     assert rows["TOTAL"]["diverted"] == pytest.approx(0.0, abs=1e-3)
     # second table: one row per month
     assert [r["period"] for r in tables[1]] == ["2023-01-01", "2023-02-01", "2023-03-01"]
@@ -242,8 +244,9 @@ def test_run_out_write_failure(runner: CliRunner, toy_run_args: list[str], tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.nc"]  # no temp file left
 
 
-def test_run_out_write_failure_in_library(runner: CliRunner, toy_run_args: list[str],
-                                          tmp_path: Path) -> None:
+def test_run_out_write_failure_in_library(
+    runner: CliRunner, toy_run_args: list[str], tmp_path: Path
+) -> None:
     # 'dir_okay=False' lets click reject a directory; bypass it with a file whose parent is a file
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
@@ -253,8 +256,9 @@ def test_run_out_write_failure_in_library(runner: CliRunner, toy_run_args: list[
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
-def test_run_out_partial_write_cleaned_up(runner: CliRunner, toy_run_args: list[str],
-                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_out_partial_write_cleaned_up(
+    runner: CliRunner, toy_run_args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     xr = pytest.importorskip("xarray")
 
     def failing_to_netcdf(self, path=None, *args, **kwargs):
@@ -270,17 +274,25 @@ def test_run_out_partial_write_cleaned_up(runner: CliRunner, toy_run_args: list[
 
 def test_run_invalid_scenario_file(runner: CliRunner, toy_dir: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text('name = "bad"\nstart = "2023-01-01"\nmonths = 3\n[[measure]]\ntype = "closure"\n'
-                   'start = "2023-01-02"\ncapacity = 1.5\n', encoding="utf-8")
+    bad.write_text(
+        'name = "bad"\nstart = "2023-01-01"\nmonths = 3\n[[measure]]\ntype = "closure"\n'
+        'start = "2023-01-02"\ncapacity = 1.5\n',
+        encoding="utf-8",
+    )
     result = runner.invoke(app, ["run", "--inputs", str(toy_dir), str(bad)])
     _assert_one_error_line(result, "bad.toml", "capacity")
     assert result.stdout == ""
 
 
-def test_run_scenario_with_unknown_crossing(runner: CliRunner, toy_dir: Path, tmp_path: Path) -> None:
+def test_run_scenario_with_unknown_crossing(
+    runner: CliRunner, toy_dir: Path, tmp_path: Path
+) -> None:
     bad = tmp_path / "ids.toml"
-    bad.write_text('name = "ids"\nstart = "2023-01-01"\nmonths = 2\n[[measure]]\ntype = "closure"\n'
-                   'start = "2023-01-02"\ncrossings = ["torkham"]\n', encoding="utf-8")
+    bad.write_text(
+        'name = "ids"\nstart = "2023-01-01"\nmonths = 2\n[[measure]]\ntype = "closure"\n'
+        'start = "2023-01-02"\ncrossings = ["torkham"]\n',
+        encoding="utf-8",
+    )
     result = runner.invoke(app, ["run", "--inputs", str(toy_dir), str(bad)])
     _assert_one_error_line(result, "ids.toml", "torkham")
 
@@ -296,8 +308,9 @@ def test_run_months_out_of_range_is_usage_error(runner: CliRunner, toy_run_args:
 
 
 def test_run_builtin_default_short(runner: CliRunner) -> None:
-    result = runner.invoke(app, ["run", "default", "--months", "2", "--format", "json",
-                                 "--table", "crossings"])
+    result = runner.invoke(
+        app, ["run", "default", "--months", "2", "--format", "json", "--table", "crossings"]
+    )
     assert result.exit_code == 0, result.output
     (rows,) = json.loads(result.stdout).values()
     assert [r["crossing"] for r in rows][-1] == "TOTAL"
@@ -318,7 +331,9 @@ def test_scenarios_list(runner: CliRunner) -> None:
 
 
 def test_compare(runner: CliRunner) -> None:
-    result = runner.invoke(app, ["compare", "baseline", "default", "--months", "3", "--format", "csv"])
+    result = runner.invoke(
+        app, ["compare", "baseline", "default", "--months", "3", "--format", "csv"]
+    )
     assert result.exit_code == 0, result.output
     rows = {r["name"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
     assert set(rows) == {"baseline", "default"}
@@ -327,8 +342,9 @@ def test_compare(runner: CliRunner) -> None:
 
 
 def test_compare_unknown_name(runner: CliRunner, toy_dir: Path) -> None:
-    result = runner.invoke(app, ["compare", "baseline", "nonesuch", "--inputs", str(toy_dir),
-                                 "--months", "2"])
+    result = runner.invoke(
+        app, ["compare", "baseline", "nonesuch", "--inputs", str(toy_dir), "--months", "2"]
+    )
     _assert_one_error_line(result, "nonesuch")
 
 
@@ -336,8 +352,9 @@ def test_compare_unknown_name(runner: CliRunner, toy_dir: Path) -> None:
 
 
 def test_subprocess_help() -> None:
-    proc = subprocess.run([sys.executable, "-m", "cli.app", "--help"], capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "cli.app", "--help"], capture_output=True, text=True, timeout=60
+    )
     if proc.returncode != 0 or "run" not in proc.stdout:  # pragma: no cover - fallback
         exe = shutil.which("chokepoint") or str(Path(sys.executable).with_name("chokepoint"))
         if not Path(exe).exists():

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 import econ
 from cli.app import app
-from econ.model.record import percentiles
 from econ.analysis.tables import revenue_impact_table
+from econ.model.record import percentiles
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,9 @@ def test_same_seed_identical_dataset(inputs):
 def test_member_independent_of_ensemble_size_chunks_and_workers(inputs):
     small = econ.run("transit-fee", inputs=inputs, members=10, rng=5, months=4)
     big = econ.run("transit-fee", inputs=inputs, members=100, rng=5, months=4, chunk_size=37)
-    par = econ.run("transit-fee", inputs=inputs, members=10, rng=5, months=4, chunk_size=3, workers=2)
+    par = econ.run(
+        "transit-fee", inputs=inputs, members=10, rng=5, months=4, chunk_size=3, workers=2
+    )
     xr.testing.assert_identical(small.drop_attrs(), big.isel(member=slice(0, 10)).drop_attrs())
     xr.testing.assert_identical(small, par)
 
@@ -40,10 +42,18 @@ def test_member_independent_of_ensemble_size_chunks_and_workers(inputs):
 def test_chunks_stacked_as_concatenation(inputs):
     """Chunks written into one preallocated Dataset equal xr.concat of the chunk results."""
     sc = econ.load_scenario("default").with_months(3)
-    parts = [econ.Model(inputs, sc, member_ids=np.arange(i, i + 2), rng=3).run().result()
-             for i in (0, 2, 4)]
-    ref = xr.concat(parts, dim="member", data_vars="all", coords="minimal", compat="override",
-                    combine_attrs="override")
+    parts = [
+        econ.Model(inputs, sc, member_ids=np.arange(i, i + 2), rng=3).run().result()
+        for i in (0, 2, 4)
+    ]
+    ref = xr.concat(
+        parts,
+        dim="member",
+        data_vars="all",
+        coords="minimal",
+        compat="override",
+        combine_attrs="override",
+    )
     got = econ.run(sc, inputs=inputs, members=6, rng=3, chunk_size=2)
     xr.testing.assert_identical(ref.drop_attrs(deep=False), got.drop_attrs(deep=False))
     assert list(ref.coords) == list(got.coords) and list(ref.data_vars) == list(got.data_vars)
@@ -85,7 +95,9 @@ def test_nonfinite_members_counted_not_dropped(inputs, caplog):
 
 def test_forecast_baseline_members_draw_their_own_path(inputs):
     det = econ.run("pakistan-closure-2025", inputs=inputs, months=3, baseline="forecast")
-    ens = econ.run("pakistan-closure-2025", inputs=inputs, months=3, baseline="forecast", members=5, rng=3)
+    ens = econ.run(
+        "pakistan-closure-2025", inputs=inputs, months=3, baseline="forecast", members=5, rng=3
+    )
     assert det.attrs["baseline"].startswith("forecast: ")
     b = ens.baseline_customs_revenue.sum(["crossing", "commodity"]).isel(time=-1).values
     assert len(np.unique(b)) == 5
@@ -98,15 +110,35 @@ def test_forecast_baseline_members_draw_their_own_path(inputs):
 
 def test_cli_members_and_percentiles_only(tmp_path):
     out = tmp_path / "r.nc"
-    r = CliRunner().invoke(app, ["run", "transit-fee", "--months", "3", "-n", "5", "--seed", "4",
-                                 "--table", "crossings", "-f", "csv", "--out", str(out), "--percentiles-only"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "transit-fee",
+            "--months",
+            "3",
+            "-n",
+            "5",
+            "--seed",
+            "4",
+            "--table",
+            "crossings",
+            "-f",
+            "csv",
+            "--out",
+            str(out),
+            "--percentiles-only",
+        ],
+    )
     assert r.exit_code == 0, r.output
     header = r.stdout.splitlines()[1].split(",")
     assert {"change", "change_p05", "change_p95"} <= set(header)
     ds = xr.open_dataset(out, engine="scipy")
     assert list(ds.percentile.values) == [5.0, 50.0, 95.0] and ds.attrs["members_summarised"] == 5
     ds.close()
-    r = CliRunner().invoke(app, ["run", "transit-fee", "--months", "6", "-n", "5", "--table", "crossings"])
+    r = CliRunner().invoke(
+        app, ["run", "transit-fee", "--months", "6", "-n", "5", "--table", "crossings"]
+    )
     assert r.exit_code == 0 and " [" in r.stdout and " – " in r.stdout
     r = CliRunner().invoke(app, ["run", "default", "--baseline", "trend", "--months", "1"])
     assert r.exit_code == 1 and "flat or forecast" in r.stderr

@@ -22,7 +22,9 @@ def test_guarantee_wedge():
 def test_target_flow_baseline_is_exact():
     v0 = np.array([[3.0, 0.0], [1.0, 2.0]])
     s0 = v0 / v0.sum(axis=0)
-    out = eq.calc_target_flow(v0, s0, np.ones_like(v0), np.ones_like(v0), np.array([4.0, 6.0]), np.array([1.0, 0.5]))
+    out = eq.calc_target_flow(
+        v0, s0, np.ones_like(v0), np.ones_like(v0), np.array([4.0, 6.0]), np.array([1.0, 0.5])
+    )
     assert np.array_equal(out, v0)
 
 
@@ -32,9 +34,9 @@ def test_target_flow_hand_computed():
     s0 = np.array([[0.5], [0.5]])
     ratio = np.array([[1.0], [1.1]])
     out = eq.calc_target_flow(v0, s0, np.ones_like(v0), ratio, np.array([4.0]), np.array([1.0]))
-    w2 = 1.1 ** -4                       # 0.68301
-    S = 0.5 + 0.5 * w2                   # 0.84151
-    P = (0.5 + 0.5 * 1.1 ** -3) ** (1 / (1 - 4))   # 1.04526
+    w2 = 1.1**-4  # 0.68301
+    S = 0.5 + 0.5 * w2  # 0.84151
+    P = (0.5 + 0.5 * 1.1**-3) ** (1 / (1 - 4))  # 1.04526
     assert out[0, 0] == pytest.approx(50 * 1 / S / P, rel=1e-12)
     assert out[1, 0] == pytest.approx(50 * w2 / S / P, rel=1e-12)
     assert out[0, 0] == pytest.approx(56.845, rel=1e-4)
@@ -57,14 +59,22 @@ def test_nested_target_flow_hand_computed():
     v0 = np.array([[10.0], [10.0], [10.0]])
     s0 = v0 / 30
     ratio = np.array([[1.1], [1.0], [1.0]])
-    out = eq.calc_target_flow(v0, s0, np.ones_like(v0), ratio, np.array([4.0]), np.array([1.0]),
-                              route_nest=np.array([0, 0, 1]), rho=2.0)
-    w1 = 1.1 ** -8                                  # inside the nest the elasticity is 8
-    S_a = (w1 + 1) / 2                              # nest a's weight index
-    W_a = S_a ** 0.5                                # a_n = 1: W = S^(1/rho)
+    out = eq.calc_target_flow(
+        v0,
+        s0,
+        np.ones_like(v0),
+        ratio,
+        np.array([4.0]),
+        np.array([1.0]),
+        route_nest=np.array([0, 0, 1]),
+        rho=2.0,
+    )
+    w1 = 1.1**-8  # inside the nest the elasticity is 8
+    S_a = (w1 + 1) / 2  # nest a's weight index
+    W_a = S_a**0.5  # a_n = 1: W = S^(1/rho)
     T = (2 * W_a + 1) / 3
-    Q_a = ((1.1 ** -7 + 1) / 2) ** (3 / 7)          # (B_a)^((1-4)/(1-8))
-    vol = ((2 * Q_a + 1) / 3) ** (1 / 3)            # (P/P0)^(-1) with P = base^(1/(1-4))
+    Q_a = ((1.1**-7 + 1) / 2) ** (3 / 7)  # (B_a)^((1-4)/(1-8))
+    vol = ((2 * Q_a + 1) / 3) ** (1 / 3)  # (P/P0)^(-1) with P = base^(1/(1-4))
     assert out[0, 0] == pytest.approx(10 * w1 / S_a * W_a / T * vol, rel=1e-12)
     assert out[1, 0] == pytest.approx(10 * 1 / S_a * W_a / T * vol, rel=1e-12)
     assert out[2, 0] == pytest.approx(10 / T * vol, rel=1e-12)
@@ -79,9 +89,15 @@ def test_nested_closure_moves_flow_to_the_nest_mate():
     v0 = np.array([[10.0], [10.0], [10.0]])
     avail = np.array([[0.0], [1.0], [1.0]])
     kw = dict(route_nest=np.array([0, 0, 1]))
-    flat = eq.calc_target_flow(v0, v0 / 30, avail, np.ones_like(v0), np.array([4.0]), np.array([1.0]), **kw, rho=1.0)
-    nested = eq.calc_target_flow(v0, v0 / 30, avail, np.ones_like(v0), np.array([4.0]), np.array([1.0]), **kw, rho=4.0)
-    one_level = eq.calc_target_flow(v0, v0 / 30, avail, np.ones_like(v0), np.array([4.0]), np.array([1.0]))
+    flat = eq.calc_target_flow(
+        v0, v0 / 30, avail, np.ones_like(v0), np.array([4.0]), np.array([1.0]), **kw, rho=1.0
+    )
+    nested = eq.calc_target_flow(
+        v0, v0 / 30, avail, np.ones_like(v0), np.array([4.0]), np.array([1.0]), **kw, rho=4.0
+    )
+    one_level = eq.calc_target_flow(
+        v0, v0 / 30, avail, np.ones_like(v0), np.array([4.0]), np.array([1.0])
+    )
     np.testing.assert_allclose(flat, one_level, rtol=1e-13)
     assert flat[1, 0] == pytest.approx(flat[2, 0], rel=1e-12)
     assert nested[1, 0] > 1.6 * nested[2, 0]
@@ -90,8 +106,12 @@ def test_nested_closure_moves_flow_to_the_nest_mate():
     # CES: the barred half of the nest's goods leaves the nest
     quota = np.array([[0.5], [0.5], [1.0]])
     np.testing.assert_allclose(
-        eq.calc_target_flow(v0, v0 / 30, quota, np.ones_like(v0), np.array([4.0]), np.array([1.0]), **kw, rho=4.0),
-        eq.calc_target_flow(v0, v0 / 30, quota, np.ones_like(v0), np.array([4.0]), np.array([1.0])), rtol=1e-13)
+        eq.calc_target_flow(
+            v0, v0 / 30, quota, np.ones_like(v0), np.array([4.0]), np.array([1.0]), **kw, rho=4.0
+        ),
+        eq.calc_target_flow(v0, v0 / 30, quota, np.ones_like(v0), np.array([4.0]), np.array([1.0])),
+        rtol=1e-13,
+    )
 
 
 def test_nested_target_flow_reduces_to_one_level():
@@ -105,20 +125,40 @@ def test_nested_target_flow_reduces_to_one_level():
     one_level = eq.calc_target_flow(v0, s0, avail, ratio, sig, eps)
     # rho = 1: any nesting is the one-level CES
     nests = np.array([0, 0, 1, 2, 1])
-    np.testing.assert_allclose(eq.calc_target_flow(v0, s0, avail, ratio, sig, eps, route_nest=nests,
-                                                   rho=np.array([1.0, 1.0])), one_level, rtol=1e-12)
+    np.testing.assert_allclose(
+        eq.calc_target_flow(
+            v0, s0, avail, ratio, sig, eps, route_nest=nests, rho=np.array([1.0, 1.0])
+        ),
+        one_level,
+        rtol=1e-12,
+    )
     # one route per nest: the one-level CES whatever rho (quotas enter as quantities)
-    np.testing.assert_allclose(eq.calc_target_flow(v0, s0, avail, ratio, sig, eps, route_nest=np.arange(5),
-                                                   rho=np.array([3.0, 7.0])), one_level, rtol=1e-12)
+    np.testing.assert_allclose(
+        eq.calc_target_flow(
+            v0, s0, avail, ratio, sig, eps, route_nest=np.arange(5), rho=np.array([3.0, 7.0])
+        ),
+        one_level,
+        rtol=1e-12,
+    )
     # and the baseline is exact for any rho
-    base = eq.calc_target_flow(v0, s0, np.ones_like(v0), np.ones_like(v0), sig, eps, route_nest=nests,
-                               rho=np.array([2.0, 5.0]))
+    base = eq.calc_target_flow(
+        v0,
+        s0,
+        np.ones_like(v0),
+        np.ones_like(v0),
+        sig,
+        eps,
+        route_nest=nests,
+        rho=np.array([2.0, 5.0]),
+    )
     np.testing.assert_array_equal(base, v0)
 
 
 def test_no_route_available_gives_zero():
     v0 = np.array([[50.0], [50.0]])
-    out = eq.calc_target_flow(v0, v0 / 100, np.zeros_like(v0), np.ones_like(v0), np.array([4.0]), np.array([1.0]))
+    out = eq.calc_target_flow(
+        v0, v0 / 100, np.zeros_like(v0), np.ones_like(v0), np.array([4.0]), np.array([1.0])
+    )
     assert np.all(out == 0.0)
 
 
@@ -141,7 +181,7 @@ def test_cleared_share():
 
 def test_spoilage_half_life():
     assert eq.calc_spoiled_value(100.0, 10.0, 10.0) == pytest.approx(50.0)
-    assert eq.calc_spoiled_value(100.0, 10.0) == pytest.approx(100 * (1 - 2 ** -0.1))
+    assert eq.calc_spoiled_value(100.0, 10.0) == pytest.approx(100 * (1 - 2**-0.1))
 
 
 def test_wait_days():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import re
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 import pytest
@@ -15,9 +15,20 @@ import econ
 from econ.io.inputs import TABLES, default_inputs_dir, read_schema
 
 EXPECTED_CROSSINGS = {
-    "torkham", "spin-boldak", "ghulam-khan", "angoor-adda", "dand-e-patan", "islam-qala",
-    "milak", "abu-nasr-farahi", "torghundi", "aqina", "hairatan", "sher-khan-bandar",
-    "ay-khanum", "kabul",
+    "torkham",
+    "spin-boldak",
+    "ghulam-khan",
+    "angoor-adda",
+    "dand-e-patan",
+    "islam-qala",
+    "milak",
+    "abu-nasr-farahi",
+    "torghundi",
+    "aqina",
+    "hairatan",
+    "sher-khan-bandar",
+    "ay-khanum",
+    "kabul",
 }
 
 
@@ -98,7 +109,9 @@ def test_default_inputs_load(default_inputs: econ.Inputs) -> None:
     assert default_inputs.directory == default_inputs_dir()
     assert set(default_inputs.crossings.index) == EXPECTED_CROSSINGS
     assert len(default_inputs.crossings) == 14
-    assert {"torkham", "spin-boldak", "islam-qala", "hairatan", "kabul"} <= set(default_inputs.crossings.index)
+    assert {"torkham", "spin-boldak", "islam-qala", "hairatan", "kabul"} <= set(
+        default_inputs.crossings.index
+    )
     assert default_inputs.crossings.loc["torkham", "country"] == "pakistan"
     assert default_inputs.crossings.loc["islam-qala", "country"] == "iran"
     assert default_inputs.crossings.loc["kabul", "country"] == "air"
@@ -171,86 +184,244 @@ RULES = [
     ("missing-file", delete_file("routes.csv"), "routes.csv", ["not found"]),
     ("missing-file-base-year", delete_file("base_year.toml"), "base_year.toml", ["not found"]),
     ("missing-file-parameters", delete_file("parameters.toml"), "parameters.toml", ["not found"]),
-    ("missing-column", drop_column("crossings.csv", "border_hours"), "crossings.csv",
-     ["missing column", "border_hours"]),
-    ("malformed-csv-unbalanced-quote",
-     append_text("crossings.csv", 'extra,"Unterminated,pakistan,X,34,70,road,10,1,src\n'),
-     "crossings.csv", ["malformed CSV", "row"]),
+    (
+        "missing-column",
+        drop_column("crossings.csv", "border_hours"),
+        "crossings.csv",
+        ["missing column", "border_hours"],
+    ),
+    (
+        "malformed-csv-unbalanced-quote",
+        append_text("crossings.csv", 'extra,"Unterminated,pakistan,X,34,70,road,10,1,src\n'),
+        "crossings.csv",
+        ["malformed CSV", "row"],
+    ),
     # a stray quote mid-file: pandas reads on to the next quote, so the error surfaces later
     # in the file; it must still be an InputError naming the file
-    ("stray-quote-mid-file", replace_text("routes.csv", "pakistan-torkham,torkham,pakistan,",
-                                          'pakistan-torkham,torkham,pakistan,"'),
-     "routes.csv", ["row", "column"]),
-    ("text-in-number", set_cell("crossings.csv", 0, "capacity_per_day", "lots"), "crossings.csv",
-     ["row 2", "capacity_per_day", "lots"]),
-    ("empty-required-cell", set_cell("crossings.csv", 3, "capacity_per_day", ""), "crossings.csv",
-     ["row 5", "capacity_per_day", "empty"]),
-    ("empty-text-cell", set_cell("routes.csv", 0, "gateway", ""), "routes.csv",
-     ["row 2", "gateway", "empty"]),
-    ("nan", set_cell("commodities.csv", 0, "effective_rate", "NaN"), "commodities.csv",
-     ["row 2", "effective_rate"]),
-    ("inf", set_cell("crossings.csv", 0, "capacity_per_day", "inf"), "crossings.csv",
-     ["row 2", "capacity_per_day", "inf"]),
-    ("negative-capacity", set_cell("crossings.csv", 0, "capacity_per_day", "-5"), "crossings.csv",
-     ["row 2", "capacity_per_day", "-5"]),
-    ("effective-rate-above-1", set_cell("commodities.csv", 0, "effective_rate", "1.5"),
-     "commodities.csv", ["row 2", "effective_rate", "1.5"]),
-    ("not-allowed-mode", set_cell("crossings.csv", 0, "mode", "boat"), "crossings.csv",
-     ["row 2", "mode", "boat"]),
-    ("bad-slug-upper-case", set_cell("commodities.csv", 0, "id", "Fuel"), "commodities.csv",
-     ["row 2", "'id'", "Fuel"]),
-    ("duplicate-crossing-id", set_cell("crossings.csv", 1, "id", "torkham"), "crossings.csv",
-     ["'id'", "torkham"]),
-    ("route-unknown-crossing", set_cell("routes.csv", 0, "crossing", "nowhere"), "routes.csv",
-     ["row 2", "crossing", "nowhere", "crossings.csv"]),
-    ("flow-unknown-commodity", set_cell("flows.csv", 0, "commodity", "unobtainium"), "flows.csv",
-     ["row 2", "commodity", "unobtainium", "commodities.csv"]),
-    ("duplicate-flow-pair", set_cell("flows.csv", 1, "commodity", "fuel"), "flows.csv",
-     ["row 3", "duplicate", "pakistan-torkham", "fuel"]),
-    ("corridor-vs-country", set_cell("routes.csv", 0, "corridor", "iran"), "routes.csv",
-     ["row 2", "corridor", "iran"]),
-    ("revenue-sum", set_cell("revenue_by_crossing.csv", 0, "revenue_afn", "28982787265"),
-     "revenue_by_crossing.csv", ["do not add up", "customs_revenue_afn"]),
-    ("revenue-sum-via-base-year", replace_text("base_year.toml", "customs_revenue_afn = 111500000000.0",
-                                               "customs_revenue_afn = 111600000000.0"),
-     "revenue_by_crossing.csv", ["do not add up", "customs_revenue_afn"]),
-    ("monthly-end-before-start", set_cell("revenue_monthly.csv", 2, "end", "2021-05-01"),
-     "revenue_monthly.csv", ["row 4", "'end'", "before start"]),
-    ("monthly-overlap", set_cell("revenue_monthly.csv", 3, "start", "2021-06-01"),
-     "revenue_monthly.csv", ["row 5", "'start'", "overlaps"]),
-    ("monthly-usd-inconsistent", set_cell("revenue_monthly.csv", 0, "revenue_usd", "1"),
-     "revenue_monthly.csv", ["row 2", "revenue_usd"]),
-    ("monthly-bad-date", set_cell("revenue_monthly.csv", 0, "start", "2020-13-40"),
-     "revenue_monthly.csv", ["start", "date"]),
-    ("base-year-malformed-toml", replace_text("base_year.toml", "afn_per_usd = 86.72", "afn_per_usd = = 86.72"),
-     "base_year.toml", ["malformed TOML", "line 4"]),
-    ("base-year-missing-field", regex_sub("base_year.toml", r"^afn_per_usd = .*\n", ""),
-     "base_year.toml", ["missing field", "afn_per_usd"]),
-    ("base-year-negative", replace_text("base_year.toml", "afn_per_usd = 86.72", "afn_per_usd = -1"),
-     "base_year.toml", ["afn_per_usd", "positive"]),
-    ("param-missing", replace_text(P, "[queue_patience_days]", "[queue_patience_dayz]"), P,
-     ["missing parameter", "queue_patience_days"]),
-    ("param-unknown-dist", replace_text(P, 'dist = "lognormal"', 'dist = "cauchy"'), P,
-     ["import_demand_elasticity", "dist", "cauchy"]),
-    ("param-p05-above-p95", replace_text(P, "p05 = 0.4\np95 = 2.5", "p05 = 2.5\np95 = 0.4"), P,
-     ["import_demand_elasticity", "percentiles"]),
-    ("param-unknown-by-commodity", replace_text(P, "fuel = 0.3", "kerosene = 0.3"), P,
-     ["import_demand_elasticity.by_commodity", "kerosene"]),
-    ("param-out-of-range", regex_sub(P, r"^value = 1\.0$", "value = 20.0"), P,
-     ["import_demand_elasticity", "out of range", "20"]),
-    ("param-missing-source", regex_sub(P, r"^source = .*\n", ""), P,
-     ["import_demand_elasticity", "source"]),
-    ("param-malformed-toml", replace_text(P, "value = 1.0", "value = = 1.0"), P, ["malformed TOML"]),
-    ("trader-group-unknown-crossing", set_cell("trader_groups.csv", 0, "crossings", "torkham;nowhere"),
-     "trader_groups.csv", ["row 2", "crossings", "nowhere"]),
-    ("trader-group-unknown-commodity", set_cell("trader_groups.csv", 0, "commodities", "nothing"),
-     "trader_groups.csv", ["row 2", "commodities", "nothing"]),
-    ("trader-group-shares-exceed-one", set_cell("trader_groups.csv", 0, "share", "0.9"),
-     "trader_groups.csv", ["torkham", "exceed 1", "share"]),
-    ("trader-group-unknown-basis", set_cell("trader_groups.csv", 0, "margin_basis", "profit"),
-     "trader_groups.csv", ["margin_basis", "goods, freight"]),
-    ("trader-group-missing-basis", drop_column("trader_groups.csv", "margin_basis"),
-     "trader_groups.csv", ["missing column", "margin_basis"]),
+    (
+        "stray-quote-mid-file",
+        replace_text(
+            "routes.csv",
+            "pakistan-torkham,torkham,pakistan,",
+            'pakistan-torkham,torkham,pakistan,"',
+        ),
+        "routes.csv",
+        ["row", "column"],
+    ),
+    (
+        "text-in-number",
+        set_cell("crossings.csv", 0, "capacity_per_day", "lots"),
+        "crossings.csv",
+        ["row 2", "capacity_per_day", "lots"],
+    ),
+    (
+        "empty-required-cell",
+        set_cell("crossings.csv", 3, "capacity_per_day", ""),
+        "crossings.csv",
+        ["row 5", "capacity_per_day", "empty"],
+    ),
+    (
+        "empty-text-cell",
+        set_cell("routes.csv", 0, "gateway", ""),
+        "routes.csv",
+        ["row 2", "gateway", "empty"],
+    ),
+    (
+        "nan",
+        set_cell("commodities.csv", 0, "effective_rate", "NaN"),
+        "commodities.csv",
+        ["row 2", "effective_rate"],
+    ),
+    (
+        "inf",
+        set_cell("crossings.csv", 0, "capacity_per_day", "inf"),
+        "crossings.csv",
+        ["row 2", "capacity_per_day", "inf"],
+    ),
+    (
+        "negative-capacity",
+        set_cell("crossings.csv", 0, "capacity_per_day", "-5"),
+        "crossings.csv",
+        ["row 2", "capacity_per_day", "-5"],
+    ),
+    (
+        "effective-rate-above-1",
+        set_cell("commodities.csv", 0, "effective_rate", "1.5"),
+        "commodities.csv",
+        ["row 2", "effective_rate", "1.5"],
+    ),
+    (
+        "not-allowed-mode",
+        set_cell("crossings.csv", 0, "mode", "boat"),
+        "crossings.csv",
+        ["row 2", "mode", "boat"],
+    ),
+    (
+        "bad-slug-upper-case",
+        set_cell("commodities.csv", 0, "id", "Fuel"),
+        "commodities.csv",
+        ["row 2", "'id'", "Fuel"],
+    ),
+    (
+        "duplicate-crossing-id",
+        set_cell("crossings.csv", 1, "id", "torkham"),
+        "crossings.csv",
+        ["'id'", "torkham"],
+    ),
+    (
+        "route-unknown-crossing",
+        set_cell("routes.csv", 0, "crossing", "nowhere"),
+        "routes.csv",
+        ["row 2", "crossing", "nowhere", "crossings.csv"],
+    ),
+    (
+        "flow-unknown-commodity",
+        set_cell("flows.csv", 0, "commodity", "unobtainium"),
+        "flows.csv",
+        ["row 2", "commodity", "unobtainium", "commodities.csv"],
+    ),
+    (
+        "duplicate-flow-pair",
+        set_cell("flows.csv", 1, "commodity", "fuel"),
+        "flows.csv",
+        ["row 3", "duplicate", "pakistan-torkham", "fuel"],
+    ),
+    (
+        "corridor-vs-country",
+        set_cell("routes.csv", 0, "corridor", "iran"),
+        "routes.csv",
+        ["row 2", "corridor", "iran"],
+    ),
+    (
+        "revenue-sum",
+        set_cell("revenue_by_crossing.csv", 0, "revenue_afn", "28982787265"),
+        "revenue_by_crossing.csv",
+        ["do not add up", "customs_revenue_afn"],
+    ),
+    (
+        "revenue-sum-via-base-year",
+        replace_text(
+            "base_year.toml",
+            "customs_revenue_afn = 111500000000.0",
+            "customs_revenue_afn = 111600000000.0",
+        ),
+        "revenue_by_crossing.csv",
+        ["do not add up", "customs_revenue_afn"],
+    ),
+    (
+        "monthly-end-before-start",
+        set_cell("revenue_monthly.csv", 2, "end", "2021-05-01"),
+        "revenue_monthly.csv",
+        ["row 4", "'end'", "before start"],
+    ),
+    (
+        "monthly-overlap",
+        set_cell("revenue_monthly.csv", 3, "start", "2021-06-01"),
+        "revenue_monthly.csv",
+        ["row 5", "'start'", "overlaps"],
+    ),
+    (
+        "monthly-usd-inconsistent",
+        set_cell("revenue_monthly.csv", 0, "revenue_usd", "1"),
+        "revenue_monthly.csv",
+        ["row 2", "revenue_usd"],
+    ),
+    (
+        "monthly-bad-date",
+        set_cell("revenue_monthly.csv", 0, "start", "2020-13-40"),
+        "revenue_monthly.csv",
+        ["start", "date"],
+    ),
+    (
+        "base-year-malformed-toml",
+        replace_text("base_year.toml", "afn_per_usd = 86.72", "afn_per_usd = = 86.72"),
+        "base_year.toml",
+        ["malformed TOML", "line 4"],
+    ),
+    (
+        "base-year-missing-field",
+        regex_sub("base_year.toml", r"^afn_per_usd = .*\n", ""),
+        "base_year.toml",
+        ["missing field", "afn_per_usd"],
+    ),
+    (
+        "base-year-negative",
+        replace_text("base_year.toml", "afn_per_usd = 86.72", "afn_per_usd = -1"),
+        "base_year.toml",
+        ["afn_per_usd", "positive"],
+    ),
+    (
+        "param-missing",
+        replace_text(P, "[queue_patience_days]", "[queue_patience_dayz]"),
+        P,
+        ["missing parameter", "queue_patience_days"],
+    ),
+    (
+        "param-unknown-dist",
+        replace_text(P, 'dist = "lognormal"', 'dist = "cauchy"'),
+        P,
+        ["import_demand_elasticity", "dist", "cauchy"],
+    ),
+    (
+        "param-p05-above-p95",
+        replace_text(P, "p05 = 0.4\np95 = 2.5", "p05 = 2.5\np95 = 0.4"),
+        P,
+        ["import_demand_elasticity", "percentiles"],
+    ),
+    (
+        "param-unknown-by-commodity",
+        replace_text(P, "fuel = 0.3", "kerosene = 0.3"),
+        P,
+        ["import_demand_elasticity.by_commodity", "kerosene"],
+    ),
+    (
+        "param-out-of-range",
+        regex_sub(P, r"^value = 1\.0$", "value = 20.0"),
+        P,
+        ["import_demand_elasticity", "out of range", "20"],
+    ),
+    (
+        "param-missing-source",
+        regex_sub(P, r"^source = .*\n", ""),
+        P,
+        ["import_demand_elasticity", "source"],
+    ),
+    (
+        "param-malformed-toml",
+        replace_text(P, "value = 1.0", "value = = 1.0"),
+        P,
+        ["malformed TOML"],
+    ),
+    (
+        "trader-group-unknown-crossing",
+        set_cell("trader_groups.csv", 0, "crossings", "torkham;nowhere"),
+        "trader_groups.csv",
+        ["row 2", "crossings", "nowhere"],
+    ),
+    (
+        "trader-group-unknown-commodity",
+        set_cell("trader_groups.csv", 0, "commodities", "nothing"),
+        "trader_groups.csv",
+        ["row 2", "commodities", "nothing"],
+    ),
+    (
+        "trader-group-shares-exceed-one",
+        set_cell("trader_groups.csv", 0, "share", "0.9"),
+        "trader_groups.csv",
+        ["torkham", "exceed 1", "share"],
+    ),
+    (
+        "trader-group-unknown-basis",
+        set_cell("trader_groups.csv", 0, "margin_basis", "profit"),
+        "trader_groups.csv",
+        ["margin_basis", "goods, freight"],
+    ),
+    (
+        "trader-group-missing-basis",
+        drop_column("trader_groups.csv", "margin_basis"),
+        "trader_groups.csv",
+        ["missing column", "margin_basis"],
+    ),
 ]
 
 

@@ -12,11 +12,16 @@ from typer.testing import CliRunner
 
 import econ
 from cli.app import app
-from econ.model import ledger
+from econ.analysis.tables import (
+    ledger_summary,
+    pakistan_table,
+    pressure_table,
+    revenue_impact_table,
+)
 from econ.io.episodes import builtin_episodes, load_episode
-from econ.analysis.tables import ledger_summary, pakistan_table, pressure_table, revenue_impact_table
+from econ.model import ledger
 
-TOY_DAILY_EAST_GOODS = (365e6 + 182.5e6) / 365.0       # USD/day, flows.csv
+TOY_DAILY_EAST_GOODS = (365e6 + 182.5e6) / 365.0  # USD/day, flows.csv
 TOY_DAILY_FRUIT = (73e6 + 36.5e6) / 365.0
 
 
@@ -28,13 +33,17 @@ def closure(days: int, start: str = "2023-01-05") -> str:
     import datetime as dt
 
     end = dt.date.fromisoformat(start) + dt.timedelta(days=days)
-    return (f'[[measure]]\ntype = "closure"\ncrossings = ["east"]\nstart = "{start}"\n'
-            f'end = "{end.isoformat()}"\ncapacity = 0.0\n')
+    return (
+        f'[[measure]]\ntype = "closure"\ncrossings = ["east"]\nstart = "{start}"\n'
+        f'end = "{end.isoformat()}"\ncapacity = 0.0\n'
+    )
 
 
 def tariff(rate: float) -> str:
-    return (f'[[measure]]\ntype = "tariff"\nroutes = ["port-east"]\ncommodities = ["goods"]\n'
-            f'start = "2023-01-01"\nrate = {rate}\n')
+    return (
+        f'[[measure]]\ntype = "tariff"\nroutes = ["port-east"]\ncommodities = ["goods"]\n'
+        f'start = "2023-01-01"\nrate = {rate}\n'
+    )
 
 
 # ----------------------------------------------------------------- pure functions, by hand
@@ -46,7 +55,9 @@ def test_accumulate_pressure_by_hand():
     A = ledger.accumulate_pressure(np.ones((1, 1, 1)), np.array([30.0]), np.array([30.0]))
     assert A[0, 0, 0] == pytest.approx(0.5 * 30 / math.log(2) / 30.4375)
     # then no pressure for 30 days: it halves
-    A2 = ledger.accumulate_pressure(np.array([[[1.0], [0.0]]]), np.array([30.0, 30.0]), np.array([30.0]))
+    A2 = ledger.accumulate_pressure(
+        np.array([[[1.0], [0.0]]]), np.array([30.0, 30.0]), np.array([30.0])
+    )
     assert A2[0, 1, 0] == pytest.approx(A[0, 0, 0] / 2)
 
 
@@ -61,8 +72,8 @@ def test_leverage_half_life_by_hand():
 
 
 def test_loss_shares_by_hand():
-    base = np.array([[10.0], [10.0]])          # (C=2, K=1)
-    actual = np.array([[4.0], [12.0]])         # crossing 0 lost 6, crossing 1 gained
+    base = np.array([[10.0], [10.0]])  # (C=2, K=1)
+    actual = np.array([[4.0], [12.0]])  # crossing 0 lost 6, crossing 1 gained
     fallback = np.array([[0.3], [0.7]])
     assert ledger.loss_shares(base, actual, fallback)[:, 0].tolist() == [1.0, 0.0]
     assert ledger.loss_shares(base, base, fallback)[:, 0].tolist() == [0.3, 0.7]
@@ -83,8 +94,12 @@ def test_exchange_ratio_by_hand():
 def test_toy_fees_and_margin_by_hand(toy_inputs):
     ds = econ.run(toy_scenario(tariff(0.1), months=1), inputs=toy_inputs)
     cost = ds.trader_cost.isel(member=0).sum("time")
-    paid = float(ds.route_trade_value.isel(member=0).sel(route="port-east", commodity="goods").sum())
-    assert float(cost.sel(group="east-importers", component="fees")) == pytest.approx(0.1 * paid, rel=1e-12)
+    paid = float(
+        ds.route_trade_value.isel(member=0).sel(route="port-east", commodity="goods").sum()
+    )
+    assert float(cost.sel(group="east-importers", component="fees")) == pytest.approx(
+        0.1 * paid, rel=1e-12
+    )
     # nobody else pays the fee; truckers bear no fees, fruit traders trade no goods
     assert float(cost.sel(group=["fruit-traders", "truckers"], component="fees").sum()) == 0.0
     # baseline margin: 10% of east goods value per day (commodities.csv), 31 days
@@ -112,7 +127,9 @@ def test_toy_closure_components(toy_inputs):
     assert float(c.sel(component="demurrage").sum()) == pytest.approx(dem, rel=1e-12)
     # spoilage: all fruit spoiled at east belongs to the fruit traders
     sp = float(ds.spoiled_value.isel(member=0).sel(commodity="fruit").sum())
-    assert sp > 0 and float(c.sel(group="fruit-traders", component="spoilage")) == pytest.approx(sp, rel=1e-12)
+    assert sp > 0 and float(c.sel(group="fruit-traders", component="spoilage")) == pytest.approx(
+        sp, rel=1e-12
+    )
     # the margin lost on forgone goods trade falls on the group whose crossing lost trade
     assert float(c.sel(group="east-importers", component="margin_lost")) > 0
     # Pakistan loses exports (east is the Pakistani crossing) and collects no fees
@@ -136,8 +153,12 @@ def test_zero_under_baseline(default_inputs):
 @given(r1=st.floats(0.0, 0.3), r2=st.floats(0.0, 0.3))
 def test_pressure_monotone_in_fee(toy_inputs, r1, r2):
     lo, hi = sorted((r1, r2))
-    p = [econ.run(toy_scenario(tariff(r), months=1), inputs=toy_inputs)
-         .trader_pressure.sel(group="east-importers").max() for r in (lo, hi)]
+    p = [
+        econ.run(toy_scenario(tariff(r), months=1), inputs=toy_inputs)
+        .trader_pressure.sel(group="east-importers")
+        .max()
+        for r in (lo, hi)
+    ]
     assert float(p[1]) >= float(p[0]) - 1e-12
 
 
@@ -176,8 +197,16 @@ def test_protest_calibration():
             continue
         ds = econ.run(ep.scenario, inputs=inputs)
         for o in protests:
-            win = ds.protest_risk.isel(member=0).sel(group=o.groups).sel(
-                time=slice(str(o.window_start), str(o.window_end - __import__("datetime").timedelta(days=1))))
+            win = (
+                ds.protest_risk.isel(member=0)
+                .sel(group=o.groups)
+                .sel(
+                    time=slice(
+                        str(o.window_start),
+                        str(o.window_end - __import__("datetime").timedelta(days=1)),
+                    )
+                )
+            )
             assert float(win.max()) >= 0.5, o.id
             checked += 1
     assert checked >= 3
@@ -209,8 +238,14 @@ def test_ensemble_ledger_has_ranges(toy_inputs):
 
 def test_units_and_long_names(toy_inputs):
     ds = econ.run(toy_scenario(closure(10)), inputs=toy_inputs)
-    for v in ("trader_cost", "trader_pressure", "protest_risk", "pakistan_cost",
-              "coercion_exchange_ratio", "leverage_half_life_months"):
+    for v in (
+        "trader_cost",
+        "trader_pressure",
+        "protest_risk",
+        "pakistan_cost",
+        "coercion_exchange_ratio",
+        "leverage_half_life_months",
+    ):
         assert ds[v].attrs["units"] and ds[v].attrs["long_name"], v
     assert ds.trader_cost.dims == ("member", "time", "group", "component")
     assert ds.protest_risk.dims == ("member", "time", "group")
@@ -220,7 +255,9 @@ def test_units_and_long_names(toy_inputs):
 def test_cli_pressure(toy_dir, tmp_path):
     sc = tmp_path / "c.toml"
     sc.write_text(toy_scenario(closure(10)).text)
-    r = CliRunner().invoke(app, ["pressure", str(sc), "--inputs", str(toy_dir), "-f", "csv", "--table", "groups"])
+    r = CliRunner().invoke(
+        app, ["pressure", str(sc), "--inputs", str(toy_dir), "-f", "csv", "--table", "groups"]
+    )
     assert r.exit_code == 0, r.output
     head = r.stdout.splitlines()[1]
     assert head.startswith("group,kind,peak_pressure,peak_month,cost_fees")

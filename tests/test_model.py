@@ -32,8 +32,16 @@ def fast_toy(tmp_path_factory):
     for f in TOY.glob("*.*"):
         shutil.copy(f, d)
     text = (d / "parameters.toml").read_text()
-    for name, value in (("adjust_fast_days", 1.0), ("adjust_medium_days", 7.0), ("adjust_slow_days", 30.0)):
-        text = re.sub(rf"(\[{name}\]\nvalue = )[0-9.]+\ndist = \"\w+\"", rf'\g<1>{value}\ndist = "fixed"', text)
+    for name, value in (
+        ("adjust_fast_days", 1.0),
+        ("adjust_medium_days", 7.0),
+        ("adjust_slow_days", 30.0),
+    ):
+        text = re.sub(
+            rf"(\[{name}\]\nvalue = )[0-9.]+\ndist = \"\w+\"",
+            rf'\g<1>{value}\ndist = "fixed"',
+            text,
+        )
     (d / "parameters.toml").write_text(text)
     return econ.load_inputs(d)
 
@@ -66,19 +74,27 @@ def test_baseline_annual_revenue_matches_observed(toy):
 # ---------------------------------------------------------------- hand-computed measures
 def test_tariff_equilibrium_hand_computed(fast_toy):
     """A 10% fee on the western transit route: long-run flows from the CES nest by hand."""
-    ds = run(fast_toy, '[[measure]]\ntype = "tariff"\nstart = "2023-01-01"\nrate = 0.1\nroutes = ["port-west"]\n',
-             months=12)
+    ds = run(
+        fast_toy,
+        '[[measure]]\ntype = "tariff"\nstart = "2023-01-01"\nrate = 0.1\nroutes = ["port-west"]\n',
+        months=12,
+    )
     last = ds.isel(time=-1, member=0)
     # goods: baseline daily flows 1.0m (port-east), 0.5m (land-east), 1.0m (port-west)
-    g0 = {"port-east": 1 + 0.05 + 0.01 * (10 + 1), "land-east": 1 + 0.03 + 0.01 * (2 + 1),
-          "port-west": 1 + 0.08 + 0.01 * (15 + 1)}
+    g0 = {
+        "port-east": 1 + 0.05 + 0.01 * (10 + 1),
+        "land-east": 1 + 0.03 + 0.01 * (2 + 1),
+        "port-west": 1 + 0.08 + 0.01 * (15 + 1),
+    }
     ratio_w = (g0["port-west"] + 0.1) / g0["port-west"]
     sigma, eps = 4.0, 1.0
     s0 = {"port-east": 0.4, "land-east": 0.2, "port-west": 0.4}
-    S = s0["port-east"] + s0["land-east"] + s0["port-west"] * ratio_w ** -sigma
-    P = (s0["port-east"] + s0["land-east"] + s0["port-west"] * ratio_w ** (1 - sigma)) ** (1 / (1 - sigma))
-    west = 1.0e6 * ratio_w ** -sigma / S * P ** -eps
-    east_port = 1.0e6 / S * P ** -eps
+    S = s0["port-east"] + s0["land-east"] + s0["port-west"] * ratio_w**-sigma
+    P = (s0["port-east"] + s0["land-east"] + s0["port-west"] * ratio_w ** (1 - sigma)) ** (
+        1 / (1 - sigma)
+    )
+    west = 1.0e6 * ratio_w**-sigma / S * P**-eps
+    east_port = 1.0e6 / S * P**-eps
     rv = last.route_trade_value.sel(commodity="goods")
     assert float(rv.sel(route="port-west")) == pytest.approx(west, rel=1e-6)
     assert float(rv.sel(route="port-east")) == pytest.approx(east_port, rel=1e-6)
@@ -86,12 +102,18 @@ def test_tariff_equilibrium_hand_computed(fast_toy):
     rev = float(last.customs_revenue.sel(crossing="west", commodity="goods"))
     assert rev == pytest.approx(west * 0.2 * np.exp(-0.3), rel=1e-6)
     # the fee is paid to the corridor country on the taxed flow
-    assert float(last.tariff_paid.sel(route="port-west", commodity="goods")) == pytest.approx(0.1 * west, rel=1e-6)
+    assert float(last.tariff_paid.sel(route="port-west", commodity="goods")) == pytest.approx(
+        0.1 * west, rel=1e-6
+    )
 
 
 def test_closure_builds_queue_that_levels_off_and_clears(toy):
-    ds = run(toy, '[[measure]]\ntype = "closure"\nstart = "2023-01-11"\nend = "2023-01-21"\n'
-             'capacity = 0.0\ncrossings = ["east"]\n', months=2)
+    ds = run(
+        toy,
+        '[[measure]]\ntype = "closure"\nstart = "2023-01-11"\nend = "2023-01-21"\n'
+        'capacity = 0.0\ncrossings = ["east"]\n',
+        months=2,
+    )
     q = ds.queue_trucks.sel(crossing="east").isel(member=0).values
     tv = ds.trade_value.sel(crossing="east").sum("commodity").isel(member=0).values
     assert np.all(q[:10] == 0) and np.all(tv[10:20] == 0.0)
@@ -108,8 +130,10 @@ def test_closure_builds_queue_that_levels_off_and_clears(toy):
 
 
 def test_guarantee_exclusion_and_cost(fast_toy):
-    m = ('[[measure]]\ntype = "bank_guarantee"\nstart = "2023-01-01"\nbase = "value"\ncover = 1.0\n'
-         'lockup_days = 30\nannual_cost = 0.12\nexcluded_share = 1.0\nroutes = ["port-east"]\n')
+    m = (
+        '[[measure]]\ntype = "bank_guarantee"\nstart = "2023-01-01"\nbase = "value"\ncover = 1.0\n'
+        'lockup_days = 30\nannual_cost = 0.12\nexcluded_share = 1.0\nroutes = ["port-east"]\n'
+    )
     ds = run(fast_toy, m, months=12)
     last = ds.isel(time=-1, member=0)
     assert float(last.route_trade_value.sel(route="port-east").sum()) < 1e-3 * 1e6
@@ -119,48 +143,89 @@ def test_guarantee_exclusion_and_cost(fast_toy):
     day = ds2.isel(time=0, member=0)
     flow = float(day.route_trade_value.sel(route="port-east", commodity="goods"))
     assert float(day.guarantee_cost.sel(route="port-east", commodity="goods")) == pytest.approx(
-        flow * 0.12 * 30 / 365, rel=1e-9)
+        flow * 0.12 * 30 / 365, rel=1e-9
+    )
 
 
 def test_restriction_ban_stops_route(fast_toy):
-    ds = run(fast_toy, '[[measure]]\ntype = "restriction"\nstart = "2023-01-01"\nquota = 0.0\n'
-             'routes = ["land-east"]\ncommodities = ["fruit"]\n', months=12)
+    ds = run(
+        fast_toy,
+        '[[measure]]\ntype = "restriction"\nstart = "2023-01-01"\nquota = 0.0\n'
+        'routes = ["land-east"]\ncommodities = ["fruit"]\n',
+        months=12,
+    )
     last = ds.isel(time=-1, member=0)
     assert float(last.route_trade_value.sel(route="land-east", commodity="fruit")) < 1.0
     assert float(last.route_trade_value.sel(route="port-west", commodity="fruit")) > 36.5e6 / 365
 
 
 def test_delay_cuts_capacity_and_flow(fast_toy):
-    ds = run(fast_toy, '[[measure]]\ntype = "delay"\nstart = "2023-01-01"\nextra_days = 3.0\n'
-             'crossings = ["east"]\n', months=12)
+    ds = run(
+        fast_toy,
+        '[[measure]]\ntype = "delay"\nstart = "2023-01-01"\nextra_days = 3.0\n'
+        'crossings = ["east"]\n',
+        months=12,
+    )
     last = ds.isel(time=-1, member=0)
-    assert float(last.trade_value.sel(crossing="east").sum()) < float(last.baseline_trade_value.sel(crossing="east").sum())
-    assert float(last.trade_value.sel(crossing="west").sum()) > float(last.baseline_trade_value.sel(crossing="west").sum())
+    assert float(last.trade_value.sel(crossing="east").sum()) < float(
+        last.baseline_trade_value.sel(crossing="east").sum()
+    )
+    assert float(last.trade_value.sel(crossing="west").sum()) > float(
+        last.baseline_trade_value.sel(crossing="west").sum()
+    )
 
 
 def test_anticipation_draws_cargo_forward(toy):
-    ds = run(toy, '[[measure]]\ntype = "tariff"\nstart = "2023-01-21"\nannounced = "2023-01-11"\n'
-             'rate = 0.2\ncrossings = ["east"]\n', months=2)
+    ds = run(
+        toy,
+        '[[measure]]\ntype = "tariff"\nstart = "2023-01-21"\nannounced = "2023-01-11"\n'
+        'rate = 0.2\ncrossings = ["east"]\n',
+        months=2,
+    )
     tv = ds.route_trade_value.sel(route="port-east").sum("commodity").isel(member=0).values
     assert tv[12] > tv[5] * 1.001, "announcement raises shipments before the start"
     assert tv[22] < tv[5]
 
 
 # ---------------------------------------------------------------- invariants (hypothesis)
-FAST = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FAST = settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 measure_st = st.one_of(
-    st.builds(lambda r, x: f'type = "tariff"\nrate = {r}\nroutes = ["{x}"]', st.floats(0, 1), st.sampled_from(["port-east", "land-east", "port-west"])),
-    st.builds(lambda c, x: f'type = "closure"\ncapacity = {c}\ncrossings = ["{x}"]', st.floats(0, 1), st.sampled_from(["east", "west"])),
-    st.builds(lambda q: f'type = "restriction"\nquota = {q}\ncorridors = ["pakistan"]', st.floats(0, 1)),
-    st.builds(lambda d: f'type = "delay"\nextra_days = {d}\ncrossings = ["west"]', st.floats(0, 10)),
-    st.builds(lambda e, n: f'type = "bank_guarantee"\nbase = "duties"\nlockup_days = {n}\nexcluded_share = {e}\nkinds = ["transit"]',
-              st.floats(0, 1), st.integers(0, 120)),
+    st.builds(
+        lambda r, x: f'type = "tariff"\nrate = {r}\nroutes = ["{x}"]',
+        st.floats(0, 1),
+        st.sampled_from(["port-east", "land-east", "port-west"]),
+    ),
+    st.builds(
+        lambda c, x: f'type = "closure"\ncapacity = {c}\ncrossings = ["{x}"]',
+        st.floats(0, 1),
+        st.sampled_from(["east", "west"]),
+    ),
+    st.builds(
+        lambda q: f'type = "restriction"\nquota = {q}\ncorridors = ["pakistan"]', st.floats(0, 1)
+    ),
+    st.builds(
+        lambda d: f'type = "delay"\nextra_days = {d}\ncrossings = ["west"]', st.floats(0, 10)
+    ),
+    st.builds(
+        lambda e, n: (
+            f'type = "bank_guarantee"\nbase = "duties"\nlockup_days = {n}\n'
+            f'excluded_share = {e}\nkinds = ["transit"]'
+        ),
+        st.floats(0, 1),
+        st.integers(0, 120),
+    ),
 )
 
 
 @FAST
-@given(ms=st.lists(st.tuples(measure_st, st.integers(0, 40), st.integers(1, 30)), min_size=1, max_size=3))
+@given(
+    ms=st.lists(
+        st.tuples(measure_st, st.integers(0, 40), st.integers(1, 30)), min_size=1, max_size=3
+    )
+)
 def test_invariants_decomposition_and_nonnegative(toy, ms):
     text = ""
     for body, s, length in ms:
@@ -176,36 +241,76 @@ def test_invariants_decomposition_and_nonnegative(toy, ms):
 
 
 @FAST
-@given(cap=st.floats(0, 0.99), length=st.integers(1, 40), crossing=st.sampled_from(["east", "west"]))
+@given(
+    cap=st.floats(0, 0.99), length=st.integers(1, 40), crossing=st.sampled_from(["east", "west"])
+)
 def test_closing_never_raises_own_revenue(toy, cap, length, crossing):
     end = np.datetime64("2023-01-05") + np.timedelta64(length, "D")
-    ds = run(toy, f'[[measure]]\ntype = "closure"\nstart = "2023-01-05"\nend = "{end}"\ncapacity = {cap}\n'
-             f'crossings = ["{crossing}"]\n', months=3, freq="MS")
+    ds = run(
+        toy,
+        f'[[measure]]\ntype = "closure"\nstart = "2023-01-05"\nend = "{end}"\ncapacity = {cap}\n'
+        f'crossings = ["{crossing}"]\n',
+        months=3,
+        freq="MS",
+    )
     own = ds.sel(crossing=crossing)
-    assert float(own.customs_revenue.sum()) <= float(own.baseline_customs_revenue.sum()) * (1 + 1e-12)
+    assert float(own.customs_revenue.sum()) <= float(own.baseline_customs_revenue.sum()) * (
+        1 + 1e-12
+    )
 
 
 @FAST
-@given(lo=st.floats(0, 0.5), step=st.floats(0.01, 0.5), route=st.sampled_from(["port-east", "land-east", "port-west"]))
+@given(
+    lo=st.floats(0, 0.5),
+    step=st.floats(0.01, 0.5),
+    route=st.sampled_from(["port-east", "land-east", "port-west"]),
+)
 def test_higher_fee_never_raises_route_flow(toy, lo, step, route):
     def flow(rate):
-        ds = run(toy, f'[[measure]]\ntype = "tariff"\nstart = "2023-01-01"\nrate = {rate}\nroutes = ["{route}"]\n',
-                 months=2, freq="MS")
+        ds = run(
+            toy,
+            f'[[measure]]\ntype = "tariff"\nstart = "2023-01-01"\nrate = {rate}\n'
+            f'routes = ["{route}"]\n',
+            months=2,
+            freq="MS",
+        )
         return ds.route_trade_value.sel(route=route).sum(["time", "commodity"]).values
+
     assert np.all(flow(lo + step) <= flow(lo) * (1 + 1e-12))
 
 
 BASE_MEASURES = [
     ('type = "tariff"', {"rate": "0.1", "routes": '["port-east"]'}),
-    ('type = "bank_guarantee"', {"base": '"duties"', "cover": "1.0", "lockup_days": "30", "annual_cost": "0.12",
-                                 "excluded_share": "0.2", "kinds": '["transit"]'}),
+    (
+        'type = "bank_guarantee"',
+        {
+            "base": '"duties"',
+            "cover": "1.0",
+            "lockup_days": "30",
+            "annual_cost": "0.12",
+            "excluded_share": "0.2",
+            "kinds": '["transit"]',
+        },
+    ),
     ('type = "restriction"', {"quota": "0.5", "commodities": '["fruit"]'}),
     ('type = "closure"', {"capacity": "0.2", "crossings": '["east"]'}),
     ('type = "delay"', {"extra_days": "2.0", "crossings": '["east"]'}),
 ]
-EDITS = {"rate": "0.2", "base": '"value"', "cover": "0.5", "lockup_days": "60", "annual_cost": "0.3",
-         "excluded_share": "0.5", "kinds": '["bilateral"]', "quota": "0.1", "commodities": '["goods"]',
-         "capacity": "0.5", "crossings": '["west"]', "extra_days": "4.0", "routes": '["port-west"]'}
+EDITS = {
+    "rate": "0.2",
+    "base": '"value"',
+    "cover": "0.5",
+    "lockup_days": "60",
+    "annual_cost": "0.3",
+    "excluded_share": "0.5",
+    "kinds": '["bilateral"]',
+    "quota": "0.1",
+    "commodities": '["goods"]',
+    "capacity": "0.5",
+    "crossings": '["west"]',
+    "extra_days": "4.0",
+    "routes": '["port-west"]',
+}
 
 
 def _text(head, fields, start="2023-01-05", end="2023-01-25"):
@@ -213,7 +318,9 @@ def _text(head, fields, start="2023-01-05", end="2023-01-25"):
     return f'[[measure]]\n{head}\nstart = "{start}"\nend = "{end}"\n{body}\n'
 
 
-@pytest.mark.parametrize("head,fields", BASE_MEASURES, ids=[h.split('"')[1] for h, _ in BASE_MEASURES])
+@pytest.mark.parametrize(
+    "head,fields", BASE_MEASURES, ids=[h.split('"')[1] for h, _ in BASE_MEASURES]
+)
 def test_editing_any_field_changes_output(toy, head, fields):
     ref = run(toy, _text(head, fields), months=2)
     variants = {k: {**fields, k: EDITS[k]} for k in fields}
@@ -222,8 +329,11 @@ def test_editing_any_field_changes_output(toy, head, fields):
     texts["end"] = _text(head, fields, end="2023-01-20")
     for key, t in texts.items():
         ds = run(toy, t, months=2)
-        assert not ds.customs_revenue.equals(ref.customs_revenue) or not ds.route_trade_value.equals(ref.route_trade_value), \
+        assert not ds.customs_revenue.equals(
+            ref.customs_revenue
+        ) or not ds.route_trade_value.equals(ref.route_trade_value), (
             f"editing {key} left the output unchanged"
+        )
 
 
 # ---------------------------------------------------------------- dataset contract
@@ -238,7 +348,11 @@ def test_dataset_is_self_describing(toy):
 
 
 def test_model_step_api_matches_run(toy):
-    sc = scenario('[[measure]]\ntype = "closure"\nstart = "2023-01-03"\nend = "2023-01-09"\ncrossings = ["east"]\n', 1)
+    sc = scenario(
+        '[[measure]]\ntype = "closure"\nstart = "2023-01-03"\nend = "2023-01-09"\n'
+        'crossings = ["east"]\n',
+        1,
+    )
     m = econ.Model(toy, sc, freq="D")
     while m.t < m.T:
         day = m.step()
@@ -252,8 +366,11 @@ def test_model_step_api_matches_run(toy):
 
 
 def test_same_seed_same_ensemble(toy):
-    sc = scenario('[[measure]]\ntype = "closure"\nstart = "2023-01-03"\nend = ["2023-01-09", "2023-01-20"]\n'
-                  'capacity = [0.0, 0.3]\ncrossings = ["east"]\n', 1)
+    sc = scenario(
+        '[[measure]]\ntype = "closure"\nstart = "2023-01-03"\nend = ["2023-01-09", "2023-01-20"]\n'
+        'capacity = [0.0, 0.3]\ncrossings = ["east"]\n',
+        1,
+    )
     import xarray as xr
 
     a = econ.run(sc, inputs=toy, members=4, rng=7)
@@ -266,8 +383,11 @@ def test_same_seed_same_ensemble(toy):
 
 def test_anticipation_balances_when_announced_before_horizon(toy):
     """Pull-forward clipped by the horizon start is matched by an equally long drawdown."""
-    sc = scenario('[[measure]]\ntype = "tariff"\nstart = "2023-01-06"\nannounced = "2022-12-20"\n'
-                  'rate = 0.2\ncrossings = ["east"]\n', 1)
+    sc = scenario(
+        '[[measure]]\ntype = "tariff"\nstart = "2023-01-06"\nannounced = "2022-12-20"\n'
+        'rate = 0.2\ncrossings = ["east"]\n',
+        1,
+    )
     m = econ.Model(toy, sc, freq="D")
     extra = np.array([np.sum(m.schedule.anticipation_at(t)) for t in range(m.T)])
     assert extra[:5].sum() > 0 and (extra[:5] > 0).all() and (extra[5:10] < 0).all()
@@ -292,7 +412,7 @@ def test_memo_is_exact(name):
         return m.run().result(), m.engine.memo.hits
 
     (on, hits), (off, none) = run(True), run(False)
-    assert none == [0, 0] and min(hits) > 0 and hits[0] < len(on.time)   # both paths taken
+    assert none == [0, 0] and min(hits) > 0 and hits[0] < len(on.time)  # both paths taken
     xr.testing.assert_identical(on.drop_attrs(), off.drop_attrs())
 
 
@@ -302,23 +422,56 @@ def test_nested_route_choice_keeps_blocked_trade_in_its_corridor():
     Shipped inputs, members run side by side with ρ = 1 (one-level CES) and ρ = 4; Pakistan's
     transit fee keeps most transit on other corridors, so without the nest little of it stays.
     """
-    sc = econ.Scenario.model_validate({
-        "name": "chaman-blockade", "description": "test", "start": "2024-01-01", "months": 3,
-        "measure": [{"type": "tariff", "label": "fee", "start": "2024-01-01", "rate": 0.10,
-                     "corridors": ["pakistan"], "kinds": ["transit"], "source": "test"},
-                    {"type": "closure", "label": "blockade", "start": "2024-01-15", "end": "2024-03-15",
-                     "crossings": ["spin-boldak"], "source": "test"}]})
+    sc = econ.Scenario.model_validate(
+        {
+            "name": "chaman-blockade",
+            "description": "test",
+            "start": "2024-01-01",
+            "months": 3,
+            "measure": [
+                {
+                    "type": "tariff",
+                    "label": "fee",
+                    "start": "2024-01-01",
+                    "rate": 0.10,
+                    "corridors": ["pakistan"],
+                    "kinds": ["transit"],
+                    "source": "test",
+                },
+                {
+                    "type": "closure",
+                    "label": "blockade",
+                    "start": "2024-01-15",
+                    "end": "2024-03-15",
+                    "crossings": ["spin-boldak"],
+                    "source": "test",
+                },
+            ],
+        }
+    )
     inp = econ.load_inputs()
     rho = np.array([1.0, 4.0])
-    m = econ.Model(inp, sc, member_ids=np.arange(2), rng=1, values={
-        n: np.full(2, p.value) for n, p in inp.parameters.items()} | {"within_corridor_substitution_ratio": rho})
+    m = econ.Model(
+        inp,
+        sc,
+        member_ids=np.arange(2),
+        rng=1,
+        values={n: np.full(2, p.value) for n, p in inp.parameters.items()}
+        | {"within_corridor_substitution_ratio": rho},
+    )
     ds = m.run().result()
     transit = (ds.route_kind == "transit") & (ds.route_corridor == "pakistan")
     feb = ds["route_trade_value"].sel(time="2024-02").where(transit, 0.0)
-    torkham = feb.where(ds.route_crossing == "torkham", 0.0).sum(["time", "route", "commodity"]).values
-    chaman = feb.where(ds.route_crossing == "spin-boldak", 0.0).sum(["time", "route", "commodity"]).values
+    torkham = (
+        feb.where(ds.route_crossing == "torkham", 0.0).sum(["time", "route", "commodity"]).values
+    )
+    chaman = (
+        feb.where(ds.route_crossing == "spin-boldak", 0.0)
+        .sum(["time", "route", "commodity"])
+        .values
+    )
     corridor = feb.sum(["time", "route", "commodity"]).values
-    assert chaman[0] < 0.05 * corridor[0] and chaman[1] < 0.05 * corridor[1]      # blocked
+    assert chaman[0] < 0.05 * corridor[0] and chaman[1] < 0.05 * corridor[1]  # blocked
     # with the nest Torkham takes up Chaman's transit and more of it stays in the corridor
     # (measured: +14% at Torkham, +14% in the corridor; ρ = 1 would give +0%)
     assert torkham[1] > 1.08 * torkham[0]

@@ -13,8 +13,10 @@ from econ.io.inputs import default_inputs_dir
 from econ.spec.scenario import central
 
 HEAD = 'name = "t"\nstart = "2023-01-01"\nmonths = 3\n'
-CLOSURE = ('[[measure]]\ntype = "closure"\nstart = "2023-01-11"\nend = "2023-01-21"\n'
-           'crossings = ["east"]\n')
+CLOSURE = (
+    '[[measure]]\ntype = "closure"\nstart = "2023-01-11"\nend = "2023-01-21"\n'
+    'crossings = ["east"]\n'
+)
 TARIFF = '[[measure]]\ntype = "tariff"\nstart = "2023-01-11"\nrate = 0.1\n'
 EPISODES = sorted((default_inputs_dir() / "episodes").glob("*.toml"))
 
@@ -32,7 +34,13 @@ def assert_one_line(exc: BaseException, file: str, *tokens: str) -> None:
 
 def test_builtin_names() -> None:
     names = set(econ.builtin_scenarios())
-    assert {"baseline", "default", "maximum-pressure", "pakistan-closure-2025", "transit-fee"} <= names
+    assert {
+        "baseline",
+        "default",
+        "maximum-pressure",
+        "pakistan-closure-2025",
+        "transit-fee",
+    } <= names
 
 
 @pytest.mark.parametrize("name", sorted(econ.builtin_scenarios()))
@@ -72,7 +80,7 @@ def test_episode_compiles(path: Path, tmp_path: Path, default_inputs: econ.Input
     assert "[[outcome]]" in text
     stripped = _strip_outcomes(text)
     assert "[[outcome]]" not in stripped
-    assert "[[measure]]" not in text[len(stripped):], "measures after outcomes"
+    assert "[[measure]]" not in text[len(stripped) :], "measures after outcomes"
     p = tmp_path / path.name
     p.write_text(stripped, encoding="utf-8")
     sc = econ.load_scenario(p)
@@ -108,24 +116,48 @@ def test_toy_closure_scenario(toy_dir: Path, toy_inputs: econ.Inputs) -> None:
 PARSE_ERRORS = [
     ("malformed-toml", HEAD + "months = = 3\n", ["malformed TOML", "line 4"]),
     ("unknown-top-level-field", HEAD + "colour = 1\n", ["unknown field 'colour'"]),
-    ("unknown-measure-field", HEAD + CLOSURE + "colour = 1\n", ["measure 1", "unknown field 'colour'"]),
-    ("unknown-measure-type", HEAD + CLOSURE.replace('"closure"', '"embargo"'),
-     ["measure 1", "unknown measure type", "embargo"]),
+    (
+        "unknown-measure-field",
+        HEAD + CLOSURE + "colour = 1\n",
+        ["measure 1", "unknown field 'colour'"],
+    ),
+    (
+        "unknown-measure-type",
+        HEAD + CLOSURE.replace('"closure"', '"embargo"'),
+        ["measure 1", "unknown measure type", "embargo"],
+    ),
     ("negative-tariff", HEAD + TARIFF.replace("0.1", "-0.1"), ["measure 1", "rate", "-0.1"]),
     ("share-above-one", HEAD + CLOSURE + "capacity = 1.5\n", ["measure 1", "capacity", "1.5"]),
-    ("quota-above-one", HEAD + CLOSURE.replace('"closure"', '"restriction"') + "quota = 2.0\n",
-     ["measure 1", "quota", "2.0"]),
-    ("end-before-start", HEAD + CLOSURE.replace('end = "2023-01-21"', 'end = "2023-01-05"'),
-     ["measure 1", "end", "2023-01-05"]),
-    ("end-equals-start", HEAD + CLOSURE.replace('end = "2023-01-21"', 'end = "2023-01-11"'),
-     ["measure 1", "end"]),
-    ("announced-after-start", HEAD + CLOSURE + 'announced = "2023-01-12"\n',
-     ["measure 1", "announced", "2023-01-12"]),
-    ("range-high-low", HEAD + TARIFF.replace("rate = 0.1", "rate = [0.3, 0.1]"),
-     ["measure 1", "rate", "high below low"]),
-    ("date-range-high-low",
-     HEAD + CLOSURE.replace('end = "2023-01-21"', 'end = ["2023-01-31", "2023-01-21"]'),
-     ["measure 1", "end", "high below low"]),
+    (
+        "quota-above-one",
+        HEAD + CLOSURE.replace('"closure"', '"restriction"') + "quota = 2.0\n",
+        ["measure 1", "quota", "2.0"],
+    ),
+    (
+        "end-before-start",
+        HEAD + CLOSURE.replace('end = "2023-01-21"', 'end = "2023-01-05"'),
+        ["measure 1", "end", "2023-01-05"],
+    ),
+    (
+        "end-equals-start",
+        HEAD + CLOSURE.replace('end = "2023-01-21"', 'end = "2023-01-11"'),
+        ["measure 1", "end"],
+    ),
+    (
+        "announced-after-start",
+        HEAD + CLOSURE + 'announced = "2023-01-12"\n',
+        ["measure 1", "announced", "2023-01-12"],
+    ),
+    (
+        "range-high-low",
+        HEAD + TARIFF.replace("rate = 0.1", "rate = [0.3, 0.1]"),
+        ["measure 1", "rate", "high below low"],
+    ),
+    (
+        "date-range-high-low",
+        HEAD + CLOSURE.replace('end = "2023-01-21"', 'end = ["2023-01-31", "2023-01-21"]'),
+        ["measure 1", "end", "high below low"],
+    ),
     ("months-zero", HEAD.replace("months = 3", "months = 0"), ["months"]),
     ("months-too-many", HEAD.replace("months = 3", "months = 241"), ["months"]),
     ("missing-name", HEAD.replace('name = "t"\n', ""), ["missing field 'name'"]),
@@ -164,22 +196,40 @@ def test_valid_minimal_scenario_parses() -> None:
     assert m.end == dt.date(2023, 1, 21)
 
 
-# --------------------------------------------------------------------------- id errors at Model construction
+# ------------------------------------------------------------- id errors at Model construction
 
 
 MODEL_ERRORS = [
-    ("unknown-crossing", HEAD + CLOSURE.replace('["east"]', '["north"]'),
-     ["measure 1", "crossings", "north", "east, west"]),
-    ("unknown-route", HEAD + CLOSURE.replace('crossings = ["east"]', 'routes = ["nowhere"]'),
-     ["measure 1", "routes", "nowhere"]),
-    ("unknown-corridor", HEAD + CLOSURE.replace('crossings = ["east"]', 'corridors = ["china"]'),
-     ["measure 1", "corridors", "china"]),
-    ("unknown-commodity", HEAD + TARIFF + 'commodities = ["gold"]\n',
-     ["measure 1", "commodities", "gold"]),
-    ("matches-no-flow", HEAD + TARIFF + 'routes = ["port-east"]\ncommodities = ["fruit"]\n',
-     ["measure 1", "matches no baseline flow"]),
-    ("commodities-on-closure", HEAD + CLOSURE + 'commodities = ["goods"]\n',
-     ["measure 1", "closure", "commodities"]),
+    (
+        "unknown-crossing",
+        HEAD + CLOSURE.replace('["east"]', '["north"]'),
+        ["measure 1", "crossings", "north", "east, west"],
+    ),
+    (
+        "unknown-route",
+        HEAD + CLOSURE.replace('crossings = ["east"]', 'routes = ["nowhere"]'),
+        ["measure 1", "routes", "nowhere"],
+    ),
+    (
+        "unknown-corridor",
+        HEAD + CLOSURE.replace('crossings = ["east"]', 'corridors = ["china"]'),
+        ["measure 1", "corridors", "china"],
+    ),
+    (
+        "unknown-commodity",
+        HEAD + TARIFF + 'commodities = ["gold"]\n',
+        ["measure 1", "commodities", "gold"],
+    ),
+    (
+        "matches-no-flow",
+        HEAD + TARIFF + 'routes = ["port-east"]\ncommodities = ["fruit"]\n',
+        ["measure 1", "matches no baseline flow"],
+    ),
+    (
+        "commodities-on-closure",
+        HEAD + CLOSURE + 'commodities = ["goods"]\n',
+        ["measure 1", "closure", "commodities"],
+    ),
 ]
 
 
@@ -192,8 +242,10 @@ def test_model_id_error(text: str, tokens: list[str], toy_inputs: econ.Inputs) -
 
 
 def test_selectors_intersect(toy_inputs: econ.Inputs) -> None:
-    sc = econ.parse_scenario(HEAD + TARIFF + 'corridors = ["pakistan"]\nkinds = ["transit"]\n'
-                             'commodities = ["goods"]\n', file="ok.toml")
+    sc = econ.parse_scenario(
+        HEAD + TARIFF + 'corridors = ["pakistan"]\nkinds = ["transit"]\ncommodities = ["goods"]\n',
+        file="ok.toml",
+    )
     (m,) = econ.Model(toy_inputs, sc).measures
     # routes port-east, land-east, port-west x commodities goods, fruit
     assert m.mask.tolist() == [[True, False], [False, False], [False, False]]
@@ -223,8 +275,11 @@ def test_central_dates() -> None:
 
 
 def test_deterministic_model_uses_midpoints(toy_inputs: econ.Inputs) -> None:
-    text = (HEAD + TARIFF.replace("rate = 0.1", "rate = [0.1, 0.3]")
-            + 'end = ["2023-01-21", "2023-01-31"]\ncrossings = ["west"]\n')
+    text = (
+        HEAD
+        + TARIFF.replace("rate = 0.1", "rate = [0.1, 0.3]")
+        + 'end = ["2023-01-21", "2023-01-31"]\ncrossings = ["west"]\n'
+    )
     sc = econ.parse_scenario(text, file="mid.toml")
     (m,) = sc.measures
     assert central(m.rate) == pytest.approx(0.2)

@@ -9,7 +9,12 @@ from typer.testing import CliRunner
 
 import econ
 from cli.app import app
-from econ.analysis.sensitivity import first_order_indices, one_at_a_time, sensitivity, uncertain_numbers
+from econ.analysis.sensitivity import (
+    first_order_indices,
+    one_at_a_time,
+    sensitivity,
+    uncertain_numbers,
+)
 
 
 def test_first_order_indices_by_hand():
@@ -29,9 +34,11 @@ def test_first_order_indices_by_hand():
 
 
 def test_oat_matches_separate_runs(toy_inputs):
-    sc = econ.parse_scenario('name = "t"\nstart = "2023-01-01"\nmonths = 2\n[[measure]]\ntype = "closure"\n'
-                             'crossings = ["east"]\nstart = "2023-01-05"\nend = ["2023-01-10", "2023-01-20"]\n'
-                             'capacity = 0.0\n')
+    sc = econ.parse_scenario(
+        'name = "t"\nstart = "2023-01-01"\nmonths = 2\n[[measure]]\ntype = "closure"\n'
+        'crossings = ["east"]\nstart = "2023-01-05"\nend = ["2023-01-10", "2023-01-20"]\n'
+        "capacity = 0.0\n"
+    )
     oat = one_at_a_time(sc, toy_inputs)
     nums = uncertain_numbers(toy_inputs, sc)
     assert set(oat.index) == set(nums) and "measure1.closure.end" in oat.index
@@ -42,9 +49,14 @@ def test_oat_matches_separate_runs(toy_inputs):
     end = (sc.start + dt.timedelta(days=lo_day)).isoformat()
     sc_lo = econ.parse_scenario(sc.text.replace('["2023-01-10", "2023-01-20"]', f'"{end}"'))
     ds = econ.run(sc_lo, inputs=toy_inputs)
-    assert oat.loc["measure1.closure.end", "revenue_loss_low"] == pytest.approx(float(ds.treasury_loss.sum()), rel=1e-9)
+    assert oat.loc["measure1.closure.end", "revenue_loss_low"] == pytest.approx(
+        float(ds.treasury_loss.sum()), rel=1e-9
+    )
     # a longer closure loses more revenue
-    assert oat.loc["measure1.closure.end", "revenue_loss_high"] > oat.loc["measure1.closure.end", "revenue_loss_low"]
+    assert (
+        oat.loc["measure1.closure.end", "revenue_loss_high"]
+        > oat.loc["measure1.closure.end", "revenue_loss_low"]
+    )
     # the central run is the deterministic run
     central = float(econ.run(sc, inputs=toy_inputs).treasury_loss.sum())
     assert oat.attrs["central"]["revenue_loss"] == pytest.approx(central, rel=1e-9)
@@ -57,15 +69,22 @@ def test_sensitivity_ranks_and_indices(default_inputs):
     assert t["revenue_loss_rank"].iloc[0] == 1
     assert ((t["revenue_loss_S1"] >= 0) & (t["revenue_loss_S1"] <= 1)).all()
     # parameters that cannot affect revenue have zero swing (protest mapping, trucking margin)
-    for p in ("protest_risk_slope", "protest_risk_intercept", "trucking_gross_margin", "pressure_half_life_days"):
+    for p in (
+        "protest_risk_slope",
+        "protest_risk_intercept",
+        "trucking_gross_margin",
+        "pressure_half_life_days",
+    ):
         assert t.loc[p, "revenue_loss_swing"] == 0.0
     assert t.attrs["S1_noise"] == pytest.approx(9 / 39)
 
 
 def test_cli_sensitivity(tmp_path):
     png = tmp_path / "tornado.png"
-    r = CliRunner().invoke(app, ["sensitivity", "transit-fee", "--months", "6", "-n", "0", "-f", "csv",
-                                 "--plot", str(png)])
+    r = CliRunner().invoke(
+        app,
+        ["sensitivity", "transit-fee", "--months", "6", "-n", "0", "-f", "csv", "--plot", str(png)],
+    )
     assert r.exit_code == 0, r.output
     lines = r.stdout.splitlines()
     assert lines[0].startswith("parameter,unit,low,high,revenue_loss_low")
@@ -76,8 +95,21 @@ def test_cli_plot_without_matplotlib_is_one_line(monkeypatch, tmp_path):
     import sys
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails as if not installed
-    r = CliRunner().invoke(app, ["sensitivity", "transit-fee", "--months", "3", "-n", "0",
-                                 "--plot", str(tmp_path / "t.png")])
+    r = CliRunner().invoke(
+        app,
+        [
+            "sensitivity",
+            "transit-fee",
+            "--months",
+            "3",
+            "-n",
+            "0",
+            "--plot",
+            str(tmp_path / "t.png"),
+        ],
+    )
     assert r.exit_code == 1
-    assert r.stderr.strip().splitlines() == ["error: --plot needs matplotlib; fix: pip install 'chokepoint[plot]'"]
+    assert r.stderr.strip().splitlines() == [
+        "error: --plot needs matplotlib; fix: pip install 'chokepoint[plot]'"
+    ]
     assert not (tmp_path / "t.png").exists()

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -68,7 +68,7 @@ def naive_flows(model: Model, kind: str) -> np.ndarray:
         # its baseline load (the same capacity semantics as the model; never above 1)
         load = net.baseline_load[None] * b[:, None]
         share_c = np.minimum(1.0, wd.capacity / np.maximum(load, 1e-300))
-        open_r = share_c[:, net.route_crossing][:, :, None]                     # (M, R, 1)
+        open_r = share_c[:, net.route_crossing][:, :, None]  # (M, R, 1)
         direct = v0 * wd.availability * open_r * (g / net.g0) ** (-eps)
         flow = direct
         if kind == "instant_diversion":
@@ -77,7 +77,7 @@ def naive_flows(model: Model, kind: str) -> np.ndarray:
             usable = has[None] & (open_r > 0) & (wd.availability > 0)
             cost = np.where(usable, g, np.inf)
             order = np.argsort(cost, axis=1)
-            best, second = order[:, 0], order[:, 1]                             # (M, K)
+            best, second = order[:, 0], order[:, 1]  # (M, K)
             mi = np.arange(n_members)[:, None]
             ki = np.arange(n_commodities)[None, :]
             finite2 = np.isfinite(cost[mi, second, ki])
@@ -130,12 +130,22 @@ def outcome_masks(network: Network, o: Outcome, file: str = "") -> tuple[np.ndar
     """(route mask (R,), commodity mask (K,)) of an outcome's selectors (the network's one
     resolver); an unknown id is a one-line :class:`InputError`."""
     try:
-        return network.select(crossings=o.crossings, corridors=o.corridors, routes=o.routes,
-                              kinds=o.kinds, commodities=o.commodities, direction=o.direction)
+        return network.select(
+            crossings=o.crossings,
+            corridors=o.corridors,
+            routes=o.routes,
+            kinds=o.kinds,
+            commodities=o.commodities,
+            direction=o.direction,
+        )
     except UnknownId as exc:
-        raise input_error(file or "episode", f"outcome {o.id}: unknown id in '{exc.field}'",
-                          found=exc.value, expected=f"one of {', '.join(exc.known)}",
-                          fix=f"correct the id in {exc.field}") from None
+        raise input_error(
+            file or "episode",
+            f"outcome {o.id}: unknown id in '{exc.field}'",
+            found=exc.value,
+            expected=f"one of {', '.join(exc.known)}",
+            fix=f"correct the id in {exc.field}",
+        ) from None
 
 
 def _sum(da: xr.DataArray, w: xr.DataArray) -> xr.DataArray:
@@ -151,8 +161,11 @@ def cleared_by_route(ds: xr.Dataset, network: Network) -> xr.DataArray:
     """Trade cleared at the border, by route (USD per period): the model's
     :func:`~econ.model.record.cleared_by_route` on the Dataset's variables."""
     arr = ds["route_trade_value"]
-    return arr.copy(data=_cleared_by_route(ds["trade_value"].values, arr.values,
-                                           network.route_crossing, network.v0))
+    return arr.copy(
+        data=_cleared_by_route(
+            ds["trade_value"].values, arr.values, network.route_crossing, network.v0
+        )
+    )
 
 
 def outcome_value(ds: xr.Dataset, o: Outcome, network: Network) -> np.ndarray:
@@ -183,8 +196,11 @@ def outcome_value(ds: xr.Dataset, o: Outcome, network: Network) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         if o.metric == "corridor_share":
             allv = cleared.where(cm, 0.0)
-            v = 100.0 * _sum(x, window_weights(ds, o.window_start, o.window_end)) / _sum(
-                allv, window_weights(ds, o.window_start, o.window_end))
+            v = (
+                100.0
+                * _sum(x, window_weights(ds, o.window_start, o.window_end))
+                / _sum(allv, window_weights(ds, o.window_start, o.window_end))
+            )
             return v.values
         if o.comparison == "before_after":
             now = _rate(x, ds, o.window_start, o.window_end)
@@ -206,19 +222,31 @@ class EpisodeResult:
 
     episode: Episode
     dataset: xr.Dataset
-    values: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # predictor -> outcome -> (M,)
+    values: dict[str, dict[str, np.ndarray]] = field(
+        default_factory=dict
+    )  # predictor -> outcome -> (M,)
 
 
-def run_episode(ep: Episode, inputs: Inputs, *, members: int = 1, rng: int | None = None,
-                baseline: str = "flat", progress: Callable[[int, int], None] | None = None) -> EpisodeResult:
+def run_episode(
+    ep: Episode,
+    inputs: Inputs,
+    *,
+    members: int = 1,
+    rng: int | None = None,
+    baseline: str = "flat",
+    progress: Callable[[int, int], None] | None = None,
+) -> EpisodeResult:
     """Run an episode with the model and the two naive baselines."""
     fc = baseline_forecast(inputs, ep.scenario, baseline)
     model = Model(inputs, ep.scenario, members=members, rng=rng, forecast=fc)
     model.run(progress=progress)
     ds = model.result()
     res = EpisodeResult(ep, ds)
-    sets = {"model": ds, "no_diversion": naive_dataset(model, ds, "no_diversion"),
-            "instant_diversion": naive_dataset(model, ds, "instant_diversion")}
+    sets = {
+        "model": ds,
+        "no_diversion": naive_dataset(model, ds, "no_diversion"),
+        "instant_diversion": naive_dataset(model, ds, "instant_diversion"),
+    }
     for name, d in sets.items():
         res.values[name] = {o.id: outcome_value(d, o, model.network) for o in ep.outcomes}
     return res
@@ -230,18 +258,28 @@ def score(results: list[EpisodeResult]) -> pd.DataFrame:
     rows = []
     for r in results:
         for o in r.episode.outcomes:
-            row: dict[str, object] = {"episode": r.episode.name, "outcome": o.id, "metric": o.metric,
-                                      "observed": o.observed, "tolerance": o.tolerance,
-                                      "known_failure": o.known_failure}
+            row: dict[str, object] = {
+                "episode": r.episode.name,
+                "outcome": o.id,
+                "metric": o.metric,
+                "observed": o.observed,
+                "tolerance": o.tolerance,
+                "known_failure": o.known_failure,
+            }
             for name in PREDICTORS:
                 v = r.values[name][o.id]
                 med = float(np.nanmedian(v)) if np.isfinite(v).any() else np.nan
                 row[name] = med
                 if name == "model" and len(v) > 1:
-                    row["model_p05"], row["model_p95"] = ((float(x) for x in np.nanpercentile(v, [5, 95]))
-                                                          if np.isfinite(v).any() else (np.nan, np.nan))
+                    row["model_p05"], row["model_p95"] = (
+                        (float(x) for x in np.nanpercentile(v, [5, 95]))
+                        if np.isfinite(v).any()
+                        else (np.nan, np.nan)
+                    )
                 row[f"{name}_error"] = med - o.observed
-                row[f"{name}_within"] = bool(np.isfinite(med) and abs(med - o.observed) <= o.tolerance)
+                row[f"{name}_within"] = bool(
+                    np.isfinite(med) and abs(med - o.observed) <= o.tolerance
+                )
             rows.append(row)
     df = pd.DataFrame(rows).set_index("outcome")
     return df
@@ -262,7 +300,9 @@ def summary(table: pd.DataFrame, *, common: bool = False) -> pd.DataFrame:
         denom = np.maximum(table["observed"].abs(), table["tolerance"])
         rows[name] = {
             "outcomes": int(ok.sum()),
-            "within_tolerance_pct": 100.0 * float(table.loc[ok, f"{name}_within"].mean()) if ok.any() else np.nan,
+            "within_tolerance_pct": 100.0 * float(table.loc[ok, f"{name}_within"].mean())
+            if ok.any()
+            else np.nan,
             "mae_pp": float(err[ok].abs().mean()) if ok.any() else np.nan,
             "mape_pct": 100.0 * float((err[ok].abs() / denom[ok]).mean()) if ok.any() else np.nan,
         }
@@ -271,8 +311,15 @@ def summary(table: pd.DataFrame, *, common: bool = False) -> pd.DataFrame:
     return df
 
 
-def backtest(inputs: Inputs, episodes: list[str] | None = None, *, members: int = 1, rng: int | None = None,
-             baseline: str = "flat", progress: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, list[EpisodeResult]]:
+def backtest(
+    inputs: Inputs,
+    episodes: list[str] | None = None,
+    *,
+    members: int = 1,
+    rng: int | None = None,
+    baseline: str = "flat",
+    progress: Callable[[str], None] | None = None,
+) -> tuple[pd.DataFrame, list[EpisodeResult]]:
     """Run the shipped (or named) episodes and score every outcome (see :func:`score`)."""
     names = list(builtin_episodes()) if episodes is None else episodes
     results = []
@@ -285,7 +332,7 @@ def backtest(inputs: Inputs, episodes: list[str] | None = None, *, members: int 
     return score(results), results
 
 
-# --------------------------------------------------------------------------- fitting to the evidence as a whole
+# ------------------------------------------------------------- fitting to the evidence as a whole
 
 #: default grid for :func:`fit`: the dynamics the backtests speak to most directly
 #: (time scales, σ and ρ on steps of √2, the flight factor across its prior range)
@@ -300,24 +347,33 @@ DEFAULT_GRID: dict[str, tuple[float, ...]] = {
 LOSS_CAP = 4.0
 
 
-def check_grid(grid: dict[str, tuple[float, ...]], inputs: Inputs,
-               source: str = "grid") -> dict[str, tuple[float, ...]]:
+def check_grid(
+    grid: dict[str, tuple[float, ...]], inputs: Inputs, source: str = "grid"
+) -> dict[str, tuple[float, ...]]:
     """Validate a fit grid: known parameters, finite values in the parameter's allowed range,
     no repeats. Returns it with float values; raises a one-line :class:`InputError`."""
     out = {}
     for name, values in grid.items():
         if name not in inputs.parameters:
-            raise input_error(source, f"unknown parameter {name!r}",
-                              expected="a name in parameters.toml, e.g. " + ", ".join(DEFAULT_GRID))
+            raise input_error(
+                source,
+                f"unknown parameter {name!r}",
+                expected="a name in parameters.toml, e.g. " + ", ".join(DEFAULT_GRID),
+            )
         vals = tuple(float(v) for v in values)
         lo, hi = REQUIRED.get(name, (-np.inf, np.inf))
         bad = [v for v in vals if not np.isfinite(v) or not lo <= v <= hi]
         if not vals or bad:
-            raise input_error(source, f"values for {name} out of range", found=bad[0] if bad else "none",
-                              expected=f"one or more finite numbers in [{lo:g}, {hi:g}]")
+            raise input_error(
+                source,
+                f"values for {name} out of range",
+                found=bad[0] if bad else "none",
+                expected=f"one or more finite numbers in [{lo:g}, {hi:g}]",
+            )
         if len(set(vals)) != len(vals):
-            raise input_error(source, f"repeated values for {name}", found=vals,
-                              fix="give each value once")
+            raise input_error(
+                source, f"repeated values for {name}", found=vals, fix="give each value once"
+            )
         out[name] = vals
     if not out:
         raise input_error(source, "empty grid", fix="give at least one parameter and its values")
@@ -334,8 +390,10 @@ def profile_loss(points: pd.DataFrame, total: pd.Series) -> pd.DataFrame:
     rows = []
     for name in points.columns:
         lo = total.groupby(points[name]).min()
-        rows += [{"parameter": name, "value": v, "loss": float(l), "best": bool(v == best[name])}
-                 for v, l in lo.items()]
+        rows += [
+            {"parameter": name, "value": v, "loss": float(x), "best": bool(v == best[name])}
+            for v, x in lo.items()
+        ]
     return pd.DataFrame(rows).set_index(["parameter", "value"])
 
 
@@ -345,9 +403,12 @@ def fit_outcomes(ep: Episode) -> list[Outcome]:
     return [o for o in ep.outcomes if o.metric != "protest_risk" and o.fit]
 
 
-def grid_errors(inputs: Inputs, grid: dict[str, tuple[float, ...]] | None = None,
-                episodes: list[str] | None = None,
-                progress: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def grid_errors(
+    inputs: Inputs,
+    grid: dict[str, tuple[float, ...]] | None = None,
+    episodes: list[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Tolerance-scaled errors of every fit outcome at every grid point.
 
     Every grid point of an episode runs as one member of a single vectorised ensemble
@@ -363,7 +424,7 @@ def grid_errors(inputs: Inputs, grid: dict[str, tuple[float, ...]] | None = None
     values = {n: points[n].to_numpy() for n in names}
     cols, episode_of = {}, {}
     network = Network.from_inputs(inputs)
-    for n in (list(builtin_episodes()) if episodes is None else episodes):
+    for n in list(builtin_episodes()) if episodes is None else episodes:
         ep = load_episode(n)
         outs = fit_outcomes(ep)
         if not outs:
@@ -385,9 +446,12 @@ def loss(errors: pd.DataFrame) -> pd.Series:
     return errors.abs().clip(upper=LOSS_CAP).mean(axis=1, skipna=True)
 
 
-def fit(inputs: Inputs, grid: dict[str, tuple[float, ...]] | None = None,
-        episodes: list[str] | None = None,
-        progress: Callable[[str], None] | None = None) -> dict[str, object]:
+def fit(
+    inputs: Inputs,
+    grid: dict[str, tuple[float, ...]] | None = None,
+    episodes: list[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, object]:
     """Fit the grid's parameters to all episodes together, and check it out of sample.
 
     The in-sample fit picks the grid point with the smallest :func:`loss` over every fit
@@ -408,20 +472,35 @@ def fit(inputs: Inputs, grid: dict[str, tuple[float, ...]] | None = None,
         train = errors.loc[:, ep_of[ep_of != ep].index]
         test = errors.loc[:, ep_of[ep_of == ep].index]
         train_loss = loss(train)
-        if train_loss.isna().all():            # a single episode: nothing to choose on
+        if train_loss.isna().all():  # a single episode: nothing to choose on
             continue
         pick = int(train_loss.idxmin())
-        rows.append({"held_out": ep, **{f"chosen_{k}": v for k, v in points.loc[pick].items()},
-                     "outcomes": test.shape[1], "loss_out_of_sample": float(loss(test).loc[pick]),
-                     "loss_in_sample_fit": float(loss(test).loc[best])})
+        rows.append(
+            {
+                "held_out": ep,
+                **{f"chosen_{k}": v for k, v in points.loc[pick].items()},
+                "outcomes": test.shape[1],
+                "loss_out_of_sample": float(loss(test).loc[pick]),
+                "loss_in_sample_fit": float(loss(test).loc[best]),
+            }
+        )
     central = {n: (inputs.parameters[n].value,) for n in points.columns}
     _, central_errors = grid_errors(inputs, central, episodes)
     return {
-        "points": points, "errors": errors, "best": points.loc[best].to_dict(),
+        "points": points,
+        "errors": errors,
+        "best": points.loc[best].to_dict(),
         "in_sample_loss": float(total.loc[best]),
         "central_loss": float(loss(central_errors).iloc[0]),
-        "out_of_sample": pd.DataFrame(rows, columns=[
-            "held_out", *[f"chosen_{k}" for k in points.columns], "outcomes", "loss_out_of_sample",
-            "loss_in_sample_fit"]).set_index("held_out"),
+        "out_of_sample": pd.DataFrame(
+            rows,
+            columns=[
+                "held_out",
+                *[f"chosen_{k}" for k in points.columns],
+                "outcomes",
+                "loss_out_of_sample",
+                "loss_in_sample_fit",
+            ],
+        ).set_index("held_out"),
         "profile": profile_loss(points, total),
     }

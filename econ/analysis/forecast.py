@@ -19,8 +19,9 @@ from __future__ import annotations
 import logging
 import math
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -110,33 +111,39 @@ def monthly_history(revenue_monthly: pd.DataFrame, *, min_coverage: float = 0.5)
         raise ValueError(f"min_coverage must be in (0, 1], got {min_coverage!r}")
     if len(revenue_monthly) == 0:
         raise ValueError("revenue history is empty")
-    df = pd.DataFrame({
-        "start": pd.to_datetime(revenue_monthly["start"]).dt.normalize(),
-        "end": pd.to_datetime(revenue_monthly["end"]).dt.normalize(),
-        "frequency": revenue_monthly["frequency"].astype(str).str.strip(),
-        "revenue_usd": pd.to_numeric(revenue_monthly["revenue_usd"]).astype(float),
-    }).reset_index(drop=True)
+    df = pd.DataFrame(
+        {
+            "start": pd.to_datetime(revenue_monthly["start"]).dt.normalize(),
+            "end": pd.to_datetime(revenue_monthly["end"]).dt.normalize(),
+            "frequency": revenue_monthly["frequency"].astype(str).str.strip(),
+            "revenue_usd": pd.to_numeric(revenue_monthly["revenue_usd"]).astype(float),
+        }
+    ).reset_index(drop=True)
     bad = ~df["frequency"].isin(list(FREQUENCY_RANK))
     if bad.any():
-        raise ValueError(f"unknown frequency {df['frequency'][bad].iloc[0]!r}; "
-                         f"expected one of {', '.join(FREQUENCY_RANK)}")
+        raise ValueError(
+            f"unknown frequency {df['frequency'][bad].iloc[0]!r}; "
+            f"expected one of {', '.join(FREQUENCY_RANK)}"
+        )
     if (df["end"] < df["start"]).any():
         raise ValueError("a period ends before it starts")
 
     day0 = df["start"].min()
     n_days = int((df["end"].max() - day0).days) + 1
-    rate = np.full(n_days, np.nan)            # USD/day
+    rate = np.full(n_days, np.nan)  # USD/day
     df["rank"] = df["frequency"].map(FREQUENCY_RANK)
     for rank in sorted(df["rank"].unique()):
-        finer = ~np.isnan(rate)               # days fixed by strictly finer frequencies
+        finer = ~np.isnan(rate)  # days fixed by strictly finer frequencies
         rows = df[df["rank"] == rank].sort_values("start")
         for _, row in rows.iterrows():
             i0 = int((row["start"] - day0).days)
             i1 = int((row["end"] - day0).days) + 1
             days = np.arange(i0, i1)
             if (~finer[days] & ~np.isnan(rate[days])).any():
-                raise ValueError(f"overlapping {row['frequency']} periods at "
-                                 f"{row['start'].date()}; periods of one frequency must not overlap")
+                raise ValueError(
+                    f"overlapping {row['frequency']} periods at "
+                    f"{row['start'].date()}; periods of one frequency must not overlap"
+                )
             known = finer[days]
             free = days[~known]
             label = f"{row['frequency']} period {row['start'].date()}–{row['end'].date()}"
@@ -145,12 +152,23 @@ def monthly_history(revenue_monthly: pd.DataFrame, *, min_coverage: float = 0.5)
                 continue
             residual = float(row["revenue_usd"]) - float(rate[days[known]].sum())
             if residual <= 0.0:
-                log.warning("%s: finer observations inside it exceed its total by %.4g USD; "
-                            "its %d uncovered days are left missing", label, -residual, free.size)
+                log.warning(
+                    "%s: finer observations inside it exceed its total by %.4g USD; "
+                    "its %d uncovered days are left missing",
+                    label,
+                    -residual,
+                    free.size,
+                )
                 continue
             if known.any():
-                log.info("%s: %.4g USD left after %d days of finer observations, spread over "
-                         "its other %d days", label, residual, int(known.sum()), free.size)
+                log.info(
+                    "%s: %.4g USD left after %d days of finer observations, spread over "
+                    "its other %d days",
+                    label,
+                    residual,
+                    int(known.sum()),
+                    free.size,
+                )
             rate[free] = residual / free.size
 
     daily = pd.Series(rate, index=pd.date_range(day0, periods=n_days, freq="D"))
@@ -167,19 +185,27 @@ def monthly_history(revenue_monthly: pd.DataFrame, *, min_coverage: float = 0.5)
         values = np.where(ok, total.to_numpy() / covered.to_numpy() * length, np.nan)
     scaled = ok & (share < 1.0)
     if scaled.any():
-        log.debug("months scaled from partial coverage: %s",
-                  ", ".join(f"{p} ({s:.0%})" for p, s in zip(periods[scaled], share[scaled])))
+        log.debug(
+            "months scaled from partial coverage: %s",
+            ", ".join(f"{p} ({s:.0%})" for p, s in zip(periods[scaled], share[scaled])),
+        )
     dropped = (share > 0) & ~ok
     if dropped.any():
-        log.info("months left missing for coverage below %.0f%%: %s", 100 * min_coverage,
-                 ", ".join(str(p) for p in periods[dropped]))
-    out = pd.Series(values, index=pd.DatetimeIndex(periods.to_timestamp(), freq="MS", name="month"),
-                    name="revenue_usd")
+        log.info(
+            "months left missing for coverage below %.0f%%: %s",
+            100 * min_coverage,
+            ", ".join(str(p) for p in periods[dropped]),
+        )
+    out = pd.Series(
+        values,
+        index=pd.DatetimeIndex(periods.to_timestamp(), freq="MS", name="month"),
+        name="revenue_usd",
+    )
     valid = out.notna().to_numpy()
     if not valid.any():
         raise ValueError("no month reaches the coverage threshold; lower min_coverage")
     first, last = np.flatnonzero(valid)[[0, -1]]
-    out = out.iloc[first:last + 1]
+    out = out.iloc[first : last + 1]
     out.index.freq = "MS"
     return out
 
@@ -285,8 +311,9 @@ class Forecast:
         s = np.log(self.upper / self.lower) / (2.0 * _z(self.level))
         return self.median[None, :] * np.exp(_ndtri(qa)[:, None] * s[None, :])
 
-    def baseline_index(self, monthly_usd: float,
-                       q: np.ndarray | Sequence[float] | None = None) -> np.ndarray:
+    def baseline_index(
+        self, monthly_usd: float, q: np.ndarray | Sequence[float] | None = None
+    ) -> np.ndarray:
         """Baseline multiplier b[t] = (path[t] · 30.44 / n[t]) / B (1.0 = base year).
 
         ``path[t]`` is revenue in month ``t`` (USD/month) with ``n[t]`` days and ``B``
@@ -312,23 +339,27 @@ class Forecast:
         pos = (d.year - self.index[0].year) * 12 + (d.month - self.index[0].month)
         pos = np.asarray(pos, dtype=int)
         if len(pos) and (pos.min() < 0 or pos.max() >= self.months):
-            raise ValueError(f"days {d.min().date()}–{d.max().date()} fall outside the forecast "
-                             f"horizon {self.index[0].date()}–{self.index[-1].date()}")
+            raise ValueError(
+                f"days {d.min().date()}–{d.max().date()} fall outside the forecast "
+                f"horizon {self.index[0].date()}–{self.index[-1].date()}"
+            )
         return pos
 
     def to_frame(self) -> pd.DataFrame:
         """The path as a table: median, lower, upper (USD/month) and kind, by month."""
-        return pd.DataFrame({"median": self.median, "lower": self.lower, "upper": self.upper,
-                             "kind": self.kind}, index=self.index)
+        return pd.DataFrame(
+            {"median": self.median, "lower": self.lower, "upper": self.upper, "kind": self.kind},
+            index=self.index,
+        )
 
 
 @dataclass
 class _Candidate:
     name: str
-    family: str                       # "sarimax" or "ets"
+    family: str  # "sarimax" or "ets"
     order: tuple[int, int, int] = (0, 1, 1)
     seasonal_order: tuple[int, int, int, int] = (0, 0, 0, 0)
-    trend: str = "n"                  # SARIMAX: "n" none, "c" constant of the differenced series
+    trend: str = "n"  # SARIMAX: "n" none, "c" constant of the differenced series
     ets: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -342,8 +373,8 @@ class _Fit:
     name: str
     family: str
     aic: float
-    mean: np.ndarray                  # log revenue, positions 0 .. n-1+steps
-    sd: np.ndarray                    # predictive sd of log revenue
+    mean: np.ndarray  # log revenue, positions 0 .. n-1+steps
+    sd: np.ndarray  # predictive sd of log revenue
     params: dict[str, float]
     param_ci: dict[str, tuple[float, float]]
 
@@ -359,19 +390,31 @@ def _candidates(seasonal: bool, families: Sequence[str], gap_free: bool) -> list
         if seasonal:
             out += [
                 _Candidate("sarimax(0,1,1)(0,1,1,12)", "sarimax", (0, 1, 1), (0, 1, 1, 12)),
-                _Candidate("sarimax(0,1,1)(1,0,0,12)+drift", "sarimax", (0, 1, 1), (1, 0, 0, 12),
-                           trend="c"),
+                _Candidate(
+                    "sarimax(0,1,1)(1,0,0,12)+drift", "sarimax", (0, 1, 1), (1, 0, 0, 12), trend="c"
+                ),
             ]
     if "ets" in families and gap_free:
         out += [
             _Candidate("ets(A,N,N)", "ets", ets={"error": "add"}),
-            _Candidate("ets(A,Ad,N)", "ets", ets={"error": "add", "trend": "add",
-                                                  "damped_trend": True}),
+            _Candidate(
+                "ets(A,Ad,N)", "ets", ets={"error": "add", "trend": "add", "damped_trend": True}
+            ),
         ]
         if seasonal:
-            out.append(_Candidate("ets(A,Ad,A)", "ets", ets={
-                "error": "add", "trend": "add", "damped_trend": True, "seasonal": "add",
-                "seasonal_periods": SEASONAL_PERIOD}))
+            out.append(
+                _Candidate(
+                    "ets(A,Ad,A)",
+                    "ets",
+                    ets={
+                        "error": "add",
+                        "trend": "add",
+                        "damped_trend": True,
+                        "seasonal": "add",
+                        "seasonal_periods": SEASONAL_PERIOD,
+                    },
+                )
+            )
     return out
 
 
@@ -402,8 +445,9 @@ def _fit_sarimax(y: pd.Series, c: _Candidate, burn: int, steps: int) -> _Fit:
     from statsmodels.tsa.statespace.sarimax import SARIMAX
 
     n = len(y)
-    model = SARIMAX(y, order=c.order, seasonal_order=c.seasonal_order, trend=c.trend,
-                    loglikelihood_burn=burn)
+    model = SARIMAX(
+        y, order=c.order, seasonal_order=c.seasonal_order, trend=c.trend, loglikelihood_burn=burn
+    )
     res = model.fit(disp=False, maxiter=MAXITER)
     if not res.mle_retvals.get("converged", True):
         raise RuntimeError("maximum likelihood did not converge")
@@ -416,13 +460,20 @@ def _fit_sarimax(y: pd.Series, c: _Candidate, burn: int, steps: int) -> _Fit:
     names = list(res.param_names)
     params = {k: float(v) for k, v in zip(names, np.asarray(res.params, dtype=float))}
     param_ci = {k: (float(lo), float(hi)) for k, (lo, hi) in zip(names, ci)}
-    if (c.trend == "c" and c.order[:2] == (0, 1) and c.seasonal_order[:2] == (0, 0)):
+    if c.trend == "c" and c.order[:2] == (0, 1) and c.seasonal_order[:2] == (0, 0):
         # without AR terms, the constant of the once-differenced log series is the mean
         # monthly log growth (the drift); with AR terms it would be drift · (1 - Φ)
         params[SLOPE] = params["intercept"]
         param_ci[SLOPE] = param_ci["intercept"]
-    return _Fit(c.name, c.family, float(res.aic), mean,
-                np.sqrt(np.clip(np.nan_to_num(var, nan=0.0), 0.0, None)), params, param_ci)
+    return _Fit(
+        c.name,
+        c.family,
+        float(res.aic),
+        mean,
+        np.sqrt(np.clip(np.nan_to_num(var, nan=0.0), 0.0, None)),
+        params,
+        param_ci,
+    )
 
 
 def _fit_ets(y: pd.Series, c: _Candidate, level: float, steps: int) -> _Fit:
@@ -439,7 +490,9 @@ def _fit_ets(y: pd.Series, c: _Candidate, level: float, steps: int) -> _Fit:
     if steps:
         frame = res.get_prediction(start=n, end=n + steps - 1).summary_frame(alpha=1.0 - level)
         mean[n:] = frame["mean"].to_numpy(float)
-        sd[n:] = (frame["pi_upper"].to_numpy(float) - frame["pi_lower"].to_numpy(float)) / (2 * _z(level))
+        sd[n:] = (frame["pi_upper"].to_numpy(float) - frame["pi_lower"].to_numpy(float)) / (
+            2 * _z(level)
+        )
     params = {k: float(v) for k, v in zip(res.param_names, np.asarray(res.params, dtype=float))}
     return _Fit(c.name, c.family, float(res.aic), mean, sd, params, {})
 
@@ -451,7 +504,9 @@ def _fit(y: pd.Series, c: _Candidate, *, burn: int, level: float, steps: int) ->
             return _quietly(c.name, lambda: _fit_sarimax(y, c, burn, steps))
         return _quietly(c.name, lambda: _fit_ets(y, c, level, steps))
     except (ValueError, RuntimeError, np.linalg.LinAlgError) as exc:
-        log.warning("%s dropped: %s", c.name, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        log.warning(
+            "%s dropped: %s", c.name, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        )
         return None
 
 
@@ -470,9 +525,15 @@ def _fit_constant_mean(y: pd.Series, level: float, steps: int) -> _Fit:
     llf = float(stats.norm.logpdf(obs, mu, sigma_ml).sum()) if sigma_ml > 0 else math.inf
     aic = -2.0 * llf + 2 * 2
     half = float(stats.t.ppf(0.5 + PARAM_CI_LEVEL / 2.0, k - 1)) * s / math.sqrt(k)
-    return _Fit("constant-mean", "mean", aic, np.full(len(y) + steps, mu),
-                np.full(len(y) + steps, sd_eq), {"mean_log": mu, "sd_log": s},
-                {"mean_log": (mu - half, mu + half)})
+    return _Fit(
+        "constant-mean",
+        "mean",
+        aic,
+        np.full(len(y) + steps, mu),
+        np.full(len(y) + steps, sd_eq),
+        {"mean_log": mu, "sd_log": s},
+        {"mean_log": (mu - half, mu + half)},
+    )
 
 
 def _seasonal_support(y: pd.Series) -> tuple[bool, str]:
@@ -492,11 +553,16 @@ def _seasonal_support(y: pd.Series) -> tuple[bool, str]:
     per_month = pd.Series(resolved, index=y.index.month).groupby(level=0).sum()
     per_month = per_month.reindex(range(1, 13), fill_value=0)
     n_res = int(resolved.sum())
-    why = (f"{n_obs} observed months, {n_res} resolved at monthly resolution, "
-           f"fewest per calendar month {int(per_month.min())} (need {MIN_OBS_SEASONAL}, "
-           f"{MIN_RESOLVED_SEASONAL} and {MIN_RESOLVED_PER_MONTH})")
-    ok = (n_obs >= MIN_OBS_SEASONAL and n_res >= MIN_RESOLVED_SEASONAL
-          and int(per_month.min()) >= MIN_RESOLVED_PER_MONTH)
+    why = (
+        f"{n_obs} observed months, {n_res} resolved at monthly resolution, "
+        f"fewest per calendar month {int(per_month.min())} (need {MIN_OBS_SEASONAL}, "
+        f"{MIN_RESOLVED_SEASONAL} and {MIN_RESOLVED_PER_MONTH})"
+    )
+    ok = (
+        n_obs >= MIN_OBS_SEASONAL
+        and n_res >= MIN_RESOLVED_SEASONAL
+        and int(per_month.min()) >= MIN_RESOLVED_PER_MONTH
+    )
     return ok, why
 
 
@@ -513,13 +579,16 @@ def _prepare(history: pd.Series) -> pd.Series:
     h = h.sort_index().asfreq("MS")
     bad = h.notna() & ~((h > 0) & np.isfinite(h))
     if bad.any():
-        log.warning("history: %d non-positive or infinite month(s) treated as missing (first %s)",
-                    int(bad.sum()), h.index[bad.to_numpy()][0].date())
+        log.warning(
+            "history: %d non-positive or infinite month(s) treated as missing (first %s)",
+            int(bad.sum()),
+            h.index[bad.to_numpy()][0].date(),
+        )
         h[bad] = np.nan
     valid = np.flatnonzero(h.notna().to_numpy())
     if len(valid) < 2:
         raise ValueError(f"history has {len(valid)} observed month(s); at least 2 are needed")
-    h = h.iloc[valid[0]:valid[-1] + 1].copy()
+    h = h.iloc[valid[0] : valid[-1] + 1].copy()
     h.index = pd.DatetimeIndex(h.index, freq="MS", name="month")
     h.name = "revenue_usd"
     return h
@@ -530,8 +599,9 @@ def _month_factor(index: pd.DatetimeIndex) -> np.ndarray:
     return np.asarray(index.days_in_month, dtype=float) / MEAN_MONTH_DAYS
 
 
-def _holdout_scores(y: pd.Series, cands: list[_Candidate], holdout: int, level: float,
-                    q_max: int) -> dict[str, float]:
+def _holdout_scores(
+    y: pd.Series, cands: list[_Candidate], holdout: int, level: float, q_max: int
+) -> dict[str, float]:
     """RMSE of each candidate's log forecasts over the last ``holdout`` months."""
     train, test = y.iloc[:-holdout], y.iloc[-holdout:].to_numpy(float)
     if int(train.notna().sum()) < MIN_OBS_MODEL:
@@ -541,29 +611,45 @@ def _holdout_scores(y: pd.Series, cands: list[_Candidate], holdout: int, level: 
     for c in cands:
         f = _fit(train, c, burn=burn, level=level, steps=holdout)
         if f is not None:
-            err = f.mean[len(train):] - test
-            scores[c.name] = float(np.sqrt(np.nanmean(err ** 2)))
+            err = f.mean[len(train) :] - test
+            scores[c.name] = float(np.sqrt(np.nanmean(err**2)))
     return scores
 
 
-def _select(y: pd.Series, *, seasonal: bool | None, families: Sequence[str],
-            holdout: int | None, level: float, steps: int) -> tuple[_Fit | None, str, dict[str, float]]:
+def _select(
+    y: pd.Series,
+    *,
+    seasonal: bool | None,
+    families: Sequence[str],
+    holdout: int | None,
+    level: float,
+    steps: int,
+) -> tuple[_Fit | None, str, dict[str, float]]:
     """Fit the eligible candidates and pick one (see :func:`fit_baseline`)."""
     n, n_obs = len(y), int(y.notna().sum())
     if n_obs < MIN_OBS_MODEL:
-        log.warning("history too short for SARIMAX/ETS: %d observed months (< %d); using the "
-                    "constant-mean model of log revenue", n_obs, MIN_OBS_MODEL)
+        log.warning(
+            "history too short for SARIMAX/ETS: %d observed months (< %d); using the "
+            "constant-mean model of log revenue",
+            n_obs,
+            MIN_OBS_MODEL,
+        )
         return None, "fallback", {}
     support, why = _seasonal_support(y)
     use_seasonal = support if seasonal is None else bool(seasonal)
     if seasonal is None and not support:
         log.info("seasonal candidates rejected: %s", why)
     elif seasonal and not support:
-        log.warning("seasonal candidates forced although the history does not support them: %s", why)
+        log.warning(
+            "seasonal candidates forced although the history does not support them: %s", why
+        )
     gap_free = n_obs == n
     if "ets" in families and not gap_free:
-        log.info("ETS candidates skipped: ETSModel needs a gap-free series and the history has "
-                 "%d missing month(s)", n - n_obs)
+        log.info(
+            "ETS candidates skipped: ETSModel needs a gap-free series and the history has "
+            "%d missing month(s)",
+            n - n_obs,
+        )
     cands = _candidates(use_seasonal, families, gap_free)
 
     if any(c.family == "ets" for c in cands):
@@ -577,23 +663,35 @@ def _select(y: pd.Series, *, seasonal: bool | None, families: Sequence[str],
             if fit is not None:
                 return fit, "holdout", scores
             log.warning("%s won the holdout but failed on the full history", best)
-        log.info("ETS could not be compared with SARIMAX on a holdout; choosing among the "
-                 "SARIMAX candidates by AIC")
+        log.info(
+            "ETS could not be compared with SARIMAX on a holdout; choosing among the "
+            "SARIMAX candidates by AIC"
+        )
         cands = [c for c in cands if c.family == "sarimax"]
 
     if cands:
         burn = _burn(y, max(c.diffuse for c in cands))
-        fits = [f for f in (_fit(y, c, burn=burn, level=level, steps=steps) for c in cands)
-                if f is not None]
+        fits = [
+            f
+            for f in (_fit(y, c, burn=burn, level=level, steps=steps) for c in cands)
+            if f is not None
+        ]
         if fits:
             return min(fits, key=lambda f: f.aic), "aic", {f.name: f.aic for f in fits}
     log.warning("no SARIMAX/ETS candidate could be fitted; using the constant-mean model")
     return None, "fallback", {}
 
 
-def fit_baseline(history: pd.Series, *, horizon_start: Any, months: int,
-                 level: float = DEFAULT_LEVEL, seasonal: bool | None = None,
-                 families: Sequence[str] = FAMILIES, holdout: int | None = None) -> Forecast:
+def fit_baseline(
+    history: pd.Series,
+    *,
+    horizon_start: Any,
+    months: int,
+    level: float = DEFAULT_LEVEL,
+    seasonal: bool | None = None,
+    families: Sequence[str] = FAMILIES,
+    holdout: int | None = None,
+) -> Forecast:
     """Baseline monthly customs revenue (USD/month) over ``[horizon_start, +months)``.
 
     Candidates are fitted to ``y[m] = ln(R[m] · 30.44 / n[m])``, the log of revenue per
@@ -677,8 +775,9 @@ def fit_baseline(history: pd.Series, *, horizon_start: Any, months: int,
     last = h.index[-1]
     steps = max(0, (index[-1].year - last.year) * 12 + index[-1].month - last.month)
 
-    fit, selection, scores = _select(y, seasonal=seasonal, families=families, holdout=holdout,
-                                     level=level, steps=steps)
+    fit, selection, scores = _select(
+        y, seasonal=seasonal, families=families, holdout=holdout, level=level, steps=steps
+    )
     if fit is None:
         fit = _fit_constant_mean(y, level, steps)
         scores = {fit.name: fit.aic}
@@ -698,8 +797,12 @@ def fit_baseline(history: pd.Series, *, horizon_start: Any, months: int,
             mean[i], sd[i] = fit.mean[p], fit.sd[p]
             kind[i] = "smoothed" if p < n else "forecast"
     if (pos < 0).any():
-        log.warning("horizon starts %d month(s) before the history (%s); those months carry "
-                    "its first observed value", int((pos < 0).sum()), h.index[0].date())
+        log.warning(
+            "horizon starts %d month(s) before the history (%s); those months carry "
+            "its first observed value",
+            int((pos < 0).sum()),
+            h.index[0].date(),
+        )
     factor = _month_factor(index)
     with np.errstate(over="ignore", invalid="ignore"):
         med = np.exp(mean) * factor
@@ -707,29 +810,56 @@ def fit_baseline(history: pd.Series, *, horizon_start: Any, months: int,
         hi = np.exp(mean + z * sd) * factor
     observed = kind == "observed"
     med[observed] = lo[observed] = hi[observed] = h.to_numpy(float)[pos[observed]]
-    if not (np.all(np.isfinite(med)) and np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))
-            and np.all(lo > 0)):
+    if not (
+        np.all(np.isfinite(med))
+        and np.all(np.isfinite(lo))
+        and np.all(np.isfinite(hi))
+        and np.all(lo > 0)
+    ):
         raise RuntimeError(f"{fit.name} produced a non-finite forecast")
-    log.info("baseline forecast: %s (%s; AIC %.1f) from %d observed months %s to %s; "
-             "%d forecast month(s)", fit.name, selection, fit.aic, n_obs,
-             h.index[0].strftime("%Y-%m"), last.strftime("%Y-%m"), int((kind == "forecast").sum()))
-    return Forecast(model=fit.name, aic=fit.aic, index=index, median=med, lower=lo, upper=hi,
-                    history=h, level=level, selection=selection, candidates=scores,
-                    params=fit.params, param_ci=fit.param_ci, kind=kind)
+    log.info(
+        "baseline forecast: %s (%s; AIC %.1f) from %d observed months %s to %s; "
+        "%d forecast month(s)",
+        fit.name,
+        selection,
+        fit.aic,
+        n_obs,
+        h.index[0].strftime("%Y-%m"),
+        last.strftime("%Y-%m"),
+        int((kind == "forecast").sum()),
+    )
+    return Forecast(
+        model=fit.name,
+        aic=fit.aic,
+        index=index,
+        median=med,
+        lower=lo,
+        upper=hi,
+        history=h,
+        level=level,
+        selection=selection,
+        candidates=scores,
+        params=fit.params,
+        param_ci=fit.param_ci,
+        kind=kind,
+    )
 
 
 #: the no-measure baselines a run can use
 BASELINES = ("flat", "forecast")
 
 
-def baseline_forecast(inputs, scenario, baseline: str) -> "Forecast | None":
+def baseline_forecast(inputs, scenario, baseline: str) -> Forecast | None:
     """The :class:`Forecast` for ``baseline="forecast"`` over the scenario's horizon, else
     ``None`` (``"flat"``: base-year flows throughout)."""
     if baseline not in BASELINES:
         raise ValueError(f"baseline must be one of {', '.join(BASELINES)}, got {baseline!r}")
     if baseline == "flat":
         return None
-    fc = fit_baseline(monthly_history(inputs.revenue_monthly), horizon_start=scenario.start,
-                      months=scenario.months + 1)
+    fc = fit_baseline(
+        monthly_history(inputs.revenue_monthly),
+        horizon_start=scenario.start,
+        months=scenario.months + 1,
+    )
     log.info("baseline: %s forecast of customs revenue", fc.model)
     return fc

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -41,8 +41,10 @@ def metrics(ds: xr.Dataset) -> pd.DataFrame:
     """The two sensitivity metrics per member."""
     loss = ds["treasury_loss"].sum("time")
     peak = ds["trader_pressure"].max(["time", "group"])
-    return pd.DataFrame({"revenue_loss": loss.values, "peak_pressure": peak.values},
-                        index=pd.Index(ds["member"].values, name="member"))
+    return pd.DataFrame(
+        {"revenue_loss": loss.values, "peak_pressure": peak.values},
+        index=pd.Index(ds["member"].values, name="member"),
+    )
 
 
 def uncertain_numbers(inputs: Inputs, scenario: Scenario) -> dict[str, tuple[float, float, str]]:
@@ -73,8 +75,13 @@ def uncertain_numbers(inputs: Inputs, scenario: Scenario) -> dict[str, tuple[flo
     return out
 
 
-def one_at_a_time(scenario: Scenario, inputs: Inputs, *, freq: str = "MS",
-                  progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+def one_at_a_time(
+    scenario: Scenario,
+    inputs: Inputs,
+    *,
+    freq: str = "MS",
+    progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
     """OAT swings of both metrics, one row per uncertain number (unsorted).
 
     Columns: ``unit``, ``low``, ``high`` (the 5th/95th percentile values), and per metric
@@ -84,8 +91,14 @@ def one_at_a_time(scenario: Scenario, inputs: Inputs, *, freq: str = "MS",
     nums = uncertain_numbers(inputs, scenario)
     names = list(nums)
     M = 1 + 2 * len(names)
-    central = Draws.build(inputs.parameters, scenario, tuple(inputs.commodities.index),
-                          member_ids=np.arange(1), seed=0, deterministic=True)
+    central = Draws.build(
+        inputs.parameters,
+        scenario,
+        tuple(inputs.commodities.index),
+        member_ids=np.arange(1),
+        seed=0,
+        deterministic=True,
+    )
     values: dict[str, np.ndarray] = {}
     for j, n in enumerate(names):
         base = float((central.values[n] if n in central.values else central.measure_values[n])[0])
@@ -128,9 +141,16 @@ def first_order_indices(x: pd.DataFrame, y: pd.Series, bins: int = 10) -> pd.Ser
     return pd.Series(out)
 
 
-def sensitivity(scenario: Scenario, inputs: Inputs, *, members: int = 200, rng: int | None = None,
-                bins: int = 10, workers: int = 1,
-                progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+def sensitivity(
+    scenario: Scenario,
+    inputs: Inputs,
+    *,
+    members: int = 200,
+    rng: int | None = None,
+    bins: int = 10,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
     """OAT swings and first-order indices for both metrics, ranked by revenue-loss swing.
 
     Columns as in :func:`one_at_a_time`, plus ``<metric>_S1`` and ``<metric>_rank`` (by
@@ -149,8 +169,11 @@ def sensitivity(scenario: Scenario, inputs: Inputs, *, members: int = 200, rng: 
     for k in METRICS:
         oat[f"{k}_rank"] = oat[f"{k}_swing"].rank(ascending=False, method="min").astype(int)
     oat = oat.sort_values("revenue_loss_swing", ascending=False)
-    oat.attrs.update(members=members, bins=bins,
-                     S1_noise=(bins - 1) / (members - 1) if members > 1 else float("nan"))
+    oat.attrs.update(
+        members=members,
+        bins=bins,
+        S1_noise=(bins - 1) / (members - 1) if members > 1 else float("nan"),
+    )
     return oat
 
 
@@ -173,7 +196,9 @@ def tornado(table: pd.DataFrame, metric: str, path, top: int = 15, format: str =
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(y, t.index)
     ax.set_xlabel(f"change from the central run ({central / scale:,.1f} {unit})")
-    ax.set_title(f"One-at-a-time swings (5th–95th percentile)\n{METRICS[metric][1]}", fontsize="medium")
+    ax.set_title(
+        f"One-at-a-time swings (5th–95th percentile)\n{METRICS[metric][1]}", fontsize="medium"
+    )
     ax.legend(loc="lower right", fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=120, format=format)

@@ -17,14 +17,20 @@ COMPONENT_LABELS = {
 }
 
 
-def revenue_impact_table(ds: xr.Dataset, *, quantiles: tuple[float, ...] = (0.05, 0.5, 0.95)) -> pd.DataFrame:
+def revenue_impact_table(
+    ds: xr.Dataset, *, quantiles: tuple[float, ...] = (0.05, 0.5, 0.95)
+) -> pd.DataFrame:
     """Per-crossing revenue impact over the whole horizon (USD), plus a total row.
 
     Columns: baseline, scenario, change, change_pct, and the decomposition of the
     loss (lost, diverted, delayed, spoiled, evaded). With several members, each
     figure is the median and ``<col>_p05``/``<col>_p95`` columns give the range.
     """
-    sums = ds[["baseline_customs_revenue", "customs_revenue", *DECOMPOSITION]].reset_coords(drop=True).sum(["time", "commodity"])
+    sums = (
+        ds[["baseline_customs_revenue", "customs_revenue", *DECOMPOSITION]]
+        .reset_coords(drop=True)
+        .sum(["time", "commodity"])
+    )
     total = sums.sum("crossing").expand_dims(crossing=["TOTAL"])
     sums = xr.concat([sums, total], dim="crossing")
     cols = {
@@ -53,14 +59,20 @@ def revenue_impact_table(ds: xr.Dataset, *, quantiles: tuple[float, ...] = (0.05
 
 def national_path(ds: xr.Dataset) -> pd.DataFrame:
     """National customs revenue by period (USD): baseline, scenario, change and components."""
-    s = ds[["baseline_customs_revenue", "customs_revenue", *DECOMPOSITION]].sum(["crossing", "commodity"])
+    s = ds[["baseline_customs_revenue", "customs_revenue", *DECOMPOSITION]].sum(
+        ["crossing", "commodity"]
+    )
     s = s.median("member") if ds.sizes.get("member", 1) > 1 else s.isel(member=0)
-    df = pd.DataFrame({
-        "baseline": s["baseline_customs_revenue"].to_pandas(),
-        "scenario": s["customs_revenue"].to_pandas(),
-    })
+    df = pd.DataFrame(
+        {
+            "baseline": s["baseline_customs_revenue"].to_pandas(),
+            "scenario": s["customs_revenue"].to_pandas(),
+        }
+    )
     df["change"] = df["scenario"] - df["baseline"]
-    df["change_pct"] = np.where(df["baseline"] > 0, 100 * df["change"] / df["baseline"].where(df["baseline"] > 0, 1), 0.0)
+    df["change_pct"] = np.where(
+        df["baseline"] > 0, 100 * df["change"] / df["baseline"].where(df["baseline"] > 0, 1), 0.0
+    )
     for v, lab in COMPONENT_LABELS.items():
         df[lab] = s[v].to_pandas()
     df.index = pd.DatetimeIndex(df.index).strftime("%Y-%m-%d")
@@ -74,10 +86,20 @@ def compare_table(results: dict[str, xr.Dataset]) -> pd.DataFrame:
     for name, ds in results.items():
         t = revenue_impact_table(ds).loc["TOTAL"]
         q = ds["queue_trucks_max"].max(["time", "crossing"])
-        rows[name] = {**{k: t[k] for k in ("baseline", "scenario", "change", "change_pct",
-                                           *COMPONENT_LABELS.values())},
-                      "months": int(ds.attrs["scenario_months"]),
-                      "peak_queue_trucks": float(q.median("member"))}
+        rows[name] = {
+            **{
+                k: t[k]
+                for k in (
+                    "baseline",
+                    "scenario",
+                    "change",
+                    "change_pct",
+                    *COMPONENT_LABELS.values(),
+                )
+            },
+            "months": int(ds.attrs["scenario_months"]),
+            "peak_queue_trucks": float(q.median("member")),
+        }
     df = pd.DataFrame(rows).T
     df.index.name = "name"
     return df
@@ -119,9 +141,14 @@ def pressure_table(ds: xr.Dataset) -> pd.DataFrame:
     locked = _med(ds["trader_capital_locked"].max("time")).values
     df["peak_capital_locked"] = locked
     wc = ds["working_capital"].values
-    df["locked_share_of_working_capital"] = np.divide(locked, wc, out=np.zeros_like(locked), where=wc > 0)
+    df["locked_share_of_working_capital"] = np.divide(
+        locked, wc, out=np.zeros_like(locked), where=wc > 0
+    )
     if ds.sizes.get("member", 1) > 1:
-        for name, da in (("peak_pressure", pr.max("time")), ("peak_protest_risk", risk.max("time"))):
+        for name, da in (
+            ("peak_pressure", pr.max("time")),
+            ("peak_protest_risk", risk.max("time")),
+        ):
             q = da.quantile([0.05, 0.95], dim="member")
             df[f"{name}_p05"] = q.sel(quantile=0.05).values
             df[f"{name}_p95"] = q.sel(quantile=0.95).values
@@ -132,13 +159,18 @@ def pakistan_table(ds: xr.Dataset) -> pd.DataFrame:
     """The coercion ledger by period (USD): Afghan treasury loss, Pakistan's costs and gains,
     and the exchange ratio (monthly and cumulative; blank where undefined)."""
     pk = _med(ds["pakistan_cost"])
-    df = pd.DataFrame({
-        "treasury_loss": _med(ds["treasury_loss"]).to_pandas(),
-        **{str(c): pk.sel(pakistan_component=c).to_pandas() for c in ds["pakistan_component"].values},
-        "pakistan_net_cost": _med(ds["pakistan_net_cost"]).to_pandas(),
-        "exchange_ratio": _med(ds["coercion_exchange_ratio"]).to_pandas(),
-        "exchange_ratio_cumulative": _med(ds["coercion_exchange_ratio_cumulative"]).to_pandas(),
-    })
+    df = pd.DataFrame(
+        {
+            "treasury_loss": _med(ds["treasury_loss"]).to_pandas(),
+            **{
+                str(c): pk.sel(pakistan_component=c).to_pandas()
+                for c in ds["pakistan_component"].values
+            },
+            "pakistan_net_cost": _med(ds["pakistan_net_cost"]).to_pandas(),
+            "exchange_ratio": _med(ds["coercion_exchange_ratio"]).to_pandas(),
+            "exchange_ratio_cumulative": _med(ds["coercion_exchange_ratio_cumulative"]).to_pandas(),
+        }
+    )
     df.index = pd.DatetimeIndex(df.index).strftime("%Y-%m-%d")
     df.index.name = "period"
     return df
@@ -151,8 +183,10 @@ def ledger_summary(ds: xr.Dataset) -> list[str]:
     if pt["peak_pressure"].max() > 1e-9:
         g = pt["peak_pressure"].idxmax()
         r = pt.loc[g]
-        lines.append(f"Peak trader pressure: {g} in {r['peak_month']} (extra cost {r['peak_pressure']:.2f}× "
-                     f"baseline margin; peak protest risk {100 * r['peak_protest_risk']:.0f}%).")
+        lines.append(
+            f"Peak trader pressure: {g} in {r['peak_month']} (extra cost {r['peak_pressure']:.2f}× "
+            f"baseline margin; peak protest risk {100 * r['peak_protest_risk']:.0f}%)."
+        )
     else:
         lines.append("Peak trader pressure: none (no group bears extra cost).")
     loss = float(_med(ds["treasury_loss"].sum("time")))
@@ -161,11 +195,16 @@ def ledger_summary(ds: xr.Dataset) -> list[str]:
     if abs(net) <= 1e-9 * scale:
         net = 0.0
     if net > 0:
-        ratio = f"{loss / net:.2f} USD of Afghan revenue lost per USD Pakistan gives up (whole horizon)"
+        ratio = (
+            f"{loss / net:.2f} USD of Afghan revenue lost per USD Pakistan gives up (whole horizon)"
+        )
     else:
-        ratio = f"undefined: Pakistan gains on net ({-net:,.0f} USD)" if net < 0 else "undefined: Pakistan gives up nothing"
+        ratio = (
+            f"undefined: Pakistan gains on net ({-net:,.0f} USD)"
+            if net < 0
+            else "undefined: Pakistan gives up nothing"
+        )
     hl = _med(ds["leverage_half_life_months"])
-    hl_s = (f"{float(hl):.1f} months" if np.isfinite(float(hl))
-            else "not reached within the horizon")
+    hl_s = f"{float(hl):.1f} months" if np.isfinite(float(hl)) else "not reached within the horizon"
     lines.append(f"Coercion exchange ratio: {ratio}; leverage half-life: {hl_s}.")
     return lines

@@ -8,5 +8,14 @@ from .inputs import default_inputs_dir, load_inputs
 from .parameters import apply_parameters_file
 from .scenarios import builtin_scenarios, load_scenario, parse_scenario
 
-__all__ = ["apply_parameters_file", "builtin_episodes", "builtin_scenarios", "default_inputs_dir",
-           "load_episode", "load_inputs", "load_scenario", "parse_episode", "parse_scenario"]
+__all__ = [
+    "apply_parameters_file",
+    "builtin_episodes",
+    "builtin_scenarios",
+    "default_inputs_dir",
+    "load_episode",
+    "load_inputs",
+    "load_scenario",
+    "parse_episode",
+    "parse_scenario",
+]

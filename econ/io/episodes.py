@@ -34,7 +34,11 @@ def episode_from_data(data: dict, file: str, text: str = "") -> Episode:
     data = dict(data)
     raw = data.pop("outcome", [])
     if not isinstance(raw, list) or not raw:
-        raise input_error(file, "no [[outcome]] tables", fix="add at least one [[outcome]] (see docs/validation.md)")
+        raise input_error(
+            file,
+            "no [[outcome]] tables",
+            fix="add at least one [[outcome]] (see docs/validation.md)",
+        )
     sc = scenario_from_data(data, file, text)
     outcomes = []
     seen = set()
@@ -46,19 +50,37 @@ def episode_from_data(data: dict, file: str, text: str = "") -> Episode:
             field = ".".join(str(x) for x in err["loc"])
             what = err["msg"].replace("Value error, ", "")
             oid = o.get("id", "?") if isinstance(o, dict) else "?"
-            raise input_error(file, f"outcome {i + 1} ({oid}): {'field ' + repr(field) + ': ' if field else ''}{what}",
-                              fix="correct the outcome (see docs/validation.md)") from None
+            raise input_error(
+                file,
+                f"outcome {i + 1} ({oid}): {'field ' + repr(field) + ': ' if field else ''}{what}",
+                fix="correct the outcome (see docs/validation.md)",
+            ) from None
         if out.id in seen:
-            raise input_error(file, f"outcome {i + 1}: duplicate id", found=out.id, fix="give each outcome its own id")
+            raise input_error(
+                file,
+                f"outcome {i + 1}: duplicate id",
+                found=out.id,
+                fix="give each outcome its own id",
+            )
         seen.add(out.id)
         if out.window_start < sc.start or out.window_end > sc.end:
-            raise input_error(file, f"outcome {i + 1} ({out.id}): window outside the scenario horizon",
-                              found=(out.window_start.isoformat(), out.window_end.isoformat()),
-                              expected=f"within {sc.start} .. {sc.end}", fix="widen the horizon (start, months)")
-        if out.compare_start is not None and (out.compare_start < sc.start or out.compare_end > sc.end):
-            raise input_error(file, f"outcome {i + 1} ({out.id}): comparison period outside the scenario horizon",
-                              found=(out.compare_start.isoformat(), out.compare_end.isoformat()),
-                              expected=f"within {sc.start} .. {sc.end}", fix="move start earlier")
+            raise input_error(
+                file,
+                f"outcome {i + 1} ({out.id}): window outside the scenario horizon",
+                found=(out.window_start.isoformat(), out.window_end.isoformat()),
+                expected=f"within {sc.start} .. {sc.end}",
+                fix="widen the horizon (start, months)",
+            )
+        if out.compare_start is not None and (
+            out.compare_start < sc.start or out.compare_end > sc.end
+        ):
+            raise input_error(
+                file,
+                f"outcome {i + 1} ({out.id}): comparison period outside the scenario horizon",
+                found=(out.compare_start.isoformat(), out.compare_end.isoformat()),
+                expected=f"within {sc.start} .. {sc.end}",
+                fix="move start earlier",
+            )
         outcomes.append(out)
     return Episode(sc.name, sc, tuple(outcomes), file)
 

@@ -76,8 +76,13 @@ def _pandera_schema(rows: pd.DataFrame):
         typ = r["type"]
         if typ in ("float", "int"):
             dtype = float
-            checks.append(pa.Check(lambda s: np.isfinite(s), element_wise=False,
-                                   error="finite number (not NaN or inf)"))
+            checks.append(
+                pa.Check(
+                    lambda s: np.isfinite(s),
+                    element_wise=False,
+                    error="finite number (not NaN or inf)",
+                )
+            )
             if r["min"] != "":
                 checks.append(pa.Check.ge(float(r["min"])))
             if r["max"] != "":
@@ -91,7 +96,10 @@ def _pandera_schema(rows: pd.DataFrame):
             if r["allowed"] != "":
                 checks.append(pa.Check.isin(r["allowed"].split("|")))
         cols[r["column"]] = pa.Column(
-            dtype, checks=checks, nullable=False, coerce=True,
+            dtype,
+            checks=checks,
+            nullable=False,
+            coerce=True,
             required=r["required"].lower() == "true",
             unique=r["unique"].lower() == "true",
         )
@@ -133,52 +141,81 @@ def _first_failure_message(file: str, exc: Exception, rows: pd.DataFrame) -> Inp
     elif "not_nullable" in check or "null" in check.lower():
         expected, fix = "a value", "fill in the empty cell"
     elif "column_in_dataframe" in check:
-        return input_error(file, f"missing column '{value}'",
-                           expected=f"columns {', '.join(rows['column'])}",
-                           fix=f"add the column '{value}' (see schema.csv)")
+        return input_error(
+            file,
+            f"missing column '{value}'",
+            expected=f"columns {', '.join(rows['column'])}",
+            fix=f"add the column '{value}' (see schema.csv)",
+        )
     else:
         expected, fix = check, "see schema.csv"
-    return input_error(file, "invalid value", found=value, expected=expected, fix=fix,
-                       row=row, column=col)
+    return input_error(
+        file, "invalid value", found=value, expected=expected, fix=fix, row=row, column=col
+    )
 
 
 def _read_table(directory: Path, file: str, schema: pd.DataFrame) -> pd.DataFrame:
     """Read one CSV and validate it against its data-dictionary rows."""
     path = directory / file
     if not path.is_file():
-        raise input_error(file, f"file not found in {directory}",
-                          fix=f"add {file} (see schema.csv for its columns) or pass --inputs DIR")
+        raise input_error(
+            file,
+            f"file not found in {directory}",
+            fix=f"add {file} (see schema.csv for its columns) or pass --inputs DIR",
+        )
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise input_error(file, f"malformed CSV: {str(exc).splitlines()[0]}",
-                          fix="check the commas and quotes on that line") from None
+        raise input_error(
+            file,
+            f"malformed CSV: {str(exc).splitlines()[0]}",
+            fix="check the commas and quotes on that line",
+        ) from None
     rows = schema[schema["file"] == file]
     for col in rows["column"]:
         if col not in df.columns:
-            raise input_error(file, f"missing column '{col}'",
-                              fix=f"add the column '{col}' (see schema.csv)")
+            raise input_error(
+                file, f"missing column '{col}'", fix=f"add the column '{col}' (see schema.csv)"
+            )
     for col, spec in rows.set_index("column").iterrows():
         if spec["required"].lower() == "true":
             blank = df[col].str.strip() == ""
             if blank.any():
                 i = int(np.flatnonzero(blank.to_numpy())[0])
-                raise input_error(file, "empty required cell", row=i + 2, column=col,
-                                  expected="a value", fix="fill in the cell")
+                raise input_error(
+                    file,
+                    "empty required cell",
+                    row=i + 2,
+                    column=col,
+                    expected="a value",
+                    fix="fill in the cell",
+                )
         if spec["type"] in ("float", "int"):
             num = pd.to_numeric(df[col], errors="coerce")
             bad = num.isna() & (df[col].str.strip() != "")
             if bad.any():
                 i = int(np.flatnonzero(bad.to_numpy())[0])
-                raise input_error(file, "not a number", found=df[col].iloc[i], row=i + 2,
-                                  column=col, expected=f"a {spec['type']}",
-                                  fix="write a plain number (no units or thousands separators)")
+                raise input_error(
+                    file,
+                    "not a number",
+                    found=df[col].iloc[i],
+                    row=i + 2,
+                    column=col,
+                    expected=f"a {spec['type']}",
+                    fix="write a plain number (no units or thousands separators)",
+                )
             nonfinite = ~np.isfinite(num.to_numpy(dtype=float)) & ~num.isna().to_numpy()
             if nonfinite.any() or num.isna().any():
                 i = int(np.flatnonzero(nonfinite | num.isna().to_numpy())[0])
-                raise input_error(file, "NaN or infinite value", found=df[col].iloc[i],
-                                  row=i + 2, column=col, expected="a finite number",
-                                  fix="replace it with a finite number")
+                raise input_error(
+                    file,
+                    "NaN or infinite value",
+                    found=df[col].iloc[i],
+                    row=i + 2,
+                    column=col,
+                    expected="a finite number",
+                    fix="replace it with a finite number",
+                )
     import pandera.errors as pae
 
     try:
@@ -190,19 +227,29 @@ def _read_table(directory: Path, file: str, schema: pd.DataFrame) -> pd.DataFram
             try:
                 out[col] = pd.to_datetime(out[col], format="%Y-%m-%d")
             except (ValueError, TypeError) as exc:
-                raise input_error(file, f"invalid date ({exc})", column=col,
-                                  fix="write a real calendar date YYYY-MM-DD") from None
+                raise input_error(
+                    file,
+                    f"invalid date ({exc})",
+                    column=col,
+                    fix="write a real calendar date YYYY-MM-DD",
+                ) from None
     return out
 
 
-def _check_reference(file: str, df: pd.DataFrame, col: str, target_file: str,
-                     ids: pd.Index) -> None:
+def _check_reference(
+    file: str, df: pd.DataFrame, col: str, target_file: str, ids: pd.Index
+) -> None:
     bad = ~df[col].isin(ids)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise input_error(file, f"unknown id in '{col}'", found=df[col].iloc[i], row=i + 2,
-                          expected=f"an id from {target_file}",
-                          fix=f"add it to {target_file} or correct the spelling")
+        raise input_error(
+            file,
+            f"unknown id in '{col}'",
+            found=df[col].iloc[i],
+            row=i + 2,
+            expected=f"an id from {target_file}",
+            fix=f"add it to {target_file} or correct the spelling",
+        )
 
 
 def _load_toml(directory: Path, file: str) -> dict[str, Any]:
@@ -215,24 +262,41 @@ def _hash(path: Path) -> str:
 
 def _check_base_year(data: dict[str, Any]) -> dict[str, Any]:
     file = "base_year.toml"
-    for key, kind in (("label", str), ("start", str), ("end", str),
-                      ("afn_per_usd", float), ("customs_revenue_afn", float)):
+    for key, kind in (
+        ("label", str),
+        ("start", str),
+        ("end", str),
+        ("afn_per_usd", float),
+        ("customs_revenue_afn", float),
+    ):
         if key not in data:
             raise input_error(file, f"missing field '{key}'", fix=f"add {key} = ...")
         val = data[key]
         if kind is float:
             if not isinstance(val, (int, float)) or not math.isfinite(val) or val <= 0:
-                raise input_error(file, f"field '{key}' must be a positive number", found=val,
-                                  fix=f"set {key} to a positive number")
+                raise input_error(
+                    file,
+                    f"field '{key}' must be a positive number",
+                    found=val,
+                    fix=f"set {key} to a positive number",
+                )
     try:
         start = pd.Timestamp(str(data["start"]))
         end = pd.Timestamp(str(data["end"]))
     except ValueError:
-        raise input_error(file, "start/end are not dates", found=(data["start"], data["end"]),
-                          fix="write dates as YYYY-MM-DD") from None
+        raise input_error(
+            file,
+            "start/end are not dates",
+            found=(data["start"], data["end"]),
+            fix="write dates as YYYY-MM-DD",
+        ) from None
     if end <= start:
-        raise input_error(file, "end is not after start", found=(str(start.date()), str(end.date())),
-                          fix="put the dates in order")
+        raise input_error(
+            file,
+            "end is not after start",
+            found=(str(start.date()), str(end.date())),
+            fix="put the dates in order",
+        )
     return dict(data)
 
 
@@ -252,8 +316,11 @@ def load_inputs(dir: str | Path | None = None) -> Inputs:
     """
     directory = Path(dir) if dir is not None else default_inputs_dir()
     if not directory.is_dir():
-        raise input_error(str(directory), "inputs directory not found",
-                          fix="pass an existing directory with --inputs")
+        raise input_error(
+            str(directory),
+            "inputs directory not found",
+            fix="pass an existing directory with --inputs",
+        )
     schema = read_schema()
     t = {f: _read_table(directory, f, schema) for f in TABLES}
 
@@ -273,56 +340,89 @@ def load_inputs(dir: str | Path | None = None) -> Inputs:
     dup = flows.duplicated(["route", "commodity"])
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise input_error("flows.csv", "duplicate (route, commodity) pair",
-                          found=(flows["route"].iloc[i], flows["commodity"].iloc[i]), row=i + 2,
-                          fix="merge the two rows into one")
+        raise input_error(
+            "flows.csv",
+            "duplicate (route, commodity) pair",
+            found=(flows["route"].iloc[i], flows["commodity"].iloc[i]),
+            row=i + 2,
+            fix="merge the two rows into one",
+        )
     # every route must enter by a crossing whose country matches the corridor,
     # except air and transit corridors of the same neighbour
     for i, (rid, r) in enumerate(routes.iterrows()):
         country = crossings.loc[r["crossing"], "country"]
         if country != r["corridor"]:
-            raise input_error("routes.csv", "corridor does not match the crossing's country",
-                              found=(rid, r["corridor"], country), row=i + 2, column="corridor",
-                              expected=f"'{country}' for a route entering by {r['crossing']}",
-                              fix="correct the corridor or the crossing")
+            raise input_error(
+                "routes.csv",
+                "corridor does not match the crossing's country",
+                found=(rid, r["corridor"], country),
+                row=i + 2,
+                column="corridor",
+                expected=f"'{country}' for a route entering by {r['crossing']}",
+                fix="correct the corridor or the crossing",
+            )
 
     # monthly history: ordered, non-overlapping within a frequency
     bad = monthly["end"] < monthly["start"]
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise input_error("revenue_monthly.csv", "end date before start date",
-                          found=(str(monthly["start"].iloc[i].date()), str(monthly["end"].iloc[i].date())),
-                          row=i + 2, column="end", fix="swap or correct the dates")
+        raise input_error(
+            "revenue_monthly.csv",
+            "end date before start date",
+            found=(str(monthly["start"].iloc[i].date()), str(monthly["end"].iloc[i].date())),
+            row=i + 2,
+            column="end",
+            fix="swap or correct the dates",
+        )
     for freq, g in monthly.groupby("frequency"):
         g = g.sort_values("start")
         overlap = g["start"].iloc[1:].to_numpy() <= g["end"].iloc[:-1].to_numpy()
         if overlap.any():
             i = int(g.index[1:][np.flatnonzero(overlap)[0]])
-            raise input_error("revenue_monthly.csv", f"period overlaps the previous {freq} period",
-                              found=str(monthly["start"].iloc[i].date()), row=i + 2, column="start",
-                              fix="remove the duplicate period")
+            raise input_error(
+                "revenue_monthly.csv",
+                f"period overlaps the previous {freq} period",
+                found=str(monthly["start"].iloc[i].date()),
+                row=i + 2,
+                column="start",
+                fix="remove the duplicate period",
+            )
     usd = monthly["revenue_afn"] / monthly["afn_per_usd"]
     off = (usd - monthly["revenue_usd"]).abs() > 1e-3 * usd.abs() + 1.0
     if off.any():
         i = int(np.flatnonzero(off.to_numpy())[0])
-        raise input_error("revenue_monthly.csv", "revenue_usd is not revenue_afn / afn_per_usd",
-                          found=monthly["revenue_usd"].iloc[i], row=i + 2, column="revenue_usd",
-                          expected=f"{usd.iloc[i]:.6g}", fix="recompute the USD column")
+        raise input_error(
+            "revenue_monthly.csv",
+            "revenue_usd is not revenue_afn / afn_per_usd",
+            found=monthly["revenue_usd"].iloc[i],
+            row=i + 2,
+            column="revenue_usd",
+            expected=f"{usd.iloc[i]:.6g}",
+            fix="recompute the USD column",
+        )
 
     base_year = _check_base_year(_load_toml(directory, "base_year.toml"))
-    parameters = parse_parameters(_load_toml(directory, "parameters.toml"), "parameters.toml",
-                                  commodities.index)
+    parameters = parse_parameters(
+        _load_toml(directory, "parameters.toml"), "parameters.toml", commodities.index
+    )
 
     # trader groups reference crossings and commodities
-    for i, (gid, g) in enumerate(groups.iterrows()):
-        for col, ids, target in (("crossings", crossings.index, "crossings.csv"),
-                                 ("commodities", commodities.index, "commodities.csv")):
+    for i, (_gid, g) in enumerate(groups.iterrows()):
+        for col, ids, target in (
+            ("crossings", crossings.index, "crossings.csv"),
+            ("commodities", commodities.index, "commodities.csv"),
+        ):
             items = [s.strip() for s in str(g[col]).split(";") if s.strip()]
             for item in items:
                 if item != "*" and item not in ids:
-                    raise input_error("trader_groups.csv", f"unknown id in '{col}'", found=item,
-                                      row=i + 2, expected=f"an id from {target} or *",
-                                      fix=f"correct the id or add it to {target}")
+                    raise input_error(
+                        "trader_groups.csv",
+                        f"unknown id in '{col}'",
+                        found=item,
+                        row=i + 2,
+                        expected=f"an id from {target} or *",
+                        fix=f"correct the id or add it to {target}",
+                    )
 
     _check_group_shares(groups, crossings.index, commodities)
 
@@ -330,28 +430,55 @@ def load_inputs(dir: str | Path | None = None) -> Inputs:
     total = float(base_year["customs_revenue_afn"])
     s = float(rev["revenue_afn"].sum())
     if abs(s - total) > 1e-9 * total:
-        raise input_error("revenue_by_crossing.csv",
-                          "crossing revenues do not add up to the national total",
-                          found=f"{s:.6g} AFN", expected=f"{total:.6g} AFN (base_year.toml customs_revenue_afn)",
-                          fix="correct a crossing's revenue or the national total")
+        raise input_error(
+            "revenue_by_crossing.csv",
+            "crossing revenues do not add up to the national total",
+            found=f"{s:.6g} AFN",
+            expected=f"{total:.6g} AFN (base_year.toml customs_revenue_afn)",
+            fix="correct a crossing's revenue or the national total",
+        )
     rev = rev.set_index("crossing").reindex(crossings.index)
     missing = rev["revenue_afn"].isna()
     if missing.any():
-        raise input_error("revenue_by_crossing.csv", "crossing has no revenue row",
-                          found=missing[missing].index[0], fix="add a row (0 if nothing is collected)")
+        raise input_error(
+            "revenue_by_crossing.csv",
+            "crossing has no revenue row",
+            found=missing[missing].index[0],
+            fix="add a row (0 if nothing is collected)",
+        )
 
     hashes = {f: _hash(directory / f) for f in TABLES + TOML_FILES}
-    flows, factor = calibrate_flows(flows, routes, commodities, rev["revenue_afn"] / base_year["afn_per_usd"])
-    inputs = Inputs(directory=directory, crossings=crossings, routes=routes,
-                    commodities=commodities, flows=flows, revenue_by_crossing=rev,
-                    revenue_monthly=monthly, trader_groups=groups, base_year=base_year,
-                    parameters=parameters, calibration_factor=factor, hashes=hashes)
-    log.info("loaded inputs from %s: %d crossings, %d routes, %d commodities, %d flows",
-             directory, len(crossings), len(routes), len(commodities), len(flows))
+    flows, factor = calibrate_flows(
+        flows, routes, commodities, rev["revenue_afn"] / base_year["afn_per_usd"]
+    )
+    inputs = Inputs(
+        directory=directory,
+        crossings=crossings,
+        routes=routes,
+        commodities=commodities,
+        flows=flows,
+        revenue_by_crossing=rev,
+        revenue_monthly=monthly,
+        trader_groups=groups,
+        base_year=base_year,
+        parameters=parameters,
+        calibration_factor=factor,
+        hashes=hashes,
+    )
+    log.info(
+        "loaded inputs from %s: %d crossings, %d routes, %d commodities, %d flows",
+        directory,
+        len(crossings),
+        len(routes),
+        len(commodities),
+        len(flows),
+    )
     return inputs
 
 
-def _check_group_shares(groups: pd.DataFrame, crossing_ids: pd.Index, commodities: pd.DataFrame) -> None:
+def _check_group_shares(
+    groups: pd.DataFrame, crossing_ids: pd.Index, commodities: pd.DataFrame
+) -> None:
     """Groups sharing a margin basis may overlap only up to 100% of a (crossing, commodity) cell."""
     direction = commodities["direction"]
     for basis in ("goods", "freight"):
@@ -368,14 +495,20 @@ def _check_group_shares(groups: pd.DataFrame, crossing_ids: pd.Index, commoditie
                     total[(c, k)] = total.get((c, k), 0.0) + float(g["share"])
                     if total[(c, k)] > 1.0 + 1e-9:
                         row = int(np.flatnonzero(groups.index == gid)[0]) + 2
-                        raise input_error("trader_groups.csv", f"'{basis}' groups' shares of crossing "
-                                          f"{c}, commodity {k} exceed 1", found=round(total[(c, k)], 6),
-                                          row=row, column="share", expected="at most 1 in every cell",
-                                          fix="lower this group's share or narrow its crossings/commodities")
+                        raise input_error(
+                            "trader_groups.csv",
+                            f"'{basis}' groups' shares of crossing {c}, commodity {k} exceed 1",
+                            found=round(total[(c, k)], 6),
+                            row=row,
+                            column="share",
+                            expected="at most 1 in every cell",
+                            fix="lower this group's share or narrow its crossings/commodities",
+                        )
 
 
-def calibrate_flows(flows: pd.DataFrame, routes: pd.DataFrame, commodities: pd.DataFrame,
-                    revenue_usd: pd.Series) -> tuple[pd.DataFrame, pd.Series]:
+def calibrate_flows(
+    flows: pd.DataFrame, routes: pd.DataFrame, commodities: pd.DataFrame, revenue_usd: pd.Series
+) -> tuple[pd.DataFrame, pd.Series]:
     """Scale each crossing's flows by one factor so that Σ V·τ equals observed revenue exactly.
 
     ``V_cal[r,k] = V[r,k] · R_obs[c] / Σ_{r∈c,k} V[r,k]·τ[k]`` for all flows (imports and
@@ -385,18 +518,29 @@ def calibrate_flows(flows: pd.DataFrame, routes: pd.DataFrame, commodities: pd.D
     f["value_usd_raw"] = f["value_usd"].astype(float)
     crossing = f["route"].map(routes["crossing"])
     rate = f["commodity"].map(commodities["effective_rate"]).astype(float)
-    implied = (f["value_usd_raw"] * rate).groupby(crossing).sum().reindex(revenue_usd.index, fill_value=0.0)
+    implied = (
+        (f["value_usd_raw"] * rate)
+        .groupby(crossing)
+        .sum()
+        .reindex(revenue_usd.index, fill_value=0.0)
+    )
     factor = pd.Series(1.0, index=revenue_usd.index, name="calibration_factor")
     for c in revenue_usd.index:
         if implied[c] > 0:
             factor[c] = revenue_usd[c] / implied[c]
         elif revenue_usd[c] > 0:
-            raise input_error("revenue_by_crossing.csv",
-                              f"crossing {c} collects revenue but has no taxed flows in flows.csv",
-                              found=f"{revenue_usd[c]:.6g} USD",
-                              fix=f"add flows through {c} in flows.csv or set its revenue to 0")
+            raise input_error(
+                "revenue_by_crossing.csv",
+                f"crossing {c} collects revenue but has no taxed flows in flows.csv",
+                found=f"{revenue_usd[c]:.6g} USD",
+                fix=f"add flows through {c} in flows.csv or set its revenue to 0",
+            )
         if not (0.25 <= factor[c] <= 4.0):
-            log.warning("calibration factor for %s is %.3g: flows.csv and revenue_by_crossing.csv "
-                        "disagree by more than 4x", c, factor[c])
+            log.warning(
+                "calibration factor for %s is %.3g: flows.csv and revenue_by_crossing.csv "
+                "disagree by more than 4x",
+                c,
+                factor[c],
+            )
     f["value_usd"] = f["value_usd_raw"] * crossing.map(factor).to_numpy()
     return f, factor

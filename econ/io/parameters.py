@@ -18,8 +18,13 @@ log = logging.getLogger(__name__)
 
 
 def _as_table(p: Parameter) -> dict[str, Any]:
-    t: dict[str, Any] = {"value": p.value, "dist": p.dist, "unit": p.unit, "source": p.source,
-                         "description": p.description}
+    t: dict[str, Any] = {
+        "value": p.value,
+        "dist": p.dist,
+        "unit": p.unit,
+        "source": p.source,
+        "description": p.description,
+    }
     if p.p05 is not None:
         t["p05"] = p.p05
     if p.p95 is not None:
@@ -43,14 +48,20 @@ def apply_parameters_file(inputs: Inputs, path: str | Path) -> Inputs:
     file = p.name
     data, _ = read_toml(p, what="parameters file", fix="pass an existing TOML file with --params")
     if not data:
-        log.warning("%s: no parameter tables (e.g. calibrate identified nothing): inputs unchanged", file)
+        log.warning(
+            "%s: no parameter tables (e.g. calibrate identified nothing): inputs unchanged", file
+        )
     known = inputs.parameters
     merged = {n: _as_table(q) for n, q in known.items()}
     for name, tab in data.items():
         if name not in known:
-            raise input_error(file, f"unknown parameter [{name}]", found=name,
-                              expected=f"one of {', '.join(sorted(known))}",
-                              fix="correct the name or remove the table")
+            raise input_error(
+                file,
+                f"unknown parameter [{name}]",
+                found=name,
+                expected=f"one of {', '.join(sorted(known))}",
+                fix="correct the name or remove the table",
+            )
         if not isinstance(tab, dict):
             raise input_error(file, f"'{name}' is not a table", fix=f"write it as [{name}]")
         par = known[name]
@@ -59,8 +70,11 @@ def apply_parameters_file(inputs: Inputs, path: str | Path) -> Inputs:
             # the one rule for a new central value: spread and per-commodity values follow it
             if isinstance(tab.get("dist"), str):
                 par = replace(par, dist=tab["dist"])
-            par = par.with_value(value, keep_spread="p05" not in tab and "p95" not in tab,
-                                 keep_by_commodity="by_commodity" not in tab)
+            par = par.with_value(
+                value,
+                keep_spread="p05" not in tab and "p95" not in tab,
+                keep_by_commodity="by_commodity" not in tab,
+            )
             if par.by_commodity and "by_commodity" not in tab:
                 log.info("%s: [%s] per-commodity values scaled to the new value", file, name)
         merged[name] = {**_as_table(par), **tab}

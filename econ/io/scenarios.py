@@ -54,18 +54,28 @@ def format_validation_error(file: str, exc: ValidationError, data: dict[str, Any
     found = err.get("input")
     prefix = ", ".join(where) + ": " if where else ""
     if err["type"] == "extra_forbidden":
-        return input_error(file, f"{prefix}unknown field '{field}'",
-                           fix="remove it or correct its spelling (see docs/scenarios.md)")
+        return input_error(
+            file,
+            f"{prefix}unknown field '{field}'",
+            fix="remove it or correct its spelling (see docs/scenarios.md)",
+        )
     if err["type"] == "missing":
         return input_error(file, f"{prefix}missing field '{field}'", fix=f"add {field} = ...")
     if err["type"] == "union_tag_invalid":
-        return input_error(file, f"{', '.join(where)}: unknown measure type",
-                           found=found.get("type") if isinstance(found, dict) else found,
-                           expected="tariff, bank_guarantee, restriction, closure or delay",
-                           fix="use one of the measure types")
+        return input_error(
+            file,
+            f"{', '.join(where)}: unknown measure type",
+            found=found.get("type") if isinstance(found, dict) else found,
+            expected="tariff, bank_guarantee, restriction, closure or delay",
+            fix="use one of the measure types",
+        )
     shown = found if not isinstance(found, dict) else None
-    return input_error(file, f"{prefix}{'field ' + repr(field) + ': ' if field else ''}{msg}",
-                       found=shown, fix="correct the value (see docs/scenarios.md)")
+    return input_error(
+        file,
+        f"{prefix}{'field ' + repr(field) + ': ' if field else ''}{msg}",
+        found=shown,
+        fix="correct the value (see docs/scenarios.md)",
+    )
 
 
 def scenario_from_data(data: dict[str, Any], file: str, text: str = "") -> Scenario:

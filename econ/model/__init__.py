@@ -16,5 +16,18 @@ from .network import Network
 from .record import DECOMPOSITION, LEDGER_VARIABLES, VARIABLES, RunRecord, percentiles, revenue_gap
 from .schedule import Schedule
 
-__all__ = ["DECOMPOSITION", "Draws", "Engine", "LEDGER_VARIABLES", "Model", "Network", "RunRecord",
-           "Schedule", "VARIABLES", "percentiles", "revenue_gap", "root_seed", "run_members"]
+__all__ = [
+    "DECOMPOSITION",
+    "Draws",
+    "Engine",
+    "LEDGER_VARIABLES",
+    "Model",
+    "Network",
+    "RunRecord",
+    "Schedule",
+    "VARIABLES",
+    "percentiles",
+    "revenue_gap",
+    "root_seed",
+    "run_members",
+]

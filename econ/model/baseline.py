@@ -8,7 +8,8 @@ itself is fitted in :mod:`econ.analysis.forecast`; the model only reads it).
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,8 +26,9 @@ def base_year_monthly_usd(base_year: Mapping[str, Any]) -> float:
     return value
 
 
-def forecast_index(forecast: Any, base_year: Mapping[str, Any], days: pd.DatetimeIndex,
-                   quantile: np.ndarray | None) -> np.ndarray:
+def forecast_index(
+    forecast: Any, base_year: Mapping[str, Any], days: pd.DatetimeIndex, quantile: np.ndarray | None
+) -> np.ndarray:
     """Daily baseline multiplier from a forecast: the median path, (T,), or each member's own
     quantile of it, (M, T), when ``quantile`` (M,) is given."""
     pos = forecast.month_positions(days)

@@ -11,8 +11,8 @@ are named by :func:`econ.spec.measure_key` (``measure2.tariff.rate``).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import numpy as np
 
@@ -22,13 +22,16 @@ from ..spec.scenario import MEASURE_NUMBERS, Scenario, central, measure_fields, 
 #: parameters whose draws are not clipped to their allowed central range
 UNCLIPPED = ("protest_risk_intercept",)
 #: measure fields that fall back on a parameter when the scenario leaves them out
-FIELD_DEFAULTS = {"annual_cost": "guarantee_annual_cost", "excluded_share": "guarantee_excluded_share"}
+FIELD_DEFAULTS = {
+    "annual_cost": "guarantee_annual_cost",
+    "excluded_share": "guarantee_excluded_share",
+}
 #: parameters laid out per commodity (M, K) for the engine even without per-commodity values
 PER_COMMODITY = ("import_demand_elasticity", "route_substitution_elasticity")
 #: the name of the forecast baseline's quantile among the draws
 BASELINE_QUANTILE = "baseline_quantile"
 #: end of a measure without an end date: far beyond any horizon (days from the start)
-OPEN_END = 10 ** 6
+OPEN_END = 10**6
 
 
 def draw_quantiles(names: list[str], members: np.ndarray, seed: int) -> dict[str, np.ndarray]:
@@ -96,13 +99,23 @@ class Draws:
     def box_timescales(self) -> np.ndarray:
         """(M, 3) time scales (days) of the fast, medium and slow boxes."""
         p = self.params
-        return np.stack([p["adjust_fast_days"], p["adjust_medium_days"], p["adjust_slow_days"]], axis=1)
+        return np.stack(
+            [p["adjust_fast_days"], p["adjust_medium_days"], p["adjust_slow_days"]], axis=1
+        )
 
     @classmethod
-    def build(cls, parameters: Mapping[str, Parameter], scenario: Scenario,
-              commodity_ids: tuple[str, ...] | list[str], *, member_ids: np.ndarray, seed: int,
-              deterministic: bool, overrides: Mapping[str, np.ndarray] | None = None,
-              forecast: bool = False) -> "Draws":
+    def build(
+        cls,
+        parameters: Mapping[str, Parameter],
+        scenario: Scenario,
+        commodity_ids: tuple[str, ...] | list[str],
+        *,
+        member_ids: np.ndarray,
+        seed: int,
+        deterministic: bool,
+        overrides: Mapping[str, np.ndarray] | None = None,
+        forecast: bool = False,
+    ) -> Draws:
         """Central values (deterministic or with ``overrides``) or draws for ``member_ids``.
 
         ``overrides`` maps names (parameters, or measure fields by
@@ -112,17 +125,28 @@ class Draws:
         """
         member_ids = np.asarray(member_ids, dtype=np.int64)
         n_members = len(member_ids)
-        over = {k: np.broadcast_to(np.asarray(v, float), (n_members,))
-                for k, v in (overrides or {}).items()}
+        over = {
+            k: np.broadcast_to(np.asarray(v, float), (n_members,))
+            for k, v in (overrides or {}).items()
+        }
         names = sorted(parameters)
-        range_keys = [(i, f, measure_key(i, m.type, f)) for i, m in enumerate(scenario.measures)
-                      for f in measure_fields(m) if isinstance(getattr(m, f, None), tuple)]
-        all_measure_keys = {measure_key(i, m.type, f) for i, m in enumerate(scenario.measures)
-                            for f in measure_fields(m)}
+        range_keys = [
+            (i, f, measure_key(i, m.type, f))
+            for i, m in enumerate(scenario.measures)
+            for f in measure_fields(m)
+            if isinstance(getattr(m, f, None), tuple)
+        ]
+        all_measure_keys = {
+            measure_key(i, m.type, f)
+            for i, m in enumerate(scenario.measures)
+            for f in measure_fields(m)
+        }
         unknown = set(over) - set(names) - all_measure_keys
         if unknown:
-            raise ValueError("values given for unknown parameters or measure fields: "
-                             + ", ".join(sorted(unknown)))
+            raise ValueError(
+                "values given for unknown parameters or measure fields: "
+                + ", ".join(sorted(unknown))
+            )
         q = None
         if not (deterministic or over):
             # the baseline quantile comes last, so adding it left earlier draws unchanged
@@ -165,8 +189,15 @@ class Draws:
         if q is not None and forecast:
             bq = q["baseline"]
             values[BASELINE_QUANTILE] = bq
-        return cls(member_ids=member_ids, seed=int(seed), deterministic=bool(deterministic),
-                   values=values, params=params, measure_values=measure_values, baseline_quantile=bq)
+        return cls(
+            member_ids=member_ids,
+            seed=int(seed),
+            deterministic=bool(deterministic),
+            values=values,
+            params=params,
+            measure_values=measure_values,
+            baseline_quantile=bq,
+        )
 
 
 def _member_value(raw, u: np.ndarray | None, start: dt.date, n_members: int) -> np.ndarray:
@@ -176,7 +207,9 @@ def _member_value(raw, u: np.ndarray | None, start: dt.date, n_members: int) -> 
         lo, hi = raw
         if u is None:
             mid = central(raw)
-            return np.full(n_members, _days(start, mid) if isinstance(lo, dt.date) else mid, dtype=float)
+            return np.full(
+                n_members, _days(start, mid) if isinstance(lo, dt.date) else mid, dtype=float
+            )
         if isinstance(lo, dt.date):
             a, b = _days(start, lo), _days(start, hi)
             return np.floor(a + u * (b - a + 1)).clip(a, b)

@@ -8,7 +8,8 @@ it, so results do not depend on ``chunk_size`` or ``workers`` (tests/test_ensemb
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -21,10 +22,18 @@ from .record import VARIABLES
 log = logging.getLogger(__name__)
 
 
-def run_members(inputs: Inputs, scenario: Scenario, *, members: int = 1,
-                rng: int | np.random.Generator | None = None, freq: str = "MS", forecast: Any = None,
-                chunk_size: int = 100, workers: int = 1,
-                progress: Callable[[int, int], None] | None = None) -> xr.Dataset:
+def run_members(
+    inputs: Inputs,
+    scenario: Scenario,
+    *,
+    members: int = 1,
+    rng: int | np.random.Generator | None = None,
+    freq: str = "MS",
+    forecast: Any = None,
+    chunk_size: int = 100,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> xr.Dataset:
     """Run ``members`` members of ``scenario`` and return one Dataset (see :func:`econ.run`).
 
     ``members == 1`` is the deterministic run at central values; otherwise members are drawn
@@ -41,16 +50,25 @@ def run_members(inputs: Inputs, scenario: Scenario, *, members: int = 1,
         return finish(model.run(progress=progress).result())
     seed = root_seed(rng, scenario)  # resolved once, so every chunk shares it
     ids = np.arange(members)
-    chunks = [ids[i:i + chunk_size] for i in range(0, members, chunk_size)]
-    log.info("running %s: %d members in %d chunk(s) on %d worker(s)", scenario.name, members,
-             len(chunks), workers)
+    chunks = [ids[i : i + chunk_size] for i in range(0, members, chunk_size)]
+    log.info(
+        "running %s: %d members in %d chunk(s) on %d worker(s)",
+        scenario.name,
+        members,
+        len(chunks),
+        workers,
+    )
     jobs = [(inputs, scenario, c, seed, freq, forecast) for c in chunks]
     n_days = (scenario.end - scenario.start).days
     total = n_days * len(chunks)
     stack = MemberStack(ids)
     if workers == 1:
         for i, job in enumerate(jobs):
-            cb = None if progress is None else (lambda d, _t, base=i * n_days: progress(base + d, total))
+            cb = (
+                None
+                if progress is None
+                else (lambda d, _t, base=i * n_days: progress(base + d, total))
+            )
             stack.add(_chunk_model(*job).run(progress=cb).result())
     else:
         from concurrent.futures import ProcessPoolExecutor
@@ -61,9 +79,13 @@ def run_members(inputs: Inputs, scenario: Scenario, *, members: int = 1,
                 if progress is not None:
                     progress((i + 1) * n_days, total)
     ds = stack.dataset
-    ds.attrs.update(members=members, seed=seed, deterministic=0,
-                    history=f"{ds.attrs['history'].split(':')[0]}: run {scenario.name} "
-                            f"({members} member(s), freq {freq})")
+    ds.attrs.update(
+        members=members,
+        seed=seed,
+        deterministic=0,
+        history=f"{ds.attrs['history'].split(':')[0]}: run {scenario.name} "
+        f"({members} member(s), freq {freq})",
+    )
     return finish(ds)
 
 
@@ -82,27 +104,38 @@ class MemberStack:
     def add(self, part: xr.Dataset) -> None:
         n = part.sizes["member"]
         if self.dataset is None:
+
             def alloc(v: xr.Variable) -> xr.Variable:
                 if "member" not in v.dims:
                     return v
                 if v.dims.index("member") != 0:
                     raise AssertionError("member must be the first axis of every result variable")
-                return xr.Variable(v.dims, np.empty((len(self.ids),) + v.shape[1:], v.dtype), v.attrs)
+                return xr.Variable(
+                    v.dims, np.empty((len(self.ids),) + v.shape[1:], v.dtype), v.attrs
+                )
 
-            coords = {k: xr.Variable("member", self.ids.astype(v.dtype), v.attrs) if k == "member"
-                      else alloc(v) for k, v in part.coords.variables.items()}
-            self.dataset = xr.Dataset({k: alloc(v) for k, v in part.data_vars.variables.items()},
-                                      coords=coords, attrs=part.attrs)
-        if not np.array_equal(part["member"].values, self.ids[self.at:self.at + n]):
+            coords = {
+                k: xr.Variable("member", self.ids.astype(v.dtype), v.attrs)
+                if k == "member"
+                else alloc(v)
+                for k, v in part.coords.variables.items()
+            }
+            self.dataset = xr.Dataset(
+                {k: alloc(v) for k, v in part.data_vars.variables.items()},
+                coords=coords,
+                attrs=part.attrs,
+            )
+        if not np.array_equal(part["member"].values, self.ids[self.at : self.at + n]):
             raise AssertionError("chunks must arrive in member order")
         for k, v in self.dataset.variables.items():
             if "member" in v.dims and k != "member":
-                v.data[self.at:self.at + n] = part.variables[k].data
+                v.data[self.at : self.at + n] = part.variables[k].data
         self.at += n
 
 
-def _chunk_model(inputs: Inputs, scenario: Scenario, ids: np.ndarray, seed: int, freq: str,
-                 forecast: Any) -> Model:
+def _chunk_model(
+    inputs: Inputs, scenario: Scenario, ids: np.ndarray, seed: int, freq: str, forecast: Any
+) -> Model:
     return Model(inputs, scenario, member_ids=ids, rng=seed, freq=freq, forecast=forecast)
 
 
@@ -119,6 +152,10 @@ def finish(ds: xr.Dataset) -> xr.Dataset:
     n = int(bad.sum())
     ds.attrs["nonfinite_members"] = n
     if n:
-        log.warning("%d of %d member(s) have non-finite results (members %s); they are kept",
-                    n, ds.sizes["member"], ", ".join(map(str, ds["member"].values[bad][:10])))
+        log.warning(
+            "%d of %d member(s) have non-finite results (members %s); they are kept",
+            n,
+            ds.sizes["member"],
+            ", ".join(map(str, ds["member"].values[bad][:10])),
+        )
     return ds

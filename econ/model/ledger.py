@@ -1,8 +1,9 @@
 """Who pays: trader-group costs and pressure, Pakistan's side of the ledger, leverage decay.
 
 This is model-layer code: it takes the per-period sums the run record
-(:class:`~econ.model.record.RunRecord`) accumulates (numpy arrays with leading ``member`` and ``period`` axes) and the static
-mappings built from the inputs, and returns numpy arrays. No I/O, no xarray.
+(:class:`~econ.model.record.RunRecord`) accumulates (numpy arrays with leading ``member`` and
+``period`` axes) and the static mappings built from the inputs, and returns numpy arrays. No
+I/O, no xarray.
 
 Attribution rules (docs/model.md §7):
 
@@ -52,23 +53,28 @@ class GroupMap:
     names: list[str]
     kinds: list[str]
     basis: list[str]
-    weight: np.ndarray                  # (G, C, K)
-    goods_margin: np.ndarray            # (G, C, K) commodity margin (0 for freight basis)
-    freight_share: np.ndarray           # (C, K) freight bill per USD of goods value
-    is_freight: np.ndarray              # (G,) bool: margin is a share of the freight bill
-    working_capital_days: np.ndarray    # (G,)
-    bears: np.ndarray                   # (G, n_components) bool
+    weight: np.ndarray  # (G, C, K)
+    goods_margin: np.ndarray  # (G, C, K) commodity margin (0 for freight basis)
+    freight_share: np.ndarray  # (C, K) freight bill per USD of goods value
+    is_freight: np.ndarray  # (G,) bool: margin is a share of the freight bill
+    working_capital_days: np.ndarray  # (G,)
+    bears: np.ndarray  # (G, n_components) bool
 
     def working_capital(self, daily_value: np.ndarray) -> np.ndarray:
         """Working capital (G,) USD: turnover per day (goods value, or freight bill) × days held."""
-        turnover = np.where(self.is_freight[:, None, None], self.freight_share[None], 1.0) * daily_value[None]
+        turnover = (
+            np.where(self.is_freight[:, None, None], self.freight_share[None], 1.0)
+            * daily_value[None]
+        )
         return (self.weight * turnover).sum(axis=(1, 2)) * self.working_capital_days
 
     def margin(self, trucking_margin: np.ndarray) -> np.ndarray:
         """Gross margin per USD of goods value, (M, G, C, K), for member trucking margins (M,)."""
         tm = np.asarray(trucking_margin, float)[:, None, None, None]
-        return (self.goods_margin[None]
-                + self.is_freight[None, :, None, None] * tm * self.freight_share[None, None])
+        return (
+            self.goods_margin[None]
+            + self.is_freight[None, :, None, None] * tm * self.freight_share[None, None]
+        )
 
 
 def _items(cell: str, universe: list[str]) -> list[str]:
@@ -76,9 +82,14 @@ def _items(cell: str, universe: list[str]) -> list[str]:
     return list(universe) if "*" in items else items
 
 
-def build_group_map(groups: pd.DataFrame, crossing_ids: list[str], commodity_ids: list[str],
-                    is_import: np.ndarray, commodity_margin: np.ndarray,
-                    freight_share_ck: np.ndarray) -> GroupMap:
+def build_group_map(
+    groups: pd.DataFrame,
+    crossing_ids: list[str],
+    commodity_ids: list[str],
+    is_import: np.ndarray,
+    commodity_margin: np.ndarray,
+    freight_share_ck: np.ndarray,
+) -> GroupMap:
     """Resolve ``trader_groups.csv`` rows (validated by :func:`econ.load_inputs`).
 
     Importer groups match import commodities only, exporter groups export commodities
@@ -108,9 +119,18 @@ def build_group_map(groups: pd.DataFrame, crossing_ids: list[str], commodity_ids
         else:
             margin[g] = commodity_margin[None, :]
         bears[g] = [c in BEARS[row["margin_basis"]] for c in COMPONENTS]
-    return GroupMap(list(groups.index), list(groups["name"]), list(groups["kind"]),
-                    list(groups["margin_basis"]), weight, margin, np.asarray(freight_share_ck, float),
-                    freight, groups["working_capital_days"].to_numpy(float), bears)
+    return GroupMap(
+        list(groups.index),
+        list(groups["name"]),
+        list(groups["kind"]),
+        list(groups["margin_basis"]),
+        weight,
+        margin,
+        np.asarray(freight_share_ck, float),
+        freight,
+        groups["working_capital_days"].to_numpy(float),
+        bears,
+    )
 
 
 def loss_shares(baseline: np.ndarray, actual: np.ndarray, fallback: np.ndarray) -> np.ndarray:
@@ -127,7 +147,9 @@ def loss_shares(baseline: np.ndarray, actual: np.ndarray, fallback: np.ndarray) 
         return np.where(use, short / np.where(use, tot, 1.0), fallback)
 
 
-def accumulate_pressure(pressure: np.ndarray, days: np.ndarray, half_life_days: np.ndarray) -> np.ndarray:
+def accumulate_pressure(
+    pressure: np.ndarray, days: np.ndarray, half_life_days: np.ndarray
+) -> np.ndarray:
     """Accumulated pressure per period (months of baseline margin, decaying)   [month]
 
     ``pressure`` (M, P, G) is extra cost ÷ baseline margin in each period, ``days`` (P,)
@@ -147,8 +169,14 @@ def accumulate_pressure(pressure: np.ndarray, days: np.ndarray, half_life_days: 
     return out
 
 
-def trader_ledger(out: dict[str, np.ndarray], gm: GroupMap, B: np.ndarray, w0: np.ndarray,
-                  days: np.ndarray, params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def trader_ledger(
+    out: dict[str, np.ndarray],
+    gm: GroupMap,
+    B: np.ndarray,
+    w0: np.ndarray,
+    days: np.ndarray,
+    params: dict[str, np.ndarray],
+) -> dict[str, np.ndarray]:
     """Trader-group costs, pressure and protest risk per period.
 
     Parameters
@@ -173,11 +201,11 @@ def trader_ledger(out: dict[str, np.ndarray], gm: GroupMap, B: np.ndarray, w0: n
     """
     to_c = lambda a: np.einsum("rc,mprk->mpck", B, a)  # noqa: E731
     base_ck, trade_ck = out["baseline_trade_value"], out["trade_value"]
-    share = loss_shares(base_ck, trade_ck, w0)                                  # (M, P, C, K)
-    extra_k = out["extra_transport_cost"].sum(axis=2)                           # (M, P, K)
-    lost_k = out["trade_lost_value"].sum(axis=2)                                # (M, P, K)
+    share = loss_shares(base_ck, trade_ck, w0)  # (M, P, C, K)
+    extra_k = out["extra_transport_cost"].sum(axis=2)  # (M, P, K)
+    lost_k = out["trade_lost_value"].sum(axis=2)  # (M, P, K)
     lost_ck = share * lost_k[:, :, None, :]
-    margin = gm.margin(params["trucking_gross_margin"])                          # (M, G, C, K)
+    margin = gm.margin(params["trucking_gross_margin"])  # (M, G, C, K)
     cells = {
         "fees": to_c(out["tariff_paid"]),
         "guarantee": to_c(out["guarantee_cost"]),
@@ -204,13 +232,23 @@ def trader_ledger(out: dict[str, np.ndarray], gm: GroupMap, B: np.ndarray, w0: n
     a = params["protest_risk_intercept"][:, None, None]
     b = params["protest_risk_slope"][:, None, None]
     risk = eq.calc_protest_risk(acc, a, b)
-    return {"trader_cost": cost, "trader_baseline_margin": margin0,
-            "trader_capital_locked": locked, "trader_pressure": pressure,
-            "trader_pressure_accumulated": acc, "protest_risk": risk}
+    return {
+        "trader_cost": cost,
+        "trader_baseline_margin": margin0,
+        "trader_capital_locked": locked,
+        "trader_pressure": pressure,
+        "trader_pressure_accumulated": acc,
+        "protest_risk": risk,
+    }
 
 
-def pakistan_ledger(out: dict[str, np.ndarray], pak_export: np.ndarray, pak_transit: np.ndarray,
-                    pak_route: np.ndarray, freight_r: np.ndarray) -> np.ndarray:
+def pakistan_ledger(
+    out: dict[str, np.ndarray],
+    pak_export: np.ndarray,
+    pak_transit: np.ndarray,
+    pak_route: np.ndarray,
+    freight_r: np.ndarray,
+) -> np.ndarray:
     """Pakistan's side per period, (M, P, 3) USD: exports lost, transit handling lost, fees.
 
     ``pak_export`` (R, K) marks Afghan imports on Pakistani bilateral routes (Pakistan's
@@ -219,7 +257,7 @@ def pakistan_ledger(out: dict[str, np.ndarray], pak_export: np.ndarray, pak_tran
     (R, 1) all routes through Pakistan (fees collected). Losses are net over all Pakistani
     crossings, so trade diverted between them is not counted.
     """
-    short = out["baseline_route_trade_value"] - out["route_trade_value"]      # (M, P, R, K)
+    short = out["baseline_route_trade_value"] - out["route_trade_value"]  # (M, P, R, K)
     exports = (short * pak_export).sum(axis=(2, 3))
     handling = (short * freight_r * pak_transit).sum(axis=(2, 3))
     fees = (out["tariff_paid"] * pak_route).sum(axis=(2, 3))
@@ -231,7 +269,9 @@ def pakistan_net_cost(ledger: np.ndarray) -> np.ndarray:
     return ledger[..., 0] + ledger[..., 1] - ledger[..., 2]
 
 
-def exchange_ratio(treasury_loss: np.ndarray, pakistan_cost: np.ndarray, *, cumulative: bool) -> np.ndarray:
+def exchange_ratio(
+    treasury_loss: np.ndarray, pakistan_cost: np.ndarray, *, cumulative: bool
+) -> np.ndarray:
     """Afghan treasury revenue lost per USD of net cost to Pakistan   [1]
 
     ``treasury_loss`` and ``pakistan_cost`` are (M, P). NaN where Pakistan's net cost is not
@@ -255,7 +295,7 @@ def leverage_half_life(loss: np.ndarray, period_days: np.ndarray, atol: float = 
     in a baseline run), or when it does not halve within the horizon.
     """
     rate = loss / period_days[None, :]
-    mid = np.cumsum(period_days) - period_days / 2.0                          # days
+    mid = np.cumsum(period_days) - period_days / 2.0  # days
     M = rate.shape[0]
     out = np.full(M, np.nan)
     for m in range(M):
@@ -264,7 +304,7 @@ def leverage_half_life(loss: np.ndarray, period_days: np.ndarray, atol: float = 
             continue
         i = int(np.argmax(r))
         half = r[i] / 2.0
-        after = np.flatnonzero(r[i + 1:] <= half)
+        after = np.flatnonzero(r[i + 1 :] <= half)
         if after.size == 0:
             continue
         j = i + 1 + int(after[0])
@@ -276,8 +316,9 @@ def leverage_half_life(loss: np.ndarray, period_days: np.ndarray, atol: float = 
     return out
 
 
-def who_pays(sums: dict[str, np.ndarray], network, params: dict[str, np.ndarray],
-             period_days: np.ndarray) -> dict[str, np.ndarray]:
+def who_pays(
+    sums: dict[str, np.ndarray], network, params: dict[str, np.ndarray], period_days: np.ndarray
+) -> dict[str, np.ndarray]:
     """Who pays, per member and period: trader groups, Pakistan, leverage.
 
     ``sums`` are a run's period sums (:meth:`RunRecord.sums`, each (M, P, ...)), ``network``
@@ -290,14 +331,21 @@ def who_pays(sums: dict[str, np.ndarray], network, params: dict[str, np.ndarray]
     ``leverage_half_life_months`` (M,).
     """
     res = trader_ledger(sums, network.groups, network.incidence, network.w0, period_days, params)
-    pk = pakistan_ledger(sums, network.pak_export, network.pak_transit, network.pak_route, network.freight)
+    pk = pakistan_ledger(
+        sums, network.pak_export, network.pak_transit, network.pak_route, network.freight
+    )
     net = pakistan_net_cost(pk)
     loss = (sums["baseline_customs_revenue"] - sums["customs_revenue"]).sum(axis=(2, 3))
-    res.update({
-        "pakistan_cost": pk, "pakistan_net_cost": net, "treasury_loss": loss,
-        "coercion_exchange_ratio": exchange_ratio(loss, net, cumulative=False),
-        "coercion_exchange_ratio_cumulative": exchange_ratio(loss, net, cumulative=True),
-        "leverage_half_life_months": leverage_half_life(
-            loss, period_days, atol=1e-9 * float((network.e0 * network.rate).sum())),
-    })
+    res.update(
+        {
+            "pakistan_cost": pk,
+            "pakistan_net_cost": net,
+            "treasury_loss": loss,
+            "coercion_exchange_ratio": exchange_ratio(loss, net, cumulative=False),
+            "coercion_exchange_ratio_cumulative": exchange_ratio(loss, net, cumulative=True),
+            "leverage_half_life_months": leverage_half_life(
+                loss, period_days, atol=1e-9 * float((network.e0 * network.rate).sum())
+            ),
+        }
+    )
     return res

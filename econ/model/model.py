@@ -11,7 +11,8 @@ axis of every array.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,7 +32,7 @@ def root_seed(rng: int | np.random.Generator | None, scenario: Scenario) -> int:
     """The ensemble's root seed: ``rng`` (an int, or one integer drawn from a Generator),
     else the scenario's ``seed``, else 0."""
     if isinstance(rng, np.random.Generator):
-        return int(rng.integers(0, 2 ** 63 - 1))
+        return int(rng.integers(0, 2**63 - 1))
     if rng is not None:
         return int(rng)
     if scenario.seed is not None:
@@ -71,37 +72,59 @@ class Model:
         A prebuilt :class:`Network` of ``inputs`` (saves rebuilding it for many runs).
     """
 
-    def __init__(self, inputs: Inputs, scenario: Scenario, *, members: int = 1,
-                 rng: int | np.random.Generator | None = None, freq: str = "MS",
-                 member_ids: np.ndarray | None = None,
-                 baseline_index: np.ndarray | None = None, forecast: Any = None,
-                 values: Mapping[str, np.ndarray] | None = None,
-                 network: Network | None = None) -> None:
+    def __init__(
+        self,
+        inputs: Inputs,
+        scenario: Scenario,
+        *,
+        members: int = 1,
+        rng: int | np.random.Generator | None = None,
+        freq: str = "MS",
+        member_ids: np.ndarray | None = None,
+        baseline_index: np.ndarray | None = None,
+        forecast: Any = None,
+        values: Mapping[str, np.ndarray] | None = None,
+        network: Network | None = None,
+    ) -> None:
         if freq not in FREQS:
             raise ValueError(f"freq must be one of {', '.join(FREQS)}, got {freq!r}")
         self.inputs, self.scenario, self.freq = inputs, scenario, freq
         self.network = Network.from_inputs(inputs) if network is None else network
         ids = np.arange(members) if member_ids is None else np.asarray(member_ids, dtype=int)
-        self.draws = Draws.build(inputs.parameters, scenario, self.network.commodity_ids,
-                                 member_ids=ids, seed=root_seed(rng, scenario),
-                                 deterministic=members == 1 and member_ids is None,
-                                 overrides=values, forecast=forecast is not None)
+        self.draws = Draws.build(
+            inputs.parameters,
+            scenario,
+            self.network.commodity_ids,
+            member_ids=ids,
+            seed=root_seed(rng, scenario),
+            deterministic=members == 1 and member_ids is None,
+            overrides=values,
+            forecast=forecast is not None,
+        )
         self.days = pd.date_range(scenario.start, scenario.end, inclusive="left", freq="D")
         self.schedule = Schedule(self.network, scenario, self.draws, len(self.days))
         n_members = self.draws.n_members
         if forecast is not None:
             from .baseline import forecast_index
 
-            baseline_index = forecast_index(forecast, inputs.base_year, self.days, self.draws.baseline_quantile)
-        self.baseline_index = (np.ones((n_members, len(self.days))) if baseline_index is None
-                               else np.broadcast_to(np.asarray(baseline_index, float),
-                                                    (n_members, len(self.days))))
+            baseline_index = forecast_index(
+                forecast, inputs.base_year, self.days, self.draws.baseline_quantile
+            )
+        self.baseline_index = (
+            np.ones((n_members, len(self.days)))
+            if baseline_index is None
+            else np.broadcast_to(np.asarray(baseline_index, float), (n_members, len(self.days)))
+        )
         self.forecast = forecast
-        baseline = ("flat (base-year level)" if forecast is None
-                    else f"forecast: {forecast.model} ({forecast.selection})")
+        baseline = (
+            "flat (base-year level)"
+            if forecast is None
+            else f"forecast: {forecast.model} ({forecast.selection})"
+        )
         self.engine = Engine(self.network, self.draws, self.schedule, self.baseline_index)
-        self.record = RunRecord(self.network, self.draws, scenario, self.days, freq,
-                                self.baseline_index, baseline)
+        self.record = RunRecord(
+            self.network, self.draws, scenario, self.days, freq, self.baseline_index, baseline
+        )
 
     # ------------------------------------------------------------------ stepping
     @property
@@ -134,10 +157,13 @@ class Model:
         ``customs_revenue``, ``baseline_customs_revenue`` (USD) and ``queue_trucks`` (M, C)."""
         day = self.engine.step()
         self.record.add(day)
-        return {"customs_revenue": day.revenue, "baseline_customs_revenue": day.baseline_revenue,
-                "queue_trucks": day.queue_trucks.copy()}
+        return {
+            "customs_revenue": day.revenue,
+            "baseline_customs_revenue": day.baseline_revenue,
+            "queue_trucks": day.queue_trucks.copy(),
+        }
 
-    def run(self, progress: Callable[[int, int], None] | None = None) -> "Model":
+    def run(self, progress: Callable[[int, int], None] | None = None) -> Model:
         """Step to the end of the horizon; ``progress(done, total)`` is called each 30 days."""
         while self.t < self.T:
             self.step()
@@ -148,7 +174,7 @@ class Model:
     # ------------------------------------------------------------------ results
     @property
     def out(self) -> dict[str, np.ndarray]:
-        """Per-period sums of the days simulated (numpy, (M, P, ...); see :meth:`RunRecord.sums`)."""
+        """Per-period sums of the days simulated, (M, P, ...) numpy (:meth:`RunRecord.sums`)."""
         return self.record.sums()
 
     def ledger(self) -> dict[str, np.ndarray]:

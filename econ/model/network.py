@@ -60,8 +60,12 @@ class GroupSum:
     def __call__(self, x: np.ndarray, scratch: np.ndarray | None = None) -> np.ndarray:
         """Group sums of ``x``; a ``scratch`` array shaped like ``x`` receives the gather."""
         if self.perm is not None:
-            x = np.take(x, self.perm, axis=-1,
-                        out=scratch if scratch is not None and scratch.shape == x.shape else None)
+            x = np.take(
+                x,
+                self.perm,
+                axis=-1,
+                out=scratch if scratch is not None and scratch.shape == x.shape else None,
+            )
         return self._fill(np.add.reduceat(x, self.starts, axis=-1))
 
     def max(self, x: np.ndarray) -> np.ndarray:
@@ -78,10 +82,12 @@ class GroupSum:
         return out
 
 
-def expand(x: np.ndarray, flat: np.ndarray, shape: tuple[int, int], fill: float = 0.0) -> np.ndarray:
+def expand(
+    x: np.ndarray, flat: np.ndarray, shape: tuple[int, int], fill: float = 0.0
+) -> np.ndarray:
     """Scatter the last axis of ``x`` to positions ``flat`` of a new (..., *shape) array."""
     size = x.shape[:-1] + (shape[0] * shape[1],)
-    full = np.zeros(size) if fill == 0.0 else np.full(size, fill)   # zeros: no fill pass
+    full = np.zeros(size) if fill == 0.0 else np.full(size, fill)  # zeros: no fill pass
     full[..., flat] = x
     return full.reshape(x.shape[:-1] + shape)
 
@@ -102,14 +108,14 @@ class CellLayout:
     ... (those with two or more), and so on (:meth:`cells_to_pairs`).
     """
 
-    cell_route: np.ndarray          # (F,) route of each cell
-    cell_commodity: np.ndarray      # (F,)
-    cell_crossing: np.ndarray       # (F,)
-    cell_pair: np.ndarray           # (F,) pair of each cell
-    cell_nest: np.ndarray           # (F,) commodity × route-nest of each cell
-    pair_commodity: np.ndarray      # (G,)
-    pair_crossing: np.ndarray       # (G,)
-    nest_commodity: np.ndarray      # (N,) commodity of each nest of cells
+    cell_route: np.ndarray  # (F,) route of each cell
+    cell_commodity: np.ndarray  # (F,)
+    cell_crossing: np.ndarray  # (F,)
+    cell_pair: np.ndarray  # (F,) pair of each cell
+    cell_nest: np.ndarray  # (F,) commodity × route-nest of each cell
+    pair_commodity: np.ndarray  # (G,)
+    pair_crossing: np.ndarray  # (G,)
+    nest_commodity: np.ndarray  # (N,) commodity of each nest of cells
     pair_levels: tuple[tuple[int, int], ...]  # (first cell, number of pairs) of each level
     shape_rk: tuple[int, int]
     shape_ck: tuple[int, int]
@@ -153,7 +159,7 @@ class CellLayout:
         else:
             np.copyto(out, x[..., :n_pairs])
         for start, n in more:
-            out[..., :n] += x[..., start:start + n]
+            out[..., :n] += x[..., start : start + n]
         return out
 
     def expand_cells(self, x: np.ndarray, fill: float = 0.0) -> np.ndarray:
@@ -165,12 +171,13 @@ class CellLayout:
         return expand(x, self.pair_flat, self.shape_ck, fill)
 
     @classmethod
-    def build(cls, v0: np.ndarray, route_crossing: np.ndarray, route_nest: np.ndarray,
-              n_crossings: int) -> "CellLayout":
+    def build(
+        cls, v0: np.ndarray, route_crossing: np.ndarray, route_nest: np.ndarray, n_crossings: int
+    ) -> CellLayout:
         """The layout of the cells with ``v0 != 0`` (see the class docstring)."""
         n_routes, n_commodities = v0.shape
         routes_of: dict[tuple[int, int], list[int]] = {}
-        for r, k in zip(*np.nonzero(v0 != 0)):                         # routes in order
+        for r, k in zip(*np.nonzero(v0 != 0)):  # routes in order
             routes_of.setdefault((int(k), int(route_crossing[r])), []).append(int(r))
         pairs = sorted(routes_of, key=lambda kc: (-len(routes_of[kc]), kc))
         cell_route: list[int] = []
@@ -188,20 +195,28 @@ class CellLayout:
         cell_commodity = pair_commodity[cell_pair_a]
         # nests (commodity × corridor × kind) of the cells, for the nested route choice
         n_route_nests = int(route_nest.max()) + 1
-        nest_keys, cell_nest = np.unique(cell_commodity * n_route_nests + route_nest[cell_route_a],
-                                         return_inverse=True)
+        nest_keys, cell_nest = np.unique(
+            cell_commodity * n_route_nests + route_nest[cell_route_a], return_inverse=True
+        )
         nest_commodity = nest_keys // n_route_nests
         return cls(
-            cell_route=cell_route_a, cell_commodity=cell_commodity,
-            cell_crossing=route_crossing[cell_route_a], cell_pair=cell_pair_a, cell_nest=cell_nest,
-            pair_commodity=pair_commodity, pair_crossing=pair_crossing,
-            nest_commodity=nest_commodity, pair_levels=tuple(levels),
-            shape_rk=(n_routes, n_commodities), shape_ck=(n_crossings, n_commodities),
+            cell_route=cell_route_a,
+            cell_commodity=cell_commodity,
+            cell_crossing=route_crossing[cell_route_a],
+            cell_pair=cell_pair_a,
+            cell_nest=cell_nest,
+            pair_commodity=pair_commodity,
+            pair_crossing=pair_crossing,
+            nest_commodity=nest_commodity,
+            pair_levels=tuple(levels),
+            shape_rk=(n_routes, n_commodities),
+            shape_ck=(n_crossings, n_commodities),
             cells_to_commodity=GroupSum(cell_commodity, n_commodities),
             pairs_to_commodity=GroupSum(pair_commodity, n_commodities),
             pairs_to_crossing=GroupSum(pair_crossing, n_crossings),
             cells_to_nest=GroupSum(cell_nest, len(nest_keys)),
-            nests_to_commodity=GroupSum(nest_commodity, n_commodities))
+            nests_to_commodity=GroupSum(nest_commodity, n_commodities),
+        )
 
 
 @dataclass(frozen=True)
@@ -217,36 +232,36 @@ class Network:
     crossing_ids: tuple[str, ...]
     route_ids: tuple[str, ...]
     commodity_ids: tuple[str, ...]
-    route_crossing: np.ndarray       # (R,) crossing index of each route
-    incidence: np.ndarray            # (R, C) 1 where the route enters by the crossing
-    v0: np.ndarray                   # (R, K) USD/day, calibrated baseline flow
-    s0: np.ndarray                   # (R, K) route share of the commodity's baseline flow
-    e0: np.ndarray                   # (C, K) USD/day, baseline value by crossing
-    w0: np.ndarray                   # (C, K) crossing share of the commodity's baseline value
-    freight: np.ndarray              # (R, 1) freight and handling, share of value
-    transit_days: np.ndarray         # (R, 1) days from gateway to border
-    border_days: np.ndarray          # (C,) normal days at the border
-    route_days0: np.ndarray          # (R, 1) baseline days: transit + border
-    pending_release: np.ndarray      # (R, 1) share of re-routed cargo reaching its crossing per day
-    g0: np.ndarray                   # (R, K) baseline generalized cost per unit value
-    logistics_cost0: np.ndarray      # (K,) flow-weighted baseline logistics cost (g0 − 1)
-    premium: np.ndarray              # (R, K) route's logistics cost over the commodity's mix
-    rate: np.ndarray                 # (K,) collected customs rate τ
-    value_per_truck: np.ndarray      # (K,) USD per truck
-    shelf_life_days: np.ndarray      # (K,)
-    delay_cost: np.ndarray           # (K,) h: share of value per day of delay
-    margin: np.ndarray               # (K,) traders' gross margin, share of value
-    is_import: np.ndarray            # (K,) bool
-    capacity: np.ndarray             # (C,) trucks/day a crossing clears normally
-    baseline_load: np.ndarray        # (C,) trucks/day arriving in the baseline
-    route_nest: np.ndarray           # (R,) nest (corridor × kind) of each route
-    pak_route: np.ndarray            # (R, 1) 1 on routes through Pakistan
-    pak_transit: np.ndarray          # (R, 1) 1 on Pakistani transit routes
-    pak_export: np.ndarray           # (R, K) 1 on Afghan imports of Pakistani goods
+    route_crossing: np.ndarray  # (R,) crossing index of each route
+    incidence: np.ndarray  # (R, C) 1 where the route enters by the crossing
+    v0: np.ndarray  # (R, K) USD/day, calibrated baseline flow
+    s0: np.ndarray  # (R, K) route share of the commodity's baseline flow
+    e0: np.ndarray  # (C, K) USD/day, baseline value by crossing
+    w0: np.ndarray  # (C, K) crossing share of the commodity's baseline value
+    freight: np.ndarray  # (R, 1) freight and handling, share of value
+    transit_days: np.ndarray  # (R, 1) days from gateway to border
+    border_days: np.ndarray  # (C,) normal days at the border
+    route_days0: np.ndarray  # (R, 1) baseline days: transit + border
+    pending_release: np.ndarray  # (R, 1) share of re-routed cargo reaching its crossing per day
+    g0: np.ndarray  # (R, K) baseline generalized cost per unit value
+    logistics_cost0: np.ndarray  # (K,) flow-weighted baseline logistics cost (g0 − 1)
+    premium: np.ndarray  # (R, K) route's logistics cost over the commodity's mix
+    rate: np.ndarray  # (K,) collected customs rate τ
+    value_per_truck: np.ndarray  # (K,) USD per truck
+    shelf_life_days: np.ndarray  # (K,)
+    delay_cost: np.ndarray  # (K,) h: share of value per day of delay
+    margin: np.ndarray  # (K,) traders' gross margin, share of value
+    is_import: np.ndarray  # (K,) bool
+    capacity: np.ndarray  # (C,) trucks/day a crossing clears normally
+    baseline_load: np.ndarray  # (C,) trucks/day arriving in the baseline
+    route_nest: np.ndarray  # (R,) nest (corridor × kind) of each route
+    pak_route: np.ndarray  # (R, 1) 1 on routes through Pakistan
+    pak_transit: np.ndarray  # (R, 1) 1 on Pakistani transit routes
+    pak_export: np.ndarray  # (R, K) 1 on Afghan imports of Pakistani goods
     groups: GroupMap = field(repr=False)
     cells: CellLayout = field(repr=False)
-    cell: dict[str, np.ndarray] = field(repr=False)   # static inputs on the cells, (F,)
-    pair: dict[str, np.ndarray] = field(repr=False)   # static inputs on the pairs, (G,)
+    cell: dict[str, np.ndarray] = field(repr=False)  # static inputs on the cells, (F,)
+    pair: dict[str, np.ndarray] = field(repr=False)  # static inputs on the pairs, (G,)
 
     @property
     def n_routes(self) -> int:
@@ -269,8 +284,16 @@ class Network:
         inp = self.inputs
         return sorted(set(inp.routes["corridor"]) | set(inp.crossings["country"]))
 
-    def select(self, *, crossings=None, corridors=None, routes=None, kinds=None,
-               commodities=None, direction=None) -> tuple[np.ndarray, np.ndarray]:
+    def select(
+        self,
+        *,
+        crossings=None,
+        corridors=None,
+        routes=None,
+        kinds=None,
+        commodities=None,
+        direction=None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The one selector → mask resolver: (route mask (R,), commodity mask (K,)).
 
         Each selector is a list of ids (``None`` = all); the route selectors intersect, as do
@@ -280,11 +303,16 @@ class Network:
         routes_df = self.inputs.routes
         rmask = np.ones(self.n_routes, bool)
         for name, sel, known, col in (
-                ("crossings", crossings, list(self.crossing_ids), routes_df["crossing"]),
-                ("corridors", corridors, self.corridors(), routes_df["corridor"]),
-                ("routes", routes, list(self.route_ids), pd.Series(list(self.route_ids),
-                                                                   index=routes_df.index)),
-                ("kinds", kinds, list(KINDS), routes_df["kind"])):
+            ("crossings", crossings, list(self.crossing_ids), routes_df["crossing"]),
+            ("corridors", corridors, self.corridors(), routes_df["corridor"]),
+            (
+                "routes",
+                routes,
+                list(self.route_ids),
+                pd.Series(list(self.route_ids), index=routes_df.index),
+            ),
+            ("kinds", kinds, list(KINDS), routes_df["kind"]),
+        ):
             if sel is None:
                 continue
             for s in sel:
@@ -302,7 +330,7 @@ class Network:
         return rmask, kmask
 
     @classmethod
-    def from_inputs(cls, inputs: Inputs) -> "Network":
+    def from_inputs(cls, inputs: Inputs) -> Network:
         """Build the network from validated inputs (docs/model.md §1)."""
         crossing_ids = tuple(inputs.crossings.index)
         route_ids = tuple(inputs.routes.index)
@@ -313,10 +341,14 @@ class Network:
         route_crossing = np.array([cidx[c] for c in routes["crossing"]])
         incidence = np.zeros((n_routes, n_crossings))
         incidence[np.arange(n_routes), route_crossing] = 1.0
-        annual = (inputs.flows.pivot_table(index="route", columns="commodity", values="value_usd",
-                                           aggfunc="sum")
-                  .reindex(index=list(route_ids), columns=list(commodity_ids)).fillna(0.0))
-        v0 = annual.to_numpy(float) / 365.0                        # USD/day, calibrated
+        annual = (
+            inputs.flows.pivot_table(
+                index="route", columns="commodity", values="value_usd", aggfunc="sum"
+            )
+            .reindex(index=list(route_ids), columns=list(commodity_ids))
+            .fillna(0.0)
+        )
+        v0 = annual.to_numpy(float) / 365.0  # USD/day, calibrated
         tot = v0.sum(axis=0, keepdims=True)
         s0 = np.divide(v0, tot, out=np.zeros_like(v0), where=tot > 0)
         freight = routes["freight_share"].to_numpy(float)[:, None]
@@ -329,8 +361,9 @@ class Network:
         # baseline flow-weighted logistics cost (freight + time) per unit value, by commodity
         lc0 = g0 - 1.0
         vk = v0.sum(axis=0)
-        logistics_cost0 = np.divide((v0 * lc0).sum(axis=0), vk, out=np.zeros(len(commodity_ids)),
-                                    where=vk > 0)
+        logistics_cost0 = np.divide(
+            (v0 * lc0).sum(axis=0), vk, out=np.zeros(len(commodity_ids)), where=vk > 0
+        )
         premium = lc0 - logistics_cost0
         e0 = np.einsum("rc,rk->ck", incidence, v0)
         tot_k = e0.sum(axis=0, keepdims=True)
@@ -342,53 +375,106 @@ class Network:
         need = load / umax
         raise_cap = need > cap
         for i in np.flatnonzero(raise_cap):
-            log.warning("baseline load at %s is %.0f trucks/day, above %.0f%% of its capacity %.0f: "
-                        "using capacity %.0f", crossing_ids[i], load[i], 100 * umax, cap[i], need[i])
+            log.warning(
+                "baseline load at %s is %.0f trucks/day, above %.0f%% of its capacity %.0f: "
+                "using capacity %.0f",
+                crossing_ids[i],
+                load[i],
+                100 * umax,
+                cap[i],
+                need[i],
+            )
         capacity = np.where(raise_cap, need, cap)
         is_import = (com["direction"] == "import").to_numpy()
         margin = com["gross_margin"].to_numpy(float)
         fbill = np.einsum("rc,rk->ck", incidence, v0 * freight)
         freight_ck = np.divide(fbill, e0, out=np.zeros_like(fbill), where=e0 > 0)
-        groups = build_group_map(inputs.trader_groups, list(crossing_ids), list(commodity_ids),
-                                 is_import, margin, freight_ck)
+        groups = build_group_map(
+            inputs.trader_groups,
+            list(crossing_ids),
+            list(commodity_ids),
+            is_import,
+            margin,
+            freight_ck,
+        )
         # nests of route choice: routes of the same corridor and kind (docs/model.md §3)
         keys = list(zip(routes["corridor"], routes["kind"]))
         nest_of = {kk: i for i, kk in enumerate(dict.fromkeys(keys))}
         route_nest = np.array([nest_of[kk] for kk in keys])
         pak = (routes["corridor"] == "pakistan").to_numpy()
         pak_transit = (pak & (routes["kind"] == "transit").to_numpy())[:, None].astype(float)
-        pak_export = ((pak & (routes["kind"] == "bilateral").to_numpy())[:, None]
-                      & is_import[None, :]).astype(float)
+        pak_export = (
+            (pak & (routes["kind"] == "bilateral").to_numpy())[:, None] & is_import[None, :]
+        ).astype(float)
         shelf = com["shelf_life_days"].to_numpy(float)
         rate = com["effective_rate"].to_numpy(float)
-        pending_release = 1.0 / np.maximum(1.0, transit_days)          # (R, 1) per day
+        pending_release = 1.0 / np.maximum(1.0, transit_days)  # (R, 1) per day
         cells = CellLayout.build(v0, route_crossing, route_nest, n_crossings)
         on_c = cells.on_cells
-        cell = {"v0": on_c(v0), "s0": on_c(s0), "g0": on_c(g0), "freight": on_c(freight),
-                "delay_cost": on_c(delay_cost), "route_days0": on_c(route_days0),
-                "pending_release": on_c(pending_release), "premium": on_c(premium),
-                "premium_pos": on_c(np.maximum(premium, 0.0)),
-                "one_plus_freight": 1.0 + on_c(freight)}
+        cell = {
+            "v0": on_c(v0),
+            "s0": on_c(s0),
+            "g0": on_c(g0),
+            "freight": on_c(freight),
+            "delay_cost": on_c(delay_cost),
+            "route_days0": on_c(route_days0),
+            "pending_release": on_c(pending_release),
+            "premium": on_c(premium),
+            "premium_pos": on_c(np.maximum(premium, 0.0)),
+            "one_plus_freight": 1.0 + on_c(freight),
+        }
         pk = cells.pair_commodity
-        pair = {"e0": cells.on_pairs(e0), "w0": cells.on_pairs(w0), "vpt": value_per_truck[pk],
-                "rate": rate[pk],
-                # share of the queue spoiling in one day
-                "spoiled_share": eq.calc_spoiled_value(1.0, shelf[pk]),
-                # open demand elsewhere below this (0.1% of the commodity's baseline daily flow)
-                # is no alternative: cargo with nowhere open to go is lost, instead of cycling
-                # between crossings that are all (almost) shut
-                "open_floor": 1e-3 * v0.sum(axis=0)[pk]}
+        pair = {
+            "e0": cells.on_pairs(e0),
+            "w0": cells.on_pairs(w0),
+            "vpt": value_per_truck[pk],
+            "rate": rate[pk],
+            # share of the queue spoiling in one day
+            "spoiled_share": eq.calc_spoiled_value(1.0, shelf[pk]),
+            # open demand elsewhere below this (0.1% of the commodity's baseline daily flow)
+            # is no alternative: cargo with nowhere open to go is lost, instead of cycling
+            # between crossings that are all (almost) shut
+            "open_floor": 1e-3 * v0.sum(axis=0)[pk],
+        }
         for d in (cell, pair):
             for a in d.values():
                 _frozen(a)
-        arrays = dict(route_crossing=route_crossing, incidence=incidence, v0=v0, s0=s0, e0=e0, w0=w0,
-                      freight=freight, transit_days=transit_days, border_days=border_days,
-                      route_days0=route_days0, pending_release=pending_release, g0=g0,
-                      logistics_cost0=logistics_cost0, premium=premium, rate=rate,
-                      value_per_truck=value_per_truck, shelf_life_days=shelf, delay_cost=delay_cost,
-                      margin=margin, is_import=is_import, capacity=capacity, baseline_load=load,
-                      route_nest=route_nest, pak_route=pak[:, None].astype(float),
-                      pak_transit=pak_transit, pak_export=pak_export)
-        return cls(inputs=inputs, crossing_ids=crossing_ids, route_ids=route_ids,
-                   commodity_ids=commodity_ids, groups=groups, cells=cells, cell=cell, pair=pair,
-                   **{k: _frozen(v) for k, v in arrays.items()})
+        arrays = dict(
+            route_crossing=route_crossing,
+            incidence=incidence,
+            v0=v0,
+            s0=s0,
+            e0=e0,
+            w0=w0,
+            freight=freight,
+            transit_days=transit_days,
+            border_days=border_days,
+            route_days0=route_days0,
+            pending_release=pending_release,
+            g0=g0,
+            logistics_cost0=logistics_cost0,
+            premium=premium,
+            rate=rate,
+            value_per_truck=value_per_truck,
+            shelf_life_days=shelf,
+            delay_cost=delay_cost,
+            margin=margin,
+            is_import=is_import,
+            capacity=capacity,
+            baseline_load=load,
+            route_nest=route_nest,
+            pak_route=pak[:, None].astype(float),
+            pak_transit=pak_transit,
+            pak_export=pak_export,
+        )
+        return cls(
+            inputs=inputs,
+            crossing_ids=crossing_ids,
+            route_ids=route_ids,
+            commodity_ids=commodity_ids,
+            groups=groups,
+            cells=cells,
+            cell=cell,
+            pair=pair,
+            **{k: _frozen(v) for k, v in arrays.items()},
+        )

@@ -24,84 +24,224 @@ from .engine import Day
 from .network import Network
 
 #: reporting frequencies: the ``freq`` argument and the pandas period it sums over
-FREQS = {"D": "D", "W": "W", "MS": "M", "M": "M", "QS": "Q", "Q": "Q", "YS": "Y", "AS": "Y", "Y": "Y"}
+FREQS = {
+    "D": "D",
+    "W": "W",
+    "MS": "M",
+    "M": "M",
+    "QS": "Q",
+    "Q": "Q",
+    "YS": "Y",
+    "AS": "Y",
+    "Y": "Y",
+}
 #: name -> (dims after member/time, units, long_name, cell method)
 VARIABLES: dict[str, tuple[tuple[str, ...], str, str, str]] = {
-    "trade_value": (("crossing", "commodity"), "USD",
-                    "Trade value cleared through the crossing (imports and exports; see the direction coordinate)", "sum"),
-    "baseline_trade_value": (("crossing", "commodity"), "USD",
-                             "Trade value cleared in the no-measure baseline", "sum"),
-    "customs_revenue": (("crossing", "commodity"), "USD", "Afghan customs revenue collected", "sum"),
-    "baseline_customs_revenue": (("crossing", "commodity"), "USD",
-                                 "Afghan customs revenue in the no-measure baseline", "sum"),
-    "customs_revenue_afn": (("crossing", "commodity"), "AFN",
-                            "Afghan customs revenue collected, at the base-year exchange rate", "sum"),
-    "spoiled_value": (("crossing", "commodity"), "USD", "Value of cargo spoiled while queuing", "sum"),
-    "revenue_lost_volume": (("crossing", "commodity"), "USD",
-                            "Revenue lost because less is traded nationally (allocated by baseline crossing share)", "sum"),
-    "revenue_diverted": (("crossing", "commodity"), "USD",
-                         "Revenue lost (+) or gained (-) by re-routing between Afghan crossings; sums to ~0 nationally", "sum"),
-    "revenue_delayed": (("crossing", "commodity"), "USD",
-                        "Revenue held back in queues and re-routed cargo (+), or recovered as backlogs clear (-)", "sum"),
-    "revenue_lost_spoilage": (("crossing", "commodity"), "USD",
-                              "Revenue lost on cargo spoiled in queues", "sum"),
-    "revenue_lost_evasion": (("crossing", "commodity"), "USD",
-                             "Revenue lost to evasion and smuggling as the fiscal wedge rises", "sum"),
+    "trade_value": (
+        ("crossing", "commodity"),
+        "USD",
+        "Trade value cleared through the crossing (imports and exports; see the direction "
+        "coordinate)",
+        "sum",
+    ),
+    "baseline_trade_value": (
+        ("crossing", "commodity"),
+        "USD",
+        "Trade value cleared in the no-measure baseline",
+        "sum",
+    ),
+    "customs_revenue": (
+        ("crossing", "commodity"),
+        "USD",
+        "Afghan customs revenue collected",
+        "sum",
+    ),
+    "baseline_customs_revenue": (
+        ("crossing", "commodity"),
+        "USD",
+        "Afghan customs revenue in the no-measure baseline",
+        "sum",
+    ),
+    "customs_revenue_afn": (
+        ("crossing", "commodity"),
+        "AFN",
+        "Afghan customs revenue collected, at the base-year exchange rate",
+        "sum",
+    ),
+    "spoiled_value": (
+        ("crossing", "commodity"),
+        "USD",
+        "Value of cargo spoiled while queuing",
+        "sum",
+    ),
+    "revenue_lost_volume": (
+        ("crossing", "commodity"),
+        "USD",
+        "Revenue lost because less is traded nationally (allocated by baseline crossing share)",
+        "sum",
+    ),
+    "revenue_diverted": (
+        ("crossing", "commodity"),
+        "USD",
+        "Revenue lost (+) or gained (-) by re-routing between Afghan crossings; sums to ~0 "
+        "nationally",
+        "sum",
+    ),
+    "revenue_delayed": (
+        ("crossing", "commodity"),
+        "USD",
+        "Revenue held back in queues and re-routed cargo (+), or recovered as backlogs clear (-)",
+        "sum",
+    ),
+    "revenue_lost_spoilage": (
+        ("crossing", "commodity"),
+        "USD",
+        "Revenue lost on cargo spoiled in queues",
+        "sum",
+    ),
+    "revenue_lost_evasion": (
+        ("crossing", "commodity"),
+        "USD",
+        "Revenue lost to evasion and smuggling as the fiscal wedge rises",
+        "sum",
+    ),
     "queue_trucks": (("crossing",), "truck", "Trucks queuing at the end of the period", "point"),
-    "queue_trucks_max": (("crossing",), "truck", "Largest end-of-day queue within the period", "max"),
+    "queue_trucks_max": (
+        ("crossing",),
+        "truck",
+        "Largest end-of-day queue within the period",
+        "max",
+    ),
     "wait_days": (("crossing",), "day", "Mean expected wait for a truck joining the queue", "mean"),
     "route_trade_value": (("route", "commodity"), "USD", "Trade value arriving by route", "sum"),
-    "baseline_route_trade_value": (("route", "commodity"), "USD",
-                                   "Trade value arriving by route in the no-measure baseline", "sum"),
-    "tariff_paid": (("route", "commodity"), "USD", "Fees and tariffs paid to the corridor country", "sum"),
-    "guarantee_cost": (("route", "commodity"), "USD", "Cost of bank guarantees (fees and opportunity cost)", "sum"),
-    "capital_locked": (("route", "commodity"), "USD", "Mean capital locked in guarantees over the period", "mean"),
-    "extra_transport_cost": (("route", "commodity"), "USD",
-                             "Extra freight and time cost: waits and delays beyond the route's baseline, plus the premium of a costlier route mix", "sum"),
+    "baseline_route_trade_value": (
+        ("route", "commodity"),
+        "USD",
+        "Trade value arriving by route in the no-measure baseline",
+        "sum",
+    ),
+    "tariff_paid": (
+        ("route", "commodity"),
+        "USD",
+        "Fees and tariffs paid to the corridor country",
+        "sum",
+    ),
+    "guarantee_cost": (
+        ("route", "commodity"),
+        "USD",
+        "Cost of bank guarantees (fees and opportunity cost)",
+        "sum",
+    ),
+    "capital_locked": (
+        ("route", "commodity"),
+        "USD",
+        "Mean capital locked in guarantees over the period",
+        "mean",
+    ),
+    "extra_transport_cost": (
+        ("route", "commodity"),
+        "USD",
+        "Extra freight and time cost: waits and delays beyond the route's baseline, plus the "
+        "premium of a costlier route mix",
+        "sum",
+    ),
     "demurrage_cost": (("crossing", "commodity"), "USD", "Truck demurrage while queuing", "sum"),
 }
 
-#: who-pays variables from :meth:`Model.ledger`: name -> (dims after member, units, long_name, cell method)
+#: who-pays variables from :meth:`RunRecord.ledger`:
+#: name -> (dims after member, units, long_name, cell method)
 LEDGER_VARIABLES: dict[str, tuple[tuple[str, ...], str, str, str]] = {
-    "trader_cost": (("time", "group", "component"), "USD",
-                    "Extra cost borne by the trader group, by component", "sum"),
-    "trader_baseline_margin": (("time", "group"), "USD",
-                               "Trader group's gross margin in the no-measure baseline", "sum"),
-    "trader_capital_locked": (("time", "group"), "USD",
-                              "Mean capital the trader group has locked in guarantees", "mean"),
-    "trader_pressure": (("time", "group"), "1",
-                        "Trader pressure: extra cost / baseline gross margin in the period", "mean"),
-    "trader_pressure_accumulated": (("time", "group"), "month",
-                                    "Accumulated pressure: months of baseline margin lost, decaying with "
-                                    "pressure_half_life_days (end of period)", "point"),
-    "protest_risk": (("time", "group"), "1",
-                     "Protest risk: logistic in accumulated pressure (end of period)", "point"),
-    "pakistan_cost": (("time", "pakistan_component"), "USD",
-                      "Pakistan's ledger: exports to Afghanistan lost, transit handling lost, fees collected "
-                      "(net cost = first + second - third)", "sum"),
-    "pakistan_net_cost": (("time",), "USD",
-                          "Net cost to Pakistan: exports lost + transit handling lost - fees collected", "sum"),
-    "treasury_loss": (("time",), "USD",
-                      "Afghan customs revenue lost against the baseline (baseline - scenario, national)", "sum"),
-    "coercion_exchange_ratio": (("time",), "1",
-                                "Afghan treasury revenue lost per USD of net cost to Pakistan in the period "
-                                "(NaN where Pakistan's net cost is not positive)", "point"),
-    "coercion_exchange_ratio_cumulative": (("time",), "1",
-                                           "Cumulative Afghan treasury revenue lost per cumulative USD of net "
-                                           "cost to Pakistan (NaN where that cost is not positive)", "point"),
-    "leverage_half_life_months": ((), "month",
-                                  "Months from the peak monthly revenue loss until it halves "
-                                  "(NaN: no loss, or it does not halve within the horizon)", "point"),
+    "trader_cost": (
+        ("time", "group", "component"),
+        "USD",
+        "Extra cost borne by the trader group, by component",
+        "sum",
+    ),
+    "trader_baseline_margin": (
+        ("time", "group"),
+        "USD",
+        "Trader group's gross margin in the no-measure baseline",
+        "sum",
+    ),
+    "trader_capital_locked": (
+        ("time", "group"),
+        "USD",
+        "Mean capital the trader group has locked in guarantees",
+        "mean",
+    ),
+    "trader_pressure": (
+        ("time", "group"),
+        "1",
+        "Trader pressure: extra cost / baseline gross margin in the period",
+        "mean",
+    ),
+    "trader_pressure_accumulated": (
+        ("time", "group"),
+        "month",
+        "Accumulated pressure: months of baseline margin lost, decaying with "
+        "pressure_half_life_days (end of period)",
+        "point",
+    ),
+    "protest_risk": (
+        ("time", "group"),
+        "1",
+        "Protest risk: logistic in accumulated pressure (end of period)",
+        "point",
+    ),
+    "pakistan_cost": (
+        ("time", "pakistan_component"),
+        "USD",
+        "Pakistan's ledger: exports to Afghanistan lost, transit handling lost, fees collected "
+        "(net cost = first + second - third)",
+        "sum",
+    ),
+    "pakistan_net_cost": (
+        ("time",),
+        "USD",
+        "Net cost to Pakistan: exports lost + transit handling lost - fees collected",
+        "sum",
+    ),
+    "treasury_loss": (
+        ("time",),
+        "USD",
+        "Afghan customs revenue lost against the baseline (baseline - scenario, national)",
+        "sum",
+    ),
+    "coercion_exchange_ratio": (
+        ("time",),
+        "1",
+        "Afghan treasury revenue lost per USD of net cost to Pakistan in the period "
+        "(NaN where Pakistan's net cost is not positive)",
+        "point",
+    ),
+    "coercion_exchange_ratio_cumulative": (
+        ("time",),
+        "1",
+        "Cumulative Afghan treasury revenue lost per cumulative USD of net "
+        "cost to Pakistan (NaN where that cost is not positive)",
+        "point",
+    ),
+    "leverage_half_life_months": (
+        (),
+        "month",
+        "Months from the peak monthly revenue loss until it halves "
+        "(NaN: no loss, or it does not halve within the horizon)",
+        "point",
+    ),
 }
 
-DECOMPOSITION = ("revenue_lost_volume", "revenue_diverted", "revenue_delayed",
-                 "revenue_lost_spoilage", "revenue_lost_evasion")
+DECOMPOSITION = (
+    "revenue_lost_volume",
+    "revenue_diverted",
+    "revenue_delayed",
+    "revenue_lost_spoilage",
+    "revenue_lost_evasion",
+)
 
 
-
-
-def cleared_by_route(cleared: np.ndarray, arrivals: np.ndarray, route_crossing: np.ndarray,
-                     v0: np.ndarray) -> np.ndarray:
+def cleared_by_route(
+    cleared: np.ndarray, arrivals: np.ndarray, route_crossing: np.ndarray, v0: np.ndarray
+) -> np.ndarray:
     """Trade cleared at the border by route, (..., R, K) USD: the one rule.
 
     Cleared value is known by crossing (``cleared`` (..., C, K)); arrivals by route
@@ -142,14 +282,29 @@ class RunRecord:
         Description of the baseline for the attributes (flat, or the forecast used).
     """
 
-    def __init__(self, network: Network, draws: Draws, scenario: Scenario, days: pd.DatetimeIndex,
-                 freq: str, baseline_index: np.ndarray, baseline: str) -> None:
+    def __init__(
+        self,
+        network: Network,
+        draws: Draws,
+        scenario: Scenario,
+        days: pd.DatetimeIndex,
+        freq: str,
+        baseline_index: np.ndarray,
+        baseline: str,
+    ) -> None:
         if freq not in FREQS:
             raise ValueError(f"freq must be one of {', '.join(FREQS)}, got {freq!r}")
         self.network, self.draws, self.scenario = network, draws, scenario
-        self.days, self.freq, self.baseline_index, self.baseline = days, freq, baseline_index, baseline
+        self.days, self.freq, self.baseline_index, self.baseline = (
+            days,
+            freq,
+            baseline_index,
+            baseline,
+        )
         self.periods, self.period_index = period_labels(days, freq)
-        self.days_in_period = np.bincount(self.period_index, minlength=len(self.periods)).astype(float)
+        self.days_in_period = np.bincount(self.period_index, minlength=len(self.periods)).astype(
+            float
+        )
         self.days_done = 0
         M, P = draws.n_members, len(self.periods)
         cl, C, K = network.cells, network.n_crossings, network.n_commodities
@@ -159,12 +314,22 @@ class RunRecord:
         # on cells (F) and pairs (G) instead of (R, K) and (C, K); sums() presents them
         # member-first with full shapes
         self.acc = {
-            "trade_value": z(G), "evaded_value": z(G), "spoiled_value": z(G),
-            "trade_lost_value": z(G), "diverted_value": z(G), "delayed_value": z(G),
-            "queue_trucks": z(C), "queue_trucks_max": z(C), "queue_truck_days": z(G),
+            "trade_value": z(G),
+            "evaded_value": z(G),
+            "spoiled_value": z(G),
+            "trade_lost_value": z(G),
+            "diverted_value": z(G),
+            "delayed_value": z(G),
+            "queue_trucks": z(C),
+            "queue_trucks_max": z(C),
+            "queue_truck_days": z(G),
             "wait_days": z(C),
-            "route_trade_value": z(F), "tariff_paid": z(F), "guarantee_cost": z(F),
-            "locked_value_days": z(F), "congestion_cost": z(F), "mix_premium": z(K),
+            "route_trade_value": z(F),
+            "tariff_paid": z(F),
+            "guarantee_cost": z(F),
+            "locked_value_days": z(F),
+            "congestion_cost": z(F),
+            "mix_premium": z(K),
         }
         self._tmp = np.empty((M, F))
         self._gather = np.empty((M, F))
@@ -195,7 +360,9 @@ class RunRecord:
         congestion *= day.delay
         o["congestion_cost"][p] += congestion
         premium = np.multiply(arrivals, cell["premium"], out=tmp)
-        o["mix_premium"][p] += np.maximum(self.network.cells.cells_to_commodity(premium, self._gather), 0.0)
+        o["mix_premium"][p] += np.maximum(
+            self.network.cells.cells_to_commodity(premium, self._gather), 0.0
+        )
         self.days_done = day.day + 1
         self._memo = None
 
@@ -207,8 +374,9 @@ class RunRecord:
 
     def period_days(self) -> np.ndarray:
         """(P,) days simulated in each period so far."""
-        return np.bincount(self.period_index[:self.days_done], minlength=len(self.periods))[
-            :self.n_periods].astype(float)
+        return np.bincount(self.period_index[: self.days_done], minlength=len(self.periods))[
+            : self.n_periods
+        ].astype(float)
 
     def sums(self) -> dict[str, np.ndarray]:
         """Per-period results of the days simulated, each (M, P, ...) USD unless noted.
@@ -226,21 +394,25 @@ class RunRecord:
         pairs = lambda v: cl.expand_pairs(np.moveaxis(v, 0, 1))  # noqa: E731
         rate = net.pair["rate"]
         params = self.draws.params
-        o = {"trade_value": pairs(a["trade_value"]), "spoiled_value": pairs(a["spoiled_value"]),
-             "customs_revenue": pairs((a["trade_value"] - a["evaded_value"]) * rate),
-             "revenue_lost_volume": pairs(a["trade_lost_value"] * rate),
-             "revenue_diverted": pairs(a["diverted_value"] * rate),
-             "revenue_delayed": pairs(a["delayed_value"] * rate),
-             "revenue_lost_spoilage": pairs(a["spoiled_value"] * rate),
-             "revenue_lost_evasion": pairs(a["evaded_value"] * rate),
-             "trade_lost_value": pairs(a["trade_lost_value"]),
-             "demurrage_cost": pairs(a["queue_truck_days"]
-                                     * params["demurrage_usd_per_truck_day"][:, None])}
+        o = {
+            "trade_value": pairs(a["trade_value"]),
+            "spoiled_value": pairs(a["spoiled_value"]),
+            "customs_revenue": pairs((a["trade_value"] - a["evaded_value"]) * rate),
+            "revenue_lost_volume": pairs(a["trade_lost_value"] * rate),
+            "revenue_diverted": pairs(a["diverted_value"] * rate),
+            "revenue_delayed": pairs(a["delayed_value"] * rate),
+            "revenue_lost_spoilage": pairs(a["spoiled_value"] * rate),
+            "revenue_lost_evasion": pairs(a["evaded_value"] * rate),
+            "trade_lost_value": pairs(a["trade_lost_value"]),
+            "demurrage_cost": pairs(
+                a["queue_truck_days"] * params["demurrage_usd_per_truck_day"][:, None]
+            ),
+        }
         for k in ("queue_trucks", "queue_trucks_max"):
             o[k] = np.moveaxis(a[k], 0, 1)
         # the mean wait over the days simulated in each period
         full = self.days_in_period[:P]
-        scale = full / np.maximum(self.period_days(), 1.0)                      # 1 when complete
+        scale = full / np.maximum(self.period_days(), 1.0)  # 1 when complete
         o["wait_days"] = np.moveaxis(a["wait_days"] * scale[:, None, None], 0, 1)
         for k in ("route_trade_value", "tariff_paid", "guarantee_cost"):
             o[k] = cells(a[k])
@@ -250,11 +422,14 @@ class RunRecord:
         w = a["route_trade_value"] * net.cell["premium_pos"]
         tot = cl.cells_to_commodity(w)[..., cl.cell_commodity]
         share = np.divide(w, tot, out=np.zeros_like(w), where=tot > 0)
-        o["extra_transport_cost"] = cells(a["congestion_cost"]
-                                          + share * a["mix_premium"][..., cl.cell_commodity])
+        o["extra_transport_cost"] = cells(
+            a["congestion_cost"] + share * a["mix_premium"][..., cl.cell_commodity]
+        )
         # Σ over each period's simulated days of the baseline index: (M, P)
         bsum = np.zeros((self.draws.n_members, P))
-        np.add.at(bsum.T, self.period_index[:self.days_done], self.baseline_index[:, :self.days_done].T)
+        np.add.at(
+            bsum.T, self.period_index[: self.days_done], self.baseline_index[:, : self.days_done].T
+        )
         o["baseline_trade_value"] = bsum[:, :, None, None] * net.e0
         o["baseline_customs_revenue"] = o["baseline_trade_value"] * net.rate
         o["baseline_route_trade_value"] = bsum[:, :, None, None] * net.v0
@@ -263,8 +438,12 @@ class RunRecord:
 
     def ledger(self, sums: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
         """Who pays, per member and period (numpy); see :func:`econ.model.ledger.who_pays`."""
-        return ledger.who_pays(self.sums() if sums is None else sums, self.network,
-                               self.draws.params, self.period_days())
+        return ledger.who_pays(
+            self.sums() if sums is None else sums,
+            self.network,
+            self.draws.params,
+            self.period_days(),
+        )
 
     # ------------------------------------------------------------------ labelled
     def to_dataset(self) -> xr.Dataset:
@@ -275,47 +454,88 @@ class RunRecord:
         o = self.sums()
         o["customs_revenue_afn"] = o["customs_revenue"] * inp.afn_per_usd
         coords: dict[str, Any] = {
-            "member": ("member", draws.member_ids.astype(np.int32), {"long_name": "ensemble member"}),
+            "member": (
+                "member",
+                draws.member_ids.astype(np.int32),
+                {"long_name": "ensemble member"},
+            ),
             "time": ("time", self.periods.values[:P], {"long_name": "start of reporting period"}),
-            "days_in_period": ("time", self.period_days().astype(np.int32),
-                               {"units": "day", "long_name": "days simulated in the period"}),
-            "crossing": ("crossing", np.array(net.crossing_ids, dtype=object), {"long_name": "border crossing"}),
+            "days_in_period": (
+                "time",
+                self.period_days().astype(np.int32),
+                {"units": "day", "long_name": "days simulated in the period"},
+            ),
+            "crossing": (
+                "crossing",
+                np.array(net.crossing_ids, dtype=object),
+                {"long_name": "border crossing"},
+            ),
             "crossing_name": ("crossing", inp.crossings["name"].to_numpy(object)),
             "crossing_country": ("crossing", inp.crossings["country"].to_numpy(object)),
-            "commodity": ("commodity", np.array(net.commodity_ids, dtype=object), {"long_name": "commodity group"}),
+            "commodity": (
+                "commodity",
+                np.array(net.commodity_ids, dtype=object),
+                {"long_name": "commodity group"},
+            ),
             "direction": ("commodity", inp.commodities["direction"].to_numpy(object)),
-            "route": ("route", np.array(net.route_ids, dtype=object), {"long_name": "route (gateway to crossing)"}),
+            "route": (
+                "route",
+                np.array(net.route_ids, dtype=object),
+                {"long_name": "route (gateway to crossing)"},
+            ),
             "route_crossing": ("route", inp.routes["crossing"].to_numpy(object)),
             "route_corridor": ("route", inp.routes["corridor"].to_numpy(object)),
             "route_kind": ("route", inp.routes["kind"].to_numpy(object)),
         }
         gm = net.groups
-        coords.update({
-            "group": ("group", np.array(gm.ids, dtype=object), {"long_name": "trader group"}),
-            "group_name": ("group", np.array(gm.names, dtype=object)),
-            "group_kind": ("group", np.array(gm.kinds, dtype=object)),
-            "margin_basis": ("group", np.array(gm.basis, dtype=object)),
-            "working_capital": ("group", gm.working_capital(net.e0),
-                                {"units": "USD", "long_name": "group's working capital at base-year turnover"}),
-            "component": ("component", np.array(ledger.COMPONENTS, dtype=object),
-                          {"long_name": "trader cost component"}),
-            "pakistan_component": ("pakistan_component", np.array(ledger.PAKISTAN_COMPONENTS, dtype=object),
-                                   {"long_name": "Pakistan ledger component"}),
-        })
+        coords.update(
+            {
+                "group": ("group", np.array(gm.ids, dtype=object), {"long_name": "trader group"}),
+                "group_name": ("group", np.array(gm.names, dtype=object)),
+                "group_kind": ("group", np.array(gm.kinds, dtype=object)),
+                "margin_basis": ("group", np.array(gm.basis, dtype=object)),
+                "working_capital": (
+                    "group",
+                    gm.working_capital(net.e0),
+                    {"units": "USD", "long_name": "group's working capital at base-year turnover"},
+                ),
+                "component": (
+                    "component",
+                    np.array(ledger.COMPONENTS, dtype=object),
+                    {"long_name": "trader cost component"},
+                ),
+                "pakistan_component": (
+                    "pakistan_component",
+                    np.array(ledger.PAKISTAN_COMPONENTS, dtype=object),
+                    {"long_name": "Pakistan ledger component"},
+                ),
+            }
+        )
         data_vars: dict[str, Any] = {}
         for name, (dims, units, long_name, method) in VARIABLES.items():
-            data_vars[name] = (("member", "time") + dims, o[name][:, :P],
-                               {"units": units, "long_name": long_name, "cell_methods": f"time: {method}"})
+            data_vars[name] = (
+                ("member", "time") + dims,
+                o[name][:, :P],
+                {"units": units, "long_name": long_name, "cell_methods": f"time: {method}"},
+            )
         names = list(draws.values)
-        coords["parameter"] = ("parameter", np.array(names, dtype=object),
-                               {"long_name": "uncertain number drawn per member"})
+        coords["parameter"] = (
+            "parameter",
+            np.array(names, dtype=object),
+            {"long_name": "uncertain number drawn per member"},
+        )
         data_vars["parameter_value"] = (
             ("member", "parameter"),
-            np.stack([draws.values[n] for n in names], axis=1) if names else np.zeros((draws.n_members, 0)),
-            {"units": "various",
-             "long_name": "Each member's value of every parameter (units as in parameters.toml; "
-                          "per-commodity parameters: the global value that scales them) and of "
-                          "each measure range (end dates in days from the scenario start)"})
+            np.stack([draws.values[n] for n in names], axis=1)
+            if names
+            else np.zeros((draws.n_members, 0)),
+            {
+                "units": "various",
+                "long_name": "Each member's value of every parameter (units as in parameters.toml; "
+                "per-commodity parameters: the global value that scales them) and of "
+                "each measure range (end dates in days from the scenario start)",
+            },
+        )
         led = self.ledger(o)
         for name, (dims, units, long_name, method) in LEDGER_VARIABLES.items():
             attrs = {"units": units, "long_name": long_name}
@@ -343,7 +563,8 @@ class RunRecord:
             "input_hashes": json.dumps(inp.hashes, sort_keys=True),
             "inputs_dir": str(inp.directory.name),
             "days_simulated": self.days_done,
-            "history": f"chokepoint {__version__}: run {sc.name} ({draws.n_members} member(s), freq {self.freq})",
+            "history": f"chokepoint {__version__}: run {sc.name} "
+            f"({draws.n_members} member(s), freq {self.freq})",
         }
         return ds
 

@@ -26,10 +26,10 @@ class CompiledMeasure:
     index: int
     type: str
     label: str
-    mask: np.ndarray           # (R, K) bool: route × commodity cells it applies to
+    mask: np.ndarray  # (R, K) bool: route × commodity cells it applies to
     crossing_mask: np.ndarray  # (C,) bool
-    start: int                 # day index (relative to scenario start)
-    end: np.ndarray            # (M,) exclusive day index
+    start: int  # day index (relative to scenario start)
+    end: np.ndarray  # (M,) exclusive day index
     announced: int | None
     values: dict[str, np.ndarray]  # field -> (M,)
     base: str = "duties"
@@ -96,8 +96,9 @@ class Schedule:
         self.network, self.scenario, self.draws = network, scenario, draws
         self.n_days = n_days
         self.n_members = draws.n_members
-        self.measures: tuple[CompiledMeasure, ...] = tuple(self._compile(i, m)
-                                                           for i, m in enumerate(scenario.measures))
+        self.measures: tuple[CompiledMeasure, ...] = tuple(
+            self._compile(i, m) for i, m in enumerate(scenario.measures)
+        )
         self._cache: dict[bytes, Wedges] = {}
         self._cell_cache: dict[bytes, CellWedges] = {}
         # which measures are active for which members, per day (the key of the caches)
@@ -112,36 +113,61 @@ class Schedule:
         net, sc = self.network, self.scenario
         file = sc.path or sc.name
         try:
-            rsel, ksel = net.select(crossings=m.crossings, corridors=m.corridors, routes=m.routes,
-                                    kinds=m.kinds, commodities=m.commodities)
+            rsel, ksel = net.select(
+                crossings=m.crossings,
+                corridors=m.corridors,
+                routes=m.routes,
+                kinds=m.kinds,
+                commodities=m.commodities,
+            )
         except UnknownId as exc:
-            raise input_error(file, f"measure {i + 1} ({m.type}): unknown id in '{exc.field}'",
-                              found=exc.value, expected=f"one of {', '.join(exc.known)}",
-                              fix=f"correct the id in {exc.field}") from None
+            raise input_error(
+                file,
+                f"measure {i + 1} ({m.type}): unknown id in '{exc.field}'",
+                found=exc.value,
+                expected=f"one of {', '.join(exc.known)}",
+                fix=f"correct the id in {exc.field}",
+            ) from None
         mask = rsel[:, None] & ksel[None, :] & (net.v0 > 0)
         if not mask.any():
-            raise input_error(file, f"measure {i + 1} ({m.type}{': ' + m.label if m.label else ''}) "
-                              "matches no baseline flow", expected="selectors naming at least one "
-                              "route and commodity with trade", fix="widen or correct the selectors")
+            raise input_error(
+                file,
+                f"measure {i + 1} ({m.type}{': ' + m.label if m.label else ''}) "
+                "matches no baseline flow",
+                expected="selectors naming at least one route and commodity with trade",
+                fix="widen or correct the selectors",
+            )
         if m.type == "closure" and m.commodities is not None:
-            raise input_error(file, f"measure {i + 1} (closure): 'commodities' does not apply to a "
-                              "closure", fix="use a restriction to stop particular goods, or drop the "
-                              "commodities selector")
+            raise input_error(
+                file,
+                f"measure {i + 1} (closure): 'commodities' does not apply to a closure",
+                fix="use a restriction to stop particular goods, or drop the commodities selector",
+            )
         cmask = np.zeros(net.n_crossings, bool)
         cmask[net.route_crossing[mask.any(axis=1)]] = True
         mv = self.draws.measure_values
         values = {f: mv[measure_key(i, m.type, f)] for f in MEASURE_NUMBERS[m.type]}
         announced = None if m.announced is None else (m.announced - sc.start).days
-        return CompiledMeasure(i, m.type, m.label, mask, cmask, (m.start - sc.start).days,
-                               mv[measure_key(i, m.type, "end")].astype(np.int64), announced,
-                               values, getattr(m, "base", "duties"))
+        return CompiledMeasure(
+            i,
+            m.type,
+            m.label,
+            mask,
+            cmask,
+            (m.start - sc.start).days,
+            mv[measure_key(i, m.type, "end")].astype(np.int64),
+            announced,
+            values,
+            getattr(m, "base", "duties"),
+        )
 
     # ------------------------------------------------------------------ wedges
     def active(self, day: int, measures: tuple[CompiledMeasure, ...] | None = None) -> np.ndarray:
         """(n_measures, M) bool: which measures are in force on ``day`` for each member."""
         measures = self.measures if measures is None else measures
         return np.array([(m.start <= day) & (day < m.end) for m in measures]).reshape(
-            len(measures), self.n_members)
+            len(measures), self.n_members
+        )
 
     def wedges(self, day: int) -> Wedges:
         """The arrays of all measures in force on ``day`` (cached by activity pattern)."""
@@ -171,19 +197,28 @@ class Schedule:
                 share = base * v["cover"]
                 w = eq.calc_guarantee_wedge(share, 1.0, v["annual_cost"], v["lockup_days"])
                 guar += np.where(am, w, 0.0)
-                locked += np.where(am, eq.calc_capital_locked(1.0, share, 1.0, v["lockup_days"]), 0.0)
+                locked += np.where(
+                    am, eq.calc_capital_locked(1.0, share, 1.0, v["lockup_days"]), 0.0
+                )
                 avail *= np.where(am, 1.0 - v["excluded_share"], 1.0)
             elif m.type == "restriction":
                 quota = np.minimum(quota, np.where(am, v["quota"], 1.0))
             elif m.type == "closure":
-                cap = np.minimum(cap, np.where(a[:, None] & m.crossing_mask[None],
-                                               m.values["capacity"][:, None], 1.0))
+                cap = np.minimum(
+                    cap,
+                    np.where(
+                        a[:, None] & m.crossing_mask[None], m.values["capacity"][:, None], 1.0
+                    ),
+                )
             elif m.type == "delay":
                 extra += np.where(am, v["extra_days"], 0.0)
         avail = avail * quota
         capacity = self.capacity(cap, extra)
-        kappa = eq.calc_compliance(tariff + guar, p["evasion_semi_elasticity"][:, None, None],
-                                   p["evasion_max_share"][:, None, None])
+        kappa = eq.calc_compliance(
+            tariff + guar,
+            p["evasion_semi_elasticity"][:, None, None],
+            p["evasion_max_share"][:, None, None],
+        )
         return Wedges(tariff, guar, locked, avail, extra, cap, capacity, kappa)
 
     def cell_wedges(self, day: int) -> CellWedges:
@@ -194,8 +229,16 @@ class Schedule:
             cl = self.network.cells
             at = (slice(None), cl.cell_route, cl.cell_commodity)
             self._cell_cache[key] = CellWedges(
-                w.tariff[at], w.guarantee[at], w.locked[at], w.availability[at], w.extra_days[at],
-                w.capacity_share, w.capacity, w.compliance[at], w.availability[at] < 1.0)
+                w.tariff[at],
+                w.guarantee[at],
+                w.locked[at],
+                w.availability[at],
+                w.extra_days[at],
+                w.capacity_share,
+                w.capacity,
+                w.compliance[at],
+                w.availability[at] < 1.0,
+            )
         return self._cell_cache[key]
 
     def capacity(self, capacity_share: np.ndarray, extra_days: np.ndarray) -> np.ndarray:
@@ -223,14 +266,21 @@ class Schedule:
             if m.announced is None:
                 continue
             w = self._wedges((m,), always)
-            wait = eq.calc_wait_days(0.0, net.capacity, w.capacity_share,
-                                     p["closure_expected_days"][:, None])
+            wait = eq.calc_wait_days(
+                0.0, net.capacity, w.capacity_share, p["closure_expected_days"][:, None]
+            )
             days = net.route_days0[None] + wait[:, net.route_crossing][:, :, None] + w.extra_days
             g = eq.calc_generalized_cost(net.freight, net.delay_cost, days, w.tariff, w.guarantee)
-            target = eq.calc_target_flow(net.v0, net.s0, w.availability, g / net.g0,
-                                         p["route_substitution_elasticity"],
-                                         p["import_demand_elasticity"], route_nest=net.route_nest,
-                                         rho=p["within_corridor_substitution_ratio"])
+            target = eq.calc_target_flow(
+                net.v0,
+                net.s0,
+                w.availability,
+                g / net.g0,
+                p["route_substitution_elasticity"],
+                p["import_demand_elasticity"],
+                route_nest=net.route_nest,
+                rho=p["within_corridor_substitution_ratio"],
+            )
             # capacity-limited cut at closed crossings
             ratio = np.minimum(1.0, w.capacity / np.maximum(net.baseline_load, 1e-300))
             target = np.minimum(target, net.v0 * ratio[:, net.route_crossing][:, :, None])
@@ -239,7 +289,9 @@ class Schedule:
             length = max(0, hi - lo)
             lo2, hi2 = max(0, m.start), min(self.n_days, m.start + length)
             cl = net.cells
-            out.append(Anticipation(lo, hi, lo2, hi2, (alpha * cut)[:, cl.cell_route, cl.cell_commodity]))
+            out.append(
+                Anticipation(lo, hi, lo2, hi2, (alpha * cut)[:, cl.cell_route, cl.cell_commodity])
+            )
         return tuple(out)
 
     def anticipation_at(self, day: int) -> np.ndarray | float:
@@ -255,4 +307,4 @@ class Schedule:
 
 def always_on(m: CompiledMeasure, n_members: int) -> CompiledMeasure:
     """The measure in force on every day (for equilibrium calculations)."""
-    return replace(m, start=-10 ** 9, end=np.full(n_members, 10 ** 9))
+    return replace(m, start=-(10**9), end=np.full(n_members, 10**9))

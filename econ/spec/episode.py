@@ -42,7 +42,7 @@ class Outcome(BaseModel):
     known_failure: str = ""
 
     @model_validator(mode="after")
-    def _check(self) -> "Outcome":
+    def _check(self) -> Outcome:
         if self.window_end <= self.window_start:
             raise ValueError("window_end must be after window_start")
         if self.tolerance <= 0:

@@ -47,6 +47,6 @@ class Inputs:
         rev = (f["value_usd"] * f["effective_rate"]).groupby(f["crossing"]).sum()
         return rev.reindex(self.crossings.index, fill_value=0.0)
 
-    def with_parameters(self, parameters: dict[str, Parameter]) -> "Inputs":
+    def with_parameters(self, parameters: dict[str, Parameter]) -> Inputs:
         """A copy with the parameters replaced (e.g. from ``calibrate``)."""
         return replace(self, parameters=parameters)

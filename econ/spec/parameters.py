@@ -9,8 +9,9 @@ percentiles; bounds for uniform and triangular), ``unit``, ``source`` and option
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -82,8 +83,11 @@ class Parameter:
             return lo + (hi - lo) * q
         if self.dist == "triangular":
             c = (v - lo) / (hi - lo) if hi > lo else 0.5
-            return np.where(q < c, lo + np.sqrt(q * (hi - lo) * (v - lo)),
-                            hi - np.sqrt((1 - q) * (hi - lo) * (hi - v)))
+            return np.where(
+                q < c,
+                lo + np.sqrt(q * (hi - lo) * (v - lo)),
+                hi - np.sqrt((1 - q) * (hi - lo) * (hi - v)),
+            )
         from scipy.special import ndtri
 
         z = ndtri(np.clip(q, 1e-12, 1 - 1e-12))
@@ -106,8 +110,9 @@ class Parameter:
         """
         return self.central(commodities)[None, :] * self.scale(np.asarray(draws, float))[:, None]
 
-    def with_value(self, value: float, *, keep_spread: bool = True,
-                   keep_by_commodity: bool = True) -> "Parameter":
+    def with_value(
+        self, value: float, *, keep_spread: bool = True, keep_by_commodity: bool = True
+    ) -> Parameter:
         """This parameter with a new central value, the rest following it.
 
         Per-commodity values scale by the ratio new/old (as :meth:`commodity_values` does);
@@ -122,66 +127,121 @@ class Parameter:
                 p05, p95 = p05 + (v - self.value), p95 + (v - self.value)
             else:
                 p05, p95 = sorted((p05 * ratio, p95 * ratio))
-        byk = ({k: x * ratio for k, x in self.by_commodity.items()} if keep_by_commodity
-               else dict(self.by_commodity))
+        byk = (
+            {k: x * ratio for k, x in self.by_commodity.items()}
+            if keep_by_commodity
+            else dict(self.by_commodity)
+        )
         return replace(self, value=v, p05=p05, p95=p95, by_commodity=byk)
 
 
-def parse_parameters(data: dict[str, Any], file: str, commodities: Iterable[str]) -> dict[str, Parameter]:
+def parse_parameters(
+    data: dict[str, Any], file: str, commodities: Iterable[str]
+) -> dict[str, Parameter]:
     """Validate the parameters table and return :class:`Parameter` objects."""
     known = set(commodities)
     out: dict[str, Parameter] = {}
-    for name, (lo, hi) in REQUIRED.items():
+    for name in REQUIRED:
         if name not in data:
-            raise input_error(file, f"missing parameter [{name}]",
-                              fix=f"add a [{name}] table with value, dist, p05, p95, unit, source")
+            raise input_error(
+                file,
+                f"missing parameter [{name}]",
+                fix=f"add a [{name}] table with value, dist, p05, p95, unit, source",
+            )
     for name, tab in data.items():
         if not isinstance(tab, dict):
             raise input_error(file, f"'{name}' is not a table", fix=f"write it as [{name}]")
         if "value" not in tab:
             raise input_error(file, f"[{name}] has no 'value'", fix="add value = <central value>")
         value = tab["value"]
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-            raise input_error(file, f"[{name}] value is not a finite number", found=value,
-                              fix="write a number")
+        if (
+            not isinstance(value, (int, float))
+            or isinstance(value, bool)
+            or not math.isfinite(value)
+        ):
+            raise input_error(
+                file, f"[{name}] value is not a finite number", found=value, fix="write a number"
+            )
         if name in REQUIRED:
             lo, hi = REQUIRED[name]
             if not lo <= value <= hi:
-                raise input_error(file, f"[{name}] value out of range", found=value,
-                                  expected=f"[{lo}, {hi}]", fix="check the value and its unit")
+                raise input_error(
+                    file,
+                    f"[{name}] value out of range",
+                    found=value,
+                    expected=f"[{lo}, {hi}]",
+                    fix="check the value and its unit",
+                )
         dist = tab.get("dist", "fixed")
         if dist not in DISTS:
-            raise input_error(file, f"[{name}] unknown dist", found=dist,
-                              expected=" | ".join(DISTS), fix="use one of the listed distributions")
+            raise input_error(
+                file,
+                f"[{name}] unknown dist",
+                found=dist,
+                expected=" | ".join(DISTS),
+                fix="use one of the listed distributions",
+            )
         p05, p95 = tab.get("p05"), tab.get("p95")
         if dist != "fixed":
             if p05 is None or p95 is None:
-                raise input_error(file, f"[{name}] dist '{dist}' needs p05 and p95",
-                                  fix="add p05 = ... and p95 = ...")
+                raise input_error(
+                    file,
+                    f"[{name}] dist '{dist}' needs p05 and p95",
+                    fix="add p05 = ... and p95 = ...",
+                )
             if not (p05 <= value <= p95) or p05 >= p95:
-                raise input_error(file, f"[{name}] percentiles out of order", found=(p05, value, p95),
-                                  expected="p05 <= value <= p95 and p05 < p95", fix="reorder them")
+                raise input_error(
+                    file,
+                    f"[{name}] percentiles out of order",
+                    found=(p05, value, p95),
+                    expected="p05 <= value <= p95 and p05 < p95",
+                    fix="reorder them",
+                )
             if dist == "lognormal" and p05 <= 0:
-                raise input_error(file, f"[{name}] lognormal needs p05 > 0", found=p05,
-                                  fix="use a positive p05 or another dist")
+                raise input_error(
+                    file,
+                    f"[{name}] lognormal needs p05 > 0",
+                    found=p05,
+                    fix="use a positive p05 or another dist",
+                )
         if not str(tab.get("source", "")).strip():
-            raise input_error(file, f"[{name}] has no source", fix="add source = \"...\" (or 'derived: how')")
+            raise input_error(
+                file, f"[{name}] has no source", fix="add source = \"...\" (or 'derived: how')"
+            )
         byk = tab.get("by_commodity", {}) or {}
         for k, v in byk.items():
             if k not in known:
-                raise input_error(file, f"[{name}.by_commodity] unknown commodity", found=k,
-                                  expected="an id from commodities.csv", fix="correct the id")
+                raise input_error(
+                    file,
+                    f"[{name}.by_commodity] unknown commodity",
+                    found=k,
+                    expected="an id from commodities.csv",
+                    fix="correct the id",
+                )
             if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-                raise input_error(file, f"[{name}.by_commodity] {k} is not a non-negative number",
-                                  found=v, fix="write a number >= 0")
-        out[name] = Parameter(name=name, value=float(value), dist=dist,
-                              p05=None if p05 is None else float(p05),
-                              p95=None if p95 is None else float(p95),
-                              unit=str(tab.get("unit", "1")), source=str(tab.get("source", "")),
-                              description=str(tab.get("description", "")),
-                              by_commodity={k: float(v) for k, v in byk.items()})
+                raise input_error(
+                    file,
+                    f"[{name}.by_commodity] {k} is not a non-negative number",
+                    found=v,
+                    fix="write a number >= 0",
+                )
+        out[name] = Parameter(
+            name=name,
+            value=float(value),
+            dist=dist,
+            p05=None if p05 is None else float(p05),
+            p95=None if p95 is None else float(p95),
+            unit=str(tab.get("unit", "1")),
+            source=str(tab.get("source", "")),
+            description=str(tab.get("description", "")),
+            by_commodity={k: float(v) for k, v in byk.items()},
+        )
     w = out["adjust_fast_weight"].value + out["adjust_medium_weight"].value
     if w > 1.0 + 1e-12:
-        raise input_error(file, "adjust_fast_weight + adjust_medium_weight exceed 1", found=w,
-                          fix="lower one of them (the slow weight is 1 minus their sum)")
+        raise input_error(
+            file,
+            "adjust_fast_weight + adjust_medium_weight exceed 1",
+            found=w,
+            fix="lower one of them (the slow weight is 1 minus their sum)",
+        )
     return out

@@ -12,7 +12,7 @@ the midpoint, an ensemble draws uniformly between them.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -36,13 +36,13 @@ def measure_key(index: int, type_: str, field: str) -> str:
     return f"measure{index + 1}.{type_}.{field}"
 
 
-def measure_fields(measure: "Measure") -> tuple[str, ...]:
+def measure_fields(measure: Measure) -> tuple[str, ...]:
     """The fields of a measure that can carry a per-member value: ``end`` and its numbers."""
     return ("end",) + MEASURE_NUMBERS[measure.type]
 
 
-Number = Union[float, tuple[float, float]]
-DateOrRange = Union[dt.date, tuple[dt.date, dt.date]]
+Number = float | tuple[float, float]
+DateOrRange = dt.date | tuple[dt.date, dt.date]
 
 
 def central(x: Any) -> Any:
@@ -81,7 +81,7 @@ class _Measure(BaseModel):
         return _ordered(v)
 
     @model_validator(mode="after")
-    def _dates(self) -> "_Measure":
+    def _dates(self) -> _Measure:
         end = self.end[0] if isinstance(self.end, tuple) else self.end
         if end is not None and end <= self.start:
             raise ValueError(f"end {end} is not after start {self.start}")
@@ -121,8 +121,12 @@ class BankGuarantee(_Measure):
     annual_cost: Number | None = None
     excluded_share: Number | None = None
 
-    _v1 = field_validator("cover", "excluded_share")(classmethod(lambda cls, v: v if v is None else _share(v)))
-    _v2 = field_validator("lockup_days", "annual_cost")(classmethod(lambda cls, v: v if v is None else _nonneg(v)))
+    _v1 = field_validator("cover", "excluded_share")(
+        classmethod(lambda cls, v: v if v is None else _share(v))
+    )
+    _v2 = field_validator("lockup_days", "annual_cost")(
+        classmethod(lambda cls, v: v if v is None else _nonneg(v))
+    )
 
 
 class Restriction(_Measure):
@@ -146,8 +150,9 @@ class Delay(_Measure):
     _v = field_validator("extra_days")(classmethod(lambda cls, v: _nonneg(v)))
 
 
-Measure = Annotated[Union[Tariff, BankGuarantee, Restriction, Closure, Delay],
-                    Field(discriminator="type")]
+Measure = Annotated[
+    Tariff | BankGuarantee | Restriction | Closure | Delay, Field(discriminator="type")
+]
 
 
 class Scenario(BaseModel):
@@ -169,7 +174,7 @@ class Scenario(BaseModel):
         """First day after the horizon."""
         return add_months(self.start, self.months)
 
-    def with_months(self, months: int) -> "Scenario":
+    def with_months(self, months: int) -> Scenario:
         """The scenario with another horizon (months from the same start)."""
         return self.model_copy(update={"months": months})
 

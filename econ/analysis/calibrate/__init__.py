@@ -11,6 +11,19 @@ from .estimator import COV_TYPES, DEFAULT_PARAMS, ESTIMABLE, METHODS, estimate
 from .panel import PANEL_FILE, default_panel_path, load_panel
 from .result import CHI2_90, WEAK_SE_LOG, CalibrationResult, to_parameters_toml
 
-__all__ = ["CHI2_90", "COV_TYPES", "CalibrationResult", "DEFAULT_PARAMS", "ESTIMABLE", "METHODS",
-           "PANEL_FILE", "WEAK_SE_LOG", "default_panel_path", "estimate", "load_episode", "load_panel",
-           "simulate_panel", "to_parameters_toml"]
+__all__ = [
+    "CHI2_90",
+    "COV_TYPES",
+    "CalibrationResult",
+    "DEFAULT_PARAMS",
+    "ESTIMABLE",
+    "METHODS",
+    "PANEL_FILE",
+    "WEAK_SE_LOG",
+    "default_panel_path",
+    "estimate",
+    "load_episode",
+    "load_panel",
+    "simulate_panel",
+    "to_parameters_toml",
+]

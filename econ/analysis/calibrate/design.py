@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -51,7 +51,9 @@ def _covering(sc: Scenario, first: dt.date, last: dt.date) -> Scenario:
         months += 1
     if start == sc.start and months == sc.months:
         return sc
-    log.info("episode %s: horizon widened to %s + %d months to cover the panel", sc.name, start, months)
+    log.info(
+        "episode %s: horizon widened to %s + %d months to cover the panel", sc.name, start, months
+    )
     return sc.model_copy(update={"start": start, "months": months})
 
 
@@ -59,20 +61,21 @@ def _covering(sc: Scenario, first: dt.date, last: dt.date) -> Scenario:
 class _Row:
     """Precomputed selection of one panel row inside its episode run."""
 
-    s: int                   # first day index (inclusive)
-    e: int                   # last day index (exclusive)
+    s: int  # first day index (inclusive)
+    e: int  # last day index (exclusive)
     measure: str
     route_level: bool
-    cmask: np.ndarray        # (C,) crossings
-    rmask: np.ndarray        # (R,) routes (route level)
-    kmask: np.ndarray        # (K,) commodities
+    cmask: np.ndarray  # (C,) crossings
+    rmask: np.ndarray  # (R,) routes (route level)
+    kmask: np.ndarray  # (K,) commodities
 
 
 class _Design:
     """Episodes, their scenarios and row selections; evaluates m_i(θ) by running the model."""
 
-    def __init__(self, panel: pd.DataFrame, inputs: Inputs,
-                 scenarios: Mapping[str, Scenario] | None) -> None:
+    def __init__(
+        self, panel: pd.DataFrame, inputs: Inputs, scenarios: Mapping[str, Scenario] | None
+    ) -> None:
         self.inputs = inputs
         self.network = net = Network.from_inputs(inputs)
         self.panel = panel.reset_index(drop=True)
@@ -94,7 +97,7 @@ class _Design:
             kinds = None if r["kind"] == "all" else [r["kind"]]
             direction = None if r["direction"] == "all" else r["direction"]
             rm = np.zeros(net.n_routes, bool)
-            for u in parts:         # a row's units add up; kind and direction narrow each
+            for u in parts:  # a row's units add up; kind and direction narrow each
                 sel = {} if units[u] == "all" else {selector[units[u]]: [u]}
                 part, km = net.select(kinds=kinds, direction=direction, **sel)
                 rm |= part
@@ -115,8 +118,11 @@ class _Design:
             self.runs += 1
             o = model.out
             z = lambda a: np.concatenate([np.zeros((1,) + a.shape[1:]), np.cumsum(a, axis=0)])  # noqa: E731
-            cache[name] = {"tv": z(o["trade_value"][0]), "rtv": z(o["route_trade_value"][0]),
-                           "rev": z(o["customs_revenue"][0])}
+            cache[name] = {
+                "tv": z(o["trade_value"][0]),
+                "rtv": z(o["route_trade_value"][0]),
+                "rev": z(o["customs_revenue"][0]),
+            }
         for i, (name, row) in enumerate(self.rows):
             out[i] = self._row_value(cache[name], row)
         return out
@@ -127,7 +133,7 @@ class _Design:
         if row.measure in ("customs_revenue_usd", "customs_revenue_afn"):
             rev = c["rev"][e] - c["rev"][s]
             return float(rev[np.ix_(row.cmask, km)].sum())
-        tv = c["tv"][e] - c["tv"][s]                                     # (C, K) cleared
+        tv = c["tv"][e] - c["tv"][s]  # (C, K) cleared
         if row.route_level:
             val = cleared_by_route(tv, c["rtv"][e] - c["rtv"][s], net.route_crossing, net.v0)
             if row.measure == "trucks":
@@ -138,11 +144,16 @@ class _Design:
         return float(tv[np.ix_(row.cmask, km)].sum())
 
 
-def simulate_panel(inputs: Inputs, scenario: Scenario | str | Path, *,
-                   values: Mapping[str, float] | None = None,
-                   units: Sequence[tuple[str, str, str, str]] | None = None,
-                   noise_cv: float = 0.05, rng: int | np.random.Generator | None = None,
-                   months: int = 1) -> pd.DataFrame:
+def simulate_panel(
+    inputs: Inputs,
+    scenario: Scenario | str | Path,
+    *,
+    values: Mapping[str, float] | None = None,
+    units: Sequence[tuple[str, str, str, str]] | None = None,
+    noise_cv: float = 0.05,
+    rng: int | np.random.Generator | None = None,
+    months: int = 1,
+) -> pd.DataFrame:
     """A panel simulated by the model itself, in the format of :func:`load_panel`.
 
     The model runs ``scenario`` with the parameters of ``inputs`` overridden by ``values``
@@ -156,8 +167,16 @@ def simulate_panel(inputs: Inputs, scenario: Scenario | str | Path, *,
     """
     sc = scenario if isinstance(scenario, Scenario) else load_episode(scenario, inputs)
     if units is None:
-        tot = inputs.flows.join(inputs.routes["crossing"], on="route").groupby("crossing")["value_usd"].sum()
-        units = [(c, "all", "all", "trade_value_usd") for c in inputs.crossings.index if tot.get(c, 0) > 0]
+        tot = (
+            inputs.flows.join(inputs.routes["crossing"], on="route")
+            .groupby("crossing")["value_usd"]
+            .sum()
+        )
+        units = [
+            (c, "all", "all", "trade_value_usd")
+            for c in inputs.crossings.index
+            if tot.get(c, 0) > 0
+        ]
     starts = []
     d = sc.start
     while d < sc.end:
@@ -169,18 +188,28 @@ def simulate_panel(inputs: Inputs, scenario: Scenario | str | Path, *,
     desc = ", ".join(f"{k}={v:g}" for k, v in sorted(truth.items())) or "central values"
     for u, kind, direction, measure in units:
         for a, b in starts:
-            recs.append({"period_start": a, "period_end": b, "episode": sc.name,
-                         "series": f"sim-{u.replace(';', '+')}-{kind}-{direction}-{measure}",
-                         "unit": u, "kind": kind, "direction": direction, "measure": measure,
-                         "value": 0.0, "source": f"simulated by econ.calibrate.simulate_panel ({desc}; "
-                                                  f"noise cv {noise_cv:g})"})
+            recs.append(
+                {
+                    "period_start": a,
+                    "period_end": b,
+                    "episode": sc.name,
+                    "series": f"sim-{u.replace(';', '+')}-{kind}-{direction}-{measure}",
+                    "unit": u,
+                    "kind": kind,
+                    "direction": direction,
+                    "measure": measure,
+                    "value": 0.0,
+                    "source": f"simulated by econ.calibrate.simulate_panel ({desc}; "
+                    f"noise cv {noise_cv:g})",
+                }
+            )
     panel = pd.DataFrame.from_records(recs)
     panel["row"] = np.arange(len(panel)) + 2
     design = _Design(panel, inputs, {sc.name: sc})
     m = design.predict(truth)
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     if noise_cv > 0:
-        k = 1.0 / noise_cv ** 2
+        k = 1.0 / noise_cv**2
         noise = gen.gamma(k, 1.0 / k, size=len(m))
     else:
         noise = np.ones(len(m))

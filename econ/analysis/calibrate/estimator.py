@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,9 +44,16 @@ log = logging.getLogger(__name__)
 METHODS = ("ppml", "ols")
 COV_TYPES = ("HC0", "HC1", "cluster")
 #: parameters the estimator can fit (all positive: estimated on a log scale)
-ESTIMABLE = ("route_substitution_elasticity", "import_demand_elasticity", "adjust_fast_days",
-             "adjust_medium_days", "adjust_slow_days", "queue_patience_days",
-             "closure_expected_days", "return_slowdown_factor")
+ESTIMABLE = (
+    "route_substitution_elasticity",
+    "import_demand_elasticity",
+    "adjust_fast_days",
+    "adjust_medium_days",
+    "adjust_slow_days",
+    "queue_patience_days",
+    "closure_expected_days",
+    "return_slowdown_factor",
+)
 DEFAULT_PARAMS = ("route_substitution_elasticity", "adjust_medium_days")
 #: values of each parameter scanned over θ̂/20 .. 20·θ̂ for rival optima (see CalibrationResult.rival)
 SCAN_POINTS = 9
@@ -100,12 +108,20 @@ def _fit_glm(y, X, offset, method, cov_type, clusters):
     return res
 
 
-def estimate(panel: pd.DataFrame, *, inputs: Inputs, params: Sequence[str] = DEFAULT_PARAMS,
-             method: str = "ppml", cov_type: str = "HC1",
-             scenarios: Mapping[str, Scenario] | None = None,
-             start: Mapping[str, float] | None = None, max_iter: int = 25, tol: float = 1e-3,
-             step: float = 0.02,
-             progress: Callable[[int, float, dict[str, float]], None] | None = None) -> CalibrationResult:
+def estimate(
+    panel: pd.DataFrame,
+    *,
+    inputs: Inputs,
+    params: Sequence[str] = DEFAULT_PARAMS,
+    method: str = "ppml",
+    cov_type: str = "HC1",
+    scenarios: Mapping[str, Scenario] | None = None,
+    start: Mapping[str, float] | None = None,
+    max_iter: int = 25,
+    tol: float = 1e-3,
+    step: float = 0.02,
+    progress: Callable[[int, float, dict[str, float]], None] | None = None,
+) -> CalibrationResult:
     """Estimate ``params`` from an episode panel by PPML (or OLS on logs) through the model.
 
     Parameters
@@ -129,14 +145,20 @@ def estimate(panel: pd.DataFrame, *, inputs: Inputs, params: Sequence[str] = DEF
         Callback ``progress(iteration, objective, values)`` after each Gauss-Newton step.
     """
     if method not in METHODS:
-        raise InputError(f"calibrate: unknown method {method!r}; fix: use one of {', '.join(METHODS)}")
+        raise InputError(
+            f"calibrate: unknown method {method!r}; fix: use one of {', '.join(METHODS)}"
+        )
     if cov_type not in COV_TYPES:
-        raise InputError(f"calibrate: unknown covariance {cov_type!r}; fix: use one of {', '.join(COV_TYPES)}")
+        raise InputError(
+            f"calibrate: unknown covariance {cov_type!r}; fix: use one of {', '.join(COV_TYPES)}"
+        )
     params = tuple(dict.fromkeys(params))
     for n in params:
         if n not in ESTIMABLE:
-            raise InputError(f"calibrate: parameter {n!r} cannot be estimated; "
-                             f"fix: choose from {', '.join(ESTIMABLE)}")
+            raise InputError(
+                f"calibrate: parameter {n!r} cannot be estimated; "
+                f"fix: choose from {', '.join(ESTIMABLE)}"
+            )
     if not params:
         raise InputError("calibrate: no parameter to estimate; fix: name at least one with --param")
     priors = {n: inputs.parameters[n].value for n in params}
@@ -144,7 +166,9 @@ def estimate(panel: pd.DataFrame, *, inputs: Inputs, params: Sequence[str] = DEF
     for n, v in theta.items():
         lo, hi = REQUIRED[n]
         if not (v > 0 and lo <= v <= hi):
-            raise InputError(f"calibrate: start value of {n} is {v}; fix: use a value in ({max(lo, 0)}, {hi}]")
+            raise InputError(
+                f"calibrate: start value of {n} is {v}; fix: use a value in ({max(lo, 0)}, {hi}]"
+            )
 
     scenarios = {**panel.attrs.get("scenarios", {}), **(scenarios or {})}
     design = _Design(panel, inputs, scenarios)
@@ -158,8 +182,10 @@ def estimate(panel: pd.DataFrame, *, inputs: Inputs, params: Sequence[str] = DEF
         row = int(panel["row"].iloc[i]) if "row" in panel else i + 2
         if m0[i] <= 0:
             keep[i] = False
-            dropped.append(f"row {row}: the model predicts no {panel['measure'].iloc[i]} "
-                           f"(observed {y_all[i]:.6g})")
+            dropped.append(
+                f"row {row}: the model predicts no {panel['measure'].iloc[i]} "
+                f"(observed {y_all[i]:.6g})"
+            )
         elif method == "ols" and y_all[i] <= 0:
             keep[i] = False
             dropped.append(f"row {row}: zero value has no log (OLS)")
@@ -171,18 +197,26 @@ def estimate(panel: pd.DataFrame, *, inputs: Inputs, params: Sequence[str] = DEF
             break
         for i in np.flatnonzero(sel):
             row = int(panel["row"].iloc[i]) if "row" in panel else i + 2
-            dropped.append(f"row {row}: only row of series '{panel['series'].iloc[i]}' in episode "
-                           f"'{panel['episode'].iloc[i]}' (absorbed by its fixed effect)")
+            dropped.append(
+                f"row {row}: only row of series '{panel['series'].iloc[i]}' in episode "
+                f"'{panel['episode'].iloc[i]}' (absorbed by its fixed effect)"
+            )
         keep &= ~sel
     for d in dropped:
         log.warning("calibrate: dropped %s", d)
     if keep.sum() < 3:
-        raise InputError("calibrate: fewer than 3 usable panel rows; fix: add rows with at least two "
-                         "periods per series and episode")
+        raise InputError(
+            "calibrate: fewer than 3 usable panel rows; fix: add rows with at least two "
+            "periods per series and episode"
+        )
     y_raw = y_all[keep]
     groups = groups_all[keep]
     # each series is divided by its mean, so that its weight does not depend on its currency
-    y = y_raw / _group_scale(y_raw, np.ones_like(y_raw), groups, "ppml") if method == "ppml" else y_raw
+    y = (
+        y_raw / _group_scale(y_raw, np.ones_like(y_raw), groups, "ppml")
+        if method == "ppml"
+        else y_raw
+    )
     clusters = pd.factorize(panel["series"].to_numpy()[keep])[0]
     D = _fe_matrix(groups)
 
@@ -217,9 +251,11 @@ def estimate(panel: pd.DataFrame, *, inputs: Inputs, params: Sequence[str] = DEF
         if n in not_identified:
             continue
         ca = Jd[:, a] * np.sqrt(w)
-        dup = any(abs(ca @ cb) / math.sqrt((ca @ ca) * (cb @ cb)) > 0.999
-                  for cb in (Jd[:, b] * np.sqrt(w) for b in keepj))
-        if dup:     # moves the predictions exactly as an earlier parameter does
+        dup = any(
+            abs(ca @ cb) / math.sqrt((ca @ ca) * (cb @ cb)) > 0.999
+            for cb in (Jd[:, b] * np.sqrt(w) for b in keepj)
+        )
+        if dup:  # moves the predictions exactly as an earlier parameter does
             not_identified.append(n)
         else:
             keepj.append(a)
@@ -235,7 +271,7 @@ def estimate(panel: pd.DataFrame, *, inputs: Inputs, params: Sequence[str] = DEF
             converged = True
             break
         res = _fit_glm(y, np.column_stack([D, J]), np.log(m), method, "HC0", clusters)
-        delta = np.asarray(res.params)[D.shape[1]:]
+        delta = np.asarray(res.params)[D.shape[1] :]
         lam = 1.0
         improved = False
         for _ in range(12):
@@ -253,13 +289,17 @@ def estimate(panel: pd.DataFrame, *, inputs: Inputs, params: Sequence[str] = DEF
                 break
             lam /= 2
         if not improved:
-            converged = True      # no descent direction left: at the optimum to numerical precision
+            converged = True  # no descent direction left: at the optimum to numerical precision
             break
         change = max(abs(math.log(trial[n] / theta[n])) for n in names)
         theta, m, rel = trial, m_new, (obj - obj_new) / max(abs(obj), 1e-300)
         obj = obj_new
-        log.info("calibrate: iteration %d, objective %.6g, %s", it, obj,
-                 ", ".join(f"{n}={theta[n]:.4g}" for n in names))
+        log.info(
+            "calibrate: iteration %d, objective %.6g, %s",
+            it,
+            obj,
+            ", ".join(f"{n}={theta[n]:.4g}" for n in names),
+        )
         if progress is not None:
             progress(it, obj, dict(theta))
         J = jacobian(theta, m, names)
@@ -269,7 +309,7 @@ def estimate(panel: pd.DataFrame, *, inputs: Inputs, params: Sequence[str] = DEF
     # inference at the optimum: the linearised GLM has the same score as the nonlinear fit
     if names:
         final = _fit_glm(y, np.column_stack([D, J]), np.log(m), method, cov_type, clusters)
-        cov = np.asarray(final.cov_params())[D.shape[1]:, D.shape[1]:]
+        cov = np.asarray(final.cov_params())[D.shape[1] :, D.shape[1] :]
         se_log = {n: float(math.sqrt(max(cov[j, j], 0.0))) for j, n in enumerate(names)}
     else:
         final = _fit_glm(y, D, np.log(m), method, cov_type, clusters)
@@ -294,7 +334,8 @@ def estimate(panel: pd.DataFrame, *, inputs: Inputs, params: Sequence[str] = DEF
     pseudo_r2 = 1.0 - deviance / null_dev if null_dev > 0 else float("nan")
     # is the interval honest? Scan each parameter over θ̂/20 .. 20·θ̂ (others held) and record
     # the quasi-likelihood ratio (deviance rise ÷ dispersion); a value outside the 90% interval
-    # with a ratio below χ²(1, 90%) means a flat or multi-modal objective (see CalibrationResult.rival)
+    # with a ratio below χ²(1, 90%) means a flat or multi-modal objective
+    # (see CalibrationResult.rival)
     dof = max(1, len(y) - D.shape[1] - len(names))
     phi = obj / dof if obj > 0 else float("nan")
     scan: dict[str, tuple[tuple[float, float], ...]] = {}
@@ -302,8 +343,11 @@ def estimate(panel: pd.DataFrame, *, inputs: Inputs, params: Sequence[str] = DEF
         if not se_log[n] <= WEAK_SE_LOG or not phi > 0:
             continue
         lo, hi = max(REQUIRED[n][0], 1e-6), REQUIRED[n][1]
-        grid = np.unique(np.clip(theta[n] * np.exp(np.linspace(-math.log(20), math.log(20), SCAN_POINTS)),
-                                 lo, hi))
+        grid = np.unique(
+            np.clip(
+                theta[n] * np.exp(np.linspace(-math.log(20), math.log(20), SCAN_POINTS)), lo, hi
+            )
+        )
         pts = []
         for v in grid:
             if math.isclose(v, theta[n], rel_tol=1e-9):
@@ -311,20 +355,51 @@ def estimate(panel: pd.DataFrame, *, inputs: Inputs, params: Sequence[str] = DEF
             o2 = _objective(y, predict({**theta, n: float(v)}), groups, method)
             pts.append((float(v), float((o2 - obj) / phi)))
         scan[n] = tuple(pts)
-    at_bound = tuple(n for n in names if any(math.isclose(theta[n], b, rel_tol=1e-6)
-                                              for b in (max(REQUIRED[n][0], 1e-6), REQUIRED[n][1])))
+    at_bound = tuple(
+        n
+        for n in names
+        if any(
+            math.isclose(theta[n], b, rel_tol=1e-6)
+            for b in (max(REQUIRED[n][0], 1e-6), REQUIRED[n][1])
+        )
+    )
     estimates = {n: theta[n] for n in names}
-    std_errors = {n: theta[n] * se_log[n] for n in names}     # delta method: dθ = θ·d log θ
-    fitted = panel.loc[keep, ["row", "episode", "series", "period_start", "period_end", "value"]].copy() \
-        if "row" in panel else panel.loc[keep, ["episode", "series", "period_start", "period_end", "value"]].copy()
+    std_errors = {n: theta[n] * se_log[n] for n in names}  # delta method: dθ = θ·d log θ
+    fitted = (
+        panel.loc[keep, ["row", "episode", "series", "period_start", "period_end", "value"]].copy()
+        if "row" in panel
+        else panel.loc[keep, ["episode", "series", "period_start", "period_end", "value"]].copy()
+    )
     fitted["fitted"] = mu * (y_raw / y if method == "ppml" else 1.0)
     fitted["model_value"] = m
-    log.info("calibrate: %s on %d rows, %d fixed effects: %s", method, len(y), D.shape[1],
-             ", ".join(f"{n}={estimates[n]:.4g} (SE {std_errors[n]:.3g})" for n in names))
+    log.info(
+        "calibrate: %s on %d rows, %d fixed effects: %s",
+        method,
+        len(y),
+        D.shape[1],
+        ", ".join(f"{n}={estimates[n]:.4g} (SE {std_errors[n]:.3g})" for n in names),
+    )
     return CalibrationResult(
-        method=method, cov_type=cov_type, params=params, estimates=estimates, std_errors=std_errors,
-        log_std_errors=se_log, priors=priors, not_identified=tuple(not_identified), at_bound=at_bound,
-        nobs=int(len(y)), n_groups=int(D.shape[1]), dropped=tuple(dropped), loglike=llf,
-        deviance=deviance, null_deviance=null_dev, pseudo_r2=float(pseudo_r2), iterations=it,
-        converged=converged, model_runs=design.runs, scan=scan, panel=str(panel.attrs.get("path", "")),
-        fitted=fitted)
+        method=method,
+        cov_type=cov_type,
+        params=params,
+        estimates=estimates,
+        std_errors=std_errors,
+        log_std_errors=se_log,
+        priors=priors,
+        not_identified=tuple(not_identified),
+        at_bound=at_bound,
+        nobs=int(len(y)),
+        n_groups=int(D.shape[1]),
+        dropped=tuple(dropped),
+        loglike=llf,
+        deviance=deviance,
+        null_deviance=null_dev,
+        pseudo_r2=float(pseudo_r2),
+        iterations=it,
+        converged=converged,
+        model_runs=design.runs,
+        scan=scan,
+        panel=str(panel.attrs.get("path", "")),
+        fitted=fitted,
+    )

@@ -7,8 +7,8 @@ import csv
 import datetime as dt
 import logging
 import math
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -20,8 +20,18 @@ from ...spec.inputs import Inputs
 log = logging.getLogger(__name__)
 
 PANEL_FILE = "episode_panel.csv"
-PANEL_COLUMNS = ("period_start", "period_end", "episode", "series", "unit", "kind", "direction",
-                 "measure", "value", "source")
+PANEL_COLUMNS = (
+    "period_start",
+    "period_end",
+    "episode",
+    "series",
+    "unit",
+    "kind",
+    "direction",
+    "measure",
+    "value",
+    "source",
+)
 MEASURES = ("trade_value_usd", "customs_revenue_usd", "customs_revenue_afn", "trucks")
 KINDS = ("all", "bilateral", "transit")
 DIRECTIONS = ("all", "import", "export")
@@ -50,8 +60,12 @@ def _episode_dir(inputs: Inputs | None) -> Path:
     return default_inputs_dir() / "episodes"
 
 
-def load_panel(path: str | Path | None = None, *, inputs: Inputs | None = None,
-               episodes: Iterable[str] | None = None) -> pd.DataFrame:
+def load_panel(
+    path: str | Path | None = None,
+    *,
+    inputs: Inputs | None = None,
+    episodes: Iterable[str] | None = None,
+) -> pd.DataFrame:
     """Read and validate an episode panel (one check per rule, one-line InputError).
 
     Parameters
@@ -82,14 +96,20 @@ def load_panel(path: str | Path | None = None, *, inputs: Inputs | None = None,
         with p.open(newline="", encoding="utf-8") as fh:
             rows = list(csv.reader(fh))
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise input_error(file, f"not a readable UTF-8 CSV ({exc})", fix="save the file as UTF-8 CSV") from None
+        raise input_error(
+            file, f"not a readable UTF-8 CSV ({exc})", fix="save the file as UTF-8 CSV"
+        ) from None
     if not rows:
         raise input_error(file, "empty file", fix=f"add a header row: {','.join(PANEL_COLUMNS)}")
     header = [h.strip() for h in rows[0]]
     for col in PANEL_COLUMNS:
         if col not in header:
-            raise input_error(file, f"missing column '{col}'", expected=", ".join(PANEL_COLUMNS),
-                              fix=f"add a '{col}' column")
+            raise input_error(
+                file,
+                f"missing column '{col}'",
+                expected=", ".join(PANEL_COLUMNS),
+                fix=f"add a '{col}' column",
+            )
     body = rows[1:]
     if not body:
         raise input_error(file, "no data rows", fix="add at least one observation")
@@ -103,9 +123,14 @@ def load_panel(path: str | Path | None = None, *, inputs: Inputs | None = None,
     for i, r in enumerate(body):
         line = i + 2
         if len(r) != len(header):
-            raise input_error(file, "wrong number of cells", row=line, found=len(r),
-                              expected=f"{len(header)} (as in the header)",
-                              fix="quote cells that contain commas")
+            raise input_error(
+                file,
+                "wrong number of cells",
+                row=line,
+                found=len(r),
+                expected=f"{len(header)} (as in the header)",
+                fix="quote cells that contain commas",
+            )
         cell = {c: r[idx[c]].strip() for c in PANEL_COLUMNS}
         for c in PANEL_COLUMNS:
             if cell[c] == "":
@@ -115,52 +140,126 @@ def load_panel(path: str | Path | None = None, *, inputs: Inputs | None = None,
             try:
                 d[c] = dt.date.fromisoformat(cell[c])
             except ValueError:
-                raise input_error(file, "not a date", row=line, column=c, found=cell[c],
-                                  expected="YYYY-MM-DD", fix="write a calendar date YYYY-MM-DD") from None
+                raise input_error(
+                    file,
+                    "not a date",
+                    row=line,
+                    column=c,
+                    found=cell[c],
+                    expected="YYYY-MM-DD",
+                    fix="write a calendar date YYYY-MM-DD",
+                ) from None
             if len(cell[c]) != 10:
-                raise input_error(file, "not a date", row=line, column=c, found=cell[c],
-                                  expected="YYYY-MM-DD", fix="write a calendar date YYYY-MM-DD")
+                raise input_error(
+                    file,
+                    "not a date",
+                    row=line,
+                    column=c,
+                    found=cell[c],
+                    expected="YYYY-MM-DD",
+                    fix="write a calendar date YYYY-MM-DD",
+                )
         if d["period_end"] < d["period_start"]:
-            raise input_error(file, "period_end before period_start", row=line, column="period_end",
-                              found=(cell["period_start"], cell["period_end"]),
-                              fix="swap or correct the dates (both days are included)")
+            raise input_error(
+                file,
+                "period_end before period_start",
+                row=line,
+                column="period_end",
+                found=(cell["period_start"], cell["period_end"]),
+                fix="swap or correct the dates (both days are included)",
+            )
         try:
             value = float(cell["value"])
         except ValueError:
-            raise input_error(file, "value is not a number", row=line, column="value",
-                              found=cell["value"], fix="write a plain number (no units or commas)") from None
+            raise input_error(
+                file,
+                "value is not a number",
+                row=line,
+                column="value",
+                found=cell["value"],
+                fix="write a plain number (no units or commas)",
+            ) from None
         if not math.isfinite(value):
-            raise input_error(file, "value is not finite", row=line, column="value", found=cell["value"],
-                              fix="write a finite number")
+            raise input_error(
+                file,
+                "value is not finite",
+                row=line,
+                column="value",
+                found=cell["value"],
+                fix="write a finite number",
+            )
         if value < 0:
-            raise input_error(file, "negative value", row=line, column="value", found=value,
-                              expected="a value >= 0", fix="trade, revenue and trucks cannot be negative")
+            raise input_error(
+                file,
+                "negative value",
+                row=line,
+                column="value",
+                found=value,
+                expected="a value >= 0",
+                fix="trade, revenue and trucks cannot be negative",
+            )
         for c, allowed in (("measure", MEASURES), ("kind", KINDS), ("direction", DIRECTIONS)):
             if cell[c] not in allowed:
-                raise input_error(file, f"unknown {c}", row=line, column=c, found=cell[c],
-                                  expected=" | ".join(allowed), fix="use one of the allowed values")
+                raise input_error(
+                    file,
+                    f"unknown {c}",
+                    row=line,
+                    column=c,
+                    found=cell[c],
+                    expected=" | ".join(allowed),
+                    fix="use one of the allowed values",
+                )
         if cell["episode"] not in known_eps:
-            raise input_error(file, "unknown episode", row=line, column="episode", found=cell["episode"],
-                              expected=f"one of {', '.join(known_eps)}",
-                              fix="name an episode file in inputs/episodes/ (without .toml)")
+            raise input_error(
+                file,
+                "unknown episode",
+                row=line,
+                column="episode",
+                found=cell["episode"],
+                expected=f"one of {', '.join(known_eps)}",
+                fix="name an episode file in inputs/episodes/ (without .toml)",
+            )
         parts = [s.strip() for s in cell["unit"].split(";")]
         kinds_of = set()
         for s in parts:
             if s not in units:
-                raise input_error(file, "unknown unit id", row=line, column="unit", found=s,
-                                  expected="a crossing, corridor or route id (or all)",
-                                  fix="use ids from crossings.csv / routes.csv, separated by ';'")
+                raise input_error(
+                    file,
+                    "unknown unit id",
+                    row=line,
+                    column="unit",
+                    found=s,
+                    expected="a crossing, corridor or route id (or all)",
+                    fix="use ids from crossings.csv / routes.csv, separated by ';'",
+                )
             kinds_of.add(units[s])
         if "all" in parts and len(parts) > 1:
-            raise input_error(file, "'all' combined with other units", row=line, column="unit",
-                              found=cell["unit"], fix="use 'all' alone")
+            raise input_error(
+                file,
+                "'all' combined with other units",
+                row=line,
+                column="unit",
+                found=cell["unit"],
+                fix="use 'all' alone",
+            )
         if "route" in kinds_of and cell["kind"] != "all":
-            raise input_error(file, "a route unit already fixes the kind", row=line, column="kind",
-                              found=cell["kind"], fix="set kind to all for route units")
+            raise input_error(
+                file,
+                "a route unit already fixes the kind",
+                row=line,
+                column="kind",
+                found=cell["kind"],
+                fix="set kind to all for route units",
+            )
         if cell["measure"] != "trade_value_usd" and cell["kind"] != "all":
-            raise input_error(file, f"kind applies to trade_value_usd only, not {cell['measure']}",
-                              row=line, column="kind", found=cell["kind"],
-                              fix="set kind to all (revenue and trucks are counted by crossing)")
+            raise input_error(
+                file,
+                f"kind applies to trade_value_usd only, not {cell['measure']}",
+                row=line,
+                column="kind",
+                found=cell["kind"],
+                fix="set kind to all (revenue and trucks are counted by crossing)",
+            )
         recs.append({**cell, **d, "value": value, "row": line, "unit": ";".join(parts)})
     df = pd.DataFrame.from_records(recs)
     for s, g in df.groupby("series", sort=False):
@@ -168,19 +267,33 @@ def load_panel(path: str | Path | None = None, *, inputs: Inputs | None = None,
             other = (g[c] != g[c].iloc[0]).to_numpy()
             if other.any():
                 j = int(np.flatnonzero(other)[0])
-                raise input_error(file, f"series '{s}' mixes several values of {c}",
-                                  row=int(g["row"].iloc[j]), column=c,
-                                  found=(g[c].iloc[0], g[c].iloc[j]),
-                                  fix="give each definition its own series name")
+                raise input_error(
+                    file,
+                    f"series '{s}' mixes several values of {c}",
+                    row=int(g["row"].iloc[j]),
+                    column=c,
+                    found=(g[c].iloc[0], g[c].iloc[j]),
+                    fix="give each definition its own series name",
+                )
         g = g.sort_values("period_start")
         prev_end = g["period_end"].shift(1)
         bad = (g["period_start"] <= prev_end).to_numpy()
         if bad.any():
             line = int(g["row"].to_numpy()[np.flatnonzero(bad)[0]])
-            raise input_error(file, f"period overlaps another row of series '{s}'", row=line,
-                              column="period_start", fix="split the figures into non-overlapping periods "
-                              "(e.g. subtract the overlapping month) or use another series")
-    log.info("loaded panel %s: %d rows, %d series, %d episodes", p, len(df), df["series"].nunique(),
-             df["episode"].nunique())
+            raise input_error(
+                file,
+                f"period overlaps another row of series '{s}'",
+                row=line,
+                column="period_start",
+                fix="split the figures into non-overlapping periods "
+                "(e.g. subtract the overlapping month) or use another series",
+            )
+    log.info(
+        "loaded panel %s: %d rows, %d series, %d episodes",
+        p,
+        len(df),
+        df["series"].nunique(),
+        df["episode"].nunique(),
+    )
     df.attrs["path"] = str(p)
     return df

@@ -19,11 +19,15 @@ def golden_numbers() -> dict[str, dict[str, list[float]]]:
     out = {}
     for label, kw in (("deterministic", {}), ("seeded3", {"members": 3, "rng": 2024})):
         ds = econ.run(econ.load_scenario(TOY / "scen" / "closure.toml"), inputs=inputs, **kw)
-        out[label] = {v: ds[v].sum([d for d in ds[v].dims if d != "member"]).values.tolist()
-                      for v in sorted(ds.data_vars)}
+        out[label] = {
+            v: ds[v].sum([d for d in ds[v].dims if d != "member"]).values.tolist()
+            for v in sorted(ds.data_vars)
+        }
     return out
 
 
 if __name__ == "__main__":
-    (HERE / "toy_closure.json").write_text(json.dumps(golden_numbers(), indent=1, sort_keys=True) + "\n")
+    (HERE / "toy_closure.json").write_text(
+        json.dumps(golden_numbers(), indent=1, sort_keys=True) + "\n"
+    )
     print("wrote", HERE / "toy_closure.json")
