@@ -2,7 +2,9 @@
 
 Axis order everywhere: ``member`` first, then ``route`` (or ``crossing``), then
 ``commodity``. Each function is named after the quantity it returns and gives the
-equation and units in its docstring; derivations and sources are in docs/model.md.
+equation and units in its docstring, in the symbols of docs/model.md ("Symbols"); derivations
+and sources are there too. These are the reference forms: the engine runs some of them fused
+and in place (econ/model/engine.py), and tests/test_kernels.py checks the two agree.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def calc_guarantee_wedge(base_share, cover, annual_cost, lockup_days):
 
 
 def calc_capital_locked(value_per_day, base_share, cover, lockup_days):
-    """L = v · base · cover · lockup_days   [USD locked in guarantees, a stock]"""
+    """locked = v · base · cover · lockup_days   [USD locked in guarantees, a stock]"""
     return value_per_day * base_share * cover * lockup_days
 
 
@@ -44,7 +46,7 @@ def calc_route_weight(availability, cost_ratio, sigma):
 def calc_target_flow(
     v0, s0, availability, cost_ratio, sigma, epsilon, scale=1.0, *, route_nest=None, rho=1.0
 ):
-    """D*[r,k] = v0 · scale · (w / S_n) · (W_n / T) · (P/P0)^(−ε)   [USD/day]
+    """q*[r,k] = v0 · scale · (w / S_n) · (Ω_n / Ω) · PI^(−ε)   [USD/day]
 
     Demand for a commodity (import-demand elasticity ε) over a two-level CES nest of
     routes: nests ``n`` of close substitutes (routes of the same corridor and kind, e.g.
@@ -54,9 +56,9 @@ def calc_target_flow(
     - availability a splits into the nest's a_n = max_{r∈n} a (its most open route) and
       u = a / a_n inside it; w = u·(g/g0)^(−ρσ), s0_n = Σ_{r∈n} s0 and the nest's weight
       index S_n = Σ_{r∈n} s0·w / s0_n;
-    - W_n = a_n · S_n^(1/ρ) and T = Σ_n s0_n·W_n / Σ s0;
-    - P/P0 = (Σ_n s0_n·Q_n / Σ s0)^(1/(1−σ)), Q_n = a_n · B_n^((1−σ)/(1−ρσ)) and
-      B_n = Σ_{r∈n} s0·w·(g/g0) / s0_n.
+    - Ω_n = a_n · S_n^(1/ρ) and Ω = Σ_n s0_n·Ω_n / Σ s0;
+    - PI = (Σ_n s0_n·a_n·V_n^((1−σ)/(1−ρσ)) / Σ s0)^(1/(1−σ)) (the price index ratio P/P0),
+      with the nest's cost index V_n = Σ_{r∈n} s0·w·(g/g0) / s0_n.
 
     So goods barred from one route of a nest move mainly to the nest's other routes, and
     a quota on every route of a nest (a corridor's negative list) scales the nest like a
@@ -166,15 +168,15 @@ def calc_target_flow_cells(
             sw = np.multiply(s0, w, out=out)  # out, if given, is scratch until the end
             Sn = per_nest(sw)
             sw *= cost_ratio
-            Bn = per_nest(sw)
-            Wn = np.where(an > 0, an * Sn ** (1.0 / rho), 0.0)
-            Qn = np.where(
-                (an > 0) & (Bn > 0), an * Bn ** ((1.0 - sig_n) / (1.0 - rho * sig_n)), 0.0
+            Vn = per_nest(sw)  # nest cost index V_n
+            Omega_n = np.where(an > 0, an * Sn ** (1.0 / rho), 0.0)  # nest weight Ω_n
+            cost_n = np.where(
+                (an > 0) & (Vn > 0), an * Vn ** ((1.0 - sig_n) / (1.0 - rho * sig_n)), 0.0
             )
-            S = nest_route_sum(s0n * Wn) / den
-            base = nest_route_sum(s0n * Qn) / den
-            # inside its nest a route has w / S_n of the nest's W_n
-            w *= to_nest(np.divide(Wn, Sn, out=np.zeros_like(Wn), where=Sn > 0))
+            S = nest_route_sum(s0n * Omega_n) / den  # Ω[k]
+            base = nest_route_sum(s0n * cost_n) / den
+            # inside its nest a route has w / S_n of the nest's Ω_n
+            w *= to_nest(np.divide(Omega_n, Sn, out=np.zeros_like(Omega_n), where=Sn > 0))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         p = np.where(base > 0, base ** (1.0 / (1.0 - sigma)), np.inf)
         vol = np.where(np.isfinite(p), p ** (-epsilon), 0.0)
@@ -190,7 +192,7 @@ def calc_target_flow_cells(
 
 
 def calc_adjustment_rate(timescale_days, multiplier):
-    """λ = 1 − exp(−1 / (τ·μ))   [1/day]: share of a gap closed in one day."""
+    """λ = 1 − exp(−1 / (θ·μ))   [1/day]: share of a gap closed in one day (time scale θ)."""
     return 1.0 - np.exp(-1.0 / (timescale_days * multiplier))
 
 
@@ -215,9 +217,9 @@ def calc_box_update(deviation, target_deviation, rate):
 
 
 def calc_capacity(normal_capacity, capacity_share, base_days, extra_days):
-    """K = K̄ · c · D0 / (D0 + ΔD)   [truck/day]
+    """Cap = Cap0 · ω · D0 / (D0 + ΔD)   [truck/day]
 
-    Daily clearing capacity after a closure (share ``c`` left) and a processing
+    Daily clearing capacity after a closure (share ``ω`` left) and a processing
     delay ``ΔD`` days on top of the normal border time ``D0`` (Little's law with
     a fixed number of lanes: throughput falls as time per truck rises).
     """
@@ -225,29 +227,29 @@ def calc_capacity(normal_capacity, capacity_share, base_days, extra_days):
 
 
 def calc_cleared_share(queue_trucks, arriving_trucks, capacity):
-    """φ = min(1, K / (Q + A))   [1]: share of the trucks at the crossing cleared today."""
+    """φ = min(1, Cap / (Q + A))   [1]: share of the trucks at the crossing cleared today."""
     tot = queue_trucks + arriving_trucks
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return np.where(tot > capacity, capacity / np.where(tot > 0, tot, 1.0), 1.0)
 
 
 def calc_spoiled_value(queued_value, shelf_life_days, days=1.0):
-    """S = Q · (1 − exp(−δ·t)), δ = ln 2 / shelf life   [USD]: spoilage in the queue."""
+    """spoiled = queued · (1 − exp(−δ·t)), δ = ln 2 / shelf life   [USD]: spoilage in the queue."""
     return queued_value * -np.expm1(-LN2 / shelf_life_days * days)
 
 
 def calc_hold_back_share(capacity_share, days_closed, patience_days):
-    """h = c + (1 − c) · exp(−d / P)   [1]: share of cargo still sent to a crossing.
+    """hb = ω + (1 − ω) · exp(−d / patience)   [1]: share of cargo still sent to a crossing.
 
-    Traders stop sending cargo to a crossing whose capacity is cut to ``c`` once the closure
-    has lasted ``d`` days, at the rate 1/P of their patience; what they hold back is re-routed
-    like cargo that turns back from the queue. An open crossing (c = 1) gets everything.
+    Traders stop sending cargo to a crossing whose capacity is cut to ``ω`` once the closure
+    has lasted ``d`` days, at the rate 1/patience; what they hold back is re-routed like cargo
+    that turns back from the queue. An open crossing (ω = 1) gets everything.
     """
     return capacity_share + (1.0 - capacity_share) * np.exp(-days_closed / patience_days)
 
 
 def calc_wait_days(queue_trucks, normal_capacity, capacity_share, expected_closure_days):
-    """W = Q / K̄ + (1 − c) · D_exp   [day]
+    """W = Q / Cap0 + (1 − ω) · D_exp   [day]
 
     Expected wait of a truck joining the queue: the backlog at normal capacity plus
     the expected remaining length of a closure (scaled by the capacity withdrawn).
@@ -258,11 +260,11 @@ def calc_wait_days(queue_trucks, normal_capacity, capacity_share, expected_closu
 
 
 def calc_renege_share(wait_days, patience_days):
-    """ρ = 1 − exp(−max(0, W − P) / (P·W))   [1]: share of the queue turning back in one day.
+    """ψ = 1 − exp(−max(0, W − patience) / (patience·W))   [1]: share of the queue turning back.
 
-    Trucks whose expected remaining wait ``W`` exceeds their patience ``P`` leave at
-    rate 1/P per day; the share of the queue with excess wait is (W − P)/W, so the
-    hazard rises from 0 at W = P toward 1/P for long waits.
+    Trucks whose expected remaining wait ``W`` exceeds their patience leave at rate
+    1/patience per day; the share of the queue with excess wait is (W − patience)/W, so the
+    hazard rises from 0 at W = patience toward 1/patience for long waits.
     """
     w = np.maximum(wait_days, 1e-12)
     return -np.expm1(-np.maximum(0.0, w - patience_days) / (patience_days * w))
@@ -283,19 +285,19 @@ def calc_customs_revenue(cleared_value, rate, compliance):
 
 
 def calc_pressure(extra_cost, gross_margin):
-    """p = extra cost / baseline gross margin   [1]"""
+    """pr = extra cost / baseline gross margin   [1]"""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(gross_margin > 0, extra_cost / gross_margin, 0.0)
 
 
 def calc_accumulated_pressure(previous, pressure, half_life_days, days=1.0):
-    """A' = A·2^(−t/h) + p·(1 − 2^(−t/h))   [1]: exponentially weighted pressure."""
+    """Acc' = Acc·2^(−t/hl) + pr·(1 − 2^(−t/hl))   [1]: exponentially weighted pressure."""
     keep = 2.0 ** (-days / half_life_days)
     return previous * keep + pressure * (1.0 - keep)
 
 
 def calc_protest_risk(accumulated_pressure, intercept, slope):
-    """π = 1 / (1 + exp(−(a + b·A)))   [1]: logistic protest risk."""
+    """π = 1 / (1 + exp(−(a_π + b_π·Acc)))   [1]: logistic protest risk."""
     return 1.0 / (1.0 + np.exp(-(intercept + slope * accumulated_pressure)))
 
 
@@ -313,11 +315,12 @@ def calc_reroute(
     """Re-routed cargo: where cargo turned back at one crossing goes   [USD]
 
     ``turned`` (..., G) is cargo turned back or held at each crossing × commodity pair,
-    ``open_demand`` (..., F) each route cell's demand still sent on (target × hold-back).
+    ``open_demand`` O (..., F) each route cell's demand still sent on (target × hold-back).
     For a pair, the open alternative is its commodity's open demand elsewhere,
-    A = Σ_{cells of k} D − Σ_{cells of the pair} D; if A exceeds max(1e-12 · Σ D, floor) the
-    cargo is shared over the other cells in proportion to their demand, per = turned / A, and
-    each cell receives D · (Σ_{pairs of k} per − per[own pair]); else it is stranded (lost).
+    excl = Σ_{cells of k} O − Σ_{cells of the pair} O; if excl exceeds max(1e-12 · Σ O, floor)
+    the cargo is shared over the other cells in proportion to their demand,
+    per = turned / excl, and each cell receives O · (Σ_{pairs of k} per − per[own pair]); else
+    it is stranded (lost).
 
     Returns ``(received (..., F), stranded (..., K))``.
     """
@@ -336,7 +339,8 @@ def calc_reroute(
 
 
 def calc_pair_compliance(arrivals, compliance, cell_pair, n_pairs, previous):
-    """κ_pair = Σ_r A·κ / Σ_r A over the pair's routes; ``previous`` where nothing arrives   [1]"""
+    """κ_pair = Σ_r arrivals·κ / Σ_r arrivals over the pair's routes; ``previous`` where nothing
+    arrives   [1]"""
     num = _group_sum(arrivals * compliance, cell_pair, n_pairs)
     den = _group_sum(arrivals, cell_pair, n_pairs)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -358,15 +362,16 @@ def calc_decomposition(
     in_transit_before,
     spoiled,
 ):
-    """The gap between baseline and cleared value, e0 − E, split four ways   [USD]
+    """The gap between baseline and cleared value, e0 − cleared, split four ways   [USD]
 
-    - lost L = (Σ_cells (v0 − orders) + stranded)[k] · w0: the national shortfall of orders
-      and the cargo with nowhere to go, shared over crossings by baseline share;
-    - delayed D = ΔQ + ΔP: growth of the queue and of re-routed cargo in transit;
-    - spoiled S (given);
-    - diverted V = e0 − E − L − D − S (sums to about 0 nationally).
+    - lost = (Σ_cells (v0 − orders) + stranded)[k] · w0: the national shortfall of orders and
+      the cargo with nowhere to go, shared over crossings by baseline share;
+    - delayed = Δqueue + Δin_transit: growth of the queue and of re-routed cargo in transit;
+    - spoiled (given);
+    - diverted = e0 − cleared − lost − delayed − spoiled (sums to about 0 nationally).
 
-    Cell arrays (..., F), pair arrays (..., G), ``stranded`` (..., K). Returns ``(L, D, V)``.
+    Cell arrays (..., F), pair arrays (..., G), ``stranded`` (..., K).
+    Returns ``(lost, delayed, diverted)``.
     """
     n_commodities = int(np.max(pair_commodity)) + 1 if len(pair_commodity) else 0
     n_commodities = max(

@@ -147,6 +147,41 @@ def test_guarantee_exclusion_and_cost(fast_toy):
     )
 
 
+def test_guarantee_cost_moves_trade_like_a_fee_of_the_same_size(fast_toy):
+    """A guarantee's cost is a wedge on the route's cost: with no trader excluded it shifts
+    route choice exactly as a fee of w_guar = 0.12 × 30/365 does, and it lowers the route's
+    long-run flow by the CES formula (docs/model.md §2–3)."""
+    wedge = 0.12 * 30 / 365
+    guar = run(
+        fast_toy,
+        '[[measure]]\ntype = "bank_guarantee"\nstart = "2023-01-01"\nbase = "value"\n'
+        "cover = 1.0\nlockup_days = 30\nannual_cost = 0.12\nexcluded_share = 0.0\n"
+        'routes = ["port-west"]\n',
+        months=12,
+    ).isel(time=-1, member=0)
+    fee = run(
+        fast_toy,
+        f'[[measure]]\ntype = "tariff"\nstart = "2023-01-01"\nrate = {wedge!r}\n'
+        'routes = ["port-west"]\n',
+        months=12,
+    ).isel(time=-1, member=0)
+    np.testing.assert_allclose(
+        guar.route_trade_value.values, fee.route_trade_value.values, rtol=1e-9
+    )
+    # the hand-computed CES share of port-west for goods (as in the tariff test)
+    g0w = 1 + 0.08 + 0.01 * (15 + 1)
+    ratio = (g0w + wedge) / g0w
+    s0 = {"port-east": 0.4, "land-east": 0.2, "port-west": 0.4}
+    S = s0["port-east"] + s0["land-east"] + s0["port-west"] * ratio**-4.0
+    P = (s0["port-east"] + s0["land-east"] + s0["port-west"] * ratio ** (1 - 4.0)) ** (
+        1 / (1 - 4.0)
+    )
+    west = 1.0e6 * ratio**-4.0 / S * P**-1.0
+    got = float(guar.route_trade_value.sel(route="port-west", commodity="goods"))
+    assert got == pytest.approx(west, rel=1e-6)
+    assert got < 0.999 * 1.0e6
+
+
 def test_restriction_ban_stops_route(fast_toy):
     ds = run(
         fast_toy,

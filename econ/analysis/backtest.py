@@ -139,13 +139,7 @@ def outcome_masks(network: Network, o: Outcome, file: str = "") -> tuple[np.ndar
             direction=o.direction,
         )
     except UnknownId as exc:
-        raise input_error(
-            file or "episode",
-            f"outcome {o.id}: unknown id in '{exc.field}'",
-            found=exc.value,
-            expected=f"one of {', '.join(exc.known)}",
-            fix=f"correct the id in {exc.field}",
-        ) from None
+        raise exc.as_input_error(file or "episode", f"outcome {o.id}") from None
 
 
 def _sum(da: xr.DataArray, w: xr.DataArray) -> xr.DataArray:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .. import equations as eq
+from ..errors import InputError, input_error
 from ..spec.inputs import Inputs
 from .ledger import GroupMap, build_group_map
 
@@ -32,6 +33,16 @@ class UnknownId(ValueError):
     def __init__(self, field: str, value: str, known: list[str]) -> None:
         super().__init__(f"unknown id {value!r} in {field!r}")
         self.field, self.value, self.known = field, value, known
+
+    def as_input_error(self, file: str, what: str) -> InputError:
+        """The one-line input error for ``what`` (e.g. "measure 2 (tariff)") in ``file``."""
+        return input_error(
+            file,
+            f"{what}: unknown id in '{self.field}'",
+            found=self.value,
+            expected=f"one of {', '.join(self.known)}",
+            fix=f"correct the id in {self.field}",
+        )
 
 
 def _frozen(a: Any) -> Any:

@@ -7,7 +7,7 @@ public contract the naive baselines of :mod:`econ.analysis.backtest` use as well
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -121,13 +121,7 @@ class Schedule:
                 commodities=m.commodities,
             )
         except UnknownId as exc:
-            raise input_error(
-                file,
-                f"measure {i + 1} ({m.type}): unknown id in '{exc.field}'",
-                found=exc.value,
-                expected=f"one of {', '.join(exc.known)}",
-                fix=f"correct the id in {exc.field}",
-            ) from None
+            raise exc.as_input_error(file, f"measure {i + 1} ({m.type})") from None
         mask = rsel[:, None] & ksel[None, :] & (net.v0 > 0)
         if not mask.any():
             raise input_error(
@@ -303,8 +297,3 @@ class Schedule:
             elif a.draw_from <= day < a.draw_to:
                 extra = extra - a.amount
         return extra
-
-
-def always_on(m: CompiledMeasure, n_members: int) -> CompiledMeasure:
-    """The measure in force on every day (for equilibrium calculations)."""
-    return replace(m, start=-(10**9), end=np.full(n_members, 10**9))

@@ -138,18 +138,10 @@ def load_panel(
         d = {}
         for c in ("period_start", "period_end"):
             try:
-                d[c] = dt.date.fromisoformat(cell[c])
+                d[c] = dt.date.fromisoformat(cell[c]) if len(cell[c]) == 10 else None
             except ValueError:
-                raise input_error(
-                    file,
-                    "not a date",
-                    row=line,
-                    column=c,
-                    found=cell[c],
-                    expected="YYYY-MM-DD",
-                    fix="write a calendar date YYYY-MM-DD",
-                ) from None
-            if len(cell[c]) != 10:
+                d[c] = None
+            if d[c] is None:
                 raise input_error(
                     file,
                     "not a date",
