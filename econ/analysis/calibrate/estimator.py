@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -144,6 +145,88 @@ def estimate(
     progress
         Callback ``progress(iteration, objective, values)`` after each Gauss-Newton step.
     """
+    params, priors, theta = _check_request(inputs, params, method, cov_type, start)
+    scenarios = {**panel.attrs.get("scenarios", {}), **(scenarios or {})}
+    design = _Design(panel, inputs, scenarios)
+    m0 = design.predict(theta)
+    prob = _Problem.build(panel, design, m0, method, step)
+    m = m0[prob.keep]
+    J0 = prob.jacobian(theta, m, list(params))
+    names, not_identified = _identified(prob, J0, m, list(params))
+    J0 = J0[:, [list(params).index(n) for n in names]]
+    for n in not_identified:
+        log.warning("calibrate: %s is not identified by this panel (held at %g)", n, theta[n])
+    theta, m, obj, J, it, converged = _gauss_newton(
+        prob, theta, m, names, J0, max_iter, tol, progress
+    )
+    # inference at the optimum: the linearised GLM has the same score as the nonlinear fit
+    n_fe = prob.D.shape[1]
+    if names:
+        final = _fit_glm(
+            prob.y, np.column_stack([prob.D, J]), np.log(m), method, cov_type, prob.clusters
+        )
+        cov = np.asarray(final.cov_params())[n_fe:, n_fe:]
+        se_log = {n: float(math.sqrt(max(cov[j, j], 0.0))) for j, n in enumerate(names)}
+    else:
+        se_log = {}
+    mu, deviance, null_dev, llf = _fit_statistics(prob, m)
+    pseudo_r2 = 1.0 - deviance / null_dev if null_dev > 0 else float("nan")
+    scan = _scan(prob, theta, obj, names, se_log)
+    at_bound = tuple(
+        n
+        for n in names
+        if any(
+            math.isclose(theta[n], b, rel_tol=1e-6)
+            for b in (max(REQUIRED[n][0], 1e-6), REQUIRED[n][1])
+        )
+    )
+    estimates = {n: theta[n] for n in names}
+    std_errors = {n: theta[n] * se_log[n] for n in names}  # delta method: dθ = θ·d log θ
+    cols = ["episode", "series", "period_start", "period_end", "value"]
+    fitted = panel.loc[prob.keep, (["row"] if "row" in panel else []) + cols].copy()
+    fitted["fitted"] = mu * (prob.y_raw / prob.y if method == "ppml" else 1.0)
+    fitted["model_value"] = m
+    log.info(
+        "calibrate: %s on %d rows, %d fixed effects: %s",
+        method,
+        len(prob.y),
+        n_fe,
+        ", ".join(f"{n}={estimates[n]:.4g} (SE {std_errors[n]:.3g})" for n in names),
+    )
+    return CalibrationResult(
+        method=method,
+        cov_type=cov_type,
+        params=params,
+        estimates=estimates,
+        std_errors=std_errors,
+        log_std_errors=se_log,
+        priors=priors,
+        not_identified=tuple(not_identified),
+        at_bound=at_bound,
+        nobs=int(len(prob.y)),
+        n_groups=int(n_fe),
+        dropped=prob.dropped,
+        loglike=llf,
+        deviance=deviance,
+        null_deviance=null_dev,
+        pseudo_r2=float(pseudo_r2),
+        iterations=it,
+        converged=converged,
+        model_runs=design.runs,
+        scan=scan,
+        panel=str(panel.attrs.get("path", "")),
+        fitted=fitted,
+    )
+
+
+def _check_request(
+    inputs: Inputs,
+    params: Sequence[str],
+    method: str,
+    cov_type: str,
+    start: Mapping[str, float] | None,
+):
+    """Validate the request; ``(params, priors, starting values)``."""
     if method not in METHODS:
         raise InputError(
             f"calibrate: unknown method {method!r}; fix: use one of {', '.join(METHODS)}"
@@ -169,26 +252,93 @@ def estimate(
             raise InputError(
                 f"calibrate: start value of {n} is {v}; fix: use a value in ({max(lo, 0)}, {hi}]"
             )
+    return params, priors, theta
 
-    scenarios = {**panel.attrs.get("scenarios", {}), **(scenarios or {})}
-    design = _Design(panel, inputs, scenarios)
-    y_all = panel["value"].to_numpy(float)
-    groups_all = (panel["episode"].astype(str) + "|" + panel["series"].astype(str)).to_numpy()
-    m0 = design.predict(theta)
-    # rows that carry no information or that the model cannot fit
+
+@dataclass
+class _Problem:
+    """The usable panel rows and what the fit needs of them."""
+
+    design: _Design
+    method: str
+    step: float
+    keep: np.ndarray  # (rows,) bool: rows used
+    dropped: tuple[str, ...]  # why the others were dropped
+    y_raw: np.ndarray  # observed values of the rows used
+    y: np.ndarray  # the same, each series divided by its mean (PPML)
+    groups: np.ndarray  # series × episode of each row
+    clusters: np.ndarray  # series of each row
+    D: np.ndarray  # fixed-effect dummies
+
+    @classmethod
+    def build(
+        cls, panel: pd.DataFrame, design: _Design, m0: np.ndarray, method: str, step: float
+    ) -> _Problem:
+        y_all = panel["value"].to_numpy(float)
+        groups_all = (panel["episode"].astype(str) + "|" + panel["series"].astype(str)).to_numpy()
+        keep, dropped = _usable_rows(panel, m0, y_all, groups_all, method)
+        y_raw = y_all[keep]
+        groups = groups_all[keep]
+        # each series is divided by its mean, so that its weight does not depend on its currency
+        y = (
+            y_raw / _group_scale(y_raw, np.ones_like(y_raw), groups, "ppml")
+            if method == "ppml"
+            else y_raw
+        )
+        clusters = pd.factorize(panel["series"].to_numpy()[keep])[0]
+        return cls(
+            design,
+            method,
+            step,
+            keep,
+            tuple(dropped),
+            y_raw,
+            y,
+            groups,
+            clusters,
+            _fe_matrix(groups),
+        )
+
+    def predict(self, th: Mapping[str, float]) -> np.ndarray:
+        return self.design.predict(th)[self.keep]
+
+    def objective(self, m: np.ndarray) -> float:
+        return _objective(self.y, m, self.groups, self.method)
+
+    def jacobian(self, th: Mapping[str, float], m: np.ndarray, names: Sequence[str]) -> np.ndarray:
+        """∂ log m / ∂ log θ by one-sided differences of ``step`` in log θ."""
+        J = np.empty((len(m), len(names)))
+        for j, n in enumerate(names):
+            lo, hi = REQUIRED[n]
+            h = self.step if th[n] * math.exp(self.step) <= hi else -self.step
+            th2 = dict(th)
+            th2[n] = th[n] * math.exp(h)
+            m2 = self.predict(th2)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                J[:, j] = (np.log(np.maximum(m2, 1e-300)) - np.log(m)) / h
+        return J
+
+
+def _usable_rows(
+    panel: pd.DataFrame, m0: np.ndarray, y_all: np.ndarray, groups_all: np.ndarray, method: str
+) -> tuple[np.ndarray, list[str]]:
+    """Rows that carry information and that the model can fit, and why the others do not."""
     dropped: list[str] = []
     keep = np.ones(len(panel), bool)
+
+    def row_no(i: int) -> int:
+        return int(panel["row"].iloc[i]) if "row" in panel else i + 2
+
     for i in range(len(panel)):
-        row = int(panel["row"].iloc[i]) if "row" in panel else i + 2
         if m0[i] <= 0:
             keep[i] = False
             dropped.append(
-                f"row {row}: the model predicts no {panel['measure'].iloc[i]} "
+                f"row {row_no(i)}: the model predicts no {panel['measure'].iloc[i]} "
                 f"(observed {y_all[i]:.6g})"
             )
         elif method == "ols" and y_all[i] <= 0:
             keep[i] = False
-            dropped.append(f"row {row}: zero value has no log (OLS)")
+            dropped.append(f"row {row_no(i)}: zero value has no log (OLS)")
     for _ in range(len(panel)):
         counts = pd.Series(groups_all[keep]).value_counts()
         single = set(counts[counts < 2].index)
@@ -196,9 +346,8 @@ def estimate(
         if not sel.any():
             break
         for i in np.flatnonzero(sel):
-            row = int(panel["row"].iloc[i]) if "row" in panel else i + 2
             dropped.append(
-                f"row {row}: only row of series '{panel['series'].iloc[i]}' in episode "
+                f"row {row_no(i)}: only row of series '{panel['series'].iloc[i]}' in episode "
                 f"'{panel['episode'].iloc[i]}' (absorbed by its fixed effect)"
             )
         keep &= ~sel
@@ -209,38 +358,20 @@ def estimate(
             "calibrate: fewer than 3 usable panel rows; fix: add rows with at least two "
             "periods per series and episode"
         )
-    y_raw = y_all[keep]
-    groups = groups_all[keep]
-    # each series is divided by its mean, so that its weight does not depend on its currency
-    y = (
-        y_raw / _group_scale(y_raw, np.ones_like(y_raw), groups, "ppml")
-        if method == "ppml"
-        else y_raw
+    return keep, dropped
+
+
+def _identified(
+    prob: _Problem, J: np.ndarray, m: np.ndarray, names: list[str]
+) -> tuple[list[str], list[str]]:
+    """Parameters the panel identifies: each must move the predictions within series (after
+    the fixed effects) and not duplicate another's effect. ``(identified, not_identified)``."""
+    D = prob.D
+    w = (
+        m * _group_scale(prob.y, m, prob.groups, prob.method)
+        if prob.method == "ppml"
+        else np.ones_like(m)
     )
-    clusters = pd.factorize(panel["series"].to_numpy()[keep])[0]
-    D = _fe_matrix(groups)
-
-    def predict(th: dict[str, float]) -> np.ndarray:
-        return design.predict(th)[keep]
-
-    def jacobian(th: dict[str, float], m: np.ndarray, names: Sequence[str]) -> np.ndarray:
-        J = np.empty((len(m), len(names)))
-        for j, n in enumerate(names):
-            lo, hi = REQUIRED[n]
-            h = step if th[n] * math.exp(step) <= hi else -step
-            th2 = dict(th)
-            th2[n] = th[n] * math.exp(h)
-            m2 = predict(th2)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                J[:, j] = (np.log(np.maximum(m2, 1e-300)) - np.log(m)) / h
-        return J
-
-    m = m0[keep]
-    names = list(params)
-    J = jacobian(theta, m, names)
-    # identification: the parameter must move the predictions within series (after the
-    # fixed effects) and not duplicate another parameter's effect
-    w = m * _group_scale(y, m, groups, method) if method == "ppml" else np.ones_like(m)
     Jd = J - D @ np.linalg.lstsq(D * np.sqrt(w)[:, None], J * np.sqrt(w)[:, None], rcond=None)[0]
     not_identified: list[str] = []
     for j, n in enumerate(list(names)):
@@ -259,19 +390,33 @@ def estimate(
             not_identified.append(n)
         else:
             keepj.append(a)
-    for n in not_identified:
-        log.warning("calibrate: %s is not identified by this panel (held at %g)", n, theta[n])
-    names = [names[j] for j in keepj]
-    J = J[:, keepj]
-    obj = _objective(y, m, groups, method)
+    return [names[j] for j in keepj], not_identified
+
+
+def _gauss_newton(
+    prob: _Problem,
+    theta: dict[str, float],
+    m: np.ndarray,
+    names: list[str],
+    J: np.ndarray,
+    max_iter: int,
+    tol: float,
+    progress,
+):
+    """Gauss-Newton on log θ from ``theta`` (Jacobian ``J`` there) with step halving;
+    ``(θ, m, objective, J, iterations, converged)``."""
+    obj = prob.objective(m)
+    n_fe = prob.D.shape[1]
     converged = False
     it = 0
     for it in range(1, max_iter + 1):
         if not names:
             converged = True
             break
-        res = _fit_glm(y, np.column_stack([D, J]), np.log(m), method, "HC0", clusters)
-        delta = np.asarray(res.params)[D.shape[1] :]
+        res = _fit_glm(
+            prob.y, np.column_stack([prob.D, J]), np.log(m), prob.method, "HC0", prob.clusters
+        )
+        delta = np.asarray(res.params)[n_fe:]
         lam = 1.0
         improved = False
         for _ in range(12):
@@ -282,8 +427,8 @@ def estimate(
                 cand[n] = float(np.clip(theta[n] * math.exp(lam * delta[j]), lo, hi))
             trial = dict(theta)
             trial.update(cand)
-            m_new = predict(trial)
-            obj_new = _objective(y, m_new, groups, method)
+            m_new = prob.predict(trial)
+            obj_new = prob.objective(m_new)
             if obj_new <= obj:
                 improved = True
                 break
@@ -302,26 +447,23 @@ def estimate(
         )
         if progress is not None:
             progress(it, obj, dict(theta))
-        J = jacobian(theta, m, names)
+        J = prob.jacobian(theta, m, names)
         if change < tol or rel < 1e-7:
             converged = True
             break
-    # inference at the optimum: the linearised GLM has the same score as the nonlinear fit
-    if names:
-        final = _fit_glm(y, np.column_stack([D, J]), np.log(m), method, cov_type, clusters)
-        cov = np.asarray(final.cov_params())[D.shape[1] :, D.shape[1] :]
-        se_log = {n: float(math.sqrt(max(cov[j, j], 0.0))) for j, n in enumerate(names)}
-    else:
-        final = _fit_glm(y, D, np.log(m), method, cov_type, clusters)
-        se_log = {}
-    mu = m * _group_scale(y, m, groups, method)
-    if method == "ppml":
+    return theta, m, obj, J, it, converged
+
+
+def _fit_statistics(prob: _Problem, m: np.ndarray) -> tuple[np.ndarray, float, float, float]:
+    """Fitted values, deviance, null deviance (fixed effects only) and log-likelihood."""
+    y, groups = prob.y, prob.groups
+    mu = m * _group_scale(y, m, groups, prob.method)
+    if prob.method == "ppml":
         import statsmodels.api as sm
 
         fam = sm.families.Poisson()
         deviance = float(fam.deviance(y, mu))
-        null_mu = _group_scale(y, np.ones_like(y), groups, "ppml")
-        null_dev = float(fam.deviance(y, null_mu))
+        null_dev = float(fam.deviance(y, _group_scale(y, np.ones_like(y), groups, "ppml")))
         llf = float(fam.loglike(y, mu))
     else:
         resid = np.log(y) - np.log(mu)
@@ -331,12 +473,17 @@ def estimate(
         null_dev = float(((lg - gm) ** 2).sum())
         n = len(y)
         llf = float(-n / 2 * (math.log(2 * math.pi * deviance / n) + 1))
-    pseudo_r2 = 1.0 - deviance / null_dev if null_dev > 0 else float("nan")
-    # is the interval honest? Scan each parameter over θ̂/20 .. 20·θ̂ (others held) and record
-    # the quasi-likelihood ratio (deviance rise ÷ dispersion); a value outside the 90% interval
-    # with a ratio below χ²(1, 90%) means a flat or multi-modal objective
-    # (see CalibrationResult.rival)
-    dof = max(1, len(y) - D.shape[1] - len(names))
+    return mu, deviance, null_dev, llf
+
+
+def _scan(
+    prob: _Problem, theta: dict[str, float], obj: float, names: list[str], se_log: dict[str, float]
+) -> dict[str, tuple[tuple[float, float], ...]]:
+    """Is the interval honest? Scan each parameter over θ̂/20 .. 20·θ̂ (others held) and record
+    the quasi-likelihood ratio (deviance rise ÷ dispersion); a value outside the 90% interval
+    with a ratio below χ²(1, 90%) means a flat or multi-modal objective
+    (see CalibrationResult.rival)."""
+    dof = max(1, len(prob.y) - prob.D.shape[1] - len(names))
     phi = obj / dof if obj > 0 else float("nan")
     scan: dict[str, tuple[tuple[float, float], ...]] = {}
     for n in names:
@@ -352,54 +499,7 @@ def estimate(
         for v in grid:
             if math.isclose(v, theta[n], rel_tol=1e-9):
                 continue
-            o2 = _objective(y, predict({**theta, n: float(v)}), groups, method)
+            o2 = prob.objective(prob.predict({**theta, n: float(v)}))
             pts.append((float(v), float((o2 - obj) / phi)))
         scan[n] = tuple(pts)
-    at_bound = tuple(
-        n
-        for n in names
-        if any(
-            math.isclose(theta[n], b, rel_tol=1e-6)
-            for b in (max(REQUIRED[n][0], 1e-6), REQUIRED[n][1])
-        )
-    )
-    estimates = {n: theta[n] for n in names}
-    std_errors = {n: theta[n] * se_log[n] for n in names}  # delta method: dθ = θ·d log θ
-    fitted = (
-        panel.loc[keep, ["row", "episode", "series", "period_start", "period_end", "value"]].copy()
-        if "row" in panel
-        else panel.loc[keep, ["episode", "series", "period_start", "period_end", "value"]].copy()
-    )
-    fitted["fitted"] = mu * (y_raw / y if method == "ppml" else 1.0)
-    fitted["model_value"] = m
-    log.info(
-        "calibrate: %s on %d rows, %d fixed effects: %s",
-        method,
-        len(y),
-        D.shape[1],
-        ", ".join(f"{n}={estimates[n]:.4g} (SE {std_errors[n]:.3g})" for n in names),
-    )
-    return CalibrationResult(
-        method=method,
-        cov_type=cov_type,
-        params=params,
-        estimates=estimates,
-        std_errors=std_errors,
-        log_std_errors=se_log,
-        priors=priors,
-        not_identified=tuple(not_identified),
-        at_bound=at_bound,
-        nobs=int(len(y)),
-        n_groups=int(D.shape[1]),
-        dropped=tuple(dropped),
-        loglike=llf,
-        deviance=deviance,
-        null_deviance=null_dev,
-        pseudo_r2=float(pseudo_r2),
-        iterations=it,
-        converged=converged,
-        model_runs=design.runs,
-        scan=scan,
-        panel=str(panel.attrs.get("path", "")),
-        fitted=fitted,
-    )
+    return scan
