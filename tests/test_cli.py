@@ -107,14 +107,16 @@ def test_inputs_check_toy_csv(runner: CliRunner, toy_dir: Path) -> None:
 
 def _break_crossings(d: Path) -> None:
     text = (d / "crossings.csv").read_text(encoding="utf-8")
-    (d / "crossings.csv").write_text(text.replace(",road,900,", ",road,lots,", 1), encoding="utf-8")
+    (d / "crossings.csv").write_text(
+        text.replace(",road,0.65,", ",road,lots,", 1), encoding="utf-8"
+    )
 
 
 def test_inputs_check_broken(runner: CliRunner, broken_inputs) -> None:
     d = broken_inputs()
     _break_crossings(d)
     result = runner.invoke(app, ["inputs", "check", "--inputs", str(d)])
-    line = _assert_one_error_line(result, "crossings.csv", "capacity_per_day", "lots")
+    line = _assert_one_error_line(result, "crossings.csv", "utilization", "lots")
     assert result.stdout == ""
     assert not isinstance(result.exception, econ.InputError)
     assert line

@@ -210,15 +210,15 @@ RULES = [
     ),
     (
         "text-in-number",
-        set_cell("crossings.csv", 0, "capacity_per_day", "lots"),
+        set_cell("crossings.csv", 0, "utilization", "lots"),
         "crossings.csv",
-        ["row 2", "capacity_per_day", "lots"],
+        ["row 2", "utilization", "lots"],
     ),
     (
         "empty-required-cell",
-        set_cell("crossings.csv", 3, "capacity_per_day", ""),
+        set_cell("crossings.csv", 3, "utilization", ""),
         "crossings.csv",
-        ["row 5", "capacity_per_day", "empty"],
+        ["row 5", "utilization", "empty"],
     ),
     (
         "empty-text-cell",
@@ -234,15 +234,15 @@ RULES = [
     ),
     (
         "inf",
-        set_cell("crossings.csv", 0, "capacity_per_day", "inf"),
+        set_cell("crossings.csv", 0, "utilization", "inf"),
         "crossings.csv",
-        ["row 2", "capacity_per_day", "inf"],
+        ["row 2", "utilization", "inf"],
     ),
     (
         "negative-capacity",
-        set_cell("crossings.csv", 0, "capacity_per_day", "-5"),
+        set_cell("crossings.csv", 0, "utilization", "-5"),
         "crossings.csv",
-        ["row 2", "capacity_per_day", "-5"],
+        ["row 2", "utilization", "-5"],
     ),
     (
         "effective-rate-above-1",
@@ -352,9 +352,9 @@ RULES = [
     ),
     (
         "param-missing",
-        replace_text(P, "[queue_patience_days]", "[queue_patience_dayz]"),
+        replace_text(P, "[closure_expected_days]", "[closure_expected_dayz]"),
         P,
-        ["missing parameter", "queue_patience_days"],
+        ["missing parameter", "closure_expected_days"],
     ),
     (
         "param-unknown-dist",
@@ -444,7 +444,7 @@ def test_validation_rule(broken_inputs, edit, file: str, tokens: list[str]) -> N
 def test_range_error_shows_plain_number(broken_inputs) -> None:
     """The 'found' value of a range failure should read as the user wrote it, not a numpy repr."""
     d = broken_inputs()
-    set_cell("crossings.csv", 0, "capacity_per_day", "-5")(d)
+    set_cell("crossings.csv", 0, "utilization", "-5")(d)
     with pytest.raises(econ.InputError) as info:
         econ.load_inputs(d)
     msg = str(info.value)

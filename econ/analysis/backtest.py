@@ -171,6 +171,15 @@ def outcome_value(ds: xr.Dataset, o: Outcome, network: Network) -> np.ndarray:
         w = window_weights(ds, o.window_start, o.window_end)
         risk = ds["protest_risk"].sel(group=o.groups).where(w > 0)
         return 100.0 * risk.max(["time", "group"]).values
+    if o.metric == "queue_days":
+        # the largest queue of the window's periods, in days of the crossings' normal traffic
+        if "queue_trucks_max" not in ds:
+            return np.full(M, np.nan)
+        sel = xr.DataArray(np.isin(network.crossing_ids, o.crossings), dims="crossing")
+        w = window_weights(ds, o.window_start, o.window_end)
+        queue = ds["queue_trucks_max"].where(sel, 0.0).sum("crossing").where(w > 0)
+        load = float(network.baseline_load[sel.values].sum())
+        return (queue.max("time") / load).values
     rmask, kmask = outcome_masks(network, o)
     cm = xr.DataArray(kmask, dims="commodity")
     if o.metric == "revenue_change":

@@ -38,11 +38,14 @@ class CompiledMeasure:
 class Wedges(NamedTuple):
     """The measures in force on one day, as arrays (M, R, K) unless noted.
 
-    ``tariff`` and ``guarantee`` ad valorem wedges on route cost; ``locked`` the guaranteed
-    base per unit value (capital locked per lock-up day); ``availability`` the share of a
-    route's demand allowed through (quotas, traders without a guarantee); ``extra_days``
+    ``tariff`` and ``guarantee`` ad valorem wedges on route cost paid abroad; ``locked`` the
+    guaranteed base per unit value (capital locked per lock-up day); ``availability`` the share
+    of a route's demand allowed through (quotas, traders without a guarantee), also the
+    quantity cap at the border as a share of the route's baseline flow; ``extra_days``
     processing delays; ``capacity_share`` (M, C) left by closures; ``capacity`` (M, C)
-    trucks/day; ``compliance`` the share of cleared value declared.
+    trucks/day; ``afghan_rate`` the change in the Afghan collected rate; ``compliance`` the
+    share of cleared value declared, relative to the baseline (it responds to the Afghan
+    rate only, §6).
     """
 
     tariff: np.ndarray
@@ -52,6 +55,7 @@ class Wedges(NamedTuple):
     extra_days: np.ndarray
     capacity_share: np.ndarray
     capacity: np.ndarray
+    afghan_rate: np.ndarray
     compliance: np.ndarray
 
 
@@ -66,6 +70,7 @@ class CellWedges(NamedTuple):
     extra_days: np.ndarray
     capacity_share: np.ndarray
     capacity: np.ndarray
+    afghan_rate: np.ndarray
     compliance: np.ndarray
     unavailable: np.ndarray
 
@@ -176,6 +181,7 @@ class Schedule:
         shape = (self.n_members, net.n_routes, net.n_commodities)
         tariff, guar, locked = np.zeros(shape), np.zeros(shape), np.zeros(shape)
         avail, quota, extra = np.ones(shape), np.ones(shape), np.zeros(shape)
+        afghan = np.zeros(shape)
         cap = np.ones((self.n_members, net.n_crossings))
         levy = p["guarantee_levy_rate"][:, None, None]
         for j, m in enumerate(measures):
@@ -206,14 +212,18 @@ class Schedule:
                 )
             elif m.type == "delay":
                 extra += np.where(am, v["extra_days"], 0.0)
+            elif m.type == "afghan_duty":
+                afghan += np.where(am, v["rate"], 0.0)
         avail = avail * quota
         capacity = self.capacity(cap, extra)
+        # evasion responds to the Afghan rate's own change (Fisman & Wei 2004), not to what
+        # traders pay abroad; a cut does not make traders more compliant than in the baseline
         kappa = eq.calc_compliance(
-            tariff + guar,
+            np.maximum(afghan, 0.0),
             p["evasion_semi_elasticity"][:, None, None],
             p["evasion_max_share"][:, None, None],
         )
-        return Wedges(tariff, guar, locked, avail, extra, cap, capacity, kappa)
+        return Wedges(tariff, guar, locked, avail, extra, cap, capacity, afghan, kappa)
 
     def cell_wedges(self, day: int) -> CellWedges:
         """:meth:`wedges` of ``day`` on the cells with baseline flow (cached likewise)."""
@@ -230,6 +240,7 @@ class Schedule:
                 w.extra_days[at],
                 w.capacity_share,
                 w.capacity,
+                w.afghan_rate[at],
                 w.compliance[at],
                 w.availability[at] < 1.0,
             )
@@ -261,10 +272,12 @@ class Schedule:
                 continue
             w = self._wedges((m,), always)
             wait = eq.calc_wait_days(
-                0.0, net.capacity, w.capacity_share, p["closure_expected_days"][:, None]
+                0.0, w.capacity, net.capacity, p["closure_expected_days"][:, None]
             )
             days = net.route_days0[None] + wait[:, net.route_crossing][:, :, None] + w.extra_days
-            g = eq.calc_generalized_cost(net.freight, net.delay_cost, days, w.tariff, w.guarantee)
+            g = eq.calc_generalized_cost(
+                net.freight, net.delay_cost, days, w.tariff + w.afghan_rate, w.guarantee
+            )
             target = eq.calc_target_flow(
                 net.v0,
                 net.s0,
@@ -274,6 +287,8 @@ class Schedule:
                 p["import_demand_elasticity"],
                 route_nest=net.route_nest,
                 rho=p["within_corridor_substitution_ratio"],
+                route_origin=net.route_origin,
+                sigma_origin=p["origin_substitution_elasticity"],
             )
             # capacity-limited cut at closed crossings
             ratio = np.minimum(1.0, w.capacity / np.maximum(net.baseline_load, 1e-300))

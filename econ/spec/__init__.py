@@ -5,6 +5,7 @@ from .episode import Episode, Outcome
 from .inputs import Inputs
 from .parameters import REQUIRED, Parameter, parse_parameters
 from .scenario import (
+    AfghanDuty,
     MEASURE_NUMBERS,
     BankGuarantee,
     Closure,
@@ -19,6 +20,7 @@ from .scenario import (
 )
 
 __all__ = [
+    "AfghanDuty",
     "BankGuarantee",
     "Closure",
     "Delay",

@@ -46,11 +46,17 @@ REQUIRED: dict[str, tuple[float, float]] = {
     "pressure_half_life_days": (1.0, 3650.0),
     "protest_risk_intercept": (-50.0, 50.0),
     "protest_risk_slope": (0.0, 100.0),
-    "max_baseline_utilization": (0.05, 1.0),
+    "origin_substitution_elasticity": (0.0, 50.0),
+    "order_replacement_days": (1.0, 365.0),
 }
 
 #: parameters that may carry per-commodity central values
-BY_COMMODITY = ("import_demand_elasticity", "route_substitution_elasticity")
+BY_COMMODITY = (
+    "import_demand_elasticity",
+    "route_substitution_elasticity",
+    "origin_substitution_elasticity",
+    "queue_patience_days",
+)
 
 
 @dataclass(frozen=True)
