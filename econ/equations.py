@@ -437,10 +437,11 @@ def calc_reroute(
     """Re-routed cargo: where cargo turned back or held at one crossing goes   [USD]
 
     Cargo moves between crossings only within its group (in the engine: its corridor nest, the
-    same goods from the same port or origin; a truck at Peshawar does not reach Iran). ``turned`` (..., F) is cargo turned back, held
-    or barred on each route cell; ``open_demand`` O (..., F) each cell's demand still sent on
-    (target × hold-back). Cells are members of a group at one crossing (``cell_member``: the
-    group × crossing "origin pair"), members belong to a group (``member_group``). For a
+    same goods from the same port or origin; a truck at Peshawar does not reach Iran).
+    ``turned`` (..., F) is cargo turned back, held or barred on each route cell;
+    ``open_demand`` O (..., F) each cell's demand still sent on (target × hold-back). Cells
+    are members of a group at one crossing (``cell_member``: the group × crossing pair),
+    members belong to a group (``member_group``). For a
     member, the open alternative is its group's open demand at other crossings,
     excl = Σ_{group} O − Σ_{member} O; if excl exceeds max(1e-12 · Σ_group O, floor[group])
     the member's cargo is shared over the other crossings in proportion to their demand,

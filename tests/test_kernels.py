@@ -315,7 +315,7 @@ def test_border_cap_equals_calc_border_cap(model):
     eng, net = model.engine, model.network
     cl = net.cells
     rng = np.random.default_rng(9)
-    F, G, C = cl.n_cells, cl.n_pairs, net.n_crossings
+    F, C = cl.n_cells, net.n_crossings
     w = _wedges(rng, F, C)._replace(capacity=np.full((M, C), 1e9))
     eng.state["pending_value"][:] = 0.0
     eng.state["queue_value"][:] = 0.0

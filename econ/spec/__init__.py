@@ -5,8 +5,8 @@ from .episode import Episode, Outcome
 from .inputs import Inputs
 from .parameters import REQUIRED, Parameter, parse_parameters
 from .scenario import (
-    AfghanDuty,
     MEASURE_NUMBERS,
+    AfghanDuty,
     BankGuarantee,
     Closure,
     Delay,
