@@ -98,6 +98,23 @@ class GroupTree:
         return x[..., self.origin_commodity]
 
 
+def calc_tree_elasticities(sigma_origin, sigma_route, eta, tree):
+    """σo' = max(σo, 1),  σr' = max(σr, σo'),  η' = max(η, σr')   per origin, nest and cell
+
+    The demand tree is a consistent nested CES only if each level's elasticity is at least the
+    one above it and the top one is at least 1 (docs/model.md §3): below 1 the goods of a level
+    are complements, and the CES price index *falls* when a variety becomes unavailable, so a
+    ban would raise demand. Draws outside the domain (a low σr draw, a σo draw below 1 for fresh
+    produce) are clipped to it, per member: a σr below σo becomes σo (the corridor level then
+    adds nothing to the origin level). ``sigma_origin`` (..., O), ``sigma_route`` (..., N) and
+    ``eta`` (..., F) on the ``tree``'s origins, nests and cells.
+    """
+    sig_o = np.maximum(np.asarray(sigma_origin, dtype=float), 1.0)
+    sig_r = np.maximum(np.asarray(sigma_route, dtype=float), tree.origin_to_nests(sig_o))
+    eta = np.maximum(np.asarray(eta, dtype=float), tree.nest_to_cells(sig_r))
+    return sig_o, sig_r, eta
+
+
 def calc_nested_shares(s0, availability, cost_ratio, eta, sigma_route, sigma_origin, tree):
     """share[r]/s0[r] = (w/S_n) · (ã_n·S_n^(σr/η) / S_o) · (a_o·S_o^(σo/σr) / S_k),  PI[k]   [1]
 
@@ -129,7 +146,8 @@ def calc_nested_shares(s0, availability, cost_ratio, eta, sigma_route, sigma_ori
     PI (..., K))``: each route's share relative to its baseline share (exactly 1 in the
     baseline), and the price index; PI is ``inf`` where no route of a commodity is available.
     """
-    eta, sig_r, sig_o = _nudge(eta), _nudge(sigma_route), _nudge(sigma_origin)
+    sig_o, sig_r, eta = calc_tree_elasticities(sigma_origin, sigma_route, eta, tree)
+    eta, sig_r, sig_o = _nudge(eta), _nudge(sig_r), _nudge(sig_o)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         s0_n = tree.nest_sum(s0)
         s0_o = tree.origin_sum(s0_n)

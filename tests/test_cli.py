@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 import econ
 from cli.app import app
 
-DECOMP = ["lost", "diverted", "delayed", "spoiled", "evaded"]
+DECOMP = ["lost", "diverted", "delayed", "spoiled", "evaded", "rate_change"]
 IMPACT_COLUMNS = ["crossing", "baseline", "scenario", "change", "change_pct", *DECOMP]
 
 

@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from econ import equations as eq
 
@@ -363,3 +365,41 @@ def test_compliance_answers_to_the_afghan_rate():
     assert eq.calc_compliance(0.1, 3.0, 0.5) == pytest.approx(math.exp(-0.3))
     assert eq.calc_compliance(1.0, 3.0, 0.5) == pytest.approx(0.5)
     assert eq.calc_compliance(0.0, 3.0, 0.5) == 1.0
+
+
+def test_tree_elasticities_clip_to_the_consistent_domain():
+    tree = _tree()  # nests 0 | 1, 2 under origins 0 | 1; cells 0, 1 | 2 | 3
+    so, sr, eta = eq.calc_tree_elasticities(
+        np.array([0.5, 3.0]), np.array([0.8, 2.0, 8.0]), np.array([0.9, 4.0, 2.5, 16.0]), tree
+    )
+    np.testing.assert_array_equal(so, [1.0, 3.0])  # σo ≥ 1
+    np.testing.assert_array_equal(sr, [1.0, 3.0, 8.0])  # σr ≥ its origin's σo
+    np.testing.assert_array_equal(eta, [1.0, 4.0, 3.0, 16.0])  # η ≥ its nest's σr
+    # already consistent: unchanged
+    so2, sr2, eta2 = eq.calc_tree_elasticities(so, sr, eta, tree)
+    for a, b in ((so, so2), (sr, sr2), (eta, eta2)):
+        np.testing.assert_array_equal(a, b)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    so=st.floats(0.1, 10.0),
+    sr=st.floats(0.1, 30.0),
+    rho=st.floats(0.5, 5.0),
+    x=st.lists(st.floats(1.0, 3.0), min_size=4, max_size=4),
+    a=st.lists(st.floats(0.0, 1.0), min_size=4, max_size=4),
+)
+def test_price_index_never_falls_when_costs_rise_or_routes_close(so, sr, rho, x, a):
+    """For any elasticities (clipped to the consistent tree), dearer routes and lost
+    availability never lower the price index, so they never raise demand; quantities are
+    conserved. (Before the clip, a σr draw below 1 made a ban raise textile imports twelvefold.)"""
+    s0 = np.array([0.3, 0.1, 0.4, 0.2])
+    a = np.array(a)
+    rel, price = eq.calc_nested_shares(
+        s0, a, np.array(x), np.full(4, rho * sr), np.full(3, sr), np.full(2, so), _tree()
+    )
+    if (a > 0).any():
+        assert price[0] >= 1.0 - 1e-9
+        assert (s0 * rel).sum() == pytest.approx(1.0, rel=1e-9)
+    else:
+        assert price[0] == np.inf

@@ -182,14 +182,8 @@ def test_reroute_equals_calc_reroute(model):
     eng.state["pending_value"][:] = released * 3
     eng.state["backlog"][:] = 0.0
     before = eng.state["pending_value"].copy()
-    border = Border(
-        *(np.zeros((M, F)),) * 2,
-        released,
-        *(np.zeros((M, G)),) * 2,
-        turned,
-        *(np.zeros((M, G)),) * 2,
-        np.zeros((M, net.n_crossings)),
-    )
+    zf, zg = np.zeros((M, F)), np.zeros((M, G))
+    border = Border(zf, zg, released, zg, zg, turned, zf, zg, zg, np.zeros((M, net.n_crossings)))
     b = np.ones((M, 1))
     eng.reroute(open_demand, border, b)
     received = eng.state["pending_value"] - (before - released)
@@ -225,14 +219,17 @@ def test_collect_equals_pair_means_and_revenue(model):
     eng.state["compliance"][:] = prev_k
     eng.state["rate"][:] = prev_r
     b = rng.uniform(0.8, 1.2, (M, 1))
+    zf, zg = np.zeros((M, F)), np.zeros((M, G))
     border = Border(
         arrivals,
         arrivals_c,
         arrivals,
         cleared,
-        *(np.zeros((M, G)),),
+        zg,
         arrivals,
-        *(np.zeros((M, G)),) * 2,
+        zf,
+        zg,
+        zg,
         np.zeros((M, net.n_crossings)),
     )
     revenue, evaded, rate_change, e0 = eng.collect(border, w, b)
@@ -262,16 +259,9 @@ def test_decompose_equals_calc_decomposition(model):
     pending_prev, backlog_prev = rng.uniform(0, 1e4, (M, F)), rng.uniform(0, 1e4, (M, F))
     eng.state["pending_value"] = rng.uniform(0, 1e4, (M, F))
     eng.state["backlog"] = rng.uniform(0, 1e4, (M, F))
+    zf, zg = np.zeros((M, F)), np.zeros((M, G))
     border = Border(
-        *(np.zeros((M, F)),),
-        np.zeros((M, G)),
-        np.zeros((M, F)),
-        cleared,
-        spoiled,
-        np.zeros((M, F)),
-        queue,
-        queue_prev,
-        np.zeros((M, net.n_crossings)),
+        zf, zg, zf, cleared, spoiled, zf, zf, queue, queue_prev, np.zeros((M, net.n_crossings))
     )
     lost, delayed, diverted, cancelled_c = eng.decompose(
         demand_lost, target, e0, border, cancelled, pending_prev, backlog_prev

@@ -67,7 +67,8 @@ class Border(NamedTuple):
     released: np.ndarray  # (M, F) re-routed cargo reaching its new crossing
     cleared: np.ndarray  # (M, G)
     spoiled: np.ndarray  # (M, G)
-    turned: np.ndarray  # (M, F) held, barred or turned back: to be re-routed
+    turned: np.ndarray  # (M, F) held back or turned back from the queue: to be re-routed
+    barred: np.ndarray  # (M, F) stopped by a border cap: back to the order backlog
     queue: np.ndarray  # (M, G) USD queuing at day end
     queue_prev: np.ndarray  # (M, G) USD queuing at the start of the day
     wait_end: np.ndarray  # (M, C) expected wait at day end
@@ -152,10 +153,14 @@ class Engine:
         hold = self.hold_back(wedges.capacity_share, elapsed)
         open_demand = target * hold
         backlog_prev = state["backlog"]
-        from_backlog, cancelled = self.release_backlog(open_demand, placed, demand0, unplaced)
+        # waiting orders and turned-back cargo go only to routes whose crossing is open: a
+        # trader re-placing an order does not send it to a crossing that is shut (the cargo
+        # still sent there is what was already under way, and it queues)
+        open_now = np.where(wedges.capacity_share[:, cl.cell_crossing] > 0.0, open_demand, 0.0)
+        from_backlog, cancelled = self.release_backlog(open_now, placed, demand0, unplaced)
         border = self.arrive_and_queue(placed + from_backlog, hold, wedges, elapsed, v0)
         pending_prev = state["pending_value"]
-        self.reroute(open_demand, border, b)
+        self.reroute(open_now, border, b)
         revenue_pairs, evaded, rate_change, e0 = self.collect(border, wedges, b)
         demand_lost = demand0 - cl.cells_to_commodity(placed) - cl.cells_to_commodity(unplaced)
         lost, delayed, diverted, cancelled_pairs = self.decompose(
@@ -303,17 +308,17 @@ class Engine:
         # cycle between crossings that are all (almost) shut
         open_k = cl.cells_to_commodity(open_demand)
         has_open = open_k > 1e-3 * demand0
-        open_cell = has_open[:, cl.cell_commodity]
         unmet = np.maximum(open_demand - placed, 0.0)
         some = (cl.cells_to_commodity(unmet) > 1e-12 * open_k)[:, cl.cell_commodity]
         destination = np.where(some, unmet, open_demand)
-        rate = -np.expm1(-1.0 / self.draws.params["order_replacement_days"])[:, None]
-        taken = np.where(open_cell, backlog * rate, 0.0)
-        cancelled = np.where(open_cell, 0.0, backlog * -np.expm1(-1.0 / self.patience_cells))
-        total = cl.cells_to_commodity(destination)[:, cl.cell_commodity]
-        released = cl.cells_to_commodity(taken)[:, cl.cell_commodity]
-        out = np.divide(
-            released * destination, total, out=np.zeros_like(released), where=total > 0.0
+        out, taken, cancelled = eq.calc_backlog_release(
+            backlog,
+            destination,
+            has_open,
+            self.draws.params["order_replacement_days"][:, None],
+            self.patience_cells,
+            cl.cell_commodity,
+            self.network.n_commodities,
         )
         self.state["backlog"] = backlog - taken - cancelled + unplaced
         return out, cancelled
@@ -350,7 +355,12 @@ class Engine:
         cap = cl.cells_to_nest(np.where(restricted, wedges.availability * v0, 0.0))
         factor = np.divide(cap, load, out=np.ones_like(cap), where=load > cap)
         allowed = np.where(restricted, arrivals * factor[:, cl.cell_nest], arrivals)
-        turned = held + (arrivals - allowed)
+        # barred cargo cannot get round a quota by trying another crossing of the corridor (the
+        # cap is the corridor's): it goes back to the order backlog, to be placed where demand
+        # is unmet; cargo held back from a shut crossing, or turned back from its queue, is
+        # re-routed to the corridor's other crossings
+        barred = arrivals - allowed
+        turned = held
         allowed_c = cl.cells_to_pairs(allowed)
         queue_prev = state["queue_value"]
         rest = queue_prev + allowed_c
@@ -378,11 +388,20 @@ class Engine:
         turned = turned + turned_q[:, cl.cell_pair] * split
         state["queue_value"] = queue
         return Border(
-            allowed, allowed_c, released, cleared, spoiled, turned, queue, queue_prev, wait_end
+            allowed,
+            allowed_c,
+            released,
+            cleared,
+            spoiled,
+            turned,
+            barred,
+            queue,
+            queue_prev,
+            wait_end,
         )
 
     def reroute(self, open_demand: np.ndarray, border: Border, b: np.ndarray) -> None:
-        """Send turned-back, held and barred cargo to other crossings of its corridor (the same
+        """Send turned-back and held cargo to other crossings of its corridor (the same
         goods from the same port or origin: a truck at Peshawar does not reach Iran) in
         proportion to open demand there (``calc_reroute``), as pending cargo that arrives after
         the new route's transit time; cargo with no open crossing in its corridor waits in the
@@ -401,7 +420,7 @@ class Engine:
         received = open_demand * (per_g[:, cl.cell_nest] - per[:, cl.cell_npair])
         stranded = np.where(per[:, cl.cell_npair] > 0.0, 0.0, border.turned)
         state["pending_value"] = state["pending_value"] - border.released + received
-        state["backlog"] = state["backlog"] + stranded
+        state["backlog"] = state["backlog"] + stranded + border.barred
 
     def collect(
         self, border: Border, wedges: CellWedges, b: np.ndarray

@@ -120,7 +120,7 @@ VARIABLES: dict[str, tuple[tuple[str, ...], str, str, str]] = {
         ("crossing", "commodity"),
         "USD",
         "Value of orders cancelled after waiting longer than traders' patience with no open "
-        "route (part of trade_lost_value), by the crossing they were bound for",
+        "route, by the crossing they were bound for",
         "sum",
     ),
     "queue_trucks": (("crossing",), "truck", "Trucks queuing at the end of the period", "point"),
