@@ -178,8 +178,10 @@ def pressure(
         if table in (PressureTable.all, PressureTable.ledger):
             tables.append(
                 (
-                    "Coercion ledger by month "
-                    "(USD; ratio = Afghan revenue lost per USD Pakistan gives up)",
+                    "Coercion ledger by month, like for like (USD; fiscal ratio = Afghan customs "
+                    "lost per USD of Pakistan's net fiscal cost, value-added ratio = Afghan "
+                    "margins lost per USD of Pakistan's value added lost; cumulative; inf = "
+                    "Pakistan gives up nothing on that account)",
                     pakistan_table(ds),
                 )
             )
@@ -374,6 +376,12 @@ def backtest(
         metavar="NAME=V1,V2,...",
         help="Fit on this grid instead of the default (repeat for more parameters; implies --fit).",
     ),
+    protest: bool = typer.Option(
+        False,
+        "--protest",
+        help="Also fit the protest risk to the protest and no-protest cases, "
+        "with leave-one-case-out scores against a base rate.",
+    ),
     fmt: Format = FormatOpt,
 ) -> None:
     """Score the model against documented episodes, next to two naive baselines.
@@ -382,11 +390,12 @@ def backtest(
     whether it is within the outcome's tolerance, and the same for "no diversion" and
     "instant full diversion". Then a summary over the outcomes all three can compute.
     With --fit or --grid: the leave-one-episode-out errors and each grid parameter's
-    profile loss (flat = not identified by the episodes)."""
+    profile loss (flat = not identified by the episodes). With --protest: the protest-risk
+    fit to documented protests and to pressure without protest."""
 
     def go() -> None:
         from econ.analysis.backtest import backtest as run_backtest
-        from econ.analysis.backtest import check_grid, fit, summary
+        from econ.analysis.backtest import check_grid, fit, out_of_sample_summary, summary
 
         from .render import render_many
 
@@ -439,6 +448,13 @@ def backtest(
                     res["out_of_sample"],
                 )
             )
+            tables.append(
+                (
+                    "Summary out of sample (leave one episode out), over the fitted outcomes "
+                    "every predictor can compute",
+                    out_of_sample_summary(table, res["out_of_sample_errors"]),
+                )
+            )
             if not res["time_split"].empty:
                 tables.append(
                     (
@@ -459,6 +475,26 @@ def backtest(
                     res["profile_unpenalised"],
                 )
             )
+        if protest:
+            from econ.analysis.protest import fit_protest, protest_cases
+
+            pres = fit_protest(
+                protest_cases(inp, episodes or None, progress=lambda n: note(f"protest: {n}")),
+                inp,
+            )
+            note(
+                f"protest risk fit: intercept {pres['intercept']:.3f}, slope "
+                f"{pres['slope']:.3f} per month of margin lost (base rate only: intercept "
+                f"{pres['base_rate_intercept']:.3f})"
+            )
+            tables.append(
+                (
+                    "Protest cases (probability of at least one protest in the window: fitted, "
+                    "leave one case out, and a base rate with no slope)",
+                    pres["cases"],
+                )
+            )
+            tables.append(("Protest risk scores (higher log score is better)", pres["scores"]))
         sys.stdout.write(render_many(tables, fmt))
 
     guard(go)

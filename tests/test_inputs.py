@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import econ
-from econ.io.inputs import TABLES, default_inputs_dir, read_schema
+from econ.io.inputs import OPTIONAL_TABLES, TABLES, default_inputs_dir, read_schema
 
 EXPECTED_CROSSINGS = {
     "torkham",
@@ -471,11 +471,11 @@ def _schema_columns(file: str) -> list[str]:
 
 
 def test_schema_lists_exactly_the_table_files() -> None:
-    assert set(read_schema()["file"]) == set(TABLES)
+    assert set(read_schema()["file"]) == set(TABLES) | set(OPTIONAL_TABLES)
 
 
 @pytest.mark.parametrize("base", ["default", "toy"])
-@pytest.mark.parametrize("file", TABLES)
+@pytest.mark.parametrize("file", TABLES + OPTIONAL_TABLES)
 def test_schema_describes_every_column(file: str, base: str, toy_dir: Path) -> None:
     d = default_inputs_dir() if base == "default" else toy_dir
     if not (d / file).is_file():
@@ -511,3 +511,20 @@ def test_parameters_toml_parses_and_has_all_required() -> None:
         lo, hi = REQUIRED[name]
         assert lo <= data[name]["value"] <= hi, name
         assert math.isfinite(data[name]["value"])
+
+
+def test_pakistan_fiscal_rejects_an_unknown_crossing_in_one_line(tmp_path: Path) -> None:
+    import shutil
+
+    d = tmp_path / "in"
+    shutil.copytree(default_inputs_dir(), d)
+    f = d / "pakistan_fiscal.csv"
+    f.write_text(f.read_text().replace("torkham;ghulam-khan", "torkhum;ghulam-khan", 1))
+    with pytest.raises(econ.InputError) as e:
+        econ.load_inputs(d)
+    msg = str(e.value)
+    assert "pakistan_fiscal.csv" in msg and "torkhum" in msg and "fix:" in msg
+    assert "\n" not in msg
+    # without the file the inputs are complete: Pakistan's levies are then zero
+    f.unlink()
+    assert econ.load_inputs(d).pakistan_fiscal.empty

@@ -208,11 +208,13 @@ def outcome_value(ds: xr.Dataset, o: Outcome, network: Network) -> np.ndarray:
         if o.comparison == "before_after":
             now = _rate(x, ds, o.window_start, o.window_end)
             before = _rate(x, ds, o.compare_start, o.compare_end)
-            return (100.0 * (now / before - 1.0)).values
+            share = 1.0 if o.revenue_share is None else o.revenue_share
+            return (100.0 * share * (now / before - 1.0)).values
         if o.comparison == "counterfactual":
             now = _rate(x, ds, o.window_start, o.window_end)
             cf = _rate(base, ds, o.window_start, o.window_end)
-            return (100.0 * (now / cf - 1.0)).values
+            share = 1.0 if o.revenue_share is None else o.revenue_share
+            return (100.0 * share * (now / cf - 1.0)).values
     raise ValueError(f"outcome {o.id}: metric {o.metric} cannot be read as '{o.comparison}'")
 
 
@@ -317,6 +319,28 @@ def summary(table: pd.DataFrame, *, common: bool = False, fitted: bool = False) 
         }
     df = pd.DataFrame(rows).T
     df.index.name = "predictor"
+    return df
+
+
+def out_of_sample_summary(table: pd.DataFrame, errors: pd.Series) -> pd.DataFrame:
+    """The model's scores out of sample, in the form of :func:`summary`: ``errors`` are
+    tolerance-scaled errors of outcomes scored at parameters fitted without them (``fit``'s
+    ``out_of_sample_errors`` or ``time_split_errors``), over the fitted outcomes all three
+    predictors can compute."""
+    every = table[[f"{n}_error" for n in PREDICTORS]].notna().all(axis=1) & table["fit"]
+    ids = [i for i in errors.dropna().index if i in table.index and every.loc[i]]
+    t = table.loc[ids]
+    err = errors.loc[ids] * t["tolerance"]
+    denom = np.maximum(t["observed"].abs(), t["tolerance"])
+    row = {
+        "outcomes": len(ids),
+        "within_tolerance_pct": 100.0 * float((err.abs() <= t["tolerance"]).mean())
+        if ids
+        else np.nan,
+        "mae_pp": float(err.abs().mean()) if ids else np.nan,
+        "mape_pct": 100.0 * float((err.abs() / denom).mean()) if ids else np.nan,
+    }
+    df = pd.DataFrame([row], index=pd.Index(["model, out of sample"], name="predictor"))
     return df
 
 

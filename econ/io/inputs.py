@@ -36,6 +36,8 @@ TABLES = (
     "trader_groups.csv",
 )
 TOML_FILES = ("parameters.toml", "base_year.toml")
+#: tables read when present (an inputs directory without them is complete)
+OPTIONAL_TABLES = ("pakistan_fiscal.csv",)
 SLUG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 
 
@@ -447,7 +449,12 @@ def load_inputs(dir: str | Path | None = None) -> Inputs:
             fix="add a row (0 if nothing is collected)",
         )
 
-    hashes = {f: _hash(directory / f) for f in TABLES + TOML_FILES}
+    fiscal = _pakistan_fiscal(directory, schema, crossings)
+    hashes = {
+        f: _hash(directory / f)
+        for f in TABLES + TOML_FILES + OPTIONAL_TABLES
+        if (directory / f).is_file()
+    }
     flows, factor = calibrate_flows(
         flows, routes, commodities, rev["revenue_afn"] / base_year["afn_per_usd"]
     )
@@ -464,6 +471,7 @@ def load_inputs(dir: str | Path | None = None) -> Inputs:
         parameters=parameters,
         calibration_factor=factor,
         hashes=hashes,
+        pakistan_fiscal=fiscal,
     )
     log.info(
         "loaded inputs from %s: %d crossings, %d routes, %d commodities, %d flows",
@@ -474,6 +482,37 @@ def load_inputs(dir: str | Path | None = None) -> Inputs:
         len(flows),
     )
     return inputs
+
+
+def _pakistan_fiscal(
+    directory: Path, schema: pd.DataFrame, crossings: pd.DataFrame
+) -> pd.DataFrame:
+    """``pakistan_fiscal.csv`` if present (else an empty table): Pakistan's levies on the
+    trade, checked against the schema and the crossings (Pakistani ones only)."""
+    file = "pakistan_fiscal.csv"
+    if not (directory / file).is_file():
+        return pd.DataFrame(columns=["name", "levy", "crossings", "kinds", "directions", "rate"])
+    df = _read_table(directory, file, schema)
+    lists = {
+        "crossings": set(crossings.index[crossings["country"] == "pakistan"]),
+        "kinds": {"bilateral", "transit"},
+        "directions": {"import", "export"},
+    }
+    for i, (_, r) in enumerate(df.iterrows()):
+        for col, allowed in lists.items():
+            items = [s.strip() for s in str(r[col]).split(";") if s.strip()]
+            bad = [x for x in items if x not in allowed] or ([] if items else ["(empty)"])
+            if bad:
+                raise input_error(
+                    file,
+                    f"unknown entry in '{col}'",
+                    found=bad[0],
+                    row=i + 2,
+                    column=col,
+                    expected="one of " + ", ".join(sorted(allowed)),
+                    fix=f"list {col} separated by ; from: " + ", ".join(sorted(allowed)),
+                )
+    return df.set_index("id")
 
 
 def _check_group_shares(

@@ -31,6 +31,8 @@ class Inputs:
     parameters: dict[str, Parameter]
     calibration_factor: pd.Series
     hashes: dict[str, str] = field(default_factory=dict)
+    #: Pakistan's levies on the trade (pakistan_fiscal.csv; empty if the file is absent)
+    pakistan_fiscal: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def afn_per_usd(self) -> float:
