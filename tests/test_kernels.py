@@ -34,6 +34,8 @@ def _wedges(rng, M, F, C):
         capacity=rng.uniform(100, 900, (M, C)),
         compliance=rng.uniform(0.7, 1.0, (M, F)),
         unavailable=rng.random((M, F)) < 0.2,
+        g0=rng.uniform(1.0, 1.3, (M, F)),
+        admitted=rng.uniform(0.5, 1.0, (M, F)),
     )
 
 
@@ -56,7 +58,7 @@ def test_route_cost_is_the_generalized_cost_ratio(model):
     )
     np.testing.assert_array_equal(elapsed, ref_elapsed)
     np.testing.assert_allclose(delay, ref_delay, rtol=RTOL)
-    np.testing.assert_allclose(ratio, g / cell["g0"], rtol=RTOL)
+    np.testing.assert_allclose(ratio, g / w.g0, rtol=RTOL)
 
 
 def test_adjustment_rates_are_the_reference_choice(model):

@@ -241,7 +241,7 @@ class Engine:
         ratio += cell["one_plus_freight"]
         ratio += wedges.tariff
         ratio += wedges.guarantee
-        ratio /= cell["g0"]
+        ratio /= wedges.g0  # the network's g0, with the base year's own measures if any
         return elapsed, delay, ratio
 
     def route_choice(
@@ -337,7 +337,7 @@ class Engine:
         released = np.multiply(pending, net.cell["pending_release"], out=w.released)
         sent = np.add(orders, released, out=w.sent)
         arrivals_r = np.multiply(sent, hold_r, out=w.arrivals)
-        arrivals_r *= wedges.availability
+        arrivals_r *= wedges.admitted  # availability, at most 1 (Schedule.cell_wedges)
         sent -= arrivals_r  # held back
         held_c = cl.cells_to_pairs(sent, out=w.held_c)
         arrivals = cl.cells_to_pairs(arrivals_r, out=w.arrivals_c)  # (M, G)

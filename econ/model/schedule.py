@@ -33,6 +33,7 @@ class CompiledMeasure:
     announced: int | None
     values: dict[str, np.ndarray]  # field -> (M,)
     base: str = "duties"
+    id: str | None = None  # the standing measure it is (econ.spec.in_force), if any
 
 
 class Wedges(NamedTuple):
@@ -57,7 +58,15 @@ class Wedges(NamedTuple):
 
 class CellWedges(NamedTuple):
     """:class:`Wedges` on the cells with baseline flow, (M, F), plus ``unavailable`` (M, F):
-    whether availability is below 1."""
+    whether availability is below 1.
+
+    Relative to the base year's own measures (:attr:`Schedule.base`; none in a base year
+    without standing measures, when every field is as in :class:`Wedges`): ``availability``,
+    ``extra_days`` and ``compliance`` are ratios or differences to the base year's, ``g0``
+    (M or 1, F) is the baseline cost including the base year's measures, and ``admitted``
+    = min(availability, 1) is the share of arriving cargo let through. ``tariff``,
+    ``guarantee`` and ``locked`` stay absolute: they are what traders pay and lock up.
+    """
 
     tariff: np.ndarray
     guarantee: np.ndarray
@@ -68,6 +77,8 @@ class CellWedges(NamedTuple):
     capacity: np.ndarray
     compliance: np.ndarray
     unavailable: np.ndarray
+    g0: np.ndarray
+    admitted: np.ndarray
 
 
 class Anticipation(NamedTuple):
@@ -101,6 +112,18 @@ class Schedule:
         )
         self._cache: dict[bytes, Wedges] = {}
         self._cell_cache: dict[bytes, CellWedges] = {}
+        # the base year's own standing measures (base_year.toml measures_in_force): the base
+        # year's flows already carry them, so the scenario's measures with those ids act
+        # relative to them (docs/model.md §1, "Base-year measures")
+        in_base = set(network.inputs.base_year.get("measures_in_force", ()))
+        self.base: tuple[CompiledMeasure, ...] = tuple(
+            m for m in self.measures if m.id is not None and m.id in in_base
+        )
+        self.base_wedges: Wedges | None = (
+            self._wedges(self.base, np.ones((len(self.base), self.n_members), bool))
+            if self.base
+            else None
+        )
         # which measures are active for which members, per day (the key of the caches)
         days = np.arange(n_days)[:, None, None]
         starts = np.array([m.start for m in self.measures], dtype=np.int64).reshape(-1, 1)
@@ -153,6 +176,7 @@ class Schedule:
             announced,
             values,
             getattr(m, "base", "duties"),
+            m.id,
         )
 
     # ------------------------------------------------------------------ wedges
@@ -219,21 +243,54 @@ class Schedule:
         """:meth:`wedges` of ``day`` on the cells with baseline flow (cached likewise)."""
         key = self.day_pattern[day]
         if key not in self._cell_cache:
-            w = self.wedges(day)
+            w = self.relative(self.wedges(day))
             cl = self.network.cells
             at = (slice(None), cl.cell_route, cl.cell_commodity)
+            g0 = self.g0()
+            avail = w.availability[at]
             self._cell_cache[key] = CellWedges(
                 w.tariff[at],
                 w.guarantee[at],
                 w.locked[at],
-                w.availability[at],
+                avail,
                 w.extra_days[at],
                 w.capacity_share,
                 w.capacity,
                 w.compliance[at],
-                w.availability[at] < 1.0,
+                avail < 1.0,
+                self.network.cell["g0"] if g0 is None else g0[at],
+                avail if self.base_wedges is None else np.minimum(avail, 1.0),
             )
         return self._cell_cache[key]
+
+    def relative(self, w: Wedges) -> Wedges:
+        """``w`` relative to the base year's measures: availability and compliance as ratios,
+        extra days as differences; the rest as given (``w`` itself without base measures)."""
+        b = self.base_wedges
+        if b is None:
+            return w
+        return w._replace(
+            availability=np.divide(
+                w.availability,
+                b.availability,
+                out=np.ones_like(w.availability),
+                where=b.availability > 0,
+            ),
+            extra_days=w.extra_days - b.extra_days,
+            compliance=w.compliance / b.compliance,
+        )
+
+    def g0(self) -> np.ndarray | None:
+        """Baseline generalized cost with the base year's fees and guarantee costs, (M, R, K);
+        ``None`` when the base year carries no measures (then it is the network's ``g0``).
+
+        The base year's extra days are not added: :meth:`relative` already counts days beyond
+        the base year's, so ``g/g0`` is 1 while the base year's measures stay as they were.
+        """
+        b, net = self.base_wedges, self.network
+        if b is None:
+            return None
+        return net.g0[None] + b.tariff + b.guarantee
 
     def capacity(self, capacity_share: np.ndarray, extra_days: np.ndarray) -> np.ndarray:
         """Daily capacity (M, C) after closures and processing delays (``calc_capacity`` with
@@ -257,8 +314,8 @@ class Schedule:
         alpha = p["anticipation_share"][:, None, None]
         always = np.ones((1, self.n_members), bool)
         for m in self.measures:
-            if m.announced is None:
-                continue
+            if m.announced is None or m in self.base:
+                continue  # a base-year measure's effect is already in the base flows
             w = self._wedges((m,), always)
             wait = eq.calc_wait_days(
                 0.0, net.capacity, w.capacity_share, p["closure_expected_days"][:, None]
