@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import econ
-from econ.io.inputs import TABLES, default_inputs_dir, read_schema
+from econ.io.inputs import SHARED_TABLES, TABLES, default_inputs_dir, read_schema
 
 EXPECTED_CROSSINGS = {
     "torkham",
@@ -139,12 +139,33 @@ def test_toy_inputs_load(toy_inputs: econ.Inputs) -> None:
     assert toy_inputs.calibration_factor.to_numpy() == pytest.approx([1.0, 1.0], rel=1e-12)
 
 
-@pytest.mark.parametrize("file", [f for f in TABLES])
+def _shipped(file: str) -> list[Path]:
+    """The shipped copies of an input table: at the top, or one per base year."""
+    d = default_inputs_dir()
+    if file in SHARED_TABLES:
+        return [d / file]
+    return sorted((d / "base_years").glob(f"*/{file}"))
+
+
+SOURCED = [
+    str(p.relative_to(default_inputs_dir()))
+    for p in sorted(default_inputs_dir().rglob("*.csv"))
+    if "source" in pd.read_csv(p, nrows=0).columns
+]
+
+
+@pytest.mark.parametrize("file", SOURCED)
 def test_every_source_cell_non_empty(file: str) -> None:
+    """Every shipped table with a source column (base years and build tables included)."""
     df = _read(default_inputs_dir(), file)
-    assert "source" in df.columns
     blank = df["source"].str.strip() == ""
     assert not blank.any(), f"{file}: empty source in rows {list(df.index[blank] + 2)}"
+
+
+def test_every_table_is_sourced() -> None:
+    for file in TABLES:
+        for path in _shipped(file):
+            assert "source" in pd.read_csv(path, nrows=0).columns, path
 
 
 def test_every_parameter_has_source(default_inputs: econ.Inputs) -> None:
@@ -228,8 +249,8 @@ RULES = [
     ),
     (
         "nan",
-        set_cell("commodities.csv", 0, "effective_rate", "NaN"),
-        "commodities.csv",
+        set_cell("rates.csv", 0, "effective_rate", "NaN"),
+        "rates.csv",
         ["row 2", "effective_rate"],
     ),
     (
@@ -246,8 +267,8 @@ RULES = [
     ),
     (
         "effective-rate-above-1",
-        set_cell("commodities.csv", 0, "effective_rate", "1.5"),
-        "commodities.csv",
+        set_cell("rates.csv", 0, "effective_rate", "1.5"),
+        "rates.csv",
         ["row 2", "effective_rate", "1.5"],
     ),
     (
@@ -477,10 +498,18 @@ def test_schema_lists_exactly_the_table_files() -> None:
 @pytest.mark.parametrize("base", ["default", "toy"])
 @pytest.mark.parametrize("file", TABLES)
 def test_schema_describes_every_column(file: str, base: str, toy_dir: Path) -> None:
-    d = default_inputs_dir() if base == "default" else toy_dir
-    if not (d / file).is_file():
+    paths = _shipped(file) if base == "default" else [toy_dir / file]
+    paths = [p for p in paths if p.is_file()]
+    if not paths:
         pytest.skip(f"{file} not in {base} inputs")
-    header = list(pd.read_csv(d / file, nrows=0).columns)
+    for path in paths:
+        _check_header(file, path)
+
+
+def _check_header(file: str, path: Path) -> None:
+    header = list(pd.read_csv(path, nrows=0).columns)
+    if file == "commodities.csv" and "rates.csv" not in {p.name for p in path.parent.iterdir()}:
+        header = [c for c in header if c != "effective_rate"]  # flat layout before base years
     schema_cols = _schema_columns(file)
     assert set(header) - set(schema_cols) == set(), "columns missing from schema.csv"
     assert set(schema_cols) - set(header) == set(), "schema.csv columns missing from the file"

@@ -306,7 +306,7 @@ def _check_base_year(data: dict[str, Any], file: str = "base_year.toml") -> dict
             "field 'label' is not a base-year label",
             found=data["label"],
             expected="letters and digits, e.g. FY1403",
-            fix="write label = \"FY1403\"",
+            fix='write label = "FY1403"',
         )
     try:
         start = pd.Timestamp(str(data["start"]))
@@ -488,10 +488,10 @@ def load_inputs(dir: str | Path | None = None, base_year: str | None = None) -> 
     _check_reference(flows_file, flows, "route", "routes.csv", routes.index)
     _check_reference(flows_file, flows, "commodity", "commodities.csv", commodities.index)
     _check_reference(rev_file, rev, "crossing", "crossings.csv", crossings.index)
-    rates_file = prefix + "rates.csv" if "effective_rate" not in commodities_raw else "commodities.csv"
-    _check_reference(
-        rates_file, rates, "commodity", "commodities.csv", commodities.index
+    rates_file = (
+        prefix + "rates.csv" if "effective_rate" not in commodities_raw else "commodities.csv"
     )
+    _check_reference(rates_file, rates, "commodity", "commodities.csv", commodities.index)
     rates = rates.set_index("commodity")
     if rates.index.duplicated().any() or len(rates) != len(commodities):
         missing = [k for k in commodities.index if k not in rates.index]
@@ -631,9 +631,7 @@ def load_inputs(dir: str | Path | None = None, base_year: str | None = None) -> 
     files = [directory / f for f in SHARED_TABLES + ("parameters.toml",)]
     files += [year_dir / f for f in YEAR_TABLES + ("base_year.toml",)]
     files += [directory / MEASURES_IN_FORCE]
-    hashes = {
-        str(f.relative_to(directory)): _hash(f) for f in files if f.is_file()
-    }
+    hashes = {str(f.relative_to(directory)): _hash(f) for f in files if f.is_file()}
     flows, factor = calibrate_flows(
         flows, routes, commodities, rev["revenue_afn"] / base_year_data["afn_per_usd"]
     )

@@ -213,7 +213,9 @@ class Schedule:
             elif m.type == "bank_guarantee":
                 base = np.ones((self.n_members, 1, 1)) if m.base == "value" else levy
                 share = base * v["cover"]
+                # cash margin for the lock-up, plus the bank's commission for the validity
                 w = eq.calc_guarantee_wedge(share, 1.0, v["annual_cost"], v["lockup_days"])
+                w = w + eq.calc_guarantee_wedge(share, 1.0, v["fee"], v["validity_days"])
                 guar += np.where(am, w, 0.0)
                 locked += np.where(
                     am, eq.calc_capital_locked(1.0, share, 1.0, v["lockup_days"]), 0.0

@@ -113,7 +113,11 @@ def carried(scenario: Scenario, measure_id: str) -> bool:
     day (for every draw of its end date)."""
     for m in scenario.measures:
         end = _low(m.end)
-        if m.id == measure_id and m.start <= scenario.start and (end is None or end > scenario.start):
+        if (
+            m.id == measure_id
+            and m.start <= scenario.start
+            and (end is None or end > scenario.start)
+        ):
             return True
     return False
 

@@ -20,7 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 #: the numeric fields of each measure type (each may be a ``[low, high]`` range)
 MEASURE_NUMBERS: dict[str, tuple[str, ...]] = {
     "tariff": ("rate",),
-    "bank_guarantee": ("cover", "lockup_days", "annual_cost", "excluded_share"),
+    "bank_guarantee": (
+        "cover",
+        "lockup_days",
+        "annual_cost",
+        "excluded_share",
+        "fee",
+        "validity_days",
+    ),
     "restriction": ("quota",),
     "closure": ("capacity",),
     "delay": ("extra_days",),
@@ -127,11 +134,15 @@ class BankGuarantee(_Measure):
     lockup_days: Number
     annual_cost: Number | None = None
     excluded_share: Number | None = None
+    #: the bank's commission per year, charged for the guarantee's whole validity
+    fee: Number = 0.0
+    #: days the guarantee must stay valid (SRO 1402(I)/2023: at least a year)
+    validity_days: Number = 0.0
 
     _v1 = field_validator("cover", "excluded_share")(
         classmethod(lambda cls, v: v if v is None else _share(v))
     )
-    _v2 = field_validator("lockup_days", "annual_cost")(
+    _v2 = field_validator("lockup_days", "annual_cost", "fee", "validity_days")(
         classmethod(lambda cls, v: v if v is None else _nonneg(v))
     )
 
