@@ -29,6 +29,7 @@ from .common import (
     WorkersOpt,
     check_baseline,
     guard,
+    load_and_run,
     load_inputs,
     note,
     parse_grid,
@@ -119,17 +120,8 @@ def run(
 
         from .render import render_many
 
-        inp = load_inputs(inputs, params, base_year)
-        ds = run_one(
-            scenario,
-            inp,
-            months,
-            members=members,
-            seed=seed,
-            baseline=baseline,
-            workers=workers,
-            base_year=base_year,
-        )
+        opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
+        ds = load_and_run(scenario, inputs, params, months, base_year=base_year, **opts)
         by = ds.attrs["base_year"]
         tables = []
         if table in (Table.all, Table.crossings):
@@ -191,17 +183,8 @@ def pressure(
 
         from .render import render_many
 
-        inp = load_inputs(inputs, params, base_year)
-        ds = run_one(
-            scenario,
-            inp,
-            months,
-            members=members,
-            seed=seed,
-            baseline=baseline,
-            workers=workers,
-            base_year=base_year,
-        )
+        opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
+        ds = load_and_run(scenario, inputs, params, months, base_year=base_year, **opts)
         by = ds.attrs["base_year"]
         tables = []
         if table in (PressureTable.all, PressureTable.groups):
@@ -290,18 +273,10 @@ def compare(
         from .render import render
 
         inp = load_inputs(inputs, params, base_year)
+        opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
         res = {}
         for n in names:
-            ds = run_one(
-                n,
-                inp,
-                months,
-                members=members,
-                seed=seed,
-                baseline=baseline,
-                workers=workers,
-                base_year=base_year,
-            )
+            ds = run_one(n, inp, months, base_year=base_year, **opts)
             res[ds.attrs["scenario"] if ds.attrs["scenario"] not in res else n] = ds
         years = ", ".join(sorted({str(d.attrs["base_year"]) for d in res.values()}))
         sys.stdout.write(

@@ -189,14 +189,8 @@ def run_one(
     sc = econ.load_scenario(scenario)
     if months is not None:
         sc = sc.with_months(months)
-    kw = dict(
-        inputs=inputs,
-        base_year=base_year,
-        members=members,
-        rng=seed,
-        baseline=baseline,
-        workers=workers,
-    )
+    kw = dict(inputs=inputs, members=members, rng=seed, baseline=baseline, workers=workers)
+    kw["base_year"] = base_year
     prog, cb = progress_bar(label or sc.name)
     if prog is not None:
         with prog:
@@ -210,6 +204,26 @@ def run_one(
             "(kept; see the Dataset)"
         )
     return ds
+
+
+def load_and_run(
+    scenario: str,
+    inputs: Path | None,
+    params: Path | None,
+    months: int | None,
+    *,
+    members: int = 1,
+    seed: int | None = None,
+    baseline: str = "flat",
+    workers: int = 1,
+    base_year: str | None = None,
+):
+    """``run`` and ``pressure``: load the inputs (``--inputs``, ``--params``, ``--base-year``)
+    and run one scenario on its base year (:func:`run_one`)."""
+    opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
+    return run_one(
+        scenario, load_inputs(inputs, params, base_year), months, base_year=base_year, **opts
+    )
 
 
 def summary_lines(lines: list[str], fmt: Format) -> None:
