@@ -388,3 +388,25 @@ def test_coal_matters_far_less_from_fy1403() -> None:
     b = coal_table(econ.run("pakistan-closure-2025"))
     assert b.loc["coal", "baseline"] < 0.2 * a.loc["coal", "baseline"]
     assert -b.loc["coal", "change"] < 0.2 * -a.loc["coal", "change"]
+
+
+def test_package_data_ships_every_input_file() -> None:
+    """pyproject's package-data globs for econ.data cover every file in inputs/ (so an installed
+    package has both base years, the standing measures and the build tables)."""
+    import fnmatch
+    import tomllib
+
+    with (REPO_INPUTS.parent / "pyproject.toml").open("rb") as fh:
+        globs = tomllib.load(fh)["tool"]["setuptools"]["package-data"]["econ.data"]
+    files = [
+        p.relative_to(REPO_INPUTS).as_posix()
+        for p in REPO_INPUTS.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.name != "__init__.py"
+    ]
+
+    def shipped(f: str, g: str) -> bool:  # setuptools globs do not cross directories
+        fs, gs = f.split("/"), g.split("/")
+        return len(fs) == len(gs) and all(map(fnmatch.fnmatchcase, fs, gs))
+
+    missing = [f for f in files if not any(shipped(f, g) for g in globs)]
+    assert not missing, f"not shipped by pyproject package-data: {missing}"
