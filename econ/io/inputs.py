@@ -52,13 +52,18 @@ def default_inputs_dir() -> Path:
     """Directory of the default inputs shipped inside the installed package.
 
     An installed package carries them as ``econ.data``; an editable install maps that
-    package onto the repository's ``inputs/``. Importing ``econ`` straight from a source
-    checkout that was never installed falls back to the repository's ``inputs/``.
+    package onto the repository's ``inputs/``. When ``econ`` is imported from a source
+    checkout (editable, or on ``PYTHONPATH``), that checkout's own ``inputs/`` wins: an
+    editable install of another checkout (a second git worktree) would otherwise map
+    ``econ.data`` onto that checkout's inputs, mixing one tree's code with another's data.
     """
+    checkout = Path(__file__).resolve().parents[2] / "inputs"
+    if (checkout / "__init__.py").is_file() and (checkout / "schema.csv").is_file():
+        return checkout
     try:
         return Path(str(resources.files("econ.data")))
     except ModuleNotFoundError:
-        return Path(__file__).resolve().parents[2] / "inputs"
+        return checkout
 
 
 def schema_path() -> Path:
