@@ -453,6 +453,10 @@ def backtest(
                 shown,
             ),
             ("Summary over outcomes every predictor can compute", summary(table, common=True)),
+            (
+                "Summary over the fitted outcomes every predictor can compute (fit = true)",
+                summary(table, common=True, fitted=True),
+            ),
             ("Summary over each predictor's outcomes", summary(table)),
         ]
         if fit_grid or grid:
@@ -464,8 +468,9 @@ def backtest(
             )
             best = ", ".join(f"{k} = {v:g}" for k, v in res["best"].items())
             note(
-                f"in-sample best: {best} (loss {res['in_sample_loss']:.3f}; shipped central values "
-                f"{res['central_loss']:.3f})"
+                f"in-sample best: {best} (loss {res['in_sample_loss']:.3f}, objective with the "
+                f"prior penalty {res['in_sample_objective']:.3f}; loss at the shipped central "
+                f"values {res['central_loss']:.3f})"
             )
             tables.append(
                 (
@@ -474,12 +479,24 @@ def backtest(
                     res["out_of_sample"],
                 )
             )
+            if not res["time_split"].empty:
+                tables.append(
+                    (
+                        "Time split: fit on the earlier outcomes, score the later ones",
+                        res["time_split"],
+                    )
+                )
             tables.append(
                 (
-                    "Profile loss: the smallest loss at each grid value over the other grid "
-                    "parameters "
-                    "(flat = not pinned down by the episodes)",
+                    "Profile objective: the smallest penalised loss at each grid value over the "
+                    "other grid parameters",
                     res["profile"],
+                )
+            )
+            tables.append(
+                (
+                    "Profile loss without the priors (flat = not pinned down by the episodes)",
+                    res["profile_unpenalised"],
                 )
             )
         sys.stdout.write(render_many(tables, fmt))

@@ -38,157 +38,236 @@ def calc_capital_locked(value_per_day, base_share, cover, lockup_days):
     return value_per_day * base_share * cover * lockup_days
 
 
-def calc_route_weight(availability, cost_ratio, sigma):
-    """w[r|k] = a · (g/g0)^(−σ)   [1]: CES route weight relative to the baseline share."""
-    return availability * cost_ratio ** (-sigma)
+def _nudge(e):
+    """Elasticities exactly 1 make the CES price exponents singular: move them 1e-9 away."""
+    e = np.asarray(e, dtype=float)
+    return np.where(np.abs(1.0 - e) < 1e-9, 1.0 + 1e-9, e)
+
+
+class GroupTree:
+    """Cells grouped three levels up: cell → nest → origin → commodity (reference helper).
+
+    ``cell_nest`` (F,), ``nest_origin`` (N,) and ``origin_commodity`` (O,) give each unit's
+    group one level up. Sums and maxima over the last axis use ``np.add.at`` and
+    ``np.maximum.at``: slow and plain, the reference the engine's grouped sums are checked
+    against. The engine uses an object with the same methods (econ/model/network.py).
+    """
+
+    def __init__(self, cell_nest, nest_origin, origin_commodity, n_commodities):
+        self.cell_nest = np.asarray(cell_nest)
+        self.nest_origin = np.asarray(nest_origin)
+        self.origin_commodity = np.asarray(origin_commodity)
+        self.n = (len(self.nest_origin), len(self.origin_commodity), int(n_commodities))
+
+    @staticmethod
+    def _sum(x, keys, n):
+        x = np.asarray(x, dtype=float)
+        out = np.zeros(x.shape[:-1] + (n,))
+        np.add.at(out, (..., keys), x)
+        return out
+
+    @staticmethod
+    def _max(x, keys, n):
+        x = np.asarray(x, dtype=float)
+        out = np.full(x.shape[:-1] + (n,), -np.inf)
+        np.maximum.at(out, (..., keys), x)
+        return np.where(np.isfinite(out), out, 0.0)
+
+    def nest_sum(self, x):
+        return self._sum(x, self.cell_nest, self.n[0])
+
+    def nest_max(self, x):
+        return self._max(x, self.cell_nest, self.n[0])
+
+    def origin_sum(self, x):
+        return self._sum(x, self.nest_origin, self.n[1])
+
+    def origin_max(self, x):
+        return self._max(x, self.nest_origin, self.n[1])
+
+    def commodity_sum(self, x):
+        return self._sum(x, self.origin_commodity, self.n[2])
+
+    def nest_to_cells(self, x):
+        return x[..., self.cell_nest]
+
+    def origin_to_nests(self, x):
+        return x[..., self.nest_origin]
+
+    def commodity_to_origins(self, x):
+        return x[..., self.origin_commodity]
+
+
+def calc_tree_elasticities(sigma_origin, sigma_route, eta, tree):
+    """σo' = max(σo, 1),  σr' = max(σr, σo'),  η' = max(η, σr')   per origin, nest and cell
+
+    The demand tree is a consistent nested CES only if each level's elasticity is at least the
+    one above it and the top one is at least 1 (docs/model.md §3): below 1 the goods of a level
+    are complements, and the CES price index *falls* when a variety becomes unavailable, so a
+    ban would raise demand. Draws outside the domain (a low σr draw, a σo draw below 1 for fresh
+    produce) are clipped to it, per member: a σr below σo becomes σo (the corridor level then
+    adds nothing to the origin level). ``sigma_origin`` (..., O), ``sigma_route`` (..., N) and
+    ``eta`` (..., F) on the ``tree``'s origins, nests and cells.
+    """
+    sig_o = np.maximum(np.asarray(sigma_origin, dtype=float), 1.0)
+    sig_r = np.maximum(np.asarray(sigma_route, dtype=float), tree.origin_to_nests(sig_o))
+    eta = np.maximum(np.asarray(eta, dtype=float), tree.nest_to_cells(sig_r))
+    return sig_o, sig_r, eta
+
+
+def calc_nested_shares(s0, availability, cost_ratio, eta, sigma_route, sigma_origin, tree):
+    """share[r]/s0[r] = (w/S_n) · (ã_n·S_n^(σr/η) / S_o) · (a_o·S_o^(σo/σr) / S_k),  PI[k]   [1]
+
+    Where a commodity's demand goes, over a three-level CES tree (docs/model.md §3): the
+    **origin** of the goods (Pakistani, Iranian, Central Asian goods, or third-country goods in
+    transit; elasticity σo), the **corridor** that carries goods of one origin (third-country
+    goods via Pakistan's ports, Iran's ports, Central Asian rail or air; σr), and the **route**
+    (gateway and crossing) inside a corridor (η = ρ·σr, routes being the closest substitutes).
+    With the cost ratio x = g/g0 and availability a (per cell):
+
+    - route level: a_n = max_{r∈n} a, u = a/a_n, w = u·x^(−η), S_n = Σ_{r∈n} s0·w / s0_n and
+      V_n = Σ_{r∈n} s0·w·x / s0_n (so V_n = Σ θ·u·x^(1−η), θ = s0/s0_n);
+    - corridor level: a_o = max_{n∈o} a_n, ã_n = a_n/a_o, S_o = Σ_{n∈o} s0_n·ã_n·S_n^(σr/η) / s0_o;
+    - origin level: S_k = Σ_o s0_o·a_o·S_o^(σo/σr) / s0_k;
+    - price index PI[k] = (Σ_o s0_o·a_o·P_o^(1−σo) / s0_k)^(1/(1−σo)), with
+      P_o^(1−σr) = Σ_{n∈o} s0_n·ã_n·V_n^((1−σr)/(1−η)) / s0_o (CES prices, order 1 − σ).
+
+    Shares are quantities: they sum to 1 over a commodity's routes (orders are conserved; a
+    route or nest made unavailable passes its demand to the rest of its group), and the
+    allocation uses inclusive values of order −σ (S^(1/σ)), so that with equal elasticities
+    (ρ = 1, σo = σr) the tree is the one-level CES share s0·a·x^(−σ)/Σ s0·a·x^(−σ) exactly,
+    and with σo = σr any grouping of nests into origins leaves shares unchanged. A quota on a
+    whole group scales the group's weight like a quantity (a_n, a_o); inside a group, relative
+    availability is a weight. The baseline (a = 1, x = 1) gives ``s0`` and PI = 1 exactly.
+
+    Arrays: ``s0``, ``availability``, ``cost_ratio`` and ``eta`` (..., F) over cells;
+    ``sigma_route`` (..., N) per nest; ``sigma_origin`` (..., O) per origin; ``tree`` the
+    grouping (:class:`GroupTree` or the engine's equivalent). Returns ``(share/s0 (..., F),
+    PI (..., K))``: each route's share relative to its baseline share (exactly 1 in the
+    baseline), and the price index; PI is ``inf`` where no route of a commodity is available.
+    """
+    sig_o, sig_r, eta = calc_tree_elasticities(sigma_origin, sigma_route, eta, tree)
+    eta, sig_r, sig_o = _nudge(eta), _nudge(sig_r), _nudge(sig_o)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        s0_n = tree.nest_sum(s0)
+        s0_o = tree.origin_sum(s0_n)
+        s0_k = tree.commodity_sum(s0_o)
+        a_n = tree.nest_max(np.where(s0 > 0, availability, 0.0))
+        a_o = tree.origin_max(a_n)
+        u = availability / tree.nest_to_cells(np.where(a_n > 0, a_n, 1.0))
+        w = u * cost_ratio ** (-eta)
+        S_n = np.where(s0_n > 0, tree.nest_sum(s0 * w) / np.where(s0_n > 0, s0_n, 1.0), 0.0)
+        V_n = np.where(
+            s0_n > 0, tree.nest_sum(s0 * w * cost_ratio) / np.where(s0_n > 0, s0_n, 1.0), 0.0
+        )
+        eta_n = tree.nest_max(eta)  # η is the same for every route of a nest
+        a_rel = np.where(a_n > 0, a_n / tree.origin_to_nests(np.where(a_o > 0, a_o, 1.0)), 0.0)
+        incl_n = np.where(S_n > 0, a_rel * S_n ** (sig_r / eta_n), 0.0)
+        S_o = np.where(
+            s0_o > 0, tree.origin_sum(s0_n * incl_n) / np.where(s0_o > 0, s0_o, 1.0), 0.0
+        )
+        sig_r_o = tree.origin_max(sig_r)  # σr is the same for every nest of an origin
+        incl_o = np.where(S_o > 0, a_o * S_o ** (sig_o / sig_r_o), 0.0)
+        S_k = np.where(
+            s0_k > 0, tree.commodity_sum(s0_o * incl_o) / np.where(s0_k > 0, s0_k, 1.0), 0.0
+        )
+        # prices: CES of order 1 − σ at each level
+        pn = np.where((a_rel > 0) & (V_n > 0), a_rel * V_n ** ((1.0 - sig_r) / (1.0 - eta_n)), 0.0)
+        q_o = np.where(s0_o > 0, tree.origin_sum(s0_n * pn) / np.where(s0_o > 0, s0_o, 1.0), 0.0)
+        po = np.where((a_o > 0) & (q_o > 0), a_o * q_o ** ((1.0 - sig_o) / (1.0 - sig_r_o)), 0.0)
+        base = np.where(
+            s0_k > 0, tree.commodity_sum(s0_o * po) / np.where(s0_k > 0, s0_k, 1.0), 0.0
+        )
+        sig_k = tree.commodity_sum(np.where(s0_o > 0, sig_o, 0.0) * (s0_o > 0)) / np.maximum(
+            tree.commodity_sum((s0_o > 0).astype(float)), 1.0
+        )
+        price = np.where(base > 0, base ** (1.0 / (1.0 - np.where(base > 0, sig_k, 0.0))), np.inf)
+        price = np.where(s0_k > 0, price, 1.0)
+        f_n = np.where(
+            S_o[..., tree.nest_origin] > 0,
+            incl_n / tree.origin_to_nests(np.where(S_o > 0, S_o, 1.0)),
+            0.0,
+        )
+        f_o = np.where(
+            S_k[..., tree.origin_commodity] > 0,
+            incl_o / tree.commodity_to_origins(np.where(S_k > 0, S_k, 1.0)),
+            0.0,
+        )
+        f_r = np.where(
+            tree.nest_to_cells(S_n) > 0, w / tree.nest_to_cells(np.where(S_n > 0, S_n, 1.0)), 0.0
+        )
+        relative = f_r * tree.nest_to_cells(f_n * tree.origin_to_nests(f_o))
+    return relative, price
 
 
 def calc_target_flow(
-    v0, s0, availability, cost_ratio, sigma, epsilon, scale=1.0, *, route_nest=None, rho=1.0
-):
-    """q*[r,k] = v0 · scale · (w / S_n) · (Ω_n / Ω) · PI^(−ε)   [USD/day]
-
-    Demand for a commodity (import-demand elasticity ε) over a two-level CES nest of
-    routes: nests ``n`` of close substitutes (routes of the same corridor and kind, e.g.
-    Karachi transit via Torkham or via Chaman) with elasticity ρσ inside a nest and σ
-    between nests (docs/model.md §3):
-
-    - availability a splits into the nest's a_n = max_{r∈n} a (its most open route) and
-      u = a / a_n inside it; w = u·(g/g0)^(−ρσ), s0_n = Σ_{r∈n} s0 and the nest's weight
-      index S_n = Σ_{r∈n} s0·w / s0_n;
-    - Ω_n = a_n · S_n^(1/ρ) and Ω = Σ_n s0_n·Ω_n / Σ s0;
-    - PI = (Σ_n s0_n·a_n·V_n^((1−σ)/(1−ρσ)) / Σ s0)^(1/(1−σ)) (the price index ratio P/P0),
-      with the nest's cost index V_n = Σ_{r∈n} s0·w·(g/g0) / s0_n.
-
-    So goods barred from one route of a nest move mainly to the nest's other routes, and
-    a quota on every route of a nest (a corridor's negative list) scales the nest like a
-    quantity: a nest of one route is weighted a·(g/g0)^(−σ) whatever ρ.
-
-    Calibrated so that the baseline (a = 1, g = g0) returns ``v0`` exactly; with ρ = 1
-    (or one route per nest) it is the one-level CES of elasticity σ. Route arrays have
-    shape (..., route, commodity); ``sigma`` and ``epsilon`` (..., commodity); ``route_nest``
-    (route,) gives each route's nest (default: one nest of all routes); ``rho`` is a
-    scalar or (...,) per member.
-    """
-    sig = np.asarray(sigma, dtype=float)
-    rho = np.asarray(rho, dtype=float)
-    nests = None
-    if route_nest is not None:
-        route_nest = np.asarray(route_nest)
-        N = int(route_nest.max()) + 1
-        member = route_nest[:, None] == np.arange(N)[None, :]  # (R, N)
-        onehot = member.astype(float)
-        nests = dict(
-            nest_sum=lambda x: np.einsum("...rk,rn->...nk", x, onehot),
-            nest_max=lambda x: np.max(
-                np.where(member[:, :, None], x[..., :, None, :], -np.inf), axis=-3
-            ),
-            to_nest_cells=lambda x: x[..., route_nest, :],
-            nest_route_sum=lambda x: np.sum(x, axis=-2),
-            nest_sigma=sig[..., None, :],
-            rho=rho[..., None, None],
-        )
-    return calc_target_flow_cells(
-        v0,
-        s0,
-        availability,
-        cost_ratio,
-        (rho[..., None, None] if nests else 1.0) * sig[..., None, :],
-        sig,
-        np.asarray(epsilon, dtype=float),
-        route_sum=lambda x: np.sum(x, axis=-2),
-        to_routes=lambda x: x[..., None, :],
-        scale=scale,
-        nests=nests,
-    )
-
-
-def calc_target_flow_cells(
     v0,
     s0,
     availability,
     cost_ratio,
-    sigma_routes,
     sigma,
     epsilon,
-    *,
-    route_sum,
-    to_routes,
     scale=1.0,
-    out=None,
-    work=None,
-    nests=None,
+    *,
+    route_nest=None,
+    rho=1.0,
+    route_origin=None,
+    sigma_origin=None,
 ):
-    """:func:`calc_target_flow` for any layout of the route × commodity cells.
+    """q*[r,k] = X0[k] · scale · PI[k]^(−ε) · share[r,k]   [USD/day]
 
-    ``route_sum`` sums a cell array over the routes of each commodity (cells → commodity),
-    ``to_routes`` spreads a per-commodity array back over the cells; ``sigma_routes`` is the
-    elasticity inside each cell's nest (ρσ) laid out like the cells, ``sigma`` and
-    ``epsilon`` per commodity. The model calls it on the compressed cells with baseline
-    flow (see ``Model._build_cells``), with ``out`` to receive the result and ``work`` as
-    scratch (both shaped like the cells); its ``to_routes`` may return the same work array
-    each time (each spread array is used before the next is made).
-
-    ``nests`` (None: one level, elasticity ``sigma_routes``) is a dict of ``nest_sum``
-    and ``nest_max`` (cells → nests), ``to_nest_cells`` (nests → cells), ``nest_route_sum`` (nests →
-    commodity), ``nest_sigma`` (σ laid out like the nests) and ``rho`` (broadcasting
-    against the nests).
+    The demand system on full (route, commodity) arrays: total demand for a commodity
+    X0·PI^(−ε) (import-demand elasticity ε) shared over its routes by
+    :func:`calc_nested_shares` (origin σo → corridor nest σ → route ρσ). ``route_nest`` (R,)
+    gives each route's nest (default: all routes one nest), ``route_origin`` (R,) each route's
+    origin (default: one origin); nests must not straddle origins. ``sigma_origin`` defaults to
+    ``sigma`` (then the origin level changes nothing). Route arrays are (..., R, K); ``sigma``,
+    ``sigma_origin`` and ``epsilon`` (..., K); ``rho`` a scalar or (...,). Calibrated so that the
+    baseline (a = 1, g = g0) returns ``v0`` exactly.
     """
-    if work is None:
-        w = calc_route_weight(availability, cost_ratio, sigma_routes)
-    else:  # the same, a · (g/g0)^(−σ), written into work
-        w = np.power(cost_ratio, np.negative(sigma_routes, out=work), out=work)
-        w *= availability
-    if nests is None:
-        sw = np.multiply(s0, w, out=out)  # out, if given, is scratch until the end
-        den = route_sum(s0)
-        S = route_sum(sw) / den
-        # price index from the same weights: Σ s0·a·(g/g0)^(1−σ) = Σ s0·w·(g/g0)
-        sw *= cost_ratio
-        base = route_sum(sw) / den
-    else:
-        nest_sum, to_nest, nest_route_sum = (
-            nests["nest_sum"],
-            nests["to_nest_cells"],
-            nests["nest_route_sum"],
-        )
-        rho, sig_n = nests["rho"], nests["nest_sigma"]
-        s0n = nest_sum(s0)
-        den = nest_route_sum(s0n)  # = Σ s0 summed by nests: the baseline is exact
-
-        def per_nest(x):  # Σ_{r∈n} x / s0_n, 0 for a nest without flow
-            t = nest_sum(x)
-            return np.divide(t, s0n, out=np.zeros_like(t), where=s0n > 0)
-
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            # availability: the nest's (its most open route's) as a quantity, each route's
-            # relative to it as a weight inside the nest
-            an = nests["nest_max"](np.where(s0 > 0, availability, 0.0))
-            w /= to_nest(np.where(an > 0, an, 1.0))  # u·(g/g0)^(−ρσ), u = a / a_n
-            sw = np.multiply(s0, w, out=out)  # out, if given, is scratch until the end
-            Sn = per_nest(sw)
-            sw *= cost_ratio
-            Vn = per_nest(sw)  # nest cost index V_n
-            Omega_n = np.where(an > 0, an * Sn ** (1.0 / rho), 0.0)  # nest weight Ω_n
-            cost_n = np.where(
-                (an > 0) & (Vn > 0), an * Vn ** ((1.0 - sig_n) / (1.0 - rho * sig_n)), 0.0
-            )
-            S = nest_route_sum(s0n * Omega_n) / den  # Ω[k]
-            base = nest_route_sum(s0n * cost_n) / den
-            # inside its nest a route has w / S_n of the nest's Ω_n
-            w *= to_nest(np.divide(Omega_n, Sn, out=np.zeros_like(Omega_n), where=Sn > 0))
+    v0 = np.asarray(v0, dtype=float)
+    n_routes, n_commodities = v0.shape[-2:]
+    route_nest = np.zeros(n_routes, int) if route_nest is None else np.asarray(route_nest)
+    route_origin = np.zeros(n_routes, int) if route_origin is None else np.asarray(route_origin)
+    sig = np.asarray(sigma, dtype=float)
+    sig_o = sig if sigma_origin is None else np.asarray(sigma_origin, dtype=float)
+    rho = np.asarray(rho, dtype=float)
+    # cells: every (route, commodity), flattened route-major; a nest (origin) is a
+    # (route nest, commodity) ((route origin, commodity)) pair
+    n_nests, n_origins = int(route_nest.max()) + 1, int(route_origin.max()) + 1
+    r_idx, k_idx = np.divmod(np.arange(n_routes * n_commodities), n_commodities)
+    cell_nest = route_nest[r_idx] * n_commodities + k_idx
+    nest_r = np.arange(n_nests * n_commodities) // n_commodities
+    nest_origin_of = np.full(n_nests, -1)
+    nest_origin_of[route_nest] = route_origin
+    if np.any(nest_origin_of[route_nest] != route_origin):
+        raise ValueError("a route nest straddles two origins")
+    nest_origin = (
+        nest_origin_of[nest_r] * n_commodities + np.arange(n_nests * n_commodities) % n_commodities
+    )
+    origin_commodity = np.arange(n_origins * n_commodities) % n_commodities
+    tree = GroupTree(cell_nest, nest_origin, origin_commodity, n_commodities)
+    lead = np.broadcast_shapes(
+        np.shape(availability)[:-2],
+        np.shape(cost_ratio)[:-2],
+        sig.shape[:-1],
+        sig_o.shape[:-1],
+        rho.shape,
+        np.shape(epsilon)[:-1],
+        np.shape(scale)[:-2] if np.ndim(scale) >= 2 else (),
+    )
+    flat = lambda x: np.broadcast_to(x, lead + (n_routes, n_commodities)).reshape(lead + (-1,))  # noqa: E731
+    s0f, af, xf = flat(np.asarray(s0, float)), flat(availability), flat(cost_ratio)
+    sig_b = np.broadcast_to(sig, lead + (n_commodities,))
+    sigo_b = np.broadcast_to(sig_o, lead + (n_commodities,))
+    rho_b = np.broadcast_to(rho, lead)[..., None]
+    eta = (rho_b * sig_b)[..., k_idx]
+    sig_nest = sig_b[..., np.arange(n_nests * n_commodities) % n_commodities]
+    sig_orig = sigo_b[..., origin_commodity]
+    relative, price = calc_nested_shares(s0f, af, xf, eta, sig_nest, sig_orig, tree)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        p = np.where(base > 0, base ** (1.0 / (1.0 - sigma)), np.inf)
-        vol = np.where(np.isfinite(p), p ** (-epsilon), 0.0)
-        share = np.divide(w, to_routes(np.where(S > 0, S, 1.0)), out=w)
-        np.copyto(share, 0.0, where=to_routes(~(S > 0)))  # w / S where S > 0, else 0
-    if out is None:
-        out = v0 * scale * share
-    else:
-        np.multiply(v0, scale, out=out)
-        out *= share
-    out *= to_routes(vol)
-    return out
+        vol = np.where(np.isfinite(price), price ** (-np.asarray(epsilon, dtype=float)), 0.0)
+    return v0 * scale * relative.reshape(lead + (n_routes, n_commodities)) * vol[..., None, :]
 
 
 def calc_adjustment_rate(timescale_days, multiplier):
@@ -248,15 +327,22 @@ def calc_hold_back_share(capacity_share, days_closed, patience_days):
     return capacity_share + (1.0 - capacity_share) * np.exp(-days_closed / patience_days)
 
 
-def calc_wait_days(queue_trucks, normal_capacity, capacity_share, expected_closure_days):
-    """W = Q / Cap0 + (1 − ω) · D_exp   [day]
+def calc_wait_days(queue_trucks, capacity, normal_capacity, expected_closure_days):
+    """W = min(Q / Cap, Q / Cap0 + D_exp)   [day]
 
-    Expected wait of a truck joining the queue: the backlog at normal capacity plus
-    the expected remaining length of a closure (scaled by the capacity withdrawn).
-    The model passes D_exp = max(prior expected length, days closed so far): with
-    heavy-tailed closure lengths the expected remainder grows with the time elapsed.
+    Expected wait of a truck joining the queue: the queue ahead at today's capacity ``Cap``,
+    but no longer than waiting out the restriction (its expected remaining length ``D_exp``)
+    and then the backlog at normal capacity ``Cap0``. A partial cut acts through the queue
+    only, so a cap that never binds (Q = 0) changes nothing; a shut crossing (Cap = 0) makes a
+    truck wait ``D_exp`` plus the backlog. The engine passes D_exp = max(prior expected length,
+    days fully shut so far), since with heavy-tailed closure lengths the expected remainder
+    grows with the time elapsed.
     """
-    return queue_trucks / normal_capacity + (1.0 - capacity_share) * expected_closure_days
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.fmin(
+            np.divide(queue_trucks, capacity),
+            queue_trucks / normal_capacity + expected_closure_days,
+        )
 
 
 def calc_renege_share(wait_days, patience_days):
@@ -309,78 +395,163 @@ def _group_sum(x, keys, n):
     return out
 
 
-def calc_reroute(
-    turned, open_demand, cell_pair, cell_commodity, pair_commodity, open_floor, n_commodities
-):
-    """Re-routed cargo: where cargo turned back at one crossing goes   [USD]
+def calc_order_placement(volume, share, s0, cell_commodity, n_commodities):
+    """Orders placed on each route and orders left unplaced   [USD/day]
 
-    ``turned`` (..., G) is cargo turned back or held at each crossing × commodity pair,
-    ``open_demand`` O (..., F) each route cell's demand still sent on (target × hold-back).
-    For a pair, the open alternative is its commodity's open demand elsewhere,
-    excl = Σ_{cells of k} O − Σ_{cells of the pair} O; if excl exceeds max(1e-12 · Σ O, floor)
-    the cargo is shared over the other cells in proportion to their demand,
-    per = turned / excl, and each cell receives O · (Σ_{pairs of k} per − per[own pair]); else
-    it is stranded (lost).
+    ``volume`` X (..., K) is the day's demand for each commodity, ``share`` s (..., F) each
+    route's realised share after its adjustment boxes (which move at their own speeds, so the
+    shares of a commodity need not sum to 1) and ``s0`` (F,) the baseline shares. Orders are
+    conserved: placed = X·s / max(1, Σs), so shares summing above 1 are scaled down (no order
+    is created), and X·max(0, 1 − Σs) is left unplaced, booked to the routes that lost share
+    in proportion to max(0, s0 − s) (it waits in the order backlog, ``calc_backlog_release``).
 
-    Returns ``(received (..., F), stranded (..., K))``.
+    Returns ``(placed (..., F), unplaced (..., F))``.
     """
-    n_pairs = len(pair_commodity)
-    total = _group_sum(open_demand, cell_commodity, n_commodities)[..., pair_commodity]
-    own = _group_sum(open_demand, cell_pair, n_pairs)
-    alternative = total - own
-    threshold = np.maximum(np.maximum(total, 1e-300) * 1e-12, open_floor)
+    total = _group_sum(share, cell_commodity, n_commodities)
+    placed = volume[..., cell_commodity] * share / np.maximum(1.0, total)[..., cell_commodity]
+    short = (volume * np.maximum(0.0, 1.0 - total))[..., cell_commodity]
+    lost_share = np.maximum(0.0, s0 - share)
+    weight_sum = _group_sum(lost_share, cell_commodity, n_commodities)[..., cell_commodity]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        unplaced = np.where(
+            weight_sum > 0.0, short * lost_share / np.where(weight_sum > 0.0, weight_sum, 1.0), 0.0
+        )
+    return placed, unplaced
+
+
+def calc_backlog_release(
+    backlog, open_demand, has_open, release_days, patience_days, cell_commodity, n_commodities
+):
+    """Orders waiting in the backlog: placed on open routes, or cancelled   [USD/day]
+
+    ``backlog`` (..., F) holds orders (and cargo with nowhere to go) by the route they left.
+    Where the commodity has an open route (``has_open`` (..., K)) a share
+    1 − exp(−1/θ) of the backlog is placed each day (θ = ``order_replacement_days``), spread
+    over the routes in proportion to their open demand ``open_demand`` (..., F); where it has
+    none, traders give up at the rate of their patience, 1 − exp(−1/patience) a day.
+
+    Returns ``(placed (..., F) by destination route, taken (..., F) by origin route,
+    cancelled (..., F) by origin route)``: the backlog falls by ``taken + cancelled``.
+    """
+    open_cell = has_open[..., cell_commodity]
+    taken = np.where(open_cell, backlog * -np.expm1(-1.0 / release_days), 0.0)
+    cancelled = np.where(open_cell, 0.0, backlog * -np.expm1(-1.0 / patience_days))
+    total_open = _group_sum(open_demand, cell_commodity, n_commodities)
+    released = _group_sum(taken, cell_commodity, n_commodities)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        placed = np.where(
+            total_open[..., cell_commodity] > 0.0,
+            released[..., cell_commodity]
+            * open_demand
+            / np.where(total_open > 0.0, total_open, 1.0)[..., cell_commodity],
+            0.0,
+        )
+    return placed, taken, cancelled
+
+
+def calc_reroute(
+    turned, open_demand, cell_group, cell_member, member_group, floor, n_groups, n_members
+):
+    """Re-routed cargo: where cargo turned back or held at one crossing goes   [USD]
+
+    Cargo moves between crossings only within its group (in the engine: its corridor nest, the
+    same goods from the same port or origin; a truck at Peshawar does not reach Iran).
+    ``turned`` (..., F) is cargo turned back, held or barred on each route cell;
+    ``open_demand`` O (..., F) each cell's demand still sent on (target × hold-back). Cells
+    are members of a group at one crossing (``cell_member``: the group × crossing pair),
+    members belong to a group (``member_group``). For a
+    member, the open alternative is its group's open demand at other crossings,
+    excl = Σ_{group} O − Σ_{member} O; if excl exceeds max(1e-12 · Σ_group O, floor[group])
+    the member's cargo is shared over the other crossings in proportion to their demand,
+    per = turned / excl, and each cell receives O · (Σ_{members of its group} per − per[own]);
+    else it is stranded (it waits in the order backlog).
+
+    Returns ``(received (..., F), stranded (..., F))``: what each cell receives, and what each
+    cell's own cargo leaves stranded.
+    """
+    total = _group_sum(open_demand, cell_group, n_groups)
+    own = _group_sum(open_demand, cell_member, n_members)
+    turned_m = _group_sum(turned, cell_member, n_members)
+    total_m = total[..., member_group]
+    alternative = total_m - own
+    threshold = np.maximum(
+        np.maximum(total_m, 1e-300) * 1e-12, np.asarray(floor)[..., member_group]
+    )
     has = alternative > threshold
     with np.errstate(divide="ignore", invalid="ignore"):
-        per = np.where(has, turned / np.where(has, alternative, 1.0), 0.0)
-    stranded = _group_sum(np.where(per > 0.0, 0.0, turned), pair_commodity, n_commodities)
-    per_k = _group_sum(per, pair_commodity, n_commodities)
-    received = open_demand * (per_k[..., cell_commodity] - per[..., cell_pair])
+        per = np.where(has, turned_m / np.where(has, alternative, 1.0), 0.0)
+    per_g = _group_sum(per, member_group, n_groups)
+    received = open_demand * (per_g[..., cell_group] - per[..., cell_member])
+    stranded = np.where(per[..., cell_member] > 0.0, 0.0, turned)
     return received, stranded
 
 
-def calc_pair_compliance(arrivals, compliance, cell_pair, n_pairs, previous):
-    """κ_pair = Σ_r arrivals·κ / Σ_r arrivals over the pair's routes; ``previous`` where nothing
-    arrives   [1]"""
-    num = _group_sum(arrivals * compliance, cell_pair, n_pairs)
-    den = _group_sum(arrivals, cell_pair, n_pairs)
+def calc_border_cap(arrivals, availability, baseline_flow, cell_nest, n_nests):
+    """Arrivals let through by restrictions and the guarantee's exclusion   [USD/day]
+
+    A quota or the traders without a guarantee cap the restricted routes of a corridor nest
+    *jointly*: Σ_{restricted r∈n} allowed ≤ Σ_{restricted r∈n} a·v0·b (a quantity cap, a share
+    of the routes' baseline flow), shared pro rata over their arrivals; so a negative list on
+    all transit via Pakistan limits the corridor, and cargo barred at a blockaded crossing's
+    allowance may use a nest-mate's. Routes with a = 1 are not capped; a = 0 lets nothing
+    through. ``arrivals``, ``availability`` and ``baseline_flow`` (..., F).
+    """
+    restricted = availability < 1.0
+    load = _group_sum(np.where(restricted, arrivals, 0.0), cell_nest, n_nests)
+    cap = _group_sum(np.where(restricted, availability * baseline_flow, 0.0), cell_nest, n_nests)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(load > cap, cap / np.where(load > 0.0, load, 1.0), 1.0)
+    return np.where(restricted, arrivals * factor[..., cell_nest], arrivals)
+
+
+def calc_pair_mean(weight, value, cell_pair, n_pairs, previous):
+    """v_pair = Σ_r weight·value / Σ_r weight over the pair's routes; ``previous`` where the
+    weights are all zero   [unit of value] (e.g. compliance weighted by arrivals)"""
+    num = _group_sum(weight * value, cell_pair, n_pairs)
+    den = _group_sum(weight, cell_pair, n_pairs)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(den > 0.0, num / np.where(den > 0.0, den, 1.0), previous)
 
 
+def calc_demand_loss_weights(baseline_value, target_value, fallback):
+    """Where lost demand is booked: each crossing's share of the commodity's shortfall of
+    target against baseline, max(0, e0·b − q*) / Σ_c max(0, e0·b − q*), or ``fallback``
+    (baseline shares) where no crossing falls short   [1] (arrays (..., C, K))"""
+    short = np.maximum(baseline_value - target_value, 0.0)
+    tot = short.sum(axis=-2, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(tot > 0.0, short / np.where(tot > 0.0, tot, 1.0), fallback)
+
+
 def calc_decomposition(
-    baseline_orders,
-    orders,
-    stranded,
-    cell_commodity,
+    demand_lost,
+    demand_weight,
+    cancelled,
     baseline_value,
-    baseline_share,
-    pair_commodity,
     cleared,
+    spoiled,
     queue,
     queue_before,
     in_transit,
     in_transit_before,
-    spoiled,
+    backlog,
+    backlog_before,
 ):
-    """The gap between baseline and cleared value, e0 − cleared, split four ways   [USD]
+    """The gap between baseline and cleared value, e0·b − cleared, split four ways   [USD]
 
-    - lost = (Σ_cells (v0 − orders) + stranded)[k] · w0: the national shortfall of orders and
-      the cargo with nowhere to go, shared over crossings by baseline share;
-    - delayed = Δqueue + Δin_transit: growth of the queue and of re-routed cargo in transit;
+    - lost = demand_lost[k]·demand_weight[c,k] + cancelled[c,k]: orders not demanded at the
+      day's landed costs (the demand response), booked where the target fell short of the
+      baseline, plus orders cancelled after waiting longer than traders' patience with no open
+      route, booked at the crossing they were bound for;
+    - delayed = Δqueue + Δin_transit + Δbacklog: growth of queues, of re-routed cargo on its way
+      to its new crossing, and of the order backlog (at the crossing the orders left);
     - spoiled (given);
-    - diverted = e0 − cleared − lost − delayed − spoiled (sums to about 0 nationally).
+    - diverted = e0·b − cleared − lost − delayed − spoiled (sums to 0 nationally).
 
-    Cell arrays (..., F), pair arrays (..., G), ``stranded`` (..., K).
+    ``demand_lost`` (..., K); pair arrays (..., C, K) or any layout with commodity last.
     Returns ``(lost, delayed, diverted)``.
     """
-    n_commodities = int(np.max(pair_commodity)) + 1 if len(pair_commodity) else 0
-    n_commodities = max(
-        n_commodities,
-        int(np.max(cell_commodity)) + 1 if len(cell_commodity) else 0,
-        np.shape(stranded)[-1],
-    )
-    lost_national = _group_sum(baseline_orders - orders, cell_commodity, n_commodities) + stranded
-    lost = lost_national[..., pair_commodity] * baseline_share
-    delayed = (queue - queue_before) + (in_transit - in_transit_before)
+    lost = demand_lost[..., None, :] * demand_weight + cancelled
+    delayed = (queue - queue_before) + (in_transit - in_transit_before) + (backlog - backlog_before)
     diverted = baseline_value - cleared - lost - delayed - spoiled
     return lost, delayed, diverted

@@ -182,7 +182,6 @@ def test_cli_backtest_one_episode():
 def test_fit_leave_one_episode_out():
     inputs = econ.load_inputs()
     central = {n: inputs.parameters[n].value for n in ("adjust_medium_days", SIGMA)}
-    # the shipped central values are on the grid, so the fit cannot do worse than them
     grid = {
         "adjust_medium_days": (20.0, central["adjust_medium_days"]),
         SIGMA: (2.5, central[SIGMA]),
@@ -190,38 +189,59 @@ def test_fit_leave_one_episode_out():
     eps = ["torkham-closure-2023-09", "transit-measures-2023"]
     res = fit(inputs, grid, episodes=eps)
     assert len(res["points"]) == 4
-    assert res["in_sample_loss"] <= res["central_loss"] + 1e-12
-    # recompute every loss from the raw tolerance-scaled errors, independently of fit()
+    # recompute every loss and the prior penalty from the raw tolerance-scaled errors and the
+    # priors in parameters.toml, independently of fit()
     err = res["errors"]
     ep_of = pd.Series(err.attrs["episode"])
     capped = np.minimum(np.abs(err.to_numpy()), 4.0)
+    z95 = 1.6448536269514722
+
+    def z(name, v):
+        c, lo, hi = inputs.parameters[name].prior
+        return np.log(v / c) / ((np.log(hi) - np.log(lo)) / (2 * z95))
+
+    pts = res["points"]
+    half_z2 = 0.5 * sum(z(n, pts[n].to_numpy()) ** 2 for n in pts.columns)
+    np.testing.assert_allclose(res["penalty"].to_numpy(), half_z2, rtol=1e-12)
 
     def mean_loss(cols):
         return np.nanmean(capped[:, [err.columns.get_loc(c) for c in cols]], axis=1)
 
-    total = mean_loss(err.columns)
-    assert res["best"] == res["points"].iloc[int(np.argmin(total))].to_dict()
-    assert res["in_sample_loss"] == pytest.approx(total.min(), rel=1e-12)
+    def objective(cols):
+        n = np.isfinite(err[list(cols)].to_numpy()).sum(axis=1)
+        return mean_loss(cols) + half_z2 / n
+
+    total = objective(err.columns)
+    best = int(np.argmin(total))
+    assert res["best"] == pts.iloc[best].to_dict()
+    assert res["in_sample_objective"] == pytest.approx(total[best], rel=1e-12)
+    assert res["in_sample_loss"] == pytest.approx(mean_loss(err.columns)[best], rel=1e-12)
+    # the shipped central values are on the grid, so the fit's objective cannot be worse there
+    on_central = (pts["adjust_medium_days"] == central["adjust_medium_days"]) & (
+        pts[SIGMA] == central[SIGMA]
+    )
+    assert res["central_loss"] == pytest.approx(
+        mean_loss(err.columns)[on_central.to_numpy()][0], rel=1e-12
+    )
+    assert total[best] <= total[on_central.to_numpy()][0] + 1e-12
     oos = res["out_of_sample"]
     assert list(oos.index) == eps
     for ep in eps:
-        train = mean_loss(ep_of[ep_of != ep].index)
+        train = objective(ep_of[ep_of != ep].index)
         test = mean_loss(ep_of[ep_of == ep].index)
         pick = int(np.argmin(train))
-        chosen = res["points"].iloc[pick]
-        for k, v in chosen.items():
+        for k, v in pts.iloc[pick].items():
             assert oos.loc[ep, f"chosen_{k}"] == v
         assert oos.loc[ep, "loss_out_of_sample"] == pytest.approx(test[pick], rel=1e-12)
-        assert oos.loc[ep, "loss_in_sample_fit"] == pytest.approx(
-            test[int(np.argmin(total))], rel=1e-12
-        )
-    # the profile's minimum is the in-sample loss, at the best point's values
+        assert oos.loc[ep, "loss_in_sample_fit"] == pytest.approx(test[best], rel=1e-12)
+    # the profile's minimum is the in-sample objective, at the best point's values; the
+    # unpenalised profile's minimum is the smallest loss on the grid
     prof = res["profile"]
-    assert prof["loss"].min() == pytest.approx(res["in_sample_loss"])
+    assert prof["loss"].min() == pytest.approx(res["in_sample_objective"])
     for name, value in res["best"].items():
-        assert prof.loc[(name, value), "best"] and prof.loc[(name, value), "loss"] == pytest.approx(
-            res["in_sample_loss"]
-        )
+        assert prof.loc[(name, value), "best"]
+        assert prof.loc[(name, value), "loss"] == pytest.approx(res["in_sample_objective"])
+    assert res["profile_unpenalised"]["loss"].min() == pytest.approx(mean_loss(err.columns).min())
 
 
 def test_profile_loss_by_hand():
@@ -294,12 +314,27 @@ def _table():
 
 
 def test_model_beats_both_naive_baselines_on_average():
-    """Over the outcomes all three can compute (protest outcomes excluded), known failures in."""
-    s = summary(_table(), common=True)
-    assert s.loc["model", "outcomes"] >= 15
+    """Over the fitted outcomes all three can compute (protest and queue outcomes have no naive
+    value; known failures in), the model's MAE and MAPE are below both baselines; over all
+    common outcomes, COVID-19 included, its MAPE is (docs/validation.md gives both)."""
+    table = _table()
+    fitted = summary(table, common=True, fitted=True)
+    assert fitted.loc["model", "outcomes"] >= 15
+    every = summary(table, common=True)
+    assert every.loc["model", "outcomes"] > fitted.loc["model", "outcomes"]
     for naive in ("no_diversion", "instant_diversion"):
-        assert s.loc["model", "mae_pp"] < s.loc[naive, "mae_pp"], naive
-        assert s.loc["model", "mape_pct"] < s.loc[naive, "mape_pct"], naive
+        assert fitted.loc["model", "mae_pp"] < fitted.loc[naive, "mae_pp"], naive
+        assert fitted.loc["model", "mape_pct"] < fitted.loc[naive, "mape_pct"], naive
+        assert every.loc["model", "mape_pct"] < every.loc[naive, "mape_pct"], naive
+
+
+def test_summary_over_fitted_outcomes_drops_the_unfitted():
+    table = _table()
+    n_fit = int(
+        (table["fit"] & table[[f"{n}_error" for n in PREDICTORS]].notna().all(axis=1)).sum()
+    )
+    assert summary(table, common=True, fitted=True).loc["model", "outcomes"] == n_fit
+    assert not table.loc["pak-exports-jul-2020", "fit"]
 
 
 def test_known_failures_are_few_and_explained():

@@ -172,6 +172,37 @@ def test_flat_directory_before_base_years_loads(tmp_path: Path, toy_dir: Path) -
         econ.load_inputs(d)
 
 
+def test_utilization_is_per_base_year(years) -> None:
+    """Capacity is the base year's load ÷ that year's normal utilisation (utilization.csv):
+    Torkham's 2024 truck counts give FY1403 its own value; FY1401 keeps the issue-13 one."""
+    from econ.model.network import Network
+
+    assert years["FY1401"].crossings.loc["torkham", "utilization"] == 0.65
+    assert years["FY1403"].crossings.loc["torkham", "utilization"] == 0.61
+    for inp in years.values():
+        net = Network.from_inputs(inp)
+        u = inp.crossings["utilization"].reindex(list(net.crossing_ids)).to_numpy()
+        np.testing.assert_allclose(net.capacity, net.baseline_load / u, rtol=1e-12)
+    # the shared crossings.csv holds what does not change between base years
+    assert "utilization" not in (REPO_INPUTS / "crossings.csv").read_text().splitlines()[0]
+
+
+def test_utilization_column_in_a_flat_directory(tmp_path: Path, toy_dir: Path) -> None:
+    """The flat layout may carry utilisation as a column of crossings.csv (the toy does), but
+    not beside a utilization.csv; every crossing needs exactly one value."""
+    assert list(econ.load_inputs(toy_dir).crossings["utilization"]) == [0.4, 0.25]
+    d = tmp_path / "both"
+    shutil.copytree(toy_dir, d)
+    (d / "utilization.csv").write_text("crossing,utilization,source\neast,0.4,x\nwest,0.25,x\n")
+    with pytest.raises(econ.InputError, match="'utilization' given beside utilization.csv"):
+        econ.load_inputs(d)
+    d = flat_copy(tmp_path / "flat", "FY1403")
+    p = d / "utilization.csv"
+    p.write_text("\n".join(p.read_text().splitlines()[:-1]) + "\n")  # drop kabul
+    with pytest.raises(econ.InputError, match="not one utilisation per crossing.*kabul"):
+        econ.load_inputs(d)
+
+
 def test_per_year_table_beside_base_years_is_an_error(tmp_path: Path) -> None:
     d = tmp_path / "inputs"
     shutil.copytree(default_inputs_dir(), d, ignore=shutil.ignore_patterns("build", "io"))
@@ -329,6 +360,9 @@ def test_base_year_measures_leave_the_baseline_unchanged() -> None:
     gap = (before.baseline_customs_revenue - before.customs_revenue).sum()
     assert float(abs(gap)) < 1e-6 * float(before.baseline_customs_revenue.sum())
     assert float(before["tariff_paid"].sum()) > 0  # the fee is still paid
+    # the Chaman document rule's days are in FY1403's capacity (load ÷ utilisation) already:
+    # carrying the rule on does not cut the capacity again, so no queue builds
+    assert float(before["queue_trucks"].max()) < 1e-6
     after = ds.sel(time=slice("2025-10-12", None))
     assert float((after.baseline_customs_revenue - after.customs_revenue).sum()) > 0
 

@@ -55,8 +55,8 @@ kinds = ["bilateral"]
 """
 
 TRUTHS = {
-    "low": {SIGMA: 4.0, TAU: 150.0},
-    "high": {SIGMA: 8.0, TAU: 30.0},
+    "low": {SIGMA: 6.5, TAU: 150.0},  # inside the domain of σr (above 5.08, coal's σo bound)
+    "high": {SIGMA: 13.0, TAU: 30.0},
 }
 
 

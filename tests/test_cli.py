@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 import econ
 from cli.app import app
 
-DECOMP = ["lost", "diverted", "delayed", "spoiled", "evaded"]
+DECOMP = ["lost", "diverted", "delayed", "spoiled", "evaded", "rate_change"]
 IMPACT_COLUMNS = ["crossing", "baseline", "scenario", "change", "change_pct", *DECOMP]
 
 
@@ -130,15 +130,17 @@ def test_inputs_check_toy_csv(runner: CliRunner, toy_dir: Path) -> None:
 
 
 def _break_crossings(d: Path) -> None:
-    text = (d / "crossings.csv").read_text(encoding="utf-8")
-    (d / "crossings.csv").write_text(text.replace(",road,900,", ",road,lots,", 1), encoding="utf-8")
+    text = (d / "utilization.csv").read_text(encoding="utf-8")
+    (d / "utilization.csv").write_text(
+        text.replace("torkham,0.65,", "torkham,lots,", 1), encoding="utf-8"
+    )
 
 
 def test_inputs_check_broken(runner: CliRunner, broken_inputs) -> None:
     d = broken_inputs()
     _break_crossings(d)
     result = runner.invoke(app, ["inputs", "check", "--inputs", str(d)])
-    line = _assert_one_error_line(result, "crossings.csv", "capacity_per_day", "lots")
+    line = _assert_one_error_line(result, "utilization.csv", "utilization", "lots")
     assert result.stdout == ""
     assert not isinstance(result.exception, econ.InputError)
     assert line
@@ -150,7 +152,7 @@ def test_inputs_check_broken_debug_raises(runner: CliRunner, broken_inputs) -> N
     result = runner.invoke(app, ["--debug", "inputs", "check", "--inputs", str(d)])
     assert result.exit_code != 0
     assert isinstance(result.exception, econ.InputError)
-    assert "crossings.csv" in str(result.exception)
+    assert "utilization.csv" in str(result.exception)
 
 
 def test_inputs_check_missing_toml_no_traceback(runner: CliRunner, broken_inputs) -> None:

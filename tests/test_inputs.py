@@ -231,15 +231,15 @@ RULES = [
     ),
     (
         "text-in-number",
-        set_cell("crossings.csv", 0, "capacity_per_day", "lots"),
-        "crossings.csv",
-        ["row 2", "capacity_per_day", "lots"],
+        set_cell("utilization.csv", 0, "utilization", "lots"),
+        "utilization.csv",
+        ["row 2", "utilization", "lots"],
     ),
     (
         "empty-required-cell",
-        set_cell("crossings.csv", 3, "capacity_per_day", ""),
-        "crossings.csv",
-        ["row 5", "capacity_per_day", "empty"],
+        set_cell("utilization.csv", 3, "utilization", ""),
+        "utilization.csv",
+        ["row 5", "utilization", "empty"],
     ),
     (
         "empty-text-cell",
@@ -255,15 +255,15 @@ RULES = [
     ),
     (
         "inf",
-        set_cell("crossings.csv", 0, "capacity_per_day", "inf"),
-        "crossings.csv",
-        ["row 2", "capacity_per_day", "inf"],
+        set_cell("utilization.csv", 0, "utilization", "inf"),
+        "utilization.csv",
+        ["row 2", "utilization", "inf"],
     ),
     (
         "negative-capacity",
-        set_cell("crossings.csv", 0, "capacity_per_day", "-5"),
-        "crossings.csv",
-        ["row 2", "capacity_per_day", "-5"],
+        set_cell("utilization.csv", 0, "utilization", "-5"),
+        "utilization.csv",
+        ["row 2", "utilization", "-5"],
     ),
     (
         "effective-rate-above-1",
@@ -373,9 +373,9 @@ RULES = [
     ),
     (
         "param-missing",
-        replace_text(P, "[queue_patience_days]", "[queue_patience_dayz]"),
+        replace_text(P, "[closure_expected_days]", "[closure_expected_dayz]"),
         P,
-        ["missing parameter", "queue_patience_days"],
+        ["missing parameter", "closure_expected_days"],
     ),
     (
         "param-unknown-dist",
@@ -465,7 +465,7 @@ def test_validation_rule(broken_inputs, edit, file: str, tokens: list[str]) -> N
 def test_range_error_shows_plain_number(broken_inputs) -> None:
     """The 'found' value of a range failure should read as the user wrote it, not a numpy repr."""
     d = broken_inputs()
-    set_cell("crossings.csv", 0, "capacity_per_day", "-5")(d)
+    set_cell("utilization.csv", 0, "utilization", "-5")(d)
     with pytest.raises(econ.InputError) as info:
         econ.load_inputs(d)
     msg = str(info.value)
@@ -508,8 +508,11 @@ def test_schema_describes_every_column(file: str, base: str, toy_dir: Path) -> N
 
 def _check_header(file: str, path: Path) -> None:
     header = list(pd.read_csv(path, nrows=0).columns)
-    if file == "commodities.csv" and "rates.csv" not in {p.name for p in path.parent.iterdir()}:
+    beside = {p.name for p in path.parent.iterdir()}
+    if file == "commodities.csv" and "rates.csv" not in beside:
         header = [c for c in header if c != "effective_rate"]  # flat layout before base years
+    if file == "crossings.csv" and "utilization.csv" not in beside:
+        header = [c for c in header if c != "utilization"]  # likewise
     schema_cols = _schema_columns(file)
     assert set(header) - set(schema_cols) == set(), "columns missing from schema.csv"
     assert set(schema_cols) - set(header) == set(), "schema.csv columns missing from the file"

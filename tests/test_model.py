@@ -98,9 +98,11 @@ def test_tariff_equilibrium_hand_computed(fast_toy):
     rv = last.route_trade_value.sel(commodity="goods")
     assert float(rv.sel(route="port-west")) == pytest.approx(west, rel=1e-6)
     assert float(rv.sel(route="port-east")) == pytest.approx(east_port, rel=1e-6)
-    # revenue at the west gate on goods: tau 0.2 × compliance exp(-3 × 0.1)
+    # revenue at the west gate on goods: tau 0.2 on everything cleared; a fee paid abroad does
+    # not change Afghan compliance (evasion responds to the Afghan rate, docs/model.md §6)
     rev = float(last.customs_revenue.sel(crossing="west", commodity="goods"))
-    assert rev == pytest.approx(west * 0.2 * np.exp(-0.3), rel=1e-6)
+    assert rev == pytest.approx(west * 0.2, rel=1e-6)
+    assert float(last.revenue_lost_evasion.sum()) == 0.0
     # the fee is paid to the corridor country on the taxed flow
     assert float(last.tariff_paid.sel(route="port-west", commodity="goods")) == pytest.approx(
         0.1 * west, rel=1e-6
@@ -392,7 +394,7 @@ def test_model_step_api_matches_run(toy):
     while m.t < m.T:
         day = m.step()
         assert day["customs_revenue"].shape == (1,)
-    assert set(m.state) >= {"queue_value", "box_deviation", "pending_value"}
+    assert set(m.state) >= {"queue_value", "share_box", "volume_box", "backlog", "pending_value"}
     a = m.result()
     b = econ.run(sc, inputs=toy, freq="D")
     np.testing.assert_array_equal(a.customs_revenue.values, b.customs_revenue.values)
@@ -447,7 +449,7 @@ def test_memo_is_exact(name):
         return m.run().result(), m.engine.memo.hits
 
     (on, hits), (off, none) = run(True), run(False)
-    assert none == [0, 0] and min(hits) > 0 and hits[0] < len(on.time)  # both paths taken
+    assert none == 0 and 0 < hits < len(on.time)  # both paths taken
     xr.testing.assert_identical(on.drop_attrs(), off.drop_attrs())
 
 
@@ -495,8 +497,16 @@ def test_nested_route_choice_keeps_blocked_trade_in_its_corridor():
         | {"within_corridor_substitution_ratio": rho},
     )
     ds = m.run().result()
+    from econ.model.record import cleared_by_route
+
+    net = m.network
+    cleared = ds["route_trade_value"].copy(
+        data=cleared_by_route(
+            ds.trade_value.values, ds.route_trade_value.values, net.route_crossing, net.v0
+        )
+    )
     transit = (ds.route_kind == "transit") & (ds.route_corridor == "pakistan")
-    feb = ds["route_trade_value"].sel(time="2024-02").where(transit, 0.0)
+    feb = cleared.sel(time="2024-02").where(transit, 0.0)
     torkham = (
         feb.where(ds.route_crossing == "torkham", 0.0).sum(["time", "route", "commodity"]).values
     )

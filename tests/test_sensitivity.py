@@ -67,20 +67,22 @@ def test_sensitivity_ranks_and_indices(default_inputs):
     t = sensitivity(sc, default_inputs, members=40, rng=3)
     noise = t.attrs["S1_noise"]
     assert noise == pytest.approx(9 / 39)
-    # parameters that cannot affect revenue have zero swing (protest mapping, trucking margin)
-    # and a first-order index indistinguishable from zero
+    # parameters that cannot affect revenue have zero swing and a first-order index
+    # indistinguishable from zero: the protest mapping, the trucking margin, and evasion, which
+    # responds to the Afghan rate only, never to a fee paid abroad (docs/model.md §6)
     inert = (
         "protest_risk_slope",
         "protest_risk_intercept",
         "trucking_gross_margin",
         "pressure_half_life_days",
+        "evasion_semi_elasticity",
+        "evasion_max_share",
     )
     for p in inert:
         assert t.loc[p, "revenue_loss_swing"] == 0.0
         assert t.loc[p, "revenue_loss_S1"] < 2 * noise
-    # the fee's demand response moves the loss: the import-demand elasticity swings it,
-    # and the evasion response to the fee does too (both a priori, not by ranking)
-    for p in ("import_demand_elasticity", "evasion_semi_elasticity"):
+    # the fee's demand response and route choice move the loss (a priori, not by ranking)
+    for p in ("import_demand_elasticity", "route_substitution_elasticity"):
         assert t.loc[p, "revenue_loss_swing"] > 1e-3 * abs(t.attrs["central"]["revenue_loss"])
     # the parameter the swings rank first also explains a real share of the ensemble's variance
     top = t.index[0]

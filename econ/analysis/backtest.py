@@ -175,6 +175,15 @@ def outcome_value(ds: xr.Dataset, o: Outcome, network: Network) -> np.ndarray:
         w = window_weights(ds, o.window_start, o.window_end)
         risk = ds["protest_risk"].sel(group=o.groups).where(w > 0)
         return 100.0 * risk.max(["time", "group"]).values
+    if o.metric == "queue_days":
+        # the largest queue of the window's periods, in days of the crossings' normal traffic
+        if "queue_trucks_max" not in ds:
+            return np.full(M, np.nan)
+        sel = xr.DataArray(np.isin(network.crossing_ids, o.crossings), dims="crossing")
+        w = window_weights(ds, o.window_start, o.window_end)
+        queue = ds["queue_trucks_max"].where(sel, 0.0).sum("crossing").where(w > 0)
+        load = float(network.baseline_load[sel.values].sum())
+        return (queue.max("time") / load).values
     rmask, kmask = outcome_masks(network, o)
     cm = xr.DataArray(kmask, dims="commodity")
     if o.metric == "revenue_change":
@@ -265,6 +274,7 @@ def score(results: list[EpisodeResult]) -> pd.DataFrame:
                 "observed": o.observed,
                 "tolerance": o.tolerance,
                 "known_failure": o.known_failure,
+                "fit": o.fit,
             }
             for name in PREDICTORS:
                 v = r.values[name][o.id]
@@ -285,18 +295,23 @@ def score(results: list[EpisodeResult]) -> pd.DataFrame:
     return df
 
 
-def summary(table: pd.DataFrame, *, common: bool = False) -> pd.DataFrame:
+def summary(table: pd.DataFrame, *, common: bool = False, fitted: bool = False) -> pd.DataFrame:
     """Per predictor: share within tolerance, mean absolute error (pp) and MAPE (%).
 
     Over the outcomes each predictor can compute, or with ``common=True`` over those all
-    predictors can (the naive baselines have no protest risk). MAPE divides each absolute
-    error by max(|observed|, tolerance) so that outcomes observed near zero do not dominate.
+    predictors can (the naive baselines have no protest risk); with ``fitted=True`` only
+    over the outcomes a fit may use (``fit = true`` in the episode file). MAPE divides each
+    absolute error by max(|observed|, tolerance) so that outcomes observed near zero do not
+    dominate.
     """
     rows = {}
     every = table[[f"{n}_error" for n in PREDICTORS]].notna().all(axis=1)
+    use = every if common else pd.Series(True, index=table.index)
+    if fitted:
+        use = use & table["fit"].astype(bool)
     for name in PREDICTORS:
         err = table[f"{name}_error"]
-        ok = err.notna() & (every if common else True)
+        ok = err.notna() & use
         denom = np.maximum(table["observed"].abs(), table["tolerance"])
         rows[name] = {
             "outcomes": int(ok.sum()),
@@ -334,14 +349,21 @@ def backtest(
 
 # ------------------------------------------------------------- fitting to the evidence as a whole
 
-#: default grid for :func:`fit`: the dynamics the backtests speak to most directly
-#: (time scales, σ and ρ on steps of √2, the flight factor across its prior range)
+#: default grid for :func:`fit`: the dynamics and route choice the backtests speak to
+#: (route and within-corridor elasticities, the flight factor, the medium time scale, traders'
+#: patience and how long orders take to find another route), across each prior's range
 DEFAULT_GRID: dict[str, tuple[float, ...]] = {
-    "adjust_medium_days": (20.0, 28.0, 40.0, 57.0, 80.0, 113.0, 160.0),
-    "flight_speed_factor": (0.3, 0.5, 0.7, 1.0),
-    "route_substitution_elasticity": (2.5, 5.0, 10.0, 14.0, 20.0, 28.0, 40.0, 57.0, 80.0),
-    "within_corridor_substitution_ratio": (1.0, 1.4, 2.0, 2.8, 4.0, 5.7),
+    "route_substitution_elasticity": (3.0, 5.0, 8.0, 13.0, 20.0),
+    "within_corridor_substitution_ratio": (1.0, 2.0, 4.0),
+    "flight_speed_factor": (0.3, 0.6, 1.0),
+    "adjust_medium_days": (40.0, 80.0, 160.0),
+    "queue_patience_days": (10.0, 20.0, 40.0),
+    "order_replacement_days": (7.0, 14.0, 30.0),
 }
+#: grid points run side by side as members of one engine run (bounds memory)
+FIT_CHUNK = 250
+#: outcomes whose window ends on or before this date train the time split; the rest test it
+TIME_SPLIT = dt.date(2024, 1, 1)
 #: errors beyond this many tolerances count as this many (one confounded outcome must not
 #: decide the fit)
 LOSS_CAP = 4.0
@@ -408,22 +430,24 @@ def grid_errors(
     grid: dict[str, tuple[float, ...]] | None = None,
     episodes: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    chunk: int = FIT_CHUNK,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Tolerance-scaled errors of every fit outcome at every grid point.
 
-    Every grid point of an episode runs as one member of a single vectorised ensemble
-    (``Model(values=...)``): all other numbers stay at their central values. Returns
-    ``(points, errors)``: the grid points (one row each) and a frame (grid point ×
-    outcome) of (model − observed) / tolerance, with the episode of each outcome in
-    ``errors.attrs["episode"]``.
+    The grid points of an episode run as members of vectorised engine runs of ``chunk``
+    points (``Model(values=...)``): all other numbers stay at their central values. Returns
+    ``(points, errors)``: the grid points (one row each) and a frame (grid point × outcome) of
+    (model − observed) / tolerance, with the episode of each outcome in
+    ``errors.attrs["episode"]`` and its window's end in ``errors.attrs["window_end"]``.
     """
-    points, values = grid_values(inputs, grid, episodes, progress)
+    points, values = grid_values(inputs, grid, episodes, progress, chunk)
     errors = values.copy()
     for ep_name in set(values.attrs["episode"].values()):
         for o in fit_outcomes(load_episode(ep_name)):
             if o.id in errors:
                 errors[o.id] = (values[o.id] - o.observed) / o.tolerance
     errors.attrs["episode"] = values.attrs["episode"]
+    errors.attrs["window_end"] = values.attrs["window_end"]
     return points, errors
 
 
@@ -432,16 +456,18 @@ def grid_values(
     grid: dict[str, tuple[float, ...]] | None = None,
     episodes: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    chunk: int = FIT_CHUNK,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The model's value of every fit outcome (percent) at every grid point: ``(points,
     values)`` as in :func:`grid_errors`, before the error is taken (e.g. the transit outcomes
-    across the range of ``guarantee_excluded_share``, docs/validation.md)."""
+    across the range of ``guarantee_excluded_share``, docs/validation.md). Each episode runs
+    on its own base year (:func:`econ.io.inputs.inputs_for`)."""
     grid = DEFAULT_GRID if grid is None else grid
     names = list(grid)
     mesh = np.meshgrid(*[np.asarray(grid[n], float) for n in names], indexing="ij")
     points = pd.DataFrame({n: m.ravel() for n, m in zip(names, mesh)})
-    values = {n: points[n].to_numpy() for n in names}
-    cols, episode_of = {}, {}
+    cols: dict[str, np.ndarray] = {}
+    episode_of, window_end = {}, {}
     networks: dict[str, tuple[Inputs, Network]] = {}  # one per base year of the episodes
     for n in list(builtin_episodes()) if episodes is None else episodes:
         ep = load_episode(n)
@@ -455,13 +481,19 @@ def grid_values(
             inp = inputs_for(ep.scenario, inputs)
             networks[label] = (inp, Network.from_inputs(inp))
         inp, network = networks[label]
-        model = Model(inp, ep.scenario, members=len(points), values=values, network=network)
-        ds = model.run().result()
         for o in outs:
-            cols[o.id] = outcome_value(ds, o, network)
-            episode_of[o.id] = ep.name
+            cols[o.id] = np.empty(len(points))
+            episode_of[o.id], window_end[o.id] = ep.name, o.window_end
+        for lo in range(0, len(points), chunk):
+            part = points.iloc[lo : lo + chunk]
+            values = {k: part[k].to_numpy() for k in names}
+            model = Model(inp, ep.scenario, members=len(part), values=values, network=network)
+            ds = model.run().result()
+            for o in outs:
+                cols[o.id][lo : lo + len(part)] = outcome_value(ds, o, network)
     values_out = pd.DataFrame(cols, index=points.index)
     values_out.attrs["episode"] = episode_of
+    values_out.attrs["window_end"] = window_end
     return points, values_out
 
 
@@ -470,35 +502,64 @@ def loss(errors: pd.DataFrame) -> pd.Series:
     return errors.abs().clip(upper=LOSS_CAP).mean(axis=1, skipna=True)
 
 
+def prior_penalty(points: pd.DataFrame, inputs: Inputs) -> pd.Series:
+    """Σ_p ½ z_p² per grid point: how far each fitted parameter lies from its prior, in prior
+    standard deviations (:meth:`~econ.spec.Parameter.prior_z`)."""
+    z2 = sum(inputs.parameters[n].prior_z(points[n].to_numpy()) ** 2 for n in points.columns)
+    return pd.Series(0.5 * np.asarray(z2, dtype=float), index=points.index)
+
+
+def objective(errors: pd.DataFrame, penalty: pd.Series) -> pd.Series:
+    """The penalised loss: mean capped |error| / tolerance + penalty / (number of outcomes).
+
+    Read as a log posterior: Laplace errors of one tolerance and lognormal priors, with the
+    prior worth as much as one outcome per prior standard deviation squared.
+    """
+    n = errors.notna().sum(axis=1).clip(lower=1)
+    return loss(errors) + penalty / n
+
+
 def fit(
     inputs: Inputs,
     grid: dict[str, tuple[float, ...]] | None = None,
     episodes: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, object]:
-    """Fit the grid's parameters to all episodes together, and check it out of sample.
+    """Fit the grid's parameters to all episodes together, with priors, and check it out of
+    sample (docs/validation.md).
 
-    The in-sample fit picks the grid point with the smallest :func:`loss` over every fit
-    outcome. Leave-one-episode-out: for each episode, the point is chosen on the other
-    episodes and that episode's outcomes are scored at it. Returns ``points``, ``errors``,
-    ``best`` (dict of values), ``in_sample_loss``, ``central_loss`` (the shipped central
-    values, if on the grid) and ``out_of_sample`` (a frame per held-out episode: chosen
-    values, loss there at the chosen point and at the in-sample best) and ``profile``
-    (:func:`profile_loss`). A grid given here is checked with :func:`check_grid`.
+    The fit picks the grid point with the smallest :func:`objective` (the capped tolerance-
+    scaled errors of every fit outcome plus the prior penalty). Out of sample, two ways:
+
+    - leave one episode out: the point is chosen on the other episodes and the held-out
+      episode's outcomes are scored at it;
+    - time split: the point is chosen on outcomes whose window ends by :data:`TIME_SPLIT`
+      and the later ones are scored at it.
+
+    Returns ``points``, ``errors``, ``penalty``, ``best`` (dict of values),
+    ``in_sample_loss`` (the error part at the best point), ``central_loss`` (the shipped
+    central values), ``out_of_sample`` (a frame per held-out episode: chosen values, loss
+    there at the chosen point and at the in-sample best), ``out_of_sample_errors`` (each
+    outcome's tolerance-scaled error at the point chosen without its episode),
+    ``time_split`` (a one-row frame) with ``time_split_errors``, ``profile``
+    (:func:`profile_loss` of the objective) and ``profile_unpenalised`` (of the loss alone:
+    what the episodes say without the priors). A grid given here is checked with
+    :func:`check_grid`.
     """
     grid = DEFAULT_GRID if grid is None else check_grid(grid, inputs)
     points, errors = grid_errors(inputs, grid, episodes, progress)
+    penalty = prior_penalty(points, inputs)
     ep_of = pd.Series(errors.attrs["episode"])
-    total = loss(errors)
+    total = objective(errors, penalty)
     best = int(total.idxmin())
-    rows = []
+    rows, oos_errors = [], {}
     for ep in ep_of.unique():
         train = errors.loc[:, ep_of[ep_of != ep].index]
         test = errors.loc[:, ep_of[ep_of == ep].index]
-        train_loss = loss(train)
-        if train_loss.isna().all():  # a single episode: nothing to choose on
+        if train.shape[1] == 0 or loss(train).isna().all():  # nothing to choose on
             continue
-        pick = int(train_loss.idxmin())
+        pick = int(objective(train, penalty).idxmin())
+        oos_errors.update(test.loc[pick].to_dict())
         rows.append(
             {
                 "held_out": ep,
@@ -508,13 +569,31 @@ def fit(
                 "loss_in_sample_fit": float(loss(test).loc[best]),
             }
         )
+    ends = pd.Series(errors.attrs["window_end"])
+    early, late = ends[ends <= TIME_SPLIT].index, ends[ends > TIME_SPLIT].index
+    split_rows, split_errors = [], {}
+    if len(early) and len(late):
+        pick = int(objective(errors.loc[:, early], penalty).idxmin())
+        split_errors = errors.loc[pick, late].to_dict()
+        split_rows.append(
+            {
+                "split": f"fit on outcomes to {TIME_SPLIT}, score the later ones",
+                **{f"chosen_{k}": v for k, v in points.loc[pick].items()},
+                "outcomes_fitted": len(early),
+                "outcomes_scored": len(late),
+                "loss_out_of_sample": float(loss(errors.loc[:, late]).loc[pick]),
+                "loss_in_sample_fit": float(loss(errors.loc[:, late]).loc[best]),
+            }
+        )
     central = {n: (inputs.parameters[n].value,) for n in points.columns}
     _, central_errors = grid_errors(inputs, central, episodes)
     return {
         "points": points,
         "errors": errors,
+        "penalty": penalty,
         "best": points.loc[best].to_dict(),
-        "in_sample_loss": float(total.loc[best]),
+        "in_sample_loss": float(loss(errors).loc[best]),
+        "in_sample_objective": float(total.loc[best]),
         "central_loss": float(loss(central_errors).iloc[0]),
         "out_of_sample": pd.DataFrame(
             rows,
@@ -526,5 +605,9 @@ def fit(
                 "loss_in_sample_fit",
             ],
         ).set_index("held_out"),
+        "out_of_sample_errors": pd.Series(oos_errors, dtype=float),
+        "time_split": pd.DataFrame(split_rows).set_index("split") if split_rows else pd.DataFrame(),
+        "time_split_errors": pd.Series(split_errors, dtype=float),
         "profile": profile_loss(points, total),
+        "profile_unpenalised": profile_loss(points, loss(errors)),
     }

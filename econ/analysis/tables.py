@@ -14,7 +14,9 @@ COMPONENT_LABELS = {
     "revenue_delayed": "delayed",
     "revenue_lost_spoilage": "spoiled",
     "revenue_lost_evasion": "evaded",
+    "revenue_rate_change": "rate_change",
 }
+assert set(COMPONENT_LABELS) == set(DECOMPOSITION), "every decomposition part needs a label"
 
 
 def revenue_impact_table(
@@ -23,7 +25,7 @@ def revenue_impact_table(
     """Per-crossing revenue impact over the whole horizon (USD), plus a total row.
 
     Columns: baseline, scenario, change, change_pct, and the decomposition of the
-    loss (lost, diverted, delayed, spoiled, evaded). With several members, each
+    loss (lost, diverted, delayed, spoiled, evaded, rate_change). With several members, each
     figure is the median and ``<col>_p05``/``<col>_p95`` columns give the range.
     """
     sums = (

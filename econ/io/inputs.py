@@ -37,7 +37,7 @@ SHARED_TABLES = (
 )
 #: tables of one base year (in ``base_years/<label>/``, or beside the shared ones in a flat
 #: directory of one base year)
-YEAR_TABLES = ("flows.csv", "revenue_by_crossing.csv", "rates.csv")
+YEAR_TABLES = ("flows.csv", "revenue_by_crossing.csv", "rates.csv", "utilization.csv")
 TABLES = SHARED_TABLES + YEAR_TABLES
 TOML_FILES = ("parameters.toml", "base_year.toml")
 #: the standing measures (optional; ``econ.spec.in_force``)
@@ -358,9 +358,11 @@ def base_year_dirs(dir: str | Path | None = None) -> dict[str, Path]:
 
     Two layouts are read (docs/data.md): the shipped one, with shared tables at the top
     and one directory per base year under ``base_years/<label>/`` (its ``base_year.toml``,
-    ``flows.csv``, ``revenue_by_crossing.csv``, ``rates.csv``); and a flat directory of one
-    base year, with every table at the top (the layout before base years; ``rates.csv`` may
-    then be replaced by an ``effective_rate`` column in ``commodities.csv``).
+    ``flows.csv``, ``revenue_by_crossing.csv``, ``rates.csv``, ``utilization.csv``); and a
+    flat directory of one base year, with every table at the top (the layout before base
+    years; ``rates.csv`` may then be replaced by an ``effective_rate`` column in
+    ``commodities.csv``, and ``utilization.csv`` by a ``utilization`` column in
+    ``crossings.csv``).
     """
     directory = Path(dir) if dir is not None else default_inputs_dir()
     if not directory.is_dir():
@@ -450,6 +452,36 @@ def _read_rates(
     return _validate_table("commodities.csv", df, schema[schema["file"] == "rates.csv"])
 
 
+def _read_utilization(
+    directory: Path, label: str, schema: pd.DataFrame, crossings_raw: pd.DataFrame
+) -> pd.DataFrame:
+    """The base year's normal utilisation of each crossing: ``utilization.csv``, or (flat
+    layout of one base year) the ``utilization`` column of ``crossings.csv``."""
+    legacy = "utilization" in crossings_raw.columns
+    if (directory / "utilization.csv").is_file():
+        if legacy:
+            raise input_error(
+                "crossings.csv",
+                "column 'utilization' given beside utilization.csv",
+                fix="keep the utilisation of each base year in its utilization.csv only",
+            )
+        return _read_table(directory, "utilization.csv", schema, label)
+    if not legacy:
+        raise input_error(
+            label,
+            f"file not found in {directory}",
+            fix="add utilization.csv (see schema.csv for its columns) or pass --inputs DIR",
+        )
+    df = pd.DataFrame(
+        {
+            "crossing": crossings_raw["id"],
+            "utilization": crossings_raw["utilization"],
+            "source": crossings_raw["source"],
+        }
+    )
+    return _validate_table("crossings.csv", df, schema[schema["file"] == "utilization.csv"])
+
+
 def load_inputs(dir: str | Path | None = None, base_year: str | None = None) -> Inputs:
     """Load, validate and calibrate the model inputs of one base year.
 
@@ -479,6 +511,10 @@ def load_inputs(dir: str | Path | None = None, base_year: str | None = None) -> 
     for f in ("flows.csv", "revenue_by_crossing.csv"):
         t[f] = _read_table(year_dir, f, schema, prefix + f)
     rates = _read_rates(year_dir, prefix + "rates.csv", schema, commodities_raw)
+    crossings_raw = pd.read_csv(
+        directory / "crossings.csv", dtype=str, keep_default_na=False, skipinitialspace=True
+    )
+    utilization = _read_utilization(year_dir, prefix + "utilization.csv", schema, crossings_raw)
 
     crossings = t["crossings.csv"].set_index("id")
     routes = t["routes.csv"].set_index("id")
@@ -508,6 +544,22 @@ def load_inputs(dir: str | Path | None = None, base_year: str | None = None) -> 
         )
     commodities = commodities.assign(
         effective_rate=rates["effective_rate"].reindex(commodities.index).astype(float)
+    )
+    util_file = (
+        prefix + "utilization.csv" if "utilization" not in crossings_raw else "crossings.csv"
+    )
+    _check_reference(util_file, utilization, "crossing", "crossings.csv", crossings.index)
+    utilization = utilization.set_index("crossing")
+    if utilization.index.duplicated().any() or len(utilization) != len(crossings):
+        missing = [c for c in crossings.index if c not in utilization.index]
+        raise input_error(
+            util_file,
+            "not one utilisation per crossing",
+            found=missing[0] if missing else utilization.index[utilization.index.duplicated()][0],
+            fix="give every crossing of crossings.csv exactly one row",
+        )
+    crossings = crossings.assign(
+        utilization=utilization["utilization"].reindex(crossings.index).astype(float)
     )
 
     dup = flows.duplicated(["route", "commodity"])

@@ -31,6 +31,8 @@ def _as_table(p: Parameter) -> dict[str, Any]:
         t["p95"] = p.p95
     if p.by_commodity:
         t["by_commodity"] = dict(p.by_commodity)
+    if p.prior is not None:
+        t["prior"] = list(p.prior)
     return t
 
 

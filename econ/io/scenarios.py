@@ -66,7 +66,7 @@ def format_validation_error(file: str, exc: ValidationError, data: dict[str, Any
             file,
             f"{', '.join(where)}: unknown measure type",
             found=found.get("type") if isinstance(found, dict) else found,
-            expected="tariff, bank_guarantee, restriction, closure or delay",
+            expected=", ".join(MEASURE_TYPES[:-1]) + " or " + MEASURE_TYPES[-1],
             fix="use one of the measure types",
         )
     shown = found if not isinstance(found, dict) else None

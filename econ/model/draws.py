@@ -27,7 +27,12 @@ FIELD_DEFAULTS = {
     "excluded_share": "guarantee_excluded_share",
 }
 #: parameters laid out per commodity (M, K) for the engine even without per-commodity values
-PER_COMMODITY = ("import_demand_elasticity", "route_substitution_elasticity")
+PER_COMMODITY = (
+    "import_demand_elasticity",
+    "route_substitution_elasticity",
+    "origin_substitution_elasticity",
+    "queue_patience_days",
+)
 #: the name of the forecast baseline's quantile among the draws
 BASELINE_QUANTILE = "baseline_quantile"
 #: end of a measure without an end date: far beyond any horizon (days from the start)

@@ -1,14 +1,21 @@
 """The daily engine: the state of a run and :meth:`Engine.step`, one day as a short sequence of
 processes (docs/model.md §3–6):
 
-    route choice → adjustment → hold-back → arrivals and queue → re-routing
-    → compliance and revenue → decomposition
+    route cost → demand system (target) → volume and route shares adjust → orders placed
+    → backlog placed or cancelled → hold-back → arrivals, border caps, queue → re-routing
+    → revenue → decomposition
 
 Each process has its reference form in :mod:`econ.equations`; the engine runs it on the cells
-and pairs with baseline flow (:class:`~econ.model.network.CellLayout`), writing large
-intermediates into preallocated work arrays (``out=`` and in-place operators) in the order of
-operations of the reference, so the numbers are the reference's (tests/test_kernels.py checks
-each fused process against its reference on random inputs).
+and pairs with baseline flow (:class:`~econ.model.network.CellLayout`) with grouped sums that
+do not depend on a member's position in the chunk; tests/test_kernels.py checks each process
+against its reference on random inputs.
+
+Orders are conserved (docs/model.md §5): the adjustment boxes move each route's *share* of a
+commodity's demand, and the volume of demand itself follows the demand system; orders that
+leave a route faster than others take them up wait in an order backlog and are placed on open
+routes after ``order_replacement_days``, or cancelled at traders' patience when the commodity
+has no open route at all. Volume is lost only through the demand response to landed costs,
+spoilage and such cancellations.
 
 Symbols (docs/model.md, "Symbols"): ``b`` the baseline index of the day, ``y`` the adjustment
 boxes, ``phi`` the cleared share, ``renege`` the share of the queue turning back, ``kappa``
@@ -17,7 +24,6 @@ compliance, ``capacity`` trucks/day, ``params`` the members' parameter arrays.
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import NamedTuple
 
 import numpy as np
@@ -31,21 +37,21 @@ N_BOXES = 3
 
 
 class Day(NamedTuple):
-    """What one day produced, on cells (M, F), pairs (M, G) or crossings (M, C).
-
-    Arrays are the engine's work arrays: read them before the next :meth:`Engine.step`.
-    """
+    """What one day produced, on cells (M, F), pairs (M, G), crossings (M, C) or members (M,)."""
 
     day: int
     wedges: CellWedges
-    arrivals: np.ndarray  # (M, F) USD arriving at the border by route
+    arrivals: np.ndarray  # (M, F) USD reaching the border by route (past hold-back and caps)
     delay: np.ndarray  # (M, F) days beyond the route's baseline (queue wait + extra days)
     cleared: np.ndarray  # (M, G) USD cleared
-    evaded: np.ndarray  # (M, G) USD cleared but not declared
+    revenue_pairs: np.ndarray  # (M, G) USD customs revenue collected
+    evaded: np.ndarray  # (M, G) USD of revenue evaded
+    rate_change: np.ndarray  # (M, G) USD of revenue lost (+) or gained (−) by Afghan rate changes
     spoiled: np.ndarray  # (M, G) USD spoiled in the queue
-    lost: np.ndarray  # (M, G) USD: baseline value not traded nationally, by baseline share
+    lost: np.ndarray  # (M, G) USD not traded: demand response and cancelled orders
+    cancelled: np.ndarray  # (M, G) USD of orders cancelled with no open route
     diverted: np.ndarray  # (M, G) USD: e0 − cleared − lost − delayed − spoiled
-    delayed: np.ndarray  # (M, G) USD: growth of queue and re-routed cargo in transit
+    delayed: np.ndarray  # (M, G) USD: growth of queue, re-routed cargo and order backlog
     queue_trucks_pairs: np.ndarray  # (M, G) trucks queuing at day end
     queue_trucks: np.ndarray  # (M, C)
     wait_days: np.ndarray  # (M, C) expected wait at day end
@@ -54,15 +60,15 @@ class Day(NamedTuple):
 
 
 class Border(NamedTuple):
-    """The border's day (:meth:`Engine.arrive_and_queue`): cells (M, F), pairs (M, G),
-    crossings (M, C)."""
+    """The border's day (:meth:`Engine.arrive_and_queue`)."""
 
-    arrivals: np.ndarray  # (M, F) USD arriving by route
+    arrivals: np.ndarray  # (M, F) USD let through to the queue, by route
     arrivals_by_pair: np.ndarray  # (M, G)
     released: np.ndarray  # (M, F) re-routed cargo reaching its new crossing
     cleared: np.ndarray  # (M, G)
     spoiled: np.ndarray  # (M, G)
-    turned: np.ndarray  # (M, G) turned back or held, to be re-routed
+    turned: np.ndarray  # (M, F) held back or turned back from the queue: to be re-routed
+    barred: np.ndarray  # (M, F) stopped by a border cap: back to the order backlog
     queue: np.ndarray  # (M, G) USD queuing at day end
     queue_prev: np.ndarray  # (M, G) USD queuing at the start of the day
     wait_end: np.ndarray  # (M, C) expected wait at day end
@@ -86,78 +92,32 @@ class Engine:
         self.baseline_index = baseline_index
         self.n_days = baseline_index.shape[1]
         self.day = 0
-        M, F, G = draws.n_members, network.cells.n_cells, network.cells.n_pairs
+        M, cl = draws.n_members, network.cells
+        F, G, K = cl.n_cells, cl.n_pairs, network.n_commodities
         C = network.n_crossings
         self.state: dict[str, np.ndarray] = {
-            "box_deviation": np.zeros((M, N_BOXES, F)),  # USD/day, orders minus baseline
+            "share_box": np.zeros((M, N_BOXES, F)),  # route share minus its baseline share
+            "volume_box": np.zeros((M, N_BOXES, K)),  # USD/day, demand minus baseline demand
+            "backlog": np.zeros((M, F)),  # USD, orders waiting, by the route they left
             "queue_value": np.zeros((M, G)),  # USD, stock at day end
-            "pending_value": np.zeros((M, F)),  # USD, turned-back cargo re-routed
-            "compliance": np.ones((M, G)),  # 1
+            "pending_value": np.zeros((M, F)),  # USD, cargo re-routed to the cell's crossing
+            "compliance": np.ones((M, G)),  # 1, relative to the baseline
+            "rate": np.broadcast_to(network.pair["rate"], (M, G)).copy(),  # collected rate
             "closure_days": np.zeros((M, C)),  # days the crossing has been fully shut
-            # sums kept from the end of the previous day (the same sums of the same arrays)
             "queue_trucks": np.zeros((M, C)),  # trucks, Σ_k queue_value / vpt
-            "pending_by_pair": np.zeros((M, G)),  # USD, pending_value summed to pairs
         }
-        # work arrays the daily loop writes into (out=, in-place operators) instead of
-        # allocating new arrays: allocating and freeing large arrays every day costs more
-        # than the arithmetic (memory is handed back to the system and faulted in again)
-        cell, pair = (lambda: np.empty((M, F))), (lambda: np.empty((M, G)))
-        self.work = SimpleNamespace(
-            v0=cell(),
-            delay=cell(),
-            ratio=cell(),
-            weight=cell(),
-            orders=cell(),
-            hold=cell(),
-            released=cell(),
-            sent=cell(),
-            arrivals=cell(),
-            shift=cell(),
-            tmp=cell(),
-            gather=cell(),
-            spread=cell(),
-            spread_bool=np.empty((M, F), bool),
-            ystar=cell(),
-            gap=np.empty((M, N_BOXES, F)),
-            lam=np.empty((M, N_BOXES, F)),
-            down=np.empty((M, N_BOXES, F), bool),
-            mask=np.empty((M, N_BOXES, F), bool),
-            queue=pair(),
-            cleared=pair(),
-            spoiled=pair(),
-            turned=pair(),
-            excl=pair(),
-            tot=pair(),
-            per=pair(),
-            held_c=pair(),
-            arrivals_c=pair(),
-            pending_c=pair(),
-            e0=pair(),
-            lost=pair(),
-            delayed=pair(),
-            diverted=pair(),
-            evaded=pair(),
-            queue_trucks=pair(),
-            pair_tmp=pair(),
-            pair_bool=np.empty((M, G), bool),
-        )
-        self.memo = Memo(M, F, G, C)
+        self.memo = Memo(M, F, K)
         params = draws.params
-        cl = network.cells
-        # elasticities of the nested route choice: ρσ inside a cell's nest, σ between nests
-        sigma, rho = (
+        # elasticities of the demand tree: ρσr inside a nest, σr between nests, σo between origins
+        sigma_r, rho = (
             params["route_substitution_elasticity"],
             params["within_corridor_substitution_ratio"],
         )
-        self.sigma_cells = sigma[:, cl.cell_commodity] * rho[:, None]  # (M, F)
-        self.nests = dict(
-            nest_sum=cl.cells_to_nest,
-            nest_max=cl.cells_to_nest.max,
-            to_nest_cells=lambda x: np.take(x, cl.cell_nest, axis=-1),
-            nest_route_sum=cl.nests_to_commodity,
-            nest_sigma=sigma[:, cl.nest_commodity],
-            rho=rho[:, None],
-        )
+        self.eta_cells = sigma_r[:, cl.cell_commodity] * rho[:, None]  # (M, F)
+        self.sigma_nests = sigma_r[:, cl.nest_commodity]  # (M, N)
+        self.sigma_origins = params["origin_substitution_elasticity"][:, cl.origin_commodity]
+        self.patience_cells = params["queue_patience_days"][:, cl.cell_commodity]  # (M, F)
+        self.patience_pairs = params["queue_patience_days"][:, cl.pair_commodity]  # (M, G)
         # daily adjustment rates per box (M, 3, 1): at the box's time scale, in flight from a
         # penalised route (faster), and on the way back toward the baseline (slower)
         tau = draws.box_timescales[:, :, None]
@@ -166,7 +126,10 @@ class Engine:
             eq.calc_adjustment_rate(tau * params["flight_speed_factor"][:, None, None], 1.0),
             eq.calc_adjustment_rate(tau * params["return_slowdown_factor"][:, None, None], 1.0),
         )
-        self.box_weights = draws.box_weights
+        self.box_weights = draws.box_weights  # (M, 3)
+        # baseline demand by commodity and origin group (USD/day, before the baseline index)
+        self.v0_k = cl.cells_to_commodity(network.cell["v0"])  # (K,)
+        self.v0_nest = cl.cells_to_nest(network.cell["v0"])  # (N,)
 
     # ------------------------------------------------------------------ the day
     def step(self) -> Day:
@@ -174,48 +137,58 @@ class Engine:
         if self.day >= self.n_days:
             raise RuntimeError("the scenario horizon is over")
         t = self.day
-        w, state, cell = self.work, self.state, self.network.cell
+        state, net = self.state, self.network
+        cl, cell, pair = net.cells, net.cell, net.pair
         wedges = self.schedule.cell_wedges(t)
         b = self.baseline_index[:, t][:, None]  # (M, 1)
-        v0 = np.multiply(cell["v0"], b, out=w.v0)  # (M, F)
+        v0 = cell["v0"] * b  # (M, F)
+        demand0 = self.v0_k * b  # (M, K)
         elapsed, delay, ratio = self.route_cost(wedges)
-        target, penalised, fresh = self.route_choice(t, b, v0, ratio, wedges)
-        orders = self.adjust(t, v0, target, penalised)
-        hold_r = self.hold_back(wedges.capacity_share, elapsed)
-        border = self.arrive_and_queue(orders, hold_r, wedges, elapsed)
-        lost_turned, pending_prev_c = self.reroute(
-            target, hold_r, border.turned, border.released, fresh
+        relative, price, penalised = self.route_choice(t, b, ratio, wedges)
+        demand, target = self.demand(demand0, relative, price, v0)
+        volume = self.adjust_volume(demand0, demand)
+        placed, unplaced = self.adjust_shares(relative, penalised, volume)
+        if self.schedule.anticipation:
+            placed = np.maximum(placed + self.schedule.anticipation_at(t), 0.0)
+        hold = self.hold_back(wedges.capacity_share, elapsed)
+        open_demand = target * hold
+        backlog_prev = state["backlog"]
+        # waiting orders and turned-back cargo go only to routes whose crossing is open: a
+        # trader re-placing an order does not send it to a crossing that is shut (the cargo
+        # still sent there is what was already under way, and it queues)
+        open_now = np.where(wedges.capacity_share[:, cl.cell_crossing] > 0.0, open_demand, 0.0)
+        from_backlog, cancelled = self.release_backlog(open_now, placed, demand0, unplaced)
+        border = self.arrive_and_queue(placed + from_backlog, hold, wedges, elapsed, v0)
+        pending_prev = state["pending_value"]
+        self.reroute(open_now, border, b)
+        revenue_pairs, evaded, rate_change, e0 = self.collect(border, wedges, b)
+        demand_lost = demand0 - cl.cells_to_commodity(placed) - cl.cells_to_commodity(unplaced)
+        lost, delayed, diverted, cancelled_pairs = self.decompose(
+            demand_lost, target, e0, border, cancelled, pending_prev, backlog_prev
         )
-        revenue, kappa, e0 = self.collect(
-            border.arrivals, border.arrivals_by_pair, border.cleared, wedges.compliance, b
-        )
-        cleared, spoiled, queue = border.cleared, border.spoiled, border.queue
-        lost, delayed, diverted = self.decompose(
-            v0, orders, lost_turned, queue, border.queue_prev, pending_prev_c, e0, cleared, spoiled
-        )
-        evaded = np.subtract(1.0, kappa, out=w.evaded)
-        evaded *= cleared
-        qt_ck = np.divide(queue, self.network.pair["vpt"], out=w.queue_trucks)
-        qt = self.network.cells.pairs_to_crossing(qt_ck)
+        qt_ck = border.queue / pair["vpt"]
+        qt = cl.pairs_to_crossing(qt_ck)
         state["queue_trucks"] = qt
         self.day += 1
-        baseline_revenue = np.multiply(e0, self.network.pair["rate"], out=w.pair_tmp).sum(axis=1)
         return Day(
             t,
             wedges,
             border.arrivals,
             delay,
-            cleared,
+            border.cleared,
+            revenue_pairs,
             evaded,
-            spoiled,
+            rate_change,
+            border.spoiled,
             lost,
+            cancelled_pairs,
             diverted,
             delayed,
             qt_ck,
             qt,
             border.wait_end,
-            revenue,
-            baseline_revenue,
+            revenue_pairs.sum(axis=1),
+            (e0 * pair["rate"]).sum(axis=1),
         )
 
     # ------------------------------------------------------------------ processes
@@ -224,248 +197,306 @@ class Engine:
 
         Returns ``elapsed`` (M, C) days a crossing has been fully shut, ``delay`` (M, F) days
         beyond the baseline (``calc_wait_days`` + extra days) and ``ratio`` (M, F) g/g0
-        (``calc_generalized_cost``). A partial capacity cut is a throughput loss (handled by the
-        queue), so only full closures lengthen the expected closure.
+        (``calc_generalized_cost``, the Afghan rate change counted with the fees). A partial
+        capacity cut acts through the queue only.
         """
-        w, state, params, cell = self.work, self.state, self.draws.params, self.network.cell
+        state, params, net = self.state, self.draws.params, self.network
+        cell = net.cell
         cap = wedges.capacity_share
         elapsed = np.where(cap <= 0.0, state["closure_days"] + 1.0, 0.0)
         state["closure_days"] = elapsed
         expected = np.maximum(params["closure_expected_days"][:, None], elapsed)
-        wait = eq.calc_wait_days(state["queue_trucks"], self.network.capacity, cap, expected)
-        delay = np.take(wait, self.network.cells.cell_crossing, axis=1, out=w.delay)
-        delay += wedges.extra_days  # days beyond baseline
-        # ratio = g / g0 with g = 1 + f + h·D + tariff + guarantee (calc_generalized_cost)
-        ratio = np.add(cell["route_days0"], delay, out=w.ratio)  # D
-        ratio *= cell["delay_cost"]
-        ratio += cell["one_plus_freight"]
-        ratio += wedges.tariff
-        ratio += wedges.guarantee
-        ratio /= wedges.g0  # the network's g0, with the base year's own measures if any
-        return elapsed, delay, ratio
+        wait = eq.calc_wait_days(state["queue_trucks"], wedges.capacity, net.capacity, expected)
+        delay = wait[:, net.cells.cell_crossing] + wedges.extra_days
+        g = eq.calc_generalized_cost(
+            cell["freight"],
+            cell["delay_cost"],
+            cell["route_days0"] + delay,
+            wedges.tariff + wedges.afghan_rate,
+            wedges.guarantee,
+        )
+        # g0: the network's, with the base year's own fees and guarantee costs if any
+        return elapsed, delay, g / wedges.g0
 
     def route_choice(
-        self, t: int, b: np.ndarray, v0: np.ndarray, ratio: np.ndarray, wedges: CellWedges
-    ) -> tuple[np.ndarray, np.ndarray, bool]:
-        """Target flow (M, F) of the nested CES demand system (``calc_target_flow``) and which
-        cells are penalised (M, 1, F): dearer than in the baseline, or less available.
+        self, t: int, b: np.ndarray, ratio: np.ndarray, wedges: CellWedges
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Target shares relative to the baseline (M, F) and the price index (M, K) of the
+        three-level demand tree (``calc_nested_shares``), and which cells are penalised
+        (M, 1, F): dearer than in the baseline, or less available.
 
-        Recomputed only when its inputs changed since yesterday (days with no queue and no
-        change of measures repeat it exactly): an exact memo, see :class:`Memo`.
+        Recomputed only when its inputs changed since yesterday: an exact memo (:class:`Memo`).
         """
-        memo, w, params, cl = self.memo, self.work, self.draws.params, self.network.cells
-        fresh = memo.stale(self.schedule.day_pattern[t], b, ratio)
-        target, penalised = memo.target, memo.penalised
-        if fresh:
-            eq.calc_target_flow_cells(
-                v0,
-                self.network.cell["s0"],
+        memo, net = self.memo, self.network
+        if memo.stale(self.schedule.day_pattern[t], ratio):
+            relative, price = eq.calc_nested_shares(
+                net.cell["s0"],
                 wedges.availability,
                 ratio,
-                self.sigma_cells,
-                params["route_substitution_elasticity"],
-                params["import_demand_elasticity"],
-                out=target,
-                work=w.weight,
-                route_sum=lambda x: cl.cells_to_commodity(x, w.gather),
-                to_routes=lambda x: np.take(
-                    x, cl.cell_commodity, axis=1, out=w.spread_bool if x.dtype == bool else w.spread
-                ),
-                nests=self.nests,
+                self.eta_cells,
+                self.sigma_nests,
+                self.sigma_origins,
+                net.cells,
             )
-            np.greater(ratio[:, None], 1.0, out=penalised)
-            penalised |= wedges.unavailable[:, None]
-        return target, penalised, fresh
+            memo.keep(relative, price, (ratio > 1.0) | wedges.unavailable)
+        return memo.relative, memo.price, memo.penalised[:, None]
 
-    def adjust(
-        self, t: int, v0: np.ndarray, target: np.ndarray, penalised: np.ndarray
-    ) -> np.ndarray:
-        """Orders (M, F): the baseline plus the weighted adjustment boxes, each moving toward the
-        target's deviation (``calc_box_update`` at ``calc_adjustment_rate_choice``), plus
-        anticipation; never negative."""
-        w, state = self.work, self.state
-        y = state["box_deviation"]  # (M, 3, F)
-        ystar = np.subtract(target, v0, out=w.ystar)[:, None]
-        gap = np.subtract(ystar, y, out=w.gap)  # y* − y
-        gap *= self.adjustment_rates(y, gap, penalised)
-        y += gap  # calc_box_update: y + λ·(y* − y)
-        orders = w.orders
-        np.matmul(self.box_weights[:, None, :], y, out=orders[:, None, :])  # Σ_b α_b · y_b
-        orders += v0
-        if self.schedule.anticipation:
-            orders += self.schedule.anticipation_at(t)
-        np.maximum(orders, 0.0, out=orders)
-        return orders
+    def demand(
+        self, demand0: np.ndarray, relative: np.ndarray, price: np.ndarray, v0: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The demand system's volume X* = X0·b·PI^(−ε) (M, K) and target flow
+        q* = v0·b·(share/s0)·PI^(−ε) (M, F) (``calc_target_flow``)."""
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            vol = np.where(
+                np.isfinite(price), price ** -self.draws.params["import_demand_elasticity"], 0.0
+            )
+        target = v0 * relative * vol[:, self.network.cells.cell_commodity]
+        return demand0 * vol, target
 
-    def adjustment_rates(self, y: np.ndarray, gap: np.ndarray, penalised: np.ndarray) -> np.ndarray:
-        """Daily rate λ (M, 3, F) of each box and cell: ``calc_adjustment_rate_choice`` written
-        into a work array with masked copies of the (M, 3, 1) rates (faster than np.where)."""
-        w = self.work
-        lam_base, lam_flight, lam_return = self.rates
-        down = np.less(gap, 0.0, out=w.down)  # y* < y (exact for finite numbers)
-        lam, mask = w.lam, w.mask
-        np.copyto(lam, lam_return)
-        np.copyto(lam, lam_flight, where=np.logical_and(down, penalised, out=mask))
-        np.less(y, 0.0, out=mask)  # below the baseline
-        mask |= down
-        np.copyto(lam, lam_base, where=np.logical_not(mask, out=mask))
-        return lam
+    def adjust_volume(self, demand0: np.ndarray, demand: np.ndarray) -> np.ndarray:
+        """Demand volume (M, K) after the adjustment boxes, each moving toward X* − X0·b at its
+        own time scale in both directions (``calc_box_update``)."""
+        y = self.state["volume_box"]
+        y += self.rates[0] * ((demand - demand0)[:, None, :] - y)
+        moved = np.einsum("mj,mjk->mk", self.box_weights, y)
+        return np.maximum(demand0 + moved, 0.0)
+
+    def adjust_shares(
+        self, relative: np.ndarray, penalised: np.ndarray, volume: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Orders placed (M, F) and left unplaced (M, F): route shares move toward the target
+        through the boxes at asymmetric speeds (``calc_adjustment_rate_choice``, flight from a
+        penalised route faster than uptake of alternatives, return slower), and
+        ``calc_order_placement`` turns them into orders without creating or destroying any."""
+        net = self.network
+        s0 = net.cell["s0"]
+        y = self.state["share_box"]
+        ystar = (s0 * (relative - 1.0))[:, None, :]
+        lam = eq.calc_adjustment_rate_choice(y, ystar, penalised, *self.rates)
+        y += lam * (ystar - y)  # calc_box_update
+        share = np.maximum(s0 + np.einsum("mj,mjf->mf", self.box_weights, y), 0.0)
+        cl = net.cells
+        total = cl.cells_to_commodity(share)
+        placed = volume[:, cl.cell_commodity] * share / np.maximum(1.0, total)[:, cl.cell_commodity]
+        short = (volume * np.maximum(0.0, 1.0 - total))[:, cl.cell_commodity]
+        lost_share = np.maximum(0.0, s0 - share)
+        weight = cl.cells_to_commodity(lost_share)[:, cl.cell_commodity]
+        unplaced = np.divide(
+            short * lost_share, weight, out=np.zeros_like(short), where=weight > 0.0
+        )
+        return placed, unplaced
 
     def hold_back(self, capacity_share: np.ndarray, elapsed: np.ndarray) -> np.ndarray:
-        """Share of each cell's cargo sent on to its crossing, (M, F): ``calc_hold_back_share``
-        (traders hold back cargo for a closed crossing once the closure outlasts their patience;
-        held cargo is re-routed like cargo that turns back from the queue)."""
-        hold = eq.calc_hold_back_share(
-            capacity_share, elapsed, self.draws.params["queue_patience_days"][:, None]
+        """Share of each cell's cargo still sent to its crossing, (M, F): ``calc_hold_back_share``
+        at the commodity's patience (perishables are held back sooner)."""
+        cc = self.network.cells.cell_crossing
+        return eq.calc_hold_back_share(capacity_share[:, cc], elapsed[:, cc], self.patience_cells)
+
+    def release_backlog(
+        self,
+        open_demand: np.ndarray,
+        placed: np.ndarray,
+        demand0: np.ndarray,
+        unplaced: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Place or cancel waiting orders (``calc_backlog_release``); add today's unplaced
+        orders. Waiting orders go where open demand is not yet met by today's orders,
+        max(0, open − placed) (the routes taking up the trade), else where demand is open.
+        Returns orders placed from the backlog by destination cell and orders cancelled by
+        origin cell (M, F)."""
+        cl, backlog = self.network.cells, self.state["backlog"]
+        # an open route must carry at least 0.1% of the commodity's baseline flow: cargo does not
+        # cycle between crossings that are all (almost) shut
+        open_k = cl.cells_to_commodity(open_demand)
+        has_open = open_k > 1e-3 * demand0
+        unmet = np.maximum(open_demand - placed, 0.0)
+        some = (cl.cells_to_commodity(unmet) > 1e-12 * open_k)[:, cl.cell_commodity]
+        destination = np.where(some, unmet, open_demand)
+        out, taken, cancelled = eq.calc_backlog_release(
+            backlog,
+            destination,
+            has_open,
+            self.draws.params["order_replacement_days"][:, None],
+            self.patience_cells,
+            cl.cell_commodity,
+            self.network.n_commodities,
         )
-        return np.take(hold, self.network.cells.cell_crossing, axis=1, out=self.work.hold)
+        self.state["backlog"] = backlog - taken - cancelled + unplaced
+        return out, cancelled
 
     def arrive_and_queue(
-        self, orders: np.ndarray, hold_r: np.ndarray, wedges: CellWedges, elapsed: np.ndarray
-    ):
-        """Arrivals at the border, clearing, spoilage and reneging.
+        self,
+        orders: np.ndarray,
+        hold: np.ndarray,
+        wedges: CellWedges,
+        elapsed: np.ndarray,
+        v0: np.ndarray,
+    ) -> Border:
+        """Arrivals at the border, caps, clearing, spoilage and reneging.
 
-        Fresh orders plus re-routed cargo reaching its new crossing (a first-order delay with
-        the new route's transit time) arrive, less what is held back; barred goods and traders
-        without a guarantee are stopped at the border and turn back at once. The crossing clears
-        ``calc_cleared_share`` of queue plus arrivals, the rest spoils (``calc_spoiled_value``)
-        and a share turns back (``calc_renege_share`` at the end-of-day wait).
+        Orders plus re-routed cargo reaching its new crossing (a first-order delay with the new
+        route's transit time) are sent; the held-back share waits. Restrictions and the
+        guarantee's exclusion cap the restricted routes of a corridor nest jointly at
+        Σ availability × v0·b (``calc_border_cap``: a quantity cap, shares of the routes'
+        baseline flow); the excess turns back. The
+        crossing clears ``calc_cleared_share`` of queue plus arrivals, the rest spoils
+        (``calc_spoiled_value``) and a share turns back (``calc_renege_share`` at the
+        end-of-day wait and the commodity's patience).
         """
-        w, state, net = self.work, self.state, self.network
+        state, net = self.state, self.network
         cl, pair, params = net.cells, net.pair, self.draws.params
-        pending = state["pending_value"]
-        released = np.multiply(pending, net.cell["pending_release"], out=w.released)
-        sent = np.add(orders, released, out=w.sent)
-        arrivals_r = np.multiply(sent, hold_r, out=w.arrivals)
-        arrivals_r *= wedges.admitted  # availability, at most 1 (Schedule.cell_wedges)
-        sent -= arrivals_r  # held back
-        held_c = cl.cells_to_pairs(sent, out=w.held_c)
-        arrivals = cl.cells_to_pairs(arrivals_r, out=w.arrivals_c)  # (M, G)
+        released = state["pending_value"] * net.cell["pending_release"]
+        sent = orders + released
+        arrivals = sent * hold
+        held = sent - arrivals
+        # restrictions and the guarantee's exclusion cap the restricted routes of a nest jointly
+        # (calc_border_cap); ``admitted`` is the availability, at most 1 relative to a base year
+        # with standing measures (Schedule.cell_wedges): lifting a base-year measure caps nothing
+        restricted = wedges.admitted < 1.0
+        load = cl.cells_to_nest(np.where(restricted, arrivals, 0.0))
+        cap = cl.cells_to_nest(np.where(restricted, wedges.admitted * v0, 0.0))
+        factor = np.divide(cap, load, out=np.ones_like(cap), where=load > cap)
+        allowed = np.where(restricted, arrivals * factor[:, cl.cell_nest], arrivals)
+        # barred cargo cannot get round a quota by trying another crossing of the corridor (the
+        # cap is the corridor's): it goes back to the order backlog, to be placed where demand
+        # is unmet; cargo held back from a shut crossing, or turned back from its queue, is
+        # re-routed to the corridor's other crossings
+        barred = arrivals - allowed
+        turned = held
+        allowed_c = cl.cells_to_pairs(allowed)
         queue_prev = state["queue_value"]
-        rest = np.add(queue_prev, arrivals, out=w.queue)  # at the border
-        trucks = cl.pairs_to_crossing(np.divide(arrivals, pair["vpt"], out=w.pair_tmp))
+        rest = queue_prev + allowed_c
+        trucks = cl.pairs_to_crossing(allowed_c / pair["vpt"])
         phi = eq.calc_cleared_share(state["queue_trucks"], trucks, wedges.capacity)
-        cleared = np.take(phi, cl.pair_crossing, axis=1, out=w.cleared)
-        cleared *= rest
-        rest -= cleared
-        spoiled = np.multiply(rest, pair["spoiled_share"], out=w.spoiled)  # calc_spoiled_value
-        rest -= spoiled
-        q_end = cl.pairs_to_crossing(np.divide(rest, pair["vpt"], out=w.pair_tmp))
+        cleared = phi[:, cl.pair_crossing] * rest
+        rest = rest - cleared
+        spoiled = rest * pair["spoiled_share"]  # calc_spoiled_value
+        rest = rest - spoiled
+        q_end = cl.pairs_to_crossing(rest / pair["vpt"])
         expected = np.maximum(params["closure_expected_days"][:, None], elapsed)
-        wait_end = eq.calc_wait_days(q_end, net.capacity, wedges.capacity_share, expected)
-        renege = eq.calc_renege_share(wait_end, params["queue_patience_days"][:, None])
-        turned = np.take(renege, cl.pair_crossing, axis=1, out=w.turned)
-        turned *= rest
-        queue = rest
-        queue -= turned
-        turned += held_c
-        # today's queue becomes the state; yesterday's array is tomorrow's work array
-        state["queue_value"], w.queue = queue, queue_prev
+        wait_end = eq.calc_wait_days(q_end, wedges.capacity, net.capacity, expected)
+        renege = eq.calc_renege_share(wait_end[:, cl.pair_crossing], self.patience_pairs)
+        turned_q = renege * rest
+        queue = rest - turned_q
+        # the queue's turned-back cargo goes back to its routes in proportion to today's
+        # arrivals (baseline flows where none arrived)
+        v0_pair = cl.cells_to_pairs(v0)[:, cl.cell_pair]
+        arr_pair = allowed_c[:, cl.cell_pair]
+        split = np.where(
+            arr_pair > 0.0,
+            allowed / np.where(arr_pair > 0.0, arr_pair, 1.0),
+            np.divide(v0, v0_pair, out=np.zeros_like(v0), where=v0_pair > 0.0),
+        )
+        turned = turned + turned_q[:, cl.cell_pair] * split
+        state["queue_value"] = queue
         return Border(
-            arrivals_r, arrivals, released, cleared, spoiled, turned, queue, queue_prev, wait_end
+            allowed,
+            allowed_c,
+            released,
+            cleared,
+            spoiled,
+            turned,
+            barred,
+            queue,
+            queue_prev,
+            wait_end,
         )
 
-    def reroute(
-        self,
-        target: np.ndarray,
-        hold_r: np.ndarray,
-        turned: np.ndarray,
-        released: np.ndarray,
-        fresh: bool,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Send turned-back and held cargo to other crossings in proportion to open demand there
-        (``calc_reroute``); cargo with nowhere open to go is lost.
-
-        Returns ``(lost_turned (M, K), pending_prev_c (M, G))``: the stranded value by
-        commodity and yesterday's re-routed cargo by pair.
-        """
-        w, state, memo, cl = self.work, self.state, self.memo, self.network.cells
-        pending = state["pending_value"]
-        pending_prev_c = state["pending_by_pair"]  # before release
-        # per = turned / excl where excl > max(1e-12 · tot, open floor), else 0 (lost)
-        open_target, excl = memo.open_target, memo.excl
-        alternative, nowhere = memo.alternative, memo.nowhere
-        if memo.stale_open(fresh, hold_r):
-            np.multiply(target, hold_r, out=open_target)
-            tot = cl.cells_to_commodity(open_target, w.gather)  # (M, K)
-            tot = np.take(tot, cl.pair_commodity, axis=1, out=w.tot)  # (M, G)
-            np.subtract(tot, cl.cells_to_pairs(open_target, out=excl), out=excl)
-            threshold = np.maximum(tot, 1e-300, out=tot)
-            threshold *= 1e-12
-            np.maximum(threshold, self.network.pair["open_floor"], out=threshold)
-            np.greater(excl, threshold, out=alternative)
-            np.logical_not(alternative, out=nowhere)
-        per = np.divide(turned, excl, out=w.per, where=alternative)
-        np.copyto(per, 0.0, where=nowhere)
-        stranded = w.pair_tmp  # turned back with nowhere to go
-        np.copyto(stranded, turned)
-        np.copyto(stranded, 0.0, where=np.greater(per, 0.0, out=w.pair_bool))
-        lost_turned = cl.pairs_to_commodity(stranded)  # (M, K)
-        # pending' = pending − released + open_target · (Σ_c per − per[c(r)])
-        shift = np.take(cl.pairs_to_commodity(per), cl.cell_commodity, axis=1, out=w.shift)
-        shift -= np.take(per, cl.cell_pair, axis=1, out=w.tmp)
-        shift *= open_target
-        pending -= released
-        pending += shift
-        pending_c = cl.cells_to_pairs(pending, out=w.pending_c)
-        state["pending_by_pair"], w.pending_c = pending_c, pending_prev_c
-        return lost_turned, pending_prev_c
+    def reroute(self, open_demand: np.ndarray, border: Border, b: np.ndarray) -> None:
+        """Send turned-back and held cargo to other crossings of its corridor (the same
+        goods from the same port or origin: a truck at Peshawar does not reach Iran) in
+        proportion to open demand there (``calc_reroute``), as pending cargo that arrives after
+        the new route's transit time; cargo with no open crossing in its corridor waits in the
+        order backlog, from which orders are placed on any open route."""
+        state, cl = self.state, self.network.cells
+        total = cl.cells_to_nest(open_demand)
+        own = cl.cells_to_npair(open_demand)
+        turned_m = cl.cells_to_npair(border.turned)
+        total_m = total[:, cl.npair_nest]
+        alternative = total_m - own
+        floor = (1e-3 * self.v0_nest * b)[:, cl.npair_nest]
+        threshold = np.maximum(np.maximum(total_m, 1e-300) * 1e-12, floor)
+        has = alternative > threshold
+        per = np.divide(turned_m, alternative, out=np.zeros_like(turned_m), where=has)
+        per_g = cl.npairs_to_nest(per)
+        received = open_demand * (per_g[:, cl.cell_nest] - per[:, cl.cell_npair])
+        stranded = np.where(per[:, cl.cell_npair] > 0.0, 0.0, border.turned)
+        state["pending_value"] = state["pending_value"] - border.released + received
+        state["backlog"] = state["backlog"] + stranded + border.barred
 
     def collect(
-        self,
-        arrivals_r: np.ndarray,
-        arrivals: np.ndarray,
-        cleared: np.ndarray,
-        kappa_r: np.ndarray,
-        b: np.ndarray,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Compliance (``calc_pair_compliance``: arrival-weighted over the crossing's routes,
-        yesterday's where none arrive) and revenue (``calc_customs_revenue``).
-
-        Returns national revenue (M,), pair compliance (M, G) and the day's baseline value
-        by pair e0·b (M, G).
-        """
-        w, state, cl, pair = self.work, self.state, self.network.cells, self.network.pair
-        num = cl.cells_to_pairs(np.multiply(arrivals_r, kappa_r, out=w.tmp), out=w.pair_tmp)
-        kappa = state["compliance"]
-        np.divide(num, arrivals, out=kappa, where=np.greater(arrivals, 0.0, out=w.pair_bool))
-        revenue = np.multiply(cleared, pair["rate"], out=w.pair_tmp)  # calc_customs_revenue
-        revenue *= kappa
-        revenue = revenue.sum(axis=1)
-        e0 = np.multiply(pair["e0"], b, out=w.e0)
-        return revenue, kappa, e0
+        self, border: Border, wedges: CellWedges, b: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Revenue (``calc_customs_revenue``) at each pair's collected rate and compliance, both
+        arrival-weighted over the pair's routes (``calc_pair_mean``; yesterday's where nothing
+        arrives). Returns revenue, revenue evaded, revenue lost to rate changes (all (M, G),
+        USD) and the day's baseline value by pair e0·b (M, G)."""
+        state, cl, pair = self.state, self.network.cells, self.network.pair
+        arrivals, arrivals_c = border.arrivals, border.arrivals_by_pair
+        some = arrivals_c > 0.0
+        # written as deviations from the baseline rate and from full compliance, so that pairs
+        # without a measure keep exactly τ and 1
+        rate, kappa = state["rate"], state["compliance"]
+        mean = np.zeros_like(arrivals_c)
+        np.divide(
+            cl.cells_to_pairs(arrivals * wedges.afghan_rate), arrivals_c, out=mean, where=some
+        )
+        np.add(pair["rate"], mean, out=rate, where=some)
+        np.divide(
+            cl.cells_to_pairs(arrivals * (1.0 - wedges.compliance)),
+            arrivals_c,
+            out=mean,
+            where=some,
+        )
+        np.subtract(1.0, mean, out=kappa, where=some)
+        cleared = border.cleared
+        revenue = eq.calc_customs_revenue(cleared, rate, kappa)
+        evaded = cleared * rate * (1.0 - kappa)
+        rate_change = cleared * (pair["rate"] - rate)
+        return revenue, evaded, rate_change, pair["e0"] * b
 
     def decompose(
-        self, v0, orders, lost_turned, queue, queue_prev, pending_prev_c, e0, cleared, spoiled
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The day's revenue base gap e0 − cleared split into lost, delayed, spoiled and diverted
-        (``calc_decomposition``): lost is national (baseline orders not placed and cargo with
-        nowhere to go), shared over crossings by baseline share; delayed is the growth of
-        queues and re-routed cargo in transit; diverted the rest."""
-        w, state, cl = self.work, self.state, self.network.cells
-        lost_nat = cl.cells_to_commodity(np.subtract(v0, orders, out=w.tmp), w.gather)
-        lost_nat += lost_turned  # (M, K)
-        lost = np.take(lost_nat, cl.pair_commodity, axis=1, out=w.lost)
-        lost *= self.network.pair["w0"]
-        delayed = np.subtract(queue, queue_prev, out=w.delayed)
-        delayed += np.subtract(state["pending_by_pair"], pending_prev_c, out=w.pair_tmp)
-        diverted = np.subtract(e0, cleared, out=w.diverted)
-        diverted -= lost
-        diverted -= delayed
-        diverted -= spoiled
-        return lost, delayed, diverted
+        self,
+        demand_lost: np.ndarray,
+        target: np.ndarray,
+        e0: np.ndarray,
+        border: Border,
+        cancelled: np.ndarray,
+        pending_prev: np.ndarray,
+        backlog_prev: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The day's gap e0·b − cleared split into lost, delayed, spoiled and diverted
+        (``calc_decomposition``), with lost demand booked where the target fell short of the
+        baseline (``calc_demand_loss_weights``). Returns lost, delayed, diverted and cancelled
+        by pair (M, G)."""
+        state, net = self.state, self.network
+        cl = net.cells
+        short = np.maximum(e0 - cl.cells_to_pairs(target), 0.0)
+        tot = cl.pairs_to_commodity(short)[:, cl.pair_commodity]
+        weight = np.where(tot > 0.0, short / np.where(tot > 0.0, tot, 1.0), net.pair["w0"])
+        cancelled_c = cl.cells_to_pairs(cancelled)
+        lost = demand_lost[:, cl.pair_commodity] * weight + cancelled_c
+        delayed = (
+            (border.queue - border.queue_prev)
+            + cl.cells_to_pairs(state["pending_value"] - pending_prev)
+            + cl.cells_to_pairs(state["backlog"] - backlog_prev)
+        )
+        diverted = e0 - border.cleared - lost - delayed - border.spoiled
+        return lost, delayed, diverted, cancelled_c
 
     # ------------------------------------------------------------------ state
     def full_state(self) -> dict[str, np.ndarray]:
         """The state after the last day simulated (copies with full shapes, member first).
 
-        ``box_deviation`` (M, 3, R, K) and ``pending_value`` (M, R, K) USD/day and USD,
-        ``queue_value`` (M, C, K) USD, ``compliance`` (M, C, K), ``closure_days`` (M, C)
-        and ``day`` (days simulated).
+        ``share_box`` (M, 3, R, K) route shares minus baseline shares; ``volume_box`` (M, 3, K)
+        USD/day; ``backlog`` and ``pending_value`` (M, R, K) USD; ``queue_value`` (M, C, K)
+        USD; ``compliance`` (M, C, K); ``closure_days`` (M, C) and ``day`` (days simulated).
         """
         s, cl = self.state, self.network.cells
         return {
-            "box_deviation": cl.expand_cells(s["box_deviation"]),
+            "share_box": cl.expand_cells(s["share_box"]),
+            "volume_box": s["volume_box"].copy(),
+            "backlog": cl.expand_cells(s["backlog"]),
             "queue_value": cl.expand_pairs(s["queue_value"]),
             "pending_value": cl.expand_cells(s["pending_value"]),
             "compliance": cl.expand_pairs(s["compliance"], fill=1.0),
@@ -475,47 +506,33 @@ class Engine:
 
 
 class Memo:
-    """What the daily loop may reuse from the day before, and when it may (exactly).
+    """Yesterday's demand tree, reused when its inputs are bit for bit unchanged.
 
-    The target flow (and the penalised flags) depend on the day's measures (their activity
-    pattern), the baseline index ``b`` and the cost ratio g/g0 alone; the open demand that
-    re-routed cargo is shared out by (and the pairs with an open alternative) on the target
-    and the hold-back factor alone. On a day on which these inputs equal yesterday's, bit for
-    bit, yesterday's arrays are today's: the comparisons cost a few passes over the arrays,
-    recomputing them some twenty (with a power function). Results are identical either way
-    (tests/test_model.py::test_memo_is_exact).
+    The target shares, price index and penalised flags depend on the day's measures (their
+    activity pattern) and the cost ratio g/g0 alone. On a day on which these equal yesterday's,
+    yesterday's arrays are today's: the comparison costs a pass over the arrays, recomputing the
+    tree some thirty. Results are identical either way (tests/test_model.py::test_memo_is_exact).
     """
 
-    def __init__(self, n_members: int, n_cells: int, n_pairs: int, n_crossings: int) -> None:
-        M, F, G = n_members, n_cells, n_pairs
+    def __init__(self, n_members: int, n_cells: int, n_commodities: int) -> None:
         self.enabled = True
-        self.hits = [0, 0]  # days the target, the open demand were reused
+        self.hits = 0  # days the tree was reused
         self.key: bytes | None = None
-        self.b, self.ratio, self.hold = np.empty((M, 1)), np.empty((M, F)), np.empty((M, F))
-        self.target, self.penalised = np.empty((M, F)), np.empty((M, 1, F), bool)
-        self.open_target, self.excl = np.empty((M, F)), np.empty((M, G))
-        self.alternative, self.nowhere = np.empty((M, G), bool), np.empty((M, G), bool)
-        self.same = np.empty((M, F), bool)
+        self.ratio = np.empty((n_members, n_cells))
+        self.relative = np.empty((n_members, n_cells))
+        self.price = np.empty((n_members, n_commodities))
+        self.penalised = np.empty((n_members, n_cells), bool)
 
-    def stale(self, key: bytes, b: np.ndarray, ratio: np.ndarray) -> bool:
-        """Whether the target must be recomputed; if so, remembers today's inputs."""
-        if (
-            self.enabled
-            and key == self.key
-            and np.array_equal(b, self.b)
-            and np.equal(ratio, self.ratio, out=self.same).all()
-        ):
-            self.hits[0] += 1
+    def stale(self, key: bytes, ratio: np.ndarray) -> bool:
+        """Whether the tree must be recomputed; if so, remembers today's inputs."""
+        if self.enabled and key == self.key and np.array_equal(ratio, self.ratio):
+            self.hits += 1
             return False
         self.key = key
-        np.copyto(self.b, b)
         np.copyto(self.ratio, ratio)
         return True
 
-    def stale_open(self, target_fresh: bool, hold: np.ndarray) -> bool:
-        """Whether the open demand must be recomputed; if so, remembers today's hold."""
-        if not target_fresh and self.enabled and np.array_equal(hold, self.hold):
-            self.hits[1] += 1
-            return False
-        np.copyto(self.hold, hold)
-        return True
+    def keep(self, relative: np.ndarray, price: np.ndarray, penalised: np.ndarray) -> None:
+        np.copyto(self.relative, relative)
+        np.copyto(self.price, price)
+        np.copyto(self.penalised, penalised)

@@ -27,6 +27,12 @@ log = logging.getLogger(__name__)
 KINDS = ("bilateral", "transit")
 
 
+def route_origin_names(routes: pd.DataFrame) -> list[str]:
+    """Origin of the goods on each route: the corridor country for bilateral routes (its own
+    goods), ``"world"`` for transit routes (third-country goods through the corridor)."""
+    return [c if k == "bilateral" else "world" for c, k in zip(routes["corridor"], routes["kind"])]
+
+
 class UnknownId(ValueError):
     """A selector names an id the network does not have (``field``, ``value``, ``known``)."""
 
@@ -124,6 +130,11 @@ class CellLayout:
     cell_crossing: np.ndarray  # (F,)
     cell_pair: np.ndarray  # (F,) pair of each cell
     cell_nest: np.ndarray  # (F,) commodity × route-nest of each cell
+    cell_origin: np.ndarray  # (F,) commodity × origin of each cell
+    cell_npair: np.ndarray  # (F,) nest × crossing ("nest pair") of each cell
+    nest_origin: np.ndarray  # (N,) origin (commodity × origin) of each nest
+    origin_commodity: np.ndarray  # (O,) commodity of each origin group
+    npair_nest: np.ndarray  # (NP,) nest of each nest pair
     pair_commodity: np.ndarray  # (G,)
     pair_crossing: np.ndarray  # (G,)
     nest_commodity: np.ndarray  # (N,) commodity of each nest of cells
@@ -135,6 +146,45 @@ class CellLayout:
     pairs_to_crossing: GroupSum = field(repr=False)
     cells_to_nest: GroupSum = field(repr=False)
     nests_to_commodity: GroupSum = field(repr=False)
+    nests_to_origin: GroupSum = field(repr=False)
+    origins_to_commodity: GroupSum = field(repr=False)
+    cells_to_origin: GroupSum = field(repr=False)
+    cells_to_npair: GroupSum = field(repr=False)
+    npairs_to_nest: GroupSum = field(repr=False)
+
+    @property
+    def n_nests(self) -> int:
+        return len(self.nest_origin)
+
+    @property
+    def n_origins(self) -> int:
+        return len(self.origin_commodity)
+
+    # the tree of the demand system (cell → nest → origin → commodity), as
+    # equations.calc_nested_shares reads it
+    def nest_sum(self, x: np.ndarray) -> np.ndarray:
+        return self.cells_to_nest(x)
+
+    def nest_max(self, x: np.ndarray) -> np.ndarray:
+        return self.cells_to_nest.max(x)
+
+    def origin_sum(self, x: np.ndarray) -> np.ndarray:
+        return self.nests_to_origin(x)
+
+    def origin_max(self, x: np.ndarray) -> np.ndarray:
+        return self.nests_to_origin.max(x)
+
+    def commodity_sum(self, x: np.ndarray) -> np.ndarray:
+        return self.origins_to_commodity(x)
+
+    def nest_to_cells(self, x: np.ndarray) -> np.ndarray:
+        return np.take(x, self.cell_nest, axis=-1)
+
+    def origin_to_nests(self, x: np.ndarray) -> np.ndarray:
+        return np.take(x, self.nest_origin, axis=-1)
+
+    def commodity_to_origins(self, x: np.ndarray) -> np.ndarray:
+        return np.take(x, self.origin_commodity, axis=-1)
 
     @property
     def n_cells(self) -> int:
@@ -183,7 +233,12 @@ class CellLayout:
 
     @classmethod
     def build(
-        cls, v0: np.ndarray, route_crossing: np.ndarray, route_nest: np.ndarray, n_crossings: int
+        cls,
+        v0: np.ndarray,
+        route_crossing: np.ndarray,
+        route_nest: np.ndarray,
+        n_crossings: int,
+        route_origin: np.ndarray | None = None,
     ) -> CellLayout:
         """The layout of the cells with ``v0 != 0`` (see the class docstring)."""
         n_routes, n_commodities = v0.shape
@@ -204,18 +259,39 @@ class CellLayout:
         cell_pair_a = np.array(cell_pair, dtype=np.int64)
         cell_route_a = np.array(cell_route, dtype=np.int64)
         cell_commodity = pair_commodity[cell_pair_a]
-        # nests (commodity × corridor × kind) of the cells, for the nested route choice
+        # nests (commodity × corridor × kind) and origins (commodity × origin of the goods) of
+        # the cells, for the nested demand system; nest pairs (nest × crossing) for re-routing
+        # cargo between crossings of its corridor
+        route_origin = np.zeros_like(route_nest) if route_origin is None else route_origin
         n_route_nests = int(route_nest.max()) + 1
+        n_route_origins = int(route_origin.max()) + 1
         nest_keys, cell_nest = np.unique(
             cell_commodity * n_route_nests + route_nest[cell_route_a], return_inverse=True
         )
         nest_commodity = nest_keys // n_route_nests
+        origin_of_nest = np.zeros(n_route_nests, np.int64)
+        origin_of_nest[route_nest] = route_origin
+        origin_keys, nest_origin = np.unique(
+            nest_commodity * n_route_origins + origin_of_nest[nest_keys % n_route_nests],
+            return_inverse=True,
+        )
+        origin_commodity = origin_keys // n_route_origins
+        cell_origin = nest_origin[cell_nest]
+        npair_keys, cell_npair = np.unique(
+            cell_nest * n_crossings + route_crossing[cell_route_a], return_inverse=True
+        )
+        npair_nest = npair_keys // n_crossings
         return cls(
             cell_route=cell_route_a,
             cell_commodity=cell_commodity,
             cell_crossing=route_crossing[cell_route_a],
             cell_pair=cell_pair_a,
             cell_nest=cell_nest,
+            cell_origin=cell_origin,
+            cell_npair=cell_npair,
+            nest_origin=nest_origin,
+            origin_commodity=origin_commodity,
+            npair_nest=npair_nest,
             pair_commodity=pair_commodity,
             pair_crossing=pair_crossing,
             nest_commodity=nest_commodity,
@@ -227,6 +303,11 @@ class CellLayout:
             pairs_to_crossing=GroupSum(pair_crossing, n_crossings),
             cells_to_nest=GroupSum(cell_nest, len(nest_keys)),
             nests_to_commodity=GroupSum(nest_commodity, n_commodities),
+            nests_to_origin=GroupSum(nest_origin, len(origin_keys)),
+            origins_to_commodity=GroupSum(origin_commodity, n_commodities),
+            cells_to_origin=GroupSum(cell_origin, len(origin_keys)),
+            cells_to_npair=GroupSum(cell_npair, len(npair_keys)),
+            npairs_to_nest=GroupSum(npair_nest, len(nest_keys)),
         )
 
 
@@ -266,6 +347,8 @@ class Network:
     capacity: np.ndarray  # (C,) trucks/day a crossing clears normally
     baseline_load: np.ndarray  # (C,) trucks/day arriving in the baseline
     route_nest: np.ndarray  # (R,) nest (corridor × kind) of each route
+    route_origin: np.ndarray  # (R,) origin of the goods on each route (index into origin_ids)
+    origin_ids: tuple[str, ...]  # origins: corridor countries' own goods, and "world"
     pak_route: np.ndarray  # (R, 1) 1 on routes through Pakistan
     pak_transit: np.ndarray  # (R, 1) 1 on Pakistani transit routes
     pak_export: np.ndarray  # (R, K) 1 on Afghan imports of Pakistani goods
@@ -379,23 +462,13 @@ class Network:
         e0 = np.einsum("rc,rk->ck", incidence, v0)
         tot_k = e0.sum(axis=0, keepdims=True)
         w0 = np.divide(e0, tot_k, out=np.zeros_like(e0), where=tot_k > 0)
-        # capacity: normal capacity, raised where the baseline load would exceed max utilisation
-        cap = cr["capacity_per_day"].to_numpy(float)
+        # capacity: the base year's load (loaded trucks a day, both directions) over the
+        # crossing's normal utilisation in that year (base_years/<label>/utilization.csv), so
+        # that a backlog of N days of traffic clears in N · u / (1 − u) days whatever the value
+        # per truck (docs/model.md §1)
         load = (e0 / value_per_truck).sum(axis=1)
-        umax = inputs.parameters["max_baseline_utilization"].value
-        need = load / umax
-        raise_cap = need > cap
-        for i in np.flatnonzero(raise_cap):
-            log.warning(
-                "baseline load at %s is %.0f trucks/day, above %.0f%% of its capacity %.0f: "
-                "using capacity %.0f",
-                crossing_ids[i],
-                load[i],
-                100 * umax,
-                cap[i],
-                need[i],
-            )
-        capacity = np.where(raise_cap, need, cap)
+        utilization = cr["utilization"].to_numpy(float)
+        capacity = np.where(load > 0, load / utilization, 1.0)
         is_import = (com["direction"] == "import").to_numpy()
         margin = com["gross_margin"].to_numpy(float)
         fbill = np.einsum("rc,rk->ck", incidence, v0 * freight)
@@ -412,6 +485,11 @@ class Network:
         keys = list(zip(routes["corridor"], routes["kind"]))
         nest_of = {kk: i for i, kk in enumerate(dict.fromkeys(keys))}
         route_nest = np.array([nest_of[kk] for kk in keys])
+        # origin of the goods: the corridor country's own goods on bilateral routes,
+        # third-country goods ("world") on transit routes (docs/model.md §3)
+        origin_names = route_origin_names(routes)
+        origin_of = {o: i for i, o in enumerate(dict.fromkeys(origin_names))}
+        route_origin = np.array([origin_of[o] for o in origin_names])
         pak = (routes["corridor"] == "pakistan").to_numpy()
         pak_transit = (pak & (routes["kind"] == "transit").to_numpy())[:, None].astype(float)
         pak_export = (
@@ -420,7 +498,7 @@ class Network:
         shelf = com["shelf_life_days"].to_numpy(float)
         rate = com["effective_rate"].to_numpy(float)
         pending_release = 1.0 / np.maximum(1.0, transit_days)  # (R, 1) per day
-        cells = CellLayout.build(v0, route_crossing, route_nest, n_crossings)
+        cells = CellLayout.build(v0, route_crossing, route_nest, n_crossings, route_origin)
         on_c = cells.on_cells
         cell = {
             "v0": on_c(v0),
@@ -442,10 +520,7 @@ class Network:
             "rate": rate[pk],
             # share of the queue spoiling in one day
             "spoiled_share": eq.calc_spoiled_value(1.0, shelf[pk]),
-            # open demand elsewhere below this (0.1% of the commodity's baseline daily flow)
-            # is no alternative: cargo with nowhere open to go is lost, instead of cycling
-            # between crossings that are all (almost) shut
-            "open_floor": 1e-3 * v0.sum(axis=0)[pk],
+            "utilization": utilization[cells.pair_crossing],
         }
         for d in (cell, pair):
             for a in d.values():
@@ -474,6 +549,8 @@ class Network:
             capacity=capacity,
             baseline_load=load,
             route_nest=route_nest,
+            route_origin=route_origin,
+            origin_ids=tuple(origin_of),
             pak_route=pak[:, None].astype(float),
             pak_transit=pak_transit,
             pak_export=pak_export,

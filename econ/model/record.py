@@ -77,7 +77,9 @@ VARIABLES: dict[str, tuple[tuple[str, ...], str, str, str]] = {
     "revenue_lost_volume": (
         ("crossing", "commodity"),
         "USD",
-        "Revenue lost because less is traded nationally (allocated by baseline crossing share)",
+        "Revenue lost because less is traded: the demand response to landed costs (booked where "
+        "the demand system's target fell short of the baseline) and orders cancelled with no "
+        "open route (booked where they were bound)",
         "sum",
     ),
     "revenue_diverted": (
@@ -90,7 +92,8 @@ VARIABLES: dict[str, tuple[tuple[str, ...], str, str, str]] = {
     "revenue_delayed": (
         ("crossing", "commodity"),
         "USD",
-        "Revenue held back in queues and re-routed cargo (+), or recovered as backlogs clear (-)",
+        "Revenue held back in queues, re-routed cargo and the order backlog (+), or recovered as "
+        "backlogs clear (-)",
         "sum",
     ),
     "revenue_lost_spoilage": (
@@ -102,7 +105,22 @@ VARIABLES: dict[str, tuple[tuple[str, ...], str, str, str]] = {
     "revenue_lost_evasion": (
         ("crossing", "commodity"),
         "USD",
-        "Revenue lost to evasion and smuggling as the fiscal wedge rises",
+        "Revenue lost to evasion as the Afghan collected rate rises (Fisman & Wei); a fee paid "
+        "abroad does not change it",
+        "sum",
+    ),
+    "revenue_rate_change": (
+        ("crossing", "commodity"),
+        "USD",
+        "Revenue lost (+) or gained (-) through changes in the Afghan collected rate "
+        "(afghan_duty measures), on the value cleared",
+        "sum",
+    ),
+    "trade_cancelled_value": (
+        ("crossing", "commodity"),
+        "USD",
+        "Value of orders cancelled after waiting longer than traders' patience with no open "
+        "route, by the crossing they were bound for",
         "sum",
     ),
     "queue_trucks": (("crossing",), "truck", "Trucks queuing at the end of the period", "point"),
@@ -236,6 +254,7 @@ DECOMPOSITION = (
     "revenue_delayed",
     "revenue_lost_spoilage",
     "revenue_lost_evasion",
+    "revenue_rate_change",
 )
 
 
@@ -315,7 +334,10 @@ class RunRecord:
         # member-first with full shapes
         self.acc = {
             "trade_value": z(G),
-            "evaded_value": z(G),
+            "customs_revenue": z(G),
+            "evaded_revenue": z(G),
+            "rate_change_revenue": z(G),
+            "cancelled_value": z(G),
             "spoiled_value": z(G),
             "trade_lost_value": z(G),
             "diverted_value": z(G),
@@ -341,7 +363,10 @@ class RunRecord:
         p = self.period_index[day.day]
         o, tmp, cell = self.acc, self._tmp, self.network.cell
         o["trade_value"][p] += day.cleared
-        o["evaded_value"][p] += day.evaded
+        o["customs_revenue"][p] += day.revenue_pairs
+        o["evaded_revenue"][p] += day.evaded
+        o["rate_change_revenue"][p] += day.rate_change
+        o["cancelled_value"][p] += day.cancelled
         o["spoiled_value"][p] += day.spoiled
         o["trade_lost_value"][p] += day.lost
         o["diverted_value"][p] += day.diverted
@@ -397,13 +422,15 @@ class RunRecord:
         o = {
             "trade_value": pairs(a["trade_value"]),
             "spoiled_value": pairs(a["spoiled_value"]),
-            "customs_revenue": pairs((a["trade_value"] - a["evaded_value"]) * rate),
+            "customs_revenue": pairs(a["customs_revenue"]),
             "revenue_lost_volume": pairs(a["trade_lost_value"] * rate),
             "revenue_diverted": pairs(a["diverted_value"] * rate),
             "revenue_delayed": pairs(a["delayed_value"] * rate),
             "revenue_lost_spoilage": pairs(a["spoiled_value"] * rate),
-            "revenue_lost_evasion": pairs(a["evaded_value"] * rate),
+            "revenue_lost_evasion": pairs(a["evaded_revenue"]),
+            "revenue_rate_change": pairs(a["rate_change_revenue"]),
             "trade_lost_value": pairs(a["trade_lost_value"]),
+            "trade_cancelled_value": pairs(a["cancelled_value"]),
             "demurrage_cost": pairs(
                 a["queue_truck_days"] * params["demurrage_usd_per_truck_day"][:, None]
             ),

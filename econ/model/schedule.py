@@ -39,11 +39,14 @@ class CompiledMeasure:
 class Wedges(NamedTuple):
     """The measures in force on one day, as arrays (M, R, K) unless noted.
 
-    ``tariff`` and ``guarantee`` ad valorem wedges on route cost; ``locked`` the guaranteed
-    base per unit value (capital locked per lock-up day); ``availability`` the share of a
-    route's demand allowed through (quotas, traders without a guarantee); ``extra_days``
+    ``tariff`` and ``guarantee`` ad valorem wedges on route cost paid abroad; ``locked`` the
+    guaranteed base per unit value (capital locked per lock-up day); ``availability`` the share
+    of a route's demand allowed through (quotas, traders without a guarantee), also the
+    quantity cap at the border as a share of the route's baseline flow; ``extra_days``
     processing delays; ``capacity_share`` (M, C) left by closures; ``capacity`` (M, C)
-    trucks/day; ``compliance`` the share of cleared value declared.
+    trucks/day; ``afghan_rate`` the change in the Afghan collected rate; ``compliance`` the
+    share of cleared value declared, relative to the baseline (it responds to the Afghan
+    rate only, §6).
     """
 
     tariff: np.ndarray
@@ -53,6 +56,7 @@ class Wedges(NamedTuple):
     extra_days: np.ndarray
     capacity_share: np.ndarray
     capacity: np.ndarray
+    afghan_rate: np.ndarray
     compliance: np.ndarray
 
 
@@ -62,7 +66,8 @@ class CellWedges(NamedTuple):
 
     Relative to the base year's own measures (:attr:`Schedule.base`; none in a base year
     without standing measures, when every field is as in :class:`Wedges`): ``availability``,
-    ``extra_days`` and ``compliance`` are ratios or differences to the base year's, ``g0``
+    ``extra_days``, ``afghan_rate`` and ``compliance`` are ratios or differences to the base
+    year's, ``capacity`` counts only the processing days beyond the base year's, ``g0``
     (M or 1, F) is the baseline cost including the base year's measures, and ``admitted``
     = min(availability, 1) is the share of arriving cargo let through. ``tariff``,
     ``guarantee`` and ``locked`` stay absolute: they are what traders pay and lock up.
@@ -75,6 +80,7 @@ class CellWedges(NamedTuple):
     extra_days: np.ndarray
     capacity_share: np.ndarray
     capacity: np.ndarray
+    afghan_rate: np.ndarray
     compliance: np.ndarray
     unavailable: np.ndarray
     g0: np.ndarray
@@ -200,6 +206,7 @@ class Schedule:
         shape = (self.n_members, net.n_routes, net.n_commodities)
         tariff, guar, locked = np.zeros(shape), np.zeros(shape), np.zeros(shape)
         avail, quota, extra = np.ones(shape), np.ones(shape), np.zeros(shape)
+        afghan = np.zeros(shape)
         cap = np.ones((self.n_members, net.n_crossings))
         levy = p["guarantee_levy_rate"][:, None, None]
         for j, m in enumerate(measures):
@@ -232,14 +239,18 @@ class Schedule:
                 )
             elif m.type == "delay":
                 extra += np.where(am, v["extra_days"], 0.0)
+            elif m.type == "afghan_duty":
+                afghan += np.where(am, v["rate"], 0.0)
         avail = avail * quota
         capacity = self.capacity(cap, extra)
+        # evasion responds to the Afghan rate's own change (Fisman & Wei 2004), not to what
+        # traders pay abroad; a cut does not make traders more compliant than in the baseline
         kappa = eq.calc_compliance(
-            tariff + guar,
+            np.maximum(afghan, 0.0),
             p["evasion_semi_elasticity"][:, None, None],
             p["evasion_max_share"][:, None, None],
         )
-        return Wedges(tariff, guar, locked, avail, extra, cap, capacity, kappa)
+        return Wedges(tariff, guar, locked, avail, extra, cap, capacity, afghan, kappa)
 
     def cell_wedges(self, day: int) -> CellWedges:
         """:meth:`wedges` of ``day`` on the cells with baseline flow (cached likewise)."""
@@ -258,6 +269,7 @@ class Schedule:
                 w.extra_days[at],
                 w.capacity_share,
                 w.capacity,
+                w.afghan_rate[at],
                 w.compliance[at],
                 avail < 1.0,
                 self.network.cell["g0"] if g0 is None else g0[at],
@@ -267,7 +279,10 @@ class Schedule:
 
     def relative(self, w: Wedges) -> Wedges:
         """``w`` relative to the base year's measures: availability and compliance as ratios,
-        extra days as differences; the rest as given (``w`` itself without base measures)."""
+        extra days and the Afghan rate change as differences, and the capacity with the base
+        year's processing delays already in the network's capacity (the base year's load ÷
+        utilisation was measured with them); the rest as given (``w`` itself without base
+        measures)."""
         b = self.base_wedges
         if b is None:
             return w
@@ -279,6 +294,8 @@ class Schedule:
                 where=b.availability > 0,
             ),
             extra_days=w.extra_days - b.extra_days,
+            capacity=self.capacity(w.capacity_share, w.extra_days, b.extra_days),
+            afghan_rate=w.afghan_rate - b.afghan_rate,
             compliance=w.compliance / b.compliance,
         )
 
@@ -294,13 +311,31 @@ class Schedule:
             return None
         return net.g0[None] + b.tariff + b.guarantee
 
-    def capacity(self, capacity_share: np.ndarray, extra_days: np.ndarray) -> np.ndarray:
+    def capacity(
+        self,
+        capacity_share: np.ndarray,
+        extra_days: np.ndarray,
+        base_extra_days: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Daily capacity (M, C) after closures and processing delays (``calc_capacity`` with
-        each crossing's flow-weighted mean extra days)."""
+        each crossing's flow-weighted mean extra days).
+
+        With the base year's own delays ``base_extra_days`` (M, R, K), the network's capacity
+        is the one *with* them (its load ÷ utilisation of that year), so the normal border time
+        is D0 + ΔD_base and only the days beyond the base year's act:
+        Cap0 · ω · (D0 + ΔD_base) / (D0 + ΔD).
+        """
         net = self.network
-        ex = net.to_crossing(extra_days * net.v0).sum(axis=2)
         w = np.maximum(net.e0.sum(axis=1), 1e-300)
-        return eq.calc_capacity(net.capacity, capacity_share, net.border_days, ex / w)
+
+        def mean_days(days: np.ndarray) -> np.ndarray:
+            return net.to_crossing(days * net.v0).sum(axis=2) / w
+
+        ex = mean_days(extra_days)
+        if base_extra_days is None:
+            return eq.calc_capacity(net.capacity, capacity_share, net.border_days, ex)
+        base = mean_days(base_extra_days)
+        return eq.calc_capacity(net.capacity, capacity_share, net.border_days + base, ex - base)
 
     # ------------------------------------------------------------------ anticipation
     def _compile_anticipation(self) -> tuple[Anticipation, ...]:
@@ -320,10 +355,12 @@ class Schedule:
                 continue  # a base-year measure's effect is already in the base flows
             w = self._wedges((m,), always)
             wait = eq.calc_wait_days(
-                0.0, net.capacity, w.capacity_share, p["closure_expected_days"][:, None]
+                0.0, w.capacity, net.capacity, p["closure_expected_days"][:, None]
             )
             days = net.route_days0[None] + wait[:, net.route_crossing][:, :, None] + w.extra_days
-            g = eq.calc_generalized_cost(net.freight, net.delay_cost, days, w.tariff, w.guarantee)
+            g = eq.calc_generalized_cost(
+                net.freight, net.delay_cost, days, w.tariff + w.afghan_rate, w.guarantee
+            )
             target = eq.calc_target_flow(
                 net.v0,
                 net.s0,
@@ -333,6 +370,8 @@ class Schedule:
                 p["import_demand_elasticity"],
                 route_nest=net.route_nest,
                 rho=p["within_corridor_substitution_ratio"],
+                route_origin=net.route_origin,
+                sigma_origin=p["origin_substitution_elasticity"],
             )
             # capacity-limited cut at closed crossings
             ratio = np.minimum(1.0, w.capacity / np.maximum(net.baseline_load, 1e-300))

@@ -6,6 +6,7 @@ from .inputs import Inputs
 from .parameters import REQUIRED, Parameter, parse_parameters
 from .scenario import (
     MEASURE_NUMBERS,
+    AfghanDuty,
     BankGuarantee,
     Closure,
     Delay,
@@ -19,6 +20,7 @@ from .scenario import (
 )
 
 __all__ = [
+    "AfghanDuty",
     "BankGuarantee",
     "Closure",
     "Delay",

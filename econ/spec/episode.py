@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from .scenario import Scenario
 
-METRICS = ("trade_change", "revenue_change", "corridor_share", "protest_risk")
+METRICS = ("trade_change", "revenue_change", "corridor_share", "protest_risk", "queue_days")
 
 
 class Outcome(BaseModel):
@@ -19,7 +19,9 @@ class Outcome(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str
-    metric: Literal["trade_change", "revenue_change", "corridor_share", "protest_risk"]
+    metric: Literal[
+        "trade_change", "revenue_change", "corridor_share", "protest_risk", "queue_days"
+    ]
     window_start: dt.date
     window_end: dt.date
     compare_start: dt.date | None = None
@@ -52,6 +54,10 @@ class Outcome(BaseModel):
                 raise ValueError("a before_after outcome needs compare_start and compare_end")
             if self.compare_end <= self.compare_start:
                 raise ValueError("compare_end must be after compare_start")
+        if self.metric == "queue_days" and (not self.crossings or self.comparison != "level"):
+            raise ValueError(
+                "a queue_days outcome needs crossings = [...] and comparison = 'level'"
+            )
         if self.metric == "protest_risk" and not self.groups:
             raise ValueError("a protest_risk outcome needs groups = [...]")
         if self.metric != "protest_risk" and self.groups:

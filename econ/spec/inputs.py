@@ -17,7 +17,8 @@ class Inputs:
 
     Tables are pandas DataFrames indexed by id; ``flows`` holds the calibrated
     baseline flows (``value_usd``) and the uncalibrated ones (``value_usd_raw``);
-    ``commodities["effective_rate"]`` is the base year's collected rate (``rates.csv``).
+    ``commodities["effective_rate"]`` is the base year's collected rate (``rates.csv``) and
+    ``crossings["utilization"]`` its normal utilisation of each crossing (``utilization.csv``).
     ``base_years`` lists the labels the inputs directory holds (oldest first) and
     ``measures_in_force`` the standing measures of ``measures_in_force.toml``
     (:mod:`econ.spec.in_force`).

@@ -46,11 +46,17 @@ REQUIRED: dict[str, tuple[float, float]] = {
     "pressure_half_life_days": (1.0, 3650.0),
     "protest_risk_intercept": (-50.0, 50.0),
     "protest_risk_slope": (0.0, 100.0),
-    "max_baseline_utilization": (0.05, 1.0),
+    "origin_substitution_elasticity": (0.0, 50.0),
+    "order_replacement_days": (1.0, 365.0),
 }
 
 #: parameters that may carry per-commodity central values
-BY_COMMODITY = ("import_demand_elasticity", "route_substitution_elasticity")
+BY_COMMODITY = (
+    "import_demand_elasticity",
+    "route_substitution_elasticity",
+    "origin_substitution_elasticity",
+    "queue_patience_days",
+)
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,22 @@ class Parameter:
     source: str = ""
     description: str = ""
     by_commodity: dict[str, float] = field(default_factory=dict)
+    #: the literature or evidence prior a fit starts from, when ``value`` is itself a fit:
+    #: (central, p05, p95) of a lognormal; ``None`` = the parameter's own distribution
+    prior: tuple[float, float, float] | None = None
+
+    def prior_z(self, value: np.ndarray | float) -> np.ndarray:
+        """How far ``value`` lies from the prior, in prior standard deviations (on a log scale
+        for lognormal priors): the penalty of a fit is ½ z² per parameter (docs/validation.md)."""
+        v = np.asarray(value, dtype=float)
+        if self.prior is not None:
+            c, lo, hi = self.prior
+            return np.log(v / c) / ((math.log(hi) - math.log(lo)) / (2 * Z95))
+        if self.dist == "fixed" or self.p05 is None or self.p95 is None or self.p95 <= self.p05:
+            return np.zeros_like(v)
+        if self.dist == "lognormal":
+            return np.log(v / self.value) / ((math.log(self.p95) - math.log(self.p05)) / (2 * Z95))
+        return (v - self.value) / ((self.p95 - self.p05) / (2 * Z95))
 
     def central(self, commodities: Iterable[str] | None = None) -> np.ndarray | float:
         """Central value, per commodity when ``commodities`` is given."""
@@ -235,6 +257,7 @@ def parse_parameters(
             source=str(tab.get("source", "")),
             description=str(tab.get("description", "")),
             by_commodity={k: float(v) for k, v in byk.items()},
+            prior=_prior(file, name, tab.get("prior")),
         )
     w = out["adjust_fast_weight"].value + out["adjust_medium_weight"].value
     if w > 1.0 + 1e-12:
@@ -245,3 +268,43 @@ def parse_parameters(
             fix="lower one of them (the slow weight is 1 minus their sum)",
         )
     return out
+
+
+def parameter_domain(name: str, parameters: dict[str, Parameter]) -> tuple[float, float]:
+    """The range over which a search may move ``name``'s central value (per-commodity values
+    scaled with it): :data:`REQUIRED`'s, except that ``route_substitution_elasticity`` starts
+    where the demand tree is consistent for every commodity (σr_k ≥ σo_k, docs/model.md §3;
+    below it the tree clips σr_k to σo_k and the data cannot tell values apart)."""
+    lo, hi = REQUIRED[name]
+    lo = max(lo, 1e-6)
+    if name == "route_substitution_elasticity" and "origin_substitution_elasticity" in parameters:
+        sr, so = parameters[name], parameters["origin_substitution_elasticity"]
+        ks = set(sr.by_commodity) | set(so.by_commodity)
+        need = [
+            so.by_commodity.get(k, so.value) * sr.value / sr.by_commodity.get(k, sr.value)
+            for k in ks
+        ] or [so.value]
+        lo = max(lo, max(need))
+    return lo, hi
+
+
+def _prior(file: str, name: str, raw: Any) -> tuple[float, float, float] | None:
+    """A ``prior = [central, p05, p95]`` (lognormal) entry, validated."""
+    if raw is None:
+        return None
+    ok = (
+        isinstance(raw, list)
+        and len(raw) == 3
+        and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in raw)
+        and all(math.isfinite(x) and x > 0 for x in raw)
+        and raw[1] <= raw[0] <= raw[2]
+        and raw[1] < raw[2]
+    )
+    if not ok:
+        raise input_error(
+            file,
+            f"[{name}] prior is not [central, p05, p95] of positive numbers in order",
+            found=raw,
+            fix="write prior = [central, p05, p95] with p05 <= central <= p95",
+        )
+    return (float(raw[0]), float(raw[1]), float(raw[2]))

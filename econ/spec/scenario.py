@@ -31,6 +31,7 @@ MEASURE_NUMBERS: dict[str, tuple[str, ...]] = {
     "restriction": ("quota",),
     "closure": ("capacity",),
     "delay": ("extra_days",),
+    "afghan_duty": ("rate",),
 }
 MEASURE_TYPES = tuple(MEASURE_NUMBERS)
 
@@ -168,8 +169,27 @@ class Delay(_Measure):
     _v = field_validator("extra_days")(classmethod(lambda cls, v: _nonneg(v)))
 
 
+def _duty_change(v: Any) -> Any:
+    vals = v if isinstance(v, tuple) else (v,)
+    for x in vals:
+        if not -1.0 <= x <= 1.0:
+            raise ValueError(f"{x} is not a change of a rate in [-1, 1] (0.05 = five points)")
+    return _ordered(v)
+
+
+class AfghanDuty(_Measure):
+    """A change in the Afghan collected rate (duty, BRT and fees) on the matched goods and
+    routes: ``rate`` in share of value, + raises it, − cuts it (docs/model.md §2, §6)."""
+
+    type: Literal["afghan_duty"]
+    rate: Number
+
+    _v = field_validator("rate")(classmethod(lambda cls, v: _duty_change(v)))
+
+
 Measure = Annotated[
-    Tariff | BankGuarantee | Restriction | Closure | Delay, Field(discriminator="type")
+    Tariff | BankGuarantee | Restriction | Closure | Delay | AfghanDuty,
+    Field(discriminator="type"),
 ]
 
 

@@ -35,7 +35,7 @@ import pandas as pd
 
 from ...errors import InputError
 from ...spec.inputs import Inputs
-from ...spec.parameters import REQUIRED
+from ...spec.parameters import parameter_domain
 from ...spec.scenario import Scenario
 from .design import _Design
 from .result import WEAK_SE_LOG, CalibrationResult
@@ -173,12 +173,7 @@ def estimate(
     pseudo_r2 = 1.0 - deviance / null_dev if null_dev > 0 else float("nan")
     scan = _scan(prob, theta, obj, names, se_log)
     at_bound = tuple(
-        n
-        for n in names
-        if any(
-            math.isclose(theta[n], b, rel_tol=1e-6)
-            for b in (max(REQUIRED[n][0], 1e-6), REQUIRED[n][1])
-        )
+        n for n in names if any(math.isclose(theta[n], b, rel_tol=1e-6) for b in prob.bounds[n])
     )
     estimates = {n: theta[n] for n in names}
     std_errors = {n: theta[n] * se_log[n] for n in names}  # delta method: dθ = θ·d log θ
@@ -247,10 +242,10 @@ def _check_request(
     priors = {n: inputs.parameters[n].value for n in params}
     theta = {n: float((start or {}).get(n, priors[n])) for n in params}
     for n, v in theta.items():
-        lo, hi = REQUIRED[n]
+        lo, hi = parameter_domain(n, inputs.parameters)
         if not (v > 0 and lo <= v <= hi):
             raise InputError(
-                f"calibrate: start value of {n} is {v}; fix: use a value in ({max(lo, 0)}, {hi}]"
+                f"calibrate: start value of {n} is {v}; fix: use a value in [{lo:.4g}, {hi:g}]"
             )
     return params, priors, theta
 
@@ -269,6 +264,7 @@ class _Problem:
     groups: np.ndarray  # series × episode of each row
     clusters: np.ndarray  # series of each row
     D: np.ndarray  # fixed-effect dummies
+    bounds: dict[str, tuple[float, float]]  # where each parameter may move (parameter_domain)
 
     @classmethod
     def build(
@@ -297,6 +293,7 @@ class _Problem:
             groups,
             clusters,
             _fe_matrix(groups),
+            {n: parameter_domain(n, design.inputs.parameters) for n in ESTIMABLE},
         )
 
     def predict(self, th: Mapping[str, float]) -> np.ndarray:
@@ -309,7 +306,7 @@ class _Problem:
         """∂ log m / ∂ log θ by one-sided differences of ``step`` in log θ."""
         J = np.empty((len(m), len(names)))
         for j, n in enumerate(names):
-            lo, hi = REQUIRED[n]
+            lo, hi = self.bounds[n]
             h = self.step if th[n] * math.exp(self.step) <= hi else -self.step
             th2 = dict(th)
             th2[n] = th[n] * math.exp(h)
@@ -422,8 +419,7 @@ def _gauss_newton(
         for _ in range(12):
             cand = {}
             for j, n in enumerate(names):
-                lo, hi = REQUIRED[n]
-                lo = max(lo, 1e-6)
+                lo, hi = prob.bounds[n]
                 cand[n] = float(np.clip(theta[n] * math.exp(lam * delta[j]), lo, hi))
             trial = dict(theta)
             trial.update(cand)
@@ -489,7 +485,7 @@ def _scan(
     for n in names:
         if not se_log[n] <= WEAK_SE_LOG or not phi > 0:
             continue
-        lo, hi = max(REQUIRED[n][0], 1e-6), REQUIRED[n][1]
+        lo, hi = prob.bounds[n]
         grid = np.unique(
             np.clip(
                 theta[n] * np.exp(np.linspace(-math.log(20), math.log(20), SCAN_POINTS)), lo, hi
