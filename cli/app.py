@@ -17,6 +17,7 @@ from .calibrate_cmd import register as _register_calibrate
 from .common import (
     OPTS,
     BaselineOpt,
+    BaseYearOpt,
     FormatOpt,
     Group,
     InputsOpt,
@@ -28,6 +29,7 @@ from .common import (
     WorkersOpt,
     check_baseline,
     guard,
+    load_and_run,
     load_inputs,
     note,
     parse_grid,
@@ -54,6 +56,7 @@ _register_calibrate(app)
 class Table(StrEnum):
     all = "all"
     crossings = "crossings"
+    coal = "coal"
     path = "path"
 
 
@@ -98,32 +101,49 @@ def run(
     baseline: str = BaselineOpt,
     params: Path | None = ParamsOpt,
     workers: int = WorkersOpt,
+    base_year: str | None = BaseYearOpt,
 ) -> None:
-    """Run a scenario and print the revenue-impact table (USD) and the national monthly path.
+    """Run a scenario and print the revenue-impact table (USD), the coal and non-coal revenue
+    change and the national monthly path.
 
     With --members N every figure is the ensemble median, with its 5–95% range in
     the _p05/_p95 columns."""
 
     def go() -> None:
-        from econ.analysis.tables import ledger_summary, national_path, revenue_impact_table
+        from econ.analysis.tables import (
+            coal_table,
+            ledger_summary,
+            national_path,
+            revenue_impact_table,
+        )
         from econ.model.record import percentiles
 
         from .render import render_many
 
-        inp = load_inputs(inputs, params)
-        ds = run_one(
-            scenario, inp, months, members=members, seed=seed, baseline=baseline, workers=workers
-        )
+        opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
+        ds = load_and_run(scenario, inputs, params, months, base_year=base_year, **opts)
+        by = ds.attrs["base_year"]
         tables = []
         if table in (Table.all, Table.crossings):
             tables.append(
                 (
-                    f"Revenue impact by crossing, {ds.attrs['scenario']} (USD, whole horizon)",
+                    f"Revenue impact by crossing, {ds.attrs['scenario']} "
+                    f"(USD, whole horizon; base year {by})",
                     revenue_impact_table(ds),
                 )
             )
+        if table in (Table.all, Table.coal):
+            tables.append(
+                (
+                    f"Revenue impact, coal export duty and the rest, {ds.attrs['scenario']} "
+                    f"(USD, whole horizon; base year {by})",
+                    coal_table(ds),
+                )
+            )
         if table in (Table.all, Table.path):
-            tables.append(("National customs revenue by month (USD)", national_path(ds)))
+            tables.append(
+                (f"National customs revenue by month (USD; base year {by})", national_path(ds))
+            )
         if out is not None:
             saved = percentiles(ds) if percentiles_only and ds.sizes["member"] > 1 else ds
             write_atomic(out, lambda p: saved.to_netcdf(p, engine="scipy"))
@@ -154,6 +174,7 @@ def pressure(
     baseline: str = BaselineOpt,
     params: Path | None = ParamsOpt,
     workers: int = WorkersOpt,
+    base_year: str | None = BaseYearOpt,
 ) -> None:
     """Who pays: trader-group pressure and protest risk, and the coercion ledger with Pakistan."""
 
@@ -162,16 +183,15 @@ def pressure(
 
         from .render import render_many
 
-        inp = load_inputs(inputs, params)
-        ds = run_one(
-            scenario, inp, months, members=members, seed=seed, baseline=baseline, workers=workers
-        )
+        opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
+        ds = load_and_run(scenario, inputs, params, months, base_year=base_year, **opts)
+        by = ds.attrs["base_year"]
         tables = []
         if table in (PressureTable.all, PressureTable.groups):
             tables.append(
                 (
                     f"Trader pressure by group, {ds.attrs['scenario']} "
-                    "(costs in USD, whole horizon)",
+                    f"(costs in USD, whole horizon; base year {by})",
                     pressure_table(ds),
                 )
             )
@@ -181,7 +201,7 @@ def pressure(
                     "Coercion ledger by month, like for like (USD; fiscal ratio = Afghan customs "
                     "lost per USD of Pakistan's net fiscal cost, value-added ratio = Afghan "
                     "margins lost per USD of Pakistan's value added lost; cumulative; inf = "
-                    "Pakistan gives up nothing on that account)",
+                    f"Pakistan gives up nothing on that account; base year {by})",
                     pakistan_table(ds),
                 )
             )
@@ -192,26 +212,32 @@ def pressure(
 
 
 @app.command()
-def scenarios(inputs: Path | None = InputsOpt, fmt: Format = FormatOpt) -> None:
-    """List the built-in scenarios with their descriptions (each checked against the inputs)."""
+def scenarios(
+    inputs: Path | None = InputsOpt,
+    fmt: Format = FormatOpt,
+    base_year: str | None = BaseYearOpt,
+) -> None:
+    """List the built-in scenarios with their descriptions (each checked against the inputs
+    of the base year it runs on)."""
 
     def go() -> None:
         import pandas as pd
 
         import econ
+        from econ.io.inputs import inputs_for
 
         from .render import render
 
-        inp = econ.load_inputs(inputs)
+        inp = econ.load_inputs(inputs, base_year=base_year)
         rows = []
         for name, path in econ.builtin_scenarios().items():
             sc = econ.load_scenario(path)
-            econ.Model(
-                inp, sc
-            )  # raises a one-line InputError if a selector does not fit the inputs
+            on = inputs_for(sc, inp, base_year)
+            econ.Model(on, sc)  # raises a one-line InputError if a selector does not fit the inputs
             rows.append(
                 {
                     "name": name,
+                    "base_year": on.label,
                     "start": sc.start.isoformat(),
                     "months": sc.months,
                     "measures": len(sc.measures),
@@ -237,23 +263,30 @@ def compare(
     baseline: str = BaselineOpt,
     params: Path | None = ParamsOpt,
     workers: int = WorkersOpt,
+    base_year: str | None = BaseYearOpt,
 ) -> None:
-    """Set scenarios side by side: national revenue impact and its decomposition (USD)."""
+    """Set scenarios side by side: national revenue impact and its decomposition (USD).
+
+    Each scenario runs on its own base year unless --base-year is given (column base_year)."""
 
     def go() -> None:
         from econ.analysis.tables import compare_table
 
         from .render import render
 
-        inp = load_inputs(inputs, params)
+        inp = load_inputs(inputs, params, base_year)
+        opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
         res = {}
         for n in names:
-            ds = run_one(
-                n, inp, months, members=members, seed=seed, baseline=baseline, workers=workers
-            )
+            ds = run_one(n, inp, months, base_year=base_year, **opts)
             res[ds.attrs["scenario"] if ds.attrs["scenario"] not in res else n] = ds
+        years = ", ".join(sorted({str(d.attrs["base_year"]) for d in res.values()}))
         sys.stdout.write(
-            render(compare_table(res), fmt, "Scenarios compared (USD, national, whole horizon)")
+            render(
+                compare_table(res),
+                fmt,
+                f"Scenarios compared (USD, national, whole horizon; base year {years})",
+            )
         )
 
     guard(go)
@@ -294,6 +327,7 @@ def sensitivity(
     fmt: Format = FormatOpt,
     params: Path | None = ParamsOpt,
     workers: int = WorkersOpt,
+    base_year: str | None = BaseYearOpt,
 ) -> None:
     """Rank the uncertain numbers by their effect on the revenue loss and peak trader pressure.
 
@@ -315,10 +349,12 @@ def sensitivity(
                 raise econ.InputError(
                     "--plot needs matplotlib; fix: pip install 'chokepoint[plot]'"
                 ) from None
-        inp = load_inputs(inputs, params)
+        from econ.io.inputs import inputs_for
+
         sc = econ.load_scenario(scenario)
         if months is not None:
             sc = sc.with_months(months)
+        inp = inputs_for(sc, load_inputs(inputs, params, base_year), base_year)
         prog, cb = progress_bar(f"sensitivity {sc.name}")
         if prog is not None:
             with prog:
@@ -341,8 +377,8 @@ def sensitivity(
             note(f"wrote {plot}")
         c = table.attrs["central"]
         title = (
-            f"Sensitivity, {sc.name}: central revenue loss {c['revenue_loss']:,.0f} USD, "
-            f"peak pressure {c['peak_pressure']:.3g}"
+            f"Sensitivity, {sc.name} (base year {inp.label}): central revenue loss "
+            f"{c['revenue_loss']:,.0f} USD, peak pressure {c['peak_pressure']:.3g}"
         )
         if members > 1:
             title += (
@@ -383,6 +419,7 @@ def backtest(
         "with leave-one-case-out scores against a base rate.",
     ),
     fmt: Format = FormatOpt,
+    base_year: str | None = BaseYearOpt,
 ) -> None:
     """Score the model against documented episodes, next to two naive baselines.
 
@@ -391,7 +428,8 @@ def backtest(
     "instant full diversion". Then a summary over the outcomes all three can compute.
     With --fit or --grid: the leave-one-episode-out errors and each grid parameter's
     profile loss (flat = not identified by the episodes). With --protest: the protest-risk
-    fit to documented protests and to pressure without protest."""
+    fit to documented protests and to pressure without protest. Each episode runs on its own
+    base year (--base-year picks the inputs for episodes that name none)."""
 
     def go() -> None:
         from econ.analysis.backtest import backtest as run_backtest
@@ -400,9 +438,9 @@ def backtest(
         from .render import render_many
 
         check_baseline(baseline)
-        inp = load_inputs(inputs, params)
+        inp = load_inputs(inputs, params, base_year)
         fit_on = None if not grid else check_grid(parse_grid(grid), inp, source="--grid")
-        table, _ = run_backtest(
+        table, results = run_backtest(
             inp,
             episodes or None,
             members=members,
@@ -416,9 +454,11 @@ def backtest(
         if fmt in (Format.table, Format.markdown):
             # the reasons are long: a flag here, the text in csv/json and docs/validation.md
             shown = shown.assign(known_failure=shown["known_failure"] != "")
+        years = ", ".join(sorted({str(r.dataset.attrs["base_year"]) for r in results}))
         tables = [
             (
-                "Backtest by outcome (percent; error = predictor - observed, percentage points)",
+                "Backtest by outcome (percent; error = predictor - observed, percentage points; "
+                f"base year {years})",
                 shown,
             ),
             ("Summary over outcomes every predictor can compute", summary(table, common=True)),
@@ -501,8 +541,14 @@ def backtest(
 
 
 @inputs_app.command("check")
-def inputs_check(inputs: Path | None = InputsOpt, fmt: Format = FormatOpt) -> None:
-    """Validate the inputs and print a summary (or one error line and exit code 1)."""
+def inputs_check(
+    inputs: Path | None = InputsOpt,
+    fmt: Format = FormatOpt,
+    base_year: str | None = BaseYearOpt,
+) -> None:
+    """Validate the inputs of a base year and print a summary: totals against base_year.toml,
+    revenue by crossing, and which crossing revenues are observed and which are residual
+    allocations (or one error line and exit code 1)."""
 
     def go() -> None:
         import econ
@@ -510,7 +556,7 @@ def inputs_check(inputs: Path | None = InputsOpt, fmt: Format = FormatOpt) -> No
 
         from .render import render_many
 
-        inp = econ.load_inputs(inputs)
+        inp = econ.load_inputs(inputs, base_year=base_year)
         sys.stdout.write(render_many(inputs_summary(inp), fmt))
 
     guard(go)

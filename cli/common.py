@@ -28,6 +28,12 @@ InputsOpt = typer.Option(
     file_okay=False,
 )
 FormatOpt = typer.Option(Format.table, "--format", "-f", help="Output format.")
+BaseYearOpt = typer.Option(
+    None,
+    "--base-year",
+    help="Base year of the inputs, e.g. FY1401 (default: the scenario's own, else the most "
+    "recent; `chokepoint inputs check` lists them).",
+)
 MembersOpt = typer.Option(
     1,
     "--members",
@@ -139,11 +145,12 @@ def write_atomic(path: Path, writer: Callable[[Path], None]) -> None:
     _write(path, writer)
 
 
-def load_inputs(inputs: Path | None, params: Path | None = None):
-    """Load the inputs (``--inputs``), with a parameters file applied (``--params``)."""
+def load_inputs(inputs: Path | None, params: Path | None = None, base_year: str | None = None):
+    """Load the inputs (``--inputs``, ``--base-year``), with a parameters file applied
+    (``--params``)."""
     import econ
 
-    inp = econ.load_inputs(inputs)
+    inp = econ.load_inputs(inputs, base_year=base_year)
     if params is not None:
         from econ.io.parameters import apply_parameters_file
 
@@ -170,8 +177,12 @@ def run_one(
     seed: int | None = None,
     baseline: str = "flat",
     workers: int = 1,
+    base_year: str | None = None,
 ):
-    """Load and run one scenario with a progress bar; warn about non-finite members."""
+    """Load and run one scenario with a progress bar; warn about non-finite members.
+
+    The scenario runs on ``base_year`` if given, else on its own base year, else on that of
+    ``inputs`` (:func:`econ.io.inputs.inputs_for`)."""
     import econ
 
     check_baseline(baseline)
@@ -179,6 +190,7 @@ def run_one(
     if months is not None:
         sc = sc.with_months(months)
     kw = dict(inputs=inputs, members=members, rng=seed, baseline=baseline, workers=workers)
+    kw["base_year"] = base_year
     prog, cb = progress_bar(label or sc.name)
     if prog is not None:
         with prog:
@@ -192,6 +204,26 @@ def run_one(
             "(kept; see the Dataset)"
         )
     return ds
+
+
+def load_and_run(
+    scenario: str,
+    inputs: Path | None,
+    params: Path | None,
+    months: int | None,
+    *,
+    members: int = 1,
+    seed: int | None = None,
+    baseline: str = "flat",
+    workers: int = 1,
+    base_year: str | None = None,
+):
+    """``run`` and ``pressure``: load the inputs (``--inputs``, ``--params``, ``--base-year``)
+    and run one scenario on its base year (:func:`run_one`)."""
+    opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
+    return run_one(
+        scenario, load_inputs(inputs, params, base_year), months, base_year=base_year, **opts
+    )
 
 
 def summary_lines(lines: list[str], fmt: Format) -> None:

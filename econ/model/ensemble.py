@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..spec.in_force import warn_missing_measures
 from ..spec.inputs import Inputs
 from ..spec.scenario import Scenario
 from .model import Model, root_seed
@@ -48,6 +49,7 @@ def run_members(
         model = Model(inputs, scenario, rng=rng, freq=freq, forecast=forecast)
         log.info("running %s: %d days, 1 member (deterministic)", scenario.name, model.T)
         return finish(model.run(progress=progress).result())
+    warn_missing_measures(scenario, inputs.measures_in_force)  # once, not per chunk
     seed = root_seed(rng, scenario)  # resolved once, so every chunk shares it
     ids = np.arange(members)
     chunks = [ids[i : i + chunk_size] for i in range(0, members, chunk_size)]

@@ -488,9 +488,10 @@ class Network:
         e0 = np.einsum("rc,rk->ck", incidence, v0)
         tot_k = e0.sum(axis=0, keepdims=True)
         w0 = np.divide(e0, tot_k, out=np.zeros_like(e0), where=tot_k > 0)
-        # capacity: the baseline load (loaded trucks a day, both directions) over the crossing's
-        # normal utilisation, so that a backlog of N days of traffic clears in
-        # N · u / (1 − u) days whatever the value per truck (docs/model.md §1)
+        # capacity: the base year's load (loaded trucks a day, both directions) over the
+        # crossing's normal utilisation in that year (base_years/<label>/utilization.csv), so
+        # that a backlog of N days of traffic clears in N · u / (1 − u) days whatever the value
+        # per truck (docs/model.md §1)
         load = (e0 / value_per_truck).sum(axis=1)
         utilization = cr["utilization"].to_numpy(float)
         capacity = np.where(load > 0, load / utilization, 1.0)

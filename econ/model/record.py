@@ -632,15 +632,23 @@ def percentiles(ds: xr.Dataset, q: tuple[float, ...] = (5.0, 50.0, 95.0)) -> xr.
     """Summarise an ensemble: every variable's percentiles across members.
 
     The ``member`` dimension is replaced by ``percentile`` (values in percent); NaNs (e.g.
-    an undefined exchange ratio) are skipped. Attributes are kept, with
-    ``members_summarised`` recording the ensemble size.
+    an undefined exchange ratio) are skipped. Variables that can be infinite (an exchange
+    ratio where Pakistan gives up nothing) take the member value at each percentile instead of
+    interpolating between members (``inverted_cdf``), so a range reaching infinity says so.
+    Attributes are kept, with ``members_summarised`` recording the ensemble size.
     """
     import warnings
 
+    qs = [v / 100.0 for v in q]
+    unbounded = [v for v in ds.data_vars if np.isinf(ds[v].values).any()]
     with warnings.catch_warnings():
         # an all-NaN slice (e.g. a ratio undefined in every member) gives NaN, as it should
         warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
-        out = ds.quantile([v / 100.0 for v in q], dim="member", skipna=True, keep_attrs=True)
+        out = ds.drop_vars(unbounded).quantile(qs, dim="member", skipna=True, keep_attrs=True)
+        for v in unbounded:
+            out[v] = ds[v].quantile(
+                qs, dim="member", skipna=True, keep_attrs=True, method="inverted_cdf"
+            )
     out = out.assign_coords(quantile=[float(v) for v in q]).rename(quantile="percentile")
     out["percentile"].attrs = {"units": "%", "long_name": "percentile across ensemble members"}
     out.attrs = dict(ds.attrs, members_summarised=int(ds.sizes["member"]))

@@ -1,12 +1,13 @@
 """Scenarios: the validated record of a horizon and its measures (read by :mod:`econ.io.scenarios`).
 
 Top level: ``name``, ``description``, ``start`` (YYYY-MM-DD), ``months``, optional
-``seed``; ``[[measure]]`` entries with ``type`` (tariff | bank_guarantee |
-restriction | closure | delay), ``start``, optional ``end`` (exclusive), optional
-``announced``, optional ``label``/``source``, and selectors ``crossings``,
-``corridors``, ``routes``, ``commodities``, ``kinds`` (absent = all). Uncertain
-numbers and end dates may be given as ``[low, high]``; a deterministic run uses
-the midpoint, an ensemble draws uniformly between them.
+``seed``, ``base_year`` (a label of the inputs) and ``[leaves_out]`` (standing measures left
+out on purpose, id = reason); ``[[measure]]`` entries with ``type`` (tariff |
+bank_guarantee | restriction | closure | delay), ``start``, optional ``end`` (exclusive),
+optional ``announced``, optional ``label``/``source``, optional ``id`` (the standing measure
+it is), and selectors ``crossings``, ``corridors``, ``routes``, ``commodities``, ``kinds``
+(absent = all). Uncertain numbers and end dates may be given as ``[low, high]``; a
+deterministic run uses the midpoint, an ensemble draws uniformly between them.
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 #: the numeric fields of each measure type (each may be a ``[low, high]`` range)
 MEASURE_NUMBERS: dict[str, tuple[str, ...]] = {
     "tariff": ("rate",),
-    "bank_guarantee": ("cover", "lockup_days", "annual_cost", "excluded_share"),
+    "bank_guarantee": (
+        "cover",
+        "lockup_days",
+        "annual_cost",
+        "excluded_share",
+        "fee",
+        "validity_days",
+    ),
     "restriction": ("quota",),
     "closure": ("capacity",),
     "delay": ("extra_days",),
@@ -62,9 +70,15 @@ def _ordered(v: Any) -> Any:
     return v
 
 
+SLUG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+LABEL_PATTERN = r"^[A-Za-z0-9]+([-_][A-Za-z0-9]+)*$"
+
+
 class _Measure(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    #: the standing measure (inputs/measures_in_force.toml) this measure is, if any
+    id: str | None = Field(default=None, pattern=SLUG_PATTERN)
     start: dt.date
     end: DateOrRange | None = None
     announced: dt.date | None = None
@@ -121,11 +135,15 @@ class BankGuarantee(_Measure):
     lockup_days: Number
     annual_cost: Number | None = None
     excluded_share: Number | None = None
+    #: the bank's commission per year, charged for the guarantee's whole validity
+    fee: Number = 0.0
+    #: days the guarantee must stay valid (SRO 1402(I)/2023: at least a year)
+    validity_days: Number = 0.0
 
     _v1 = field_validator("cover", "excluded_share")(
         classmethod(lambda cls, v: v if v is None else _share(v))
     )
-    _v2 = field_validator("lockup_days", "annual_cost")(
+    _v2 = field_validator("lockup_days", "annual_cost", "fee", "validity_days")(
         classmethod(lambda cls, v: v if v is None else _nonneg(v))
     )
 
@@ -185,9 +203,25 @@ class Scenario(BaseModel):
     start: dt.date
     months: int = Field(gt=0, le=240)
     seed: int | None = Field(default=None, ge=0)
+    #: base year to run on (a label of the inputs, e.g. "FY1401"); None: the most recent
+    base_year: str | None = Field(default=None, pattern=LABEL_PATTERN)
+    #: standing measures left out on purpose: id -> the reason (econ.spec.in_force)
+    leaves_out: dict[str, str] = Field(default_factory=dict)
     measures: list[Measure] = Field(default_factory=list, alias="measure")
     path: str = Field(default="", exclude=True)
     text: str = Field(default="", exclude=True)
+
+    @field_validator("leaves_out")
+    @classmethod
+    def _leaves_out(cls, v: dict[str, str]) -> dict[str, str]:
+        import re
+
+        for mid, reason in v.items():
+            if not re.match(SLUG_PATTERN, mid):
+                raise ValueError(f"{mid!r} is not a measure id (lowercase kebab-case)")
+            if not reason.strip():
+                raise ValueError(f"leaves_out.{mid}: give the reason for leaving it out")
+        return v
 
     @property
     def end(self) -> dt.date:
