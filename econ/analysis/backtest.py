@@ -32,7 +32,7 @@ from ..model.network import Network, UnknownId
 from ..model.record import cleared_by_route as _cleared_by_route
 from ..spec.episode import Episode, Outcome
 from ..spec.inputs import Inputs
-from ..spec.parameters import REQUIRED
+from ..spec.parameters import RANGES
 from .forecast import baseline_forecast
 
 log = logging.getLogger(__name__)
@@ -377,7 +377,7 @@ def check_grid(
                 expected="a name in parameters.toml, e.g. " + ", ".join(DEFAULT_GRID),
             )
         vals = tuple(float(v) for v in values)
-        lo, hi = REQUIRED.get(name, (-np.inf, np.inf))
+        lo, hi = RANGES.get(name, (-np.inf, np.inf))
         bad = [v for v in vals if not np.isfinite(v) or not lo <= v <= hi]
         if not vals or bad:
             raise input_error(

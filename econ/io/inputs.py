@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..errors import InputError, input_error
 from ..spec.inputs import Inputs
-from ..spec.parameters import parse_parameters
+from ..spec.parameters import ECONOMY, parse_parameters
 from .toml import read_toml
 
 log = logging.getLogger(__name__)
@@ -46,10 +46,15 @@ def default_inputs_dir() -> Path:
     package onto the repository's ``inputs/``. Importing ``econ`` straight from a source
     checkout that was never installed falls back to the repository's ``inputs/``.
     """
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "inputs" / "schema.csv").is_file():
+        # a source checkout (on PYTHONPATH, or a git worktree beside an editable install of
+        # another one) reads its own inputs, never those the editable install maps
+        return checkout / "inputs"
     try:
         return Path(str(resources.files("econ.data")))
     except ModuleNotFoundError:
-        return Path(__file__).resolve().parents[2] / "inputs"
+        return checkout / "inputs"
 
 
 def schema_path() -> Path:
@@ -448,6 +453,19 @@ def load_inputs(dir: str | Path | None = None) -> Inputs:
         )
 
     hashes = {f: _hash(directory / f) for f in TABLES + TOML_FILES}
+    economy = None
+    if (directory / "io").is_dir():
+        from .io_table import load_io_table
+
+        missing = [n for n in ECONOMY if n not in parameters]
+        if missing:
+            raise input_error(
+                "parameters.toml",
+                f"missing parameter [{missing[0]}] of the input-output layer",
+                fix=f"add a [{missing[0]}] table, or remove io/ to run without the economy",
+            )
+        economy = load_io_table(directory / "io", commodities)
+        hashes.update(economy.hashes)
     flows, factor = calibrate_flows(
         flows, routes, commodities, rev["revenue_afn"] / base_year["afn_per_usd"]
     )
@@ -464,6 +482,7 @@ def load_inputs(dir: str | Path | None = None) -> Inputs:
         parameters=parameters,
         calibration_factor=factor,
         hashes=hashes,
+        economy=economy,
     )
     log.info(
         "loaded inputs from %s: %d crossings, %d routes, %d commodities, %d flows",

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from .io_table import IOTable
 from .parameters import Parameter
 
 
@@ -31,6 +32,8 @@ class Inputs:
     parameters: dict[str, Parameter]
     calibration_factor: pd.Series
     hashes: dict[str, str] = field(default_factory=dict)
+    #: the input-output table of ``io/`` (docs/economy.md); ``None``: the run has no economy stage
+    economy: IOTable | None = None
 
     @property
     def afn_per_usd(self) -> float:

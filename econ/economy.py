@@ -1,0 +1,203 @@
+"""Equations of the input-output layer (docs/economy.md): pure numpy, no I/O.
+
+What a shortfall of imported goods does to Afghan output, domestic revenue, jobs, staple
+prices and freight costs, one day at a time, after adaptive regional input-output models
+(ARIO: Hallegatte 2008; BoARIO, its Python implementation, ``calc_production``):
+
+    imports arrive → national stocks (days of use) → supply ratio r[k] (rationing below ψ·target)
+    → each sector's import constraint ρ[j] (critical inputs, Leontief) → output loss ℓ[j] through
+    A (forward: rationed domestic inputs; backward: lower intermediate and export demand)
+    → domestic revenue, jobs; staple prices from landed cost and scarcity; fuel price → freight.
+
+Symbols (docs/economy.md, "Symbols"): ``M`` members, ``K`` import commodity groups, ``J``
+sectors, ``I`` basket items. Arrays put the member axis first. Flows are USD/day, stocks USD,
+ratios 1. The IO system itself (``A = Z·diag(x)⁻¹``, ``L = (I − A)⁻¹``) is computed with pymrio
+when the table is loaded (:mod:`econ.io.io_table`); these functions take it as arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: relative tolerance below which a deviation from the baseline is floating-point noise of the
+#: engine's sums (measured: 6e-16), so that no shock gives exactly zero change
+NOISE = 1e-9
+
+
+def calc_deviation(value: np.ndarray, baseline: np.ndarray, tol: float = NOISE) -> np.ndarray:
+    """d = value − baseline, set to exactly 0 where |d| ≤ tol·|baseline| (USD/day).
+
+    The engine's daily sums reproduce the baseline to ~1e-16 relative, not bit for bit; the
+    economy works on deviations so that a run without a shock gives exactly zero change.
+    """
+    d = value - baseline
+    return np.where(np.abs(d) <= tol * np.abs(baseline), 0.0, d)
+
+
+def calc_stock_target(days: np.ndarray, use0: np.ndarray) -> np.ndarray:
+    """S* = n·u0: target stock of an imported good, n days of its baseline use (USD).
+
+    ``days`` (M, K) days of use held (``import_inventory_days``), ``use0`` (M, K) USD/day.
+    """
+    return days * use0
+
+
+def calc_supply_ratio(
+    gap: np.ndarray, arrivals_gap: np.ndarray, target: np.ndarray, use0: np.ndarray, psi
+) -> np.ndarray:
+    """r = min(1, (S* + gap + u0 + Δa) / max(ψ·S*, u0)): the share of demand for an imported
+    good that users can meet today (1).
+
+    The ARIO stock constraint (BoARIO ``calc_production``: production scales with
+    stock ÷ (ψ · target) once stocks fall below ψ times their target), on the stock available
+    today: the target ``S*`` plus its deviation ``gap`` (USD, ≤ 0 while drawn down) plus
+    today's arrivals ``u0 + Δa``. With no inventory (``S* = 0``) it is today's arrivals ÷
+    baseline use. ``psi`` is ``inventory_rationing_threshold``. Exactly 1 while the stock is
+    above the threshold, whatever rounding.
+    """
+    available = target + gap + use0 + arrivals_gap
+    need = np.maximum(psi * target, use0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(need > 0.0, np.maximum(available, 0.0) / np.where(need > 0, need, 1.0), 1.0)
+    return np.minimum(r, 1.0)
+
+
+def calc_stock_gap(
+    gap: np.ndarray, arrivals_gap: np.ndarray, use_gap: np.ndarray
+) -> np.ndarray:
+    """S' − S* = (S − S*) + Δa − Δu: the stock's deviation from its target after the day (USD).
+
+    ``arrivals_gap`` Δa = arrivals − baseline use, ``use_gap`` Δu = use − baseline use (≤ 0
+    when rationed or when users produce less). Stocks above the target are kept (cargo
+    arriving after a closure refills them first).
+    """
+    return gap + arrivals_gap - use_gap
+
+
+def calc_import_constraint(
+    supply_ratio: np.ndarray, criticality: np.ndarray, substitution
+) -> np.ndarray:
+    """ρ[j] = min_k (1 − c[k,j]·(1 − s)·(1 − r[k])): the share of baseline output each sector can
+    produce with the imported inputs it gets (1).
+
+    ``supply_ratio`` r (M, K); ``criticality`` c (K, J) in [0, 1] (1: a critical input, strict
+    Leontief as in ARIO; 0: the sector does without it, as BoARIO's input-share threshold does
+    for minor inputs); ``substitution`` s (M,) the share of a critical shortfall sectors can
+    substitute within the month (``input_substitution_share``). Returns (M, J).
+    """
+    s = np.asarray(substitution, float).reshape(-1, 1, 1)
+    cut = criticality[None, :, :] * (1.0 - s) * (1.0 - supply_ratio)[:, :, None]
+    return 1.0 - cut.max(axis=1)
+
+
+def calc_output_loss(
+    x0: np.ndarray,
+    a: np.ndarray,
+    constraint: np.ndarray,
+    demand_loss: np.ndarray,
+    domestic_criticality: np.ndarray,
+    *,
+    tol: float = 1e-12,
+    max_iter: int = 200,
+) -> np.ndarray:
+    """Output lost by each sector ℓ (M, J) USD/day: the largest fixed point below x0 of
+
+        ℓ = min(x0, max(x0·(1 − ρ), A·ℓ + Δy, x0·max_i c_d[i,j]·(1 − q[i])))
+        1 − q[i] = max(0, ℓ_i − (A·ℓ + Δy)_i) / (x0_i − (A·ℓ + Δy)_i)
+
+    ``x0`` (M, J) baseline output (USD/day), ``a`` (J, J) technical coefficients A, ``constraint``
+    ρ (M, J) from :func:`calc_import_constraint`, ``demand_loss`` Δy (M, J) final demand lost
+    (USD/day, e.g. exports not sold), ``domestic_criticality`` c_d (J, J). The three terms:
+    a sector's own import constraint; demand (it sells no more than its buyers and final users
+    take, the backward linkage through A, so with ρ = 1 and c_d = 0 the loss is L·Δy); and
+    rationed domestic inputs, q being the share of demand for sector i it can serve (the
+    forward, downstream linkage: ARIO's proportional rationing). Iterated from ℓ = 0; with no
+    shock ℓ = 0 exactly.
+    """
+    loss = np.zeros_like(x0)
+    own = x0 * (1.0 - constraint)
+    scale = tol * max(float(np.max(x0, initial=0.0)), 1.0)
+    for _ in range(max_iter):
+        demand_gap = loss @ a.T + demand_loss  # (M, J): x0 − demand for each sector's output
+        served_gap = np.maximum(loss - demand_gap, 0.0)
+        room = x0 - demand_gap
+        short = np.divide(served_gap, room, out=np.zeros_like(room), where=room > 0.0)
+        rationed = x0 * np.max(domestic_criticality[None, :, :] * short[:, :, None], axis=1)
+        new = np.minimum(x0, np.maximum(np.maximum(own, demand_gap), rationed))
+        new = np.maximum(new, 0.0)
+        done = np.max(np.abs(new - loss), initial=0.0) <= scale
+        loss = new
+        if done:
+            break
+    return loss
+
+
+def calc_leontief_output_change(leontief: np.ndarray, demand_change: np.ndarray) -> np.ndarray:
+    """Δx = L·Δy: the demand-driven Leontief output change (USD), ``leontief`` L (J, J),
+    ``demand_change`` (..., J)."""
+    return demand_change @ leontief.T
+
+
+def calc_inoperability(a_star: np.ndarray, perturbation: np.ndarray) -> np.ndarray:
+    """q = (I − A*)⁻¹·c*: the inoperability input-output model (Haimes & Jiang 2001; Santos &
+    Haimes 2004), with A* = diag(x)⁻¹·A·diag(x) and c* the demand perturbation as a share of
+    output. Static and demand-driven; shown for comparison (docs/economy.md), not used in the run.
+    """
+    n = a_star.shape[0]
+    return np.linalg.solve(np.eye(n) - a_star, perturbation.T).T
+
+
+def calc_landed_cost_change(
+    cost_gap: np.ndarray, g0: np.ndarray, weight: np.ndarray, group: np.ndarray, n_groups: int
+) -> np.ndarray:
+    """ΔL[k] = Σ_f w[f]·(g − g0)[f]/g0[f] / Σ_f w[f]: the change of a commodity's landed cost per
+    USD of goods value, weighted by the day's arrivals (1).
+
+    ``cost_gap`` (M, F) g − g0 on route × commodity cells, ``g0`` (F,), ``weight`` (M, F) (the
+    day's arrivals, baseline flows where none arrive), ``group`` (F,) the cell's commodity.
+    """
+    m = cost_gap.shape[0]
+    num = np.zeros((m, n_groups))
+    den = np.zeros((m, n_groups))
+    np.add.at(num.T, group, (weight * cost_gap / g0).T)
+    np.add.at(den.T, group, weight.T)
+    return np.divide(num, den, out=np.zeros_like(num), where=den > 0.0)
+
+
+def calc_staple_price_index(
+    landed_change: np.ndarray,
+    supply_ratio: np.ndarray,
+    pass_through,
+    import_share: np.ndarray,
+    elasticity: np.ndarray,
+) -> np.ndarray:
+    """π = 1 + θ·ΔL + μ·(1 − r)/|ε|: a staple's retail price relative to the baseline (1).
+
+    Landed-cost pass-through (``landed_change`` ΔL (M, I) of the item's import group, times
+    θ = ``staple_cost_pass_through``, the landed cost's share of the retail price) plus scarcity:
+    the shortfall of the item's supply (the import share μ (I,) of supply times the import
+    shortfall 1 − r (M, I)) divided by the short-run own-price elasticity of demand ``elasticity``
+    (M, I), the price rise that makes households buy that much less.
+    """
+    theta = np.asarray(pass_through, float).reshape(-1, 1)
+    scarcity = import_share * (1.0 - supply_ratio) / np.abs(elasticity)
+    return 1.0 + theta * landed_change + scarcity
+
+
+def calc_freight_multiplier(fuel_price_index: np.ndarray, fuel_share) -> np.ndarray:
+    """φ = 1 + f_fuel·(π_fuel − 1): freight cost relative to the baseline on every route (1),
+    with ``fuel_share`` f_fuel the fuel share of road-freight cost; exactly 1 when the fuel price
+    index is exactly 1."""
+    return 1.0 + np.asarray(fuel_share, float) * (fuel_price_index - 1.0)
+
+
+def calc_domestic_revenue_lost(output_loss: np.ndarray, tax_rate: np.ndarray) -> np.ndarray:
+    """ΔT = Σ_j ℓ[j]·t[j]: domestic revenue lost (USD), output loss (..., J) times each sector's
+    effective domestic revenue per USD of output t (J,)."""
+    return output_loss @ tax_rate
+
+
+def calc_employment_loss(output_loss: np.ndarray, x0: np.ndarray, jobs: np.ndarray) -> np.ndarray:
+    """E = ℓ/x0·jobs: jobs lost by sector (persons), the output lost as a share of baseline output
+    times baseline employment (jobs per USD of output × output lost)."""
+    return np.divide(output_loss, x0, out=np.zeros_like(output_loss), where=x0 > 0) * jobs
