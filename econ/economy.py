@@ -62,9 +62,7 @@ def calc_supply_ratio(
     return np.minimum(r, 1.0)
 
 
-def calc_stock_gap(
-    gap: np.ndarray, arrivals_gap: np.ndarray, use_gap: np.ndarray
-) -> np.ndarray:
+def calc_stock_gap(gap: np.ndarray, arrivals_gap: np.ndarray, use_gap: np.ndarray) -> np.ndarray:
     """S' − S* = (S − S*) + Δa − Δu: the stock's deviation from its target after the day (USD).
 
     ``arrivals_gap`` Δa = arrivals − baseline use, ``use_gap`` Δu = use − baseline use (≤ 0
@@ -107,7 +105,7 @@ def calc_output_loss(
 
     ``x0`` (M, J) baseline output (USD/day), ``a`` (J, J) technical coefficients A, ``constraint``
     ρ (M, J) from :func:`calc_import_constraint`, ``demand_loss`` Δy (M, J) final demand lost
-    (USD/day, e.g. exports not sold), ``domestic_criticality`` c_d (J, J). The three terms:
+    (USD/day, e.g. exports not sold), ``domestic_criticality`` c_d (J, J) or (M, J, J). The three terms:
     a sector's own import constraint; demand (it sells no more than its buyers and final users
     take, the backward linkage through A, so with ρ = 1 and c_d = 0 the loss is L·Δy); and
     rationed domestic inputs, q being the share of demand for sector i it can serve (the
@@ -116,13 +114,14 @@ def calc_output_loss(
     """
     loss = np.zeros_like(x0)
     own = x0 * (1.0 - constraint)
+    crit = domestic_criticality if domestic_criticality.ndim == 3 else domestic_criticality[None]
     scale = tol * max(float(np.max(x0, initial=0.0)), 1.0)
     for _ in range(max_iter):
         demand_gap = loss @ a.T + demand_loss  # (M, J): x0 − demand for each sector's output
         served_gap = np.maximum(loss - demand_gap, 0.0)
         room = x0 - demand_gap
         short = np.divide(served_gap, room, out=np.zeros_like(room), where=room > 0.0)
-        rationed = x0 * np.max(domestic_criticality[None, :, :] * short[:, :, None], axis=1)
+        rationed = x0 * np.max(crit * short[:, :, None], axis=1)
         new = np.minimum(x0, np.maximum(np.maximum(own, demand_gap), rationed))
         new = np.maximum(new, 0.0)
         done = np.max(np.abs(new - loss), initial=0.0) <= scale

@@ -59,7 +59,9 @@ def _numeric(df: pd.DataFrame, file: str, columns: list[str], *, lo: float = 0.0
     """Every cell of ``columns`` a finite number in [lo, hi]."""
     for col in columns:
         if col not in df.columns:
-            raise input_error(f"io/{file}", f"missing column '{col}'", fix=f"add the column '{col}'")
+            raise input_error(
+                f"io/{file}", f"missing column '{col}'", fix=f"add the column '{col}'"
+            )
         v = pd.to_numeric(df[col], errors="coerce")
         bad = ~np.isfinite(v.to_numpy(float)) | (v < lo).to_numpy()
         if hi is not None:
