@@ -132,9 +132,7 @@ class Model:
         if economy and table is None:
             raise ValueError("economy=True needs inputs with an IO table (inputs/io/)")
         self.economy = (
-            None
-            if table is None
-            else Economy(table, self.network, self.draws, self.baseline_index)
+            None if table is None else Economy(table, self.network, self.draws, self.baseline_index)
         )
         self.record = RunRecord(
             self.network,

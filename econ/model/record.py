@@ -684,6 +684,21 @@ class RunRecord:
                         {"long_name": "sector of the IO table"},
                     ),
                     "sector_name": ("sector", np.array(tab.sector_names, dtype=object)),
+                    "domestic_tax_rate": (
+                        "sector",
+                        tab.tax_rate,
+                        {"units": "1", "long_name": "domestic revenue per USD of output"},
+                    ),
+                    "baseline_output": (
+                        "sector",
+                        tab.output,
+                        {"units": "USD/year", "long_name": "base-year gross output"},
+                    ),
+                    "baseline_employment": (
+                        "sector",
+                        tab.employment,
+                        {"units": "person", "long_name": "base-year employment"},
+                    ),
                     "item": (
                         "item",
                         np.array(tab.items, dtype=object),
