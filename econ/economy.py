@@ -96,33 +96,38 @@ def calc_output_loss(
     domestic_criticality: np.ndarray,
     *,
     tol: float = 1e-12,
-    max_iter: int = 200,
+    max_iter: int = 500,
 ) -> np.ndarray:
-    """Output lost by each sector ℓ (M, J) USD/day: the largest fixed point below x0 of
+    """Output lost by each sector ℓ (M, J) USD/day, from two fixed points:
 
-        ℓ = min(x0, max(x0·(1 − ρ), A·ℓ + Δy, x0·max_i c_d[i,j]·(1 − q[i])))
-        1 − q[i] = max(0, ℓ_i − (A·ℓ + Δy)_i) / (x0_i − (A·ℓ + Δy)_i)
+        κ = max(x0·(1 − ρ), x0·max_i c_d[i,j]·κ_i/x0_i)     supply: own constraint, rationed inputs
+        ℓ = min(x0, max(κ, A·ℓ + Δy))                        and demand lost upstream
 
     ``x0`` (M, J) baseline output (USD/day), ``a`` (J, J) technical coefficients A, ``constraint``
     ρ (M, J) from :func:`calc_import_constraint`, ``demand_loss`` Δy (M, J) final demand lost
-    (USD/day, e.g. exports not sold), ``domestic_criticality`` c_d (J, J) or (M, J, J). The three terms:
-    a sector's own import constraint; demand (it sells no more than its buyers and final users
-    take, the backward linkage through A, so with ρ = 1 and c_d = 0 the loss is L·Δy); and
-    rationed domestic inputs, q being the share of demand for sector i it can serve (the
-    forward, downstream linkage: ARIO's proportional rationing). Iterated from ℓ = 0; with no
-    shock ℓ = 0 exactly.
+    (USD/day, e.g. exports not sold), ``domestic_criticality`` c_d (J, J) or (M, J, J).
+
+    κ is each sector's lost capacity: its own import constraint, or the share of a material
+    domestic input its supplier cannot make (the forward, downstream linkage through A: ARIO's
+    rationing of buyers, here in proportion to the supplier's lost capacity, without
+    re-allocating what buyers who cut back no longer take). ℓ adds the backward linkage: a
+    sector sells no more than its buyers and final users take (with ρ = 1 and c_d = 0, ℓ = L·Δy).
+    Both maps are monotone, so ℓ never falls when an import shortfall deepens; both are
+    iterated from below (κ over at most J paths, ℓ as a Leontief series). No shock: ℓ = 0 exactly.
     """
-    loss = np.zeros_like(x0)
-    own = x0 * (1.0 - constraint)
     crit = domestic_criticality if domestic_criticality.ndim == 3 else domestic_criticality[None]
+    own = x0 * (1.0 - constraint)
     scale = tol * max(float(np.max(x0, initial=0.0)), 1.0)
+    cap = own
+    for _ in range(x0.shape[-1] + 1):
+        share = np.divide(cap, x0, out=np.zeros_like(cap), where=x0 > 0.0)
+        new = np.maximum(own, x0 * np.max(crit * share[:, :, None], axis=1))
+        if np.array_equal(new, cap):
+            break
+        cap = new
+    loss = np.minimum(x0, np.maximum(cap, 0.0))
     for _ in range(max_iter):
-        demand_gap = loss @ a.T + demand_loss  # (M, J): x0 − demand for each sector's output
-        served_gap = np.maximum(loss - demand_gap, 0.0)
-        room = x0 - demand_gap
-        short = np.divide(served_gap, room, out=np.zeros_like(room), where=room > 0.0)
-        rationed = x0 * np.max(crit * short[:, :, None], axis=1)
-        new = np.minimum(x0, np.maximum(np.maximum(own, demand_gap), rationed))
+        new = np.minimum(x0, np.maximum(cap, loss @ a.T + demand_loss))
         new = np.maximum(new, 0.0)
         done = np.max(np.abs(new - loss), initial=0.0) <= scale
         loss = new

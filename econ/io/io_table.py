@@ -100,7 +100,7 @@ def load_io_table(directory: Path, commodities: pd.DataFrame) -> IOTable:
 
     ``commodities`` is the validated ``commodities.csv`` (indexed by id, with ``direction``).
     """
-    import pymrio  # noqa: PLC0415 (heavy: only when a table is loaded)
+    import pymrio
 
     sectors_df = _read(directory, "sectors.csv")
     sectors = [str(s) for s in sectors_df["id"]]

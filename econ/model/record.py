@@ -17,10 +17,10 @@ import pandas as pd
 import xarray as xr
 
 from .._version import __version__
+from ..spec.io_table import IOTable
 from ..spec.scenario import Scenario
 from . import ledger
 from .draws import Draws
-from ..spec.io_table import IOTable
 from .economy import EconomyDay
 from .engine import Day
 from .network import Network
