@@ -95,7 +95,7 @@ def calc_output_loss(
     demand_loss: np.ndarray,
     domestic_criticality: np.ndarray,
     *,
-    tol: float = 1e-12,
+    tol: float = 1e-10,
     max_iter: int = 500,
 ) -> np.ndarray:
     """Output lost by each sector ℓ (M, J) USD/day, from two fixed points:
