@@ -10,7 +10,14 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from .scenario import Scenario
 
-METRICS = ("trade_change", "revenue_change", "corridor_share", "protest_risk", "queue_days")
+METRICS = (
+    "trade_change",
+    "revenue_change",
+    "corridor_share",
+    "protest_risk",
+    "queue_days",
+    "price_change",
+)
 
 
 class Outcome(BaseModel):
@@ -20,7 +27,12 @@ class Outcome(BaseModel):
 
     id: str
     metric: Literal[
-        "trade_change", "revenue_change", "corridor_share", "protest_risk", "queue_days"
+        "trade_change",
+        "revenue_change",
+        "corridor_share",
+        "protest_risk",
+        "queue_days",
+        "price_change",
     ]
     window_start: dt.date
     window_end: dt.date
@@ -33,6 +45,8 @@ class Outcome(BaseModel):
     commodities: list[str] | None = None
     direction: Literal["import", "export"] | None = None
     groups: list[str] | None = None
+    #: basket items of a price_change outcome (inputs/io/basket.csv)
+    items: list[str] | None = None
     observed: float
     tolerance: float
     comparison: Literal["before_after", "counterfactual", "level"]
@@ -69,6 +83,15 @@ class Outcome(BaseModel):
             self.metric != "revenue_change" or not 0.0 < self.revenue_share <= 1.0
         ):
             raise ValueError("revenue_share is a share in (0, 1] of a revenue_change outcome")
+        if self.metric == "price_change" and (
+            not self.items or self.comparison == "counterfactual"
+        ):
+            raise ValueError(
+                "a price_change outcome needs items = [...] and comparison 'before_after' or "
+                "'level'"
+            )
+        if self.metric != "price_change" and self.items:
+            raise ValueError("items only apply to price_change outcomes")
         if not self.source.strip():
             raise ValueError("every outcome needs a source")
         return self

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from .io_table import IOTable
 from .parameters import Parameter
 
 
@@ -36,6 +37,8 @@ class Inputs:
     parameters: dict[str, Parameter]
     calibration_factor: pd.Series
     hashes: dict[str, str] = field(default_factory=dict)
+    #: the input-output table of ``io/`` (docs/economy.md); ``None``: the run has no economy stage
+    economy: IOTable | None = None
     #: Pakistan's levies on the trade (pakistan_fiscal.csv; empty if the file is absent)
     pakistan_fiscal: pd.DataFrame = field(default_factory=pd.DataFrame)
     base_years: tuple[str, ...] = ()

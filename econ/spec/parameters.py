@@ -52,12 +52,27 @@ REQUIRED: dict[str, tuple[float, float]] = {
     "order_replacement_days": (1.0, 365.0),
 }
 
+#: parameters of the input-output layer (docs/economy.md): optional (inputs without ``io/``
+#: run no economy), checked and clipped to these ranges when given
+ECONOMY: dict[str, tuple[float, float]] = {
+    "import_inventory_days": (0.0, 365.0),
+    "inventory_rationing_threshold": (0.05, 1.0),
+    "input_substitution_share": (0.0, 1.0),
+    "domestic_input_criticality": (0.0, 1.0),
+    "staple_cost_pass_through": (0.0, 1.0),
+    "staple_demand_elasticity_scale": (0.05, 20.0),
+    "fuel_share_of_freight": (0.0, 1.0),
+}
+#: every parameter with an allowed range
+RANGES: dict[str, tuple[float, float]] = {**REQUIRED, **ECONOMY}
+
 #: parameters that may carry per-commodity central values
 BY_COMMODITY = (
     "import_demand_elasticity",
     "route_substitution_elasticity",
     "origin_substitution_elasticity",
     "queue_patience_days",
+    "import_inventory_days",
 )
 
 
@@ -186,8 +201,8 @@ def parse_parameters(
             raise input_error(
                 file, f"[{name}] value is not a finite number", found=value, fix="write a number"
             )
-        if name in REQUIRED:
-            lo, hi = REQUIRED[name]
+        if name in RANGES:
+            lo, hi = RANGES[name]
             if not lo <= value <= hi:
                 raise input_error(
                     file,
@@ -277,7 +292,7 @@ def parameter_domain(name: str, parameters: dict[str, Parameter]) -> tuple[float
     scaled with it): :data:`REQUIRED`'s, except that ``route_substitution_elasticity`` starts
     where the demand tree is consistent for every commodity (σr_k ≥ σo_k, docs/model.md §3;
     below it the tree clips σr_k to σo_k and the data cannot tell values apart)."""
-    lo, hi = REQUIRED[name]
+    lo, hi = RANGES[name]
     lo = max(lo, 1e-6)
     if name == "route_substitution_elasticity" and "origin_substitution_elasticity" in parameters:
         sr, so = parameters[name], parameters["origin_substitution_elasticity"]
