@@ -15,7 +15,7 @@ from pathlib import Path
 import typer
 import typer.core
 
-from .render import Format
+from .render import Format, Units
 
 #: global flags, set by the main callback (they may stand before or after the subcommand)
 OPTS = {"debug": False, "quiet": False}
@@ -59,6 +59,27 @@ ParamsOpt = typer.Option(
 WorkersOpt = typer.Option(1, "--workers", min=1, max=64, help="Processes for ensemble chunks.")
 MonthsOpt = typer.Option(None, "--months", min=1, max=240, help="Override the horizon.")
 ScenarioArg = typer.Argument("default", help="Built-in scenario name or path to a TOML file.")
+UnitsOpt = typer.Option(
+    Units.musd, "--units", help="Amounts in tables: musd (million USD, the default) or usd."
+)
+WideOpt = typer.Option(
+    False, "--wide", help="Every column (table and markdown show the main ones by default)."
+)
+OutDirOpt = typer.Option(
+    None,
+    "--out-dir",
+    file_okay=False,
+    help="With --format csv: write one CSV file per table into this directory.",
+)
+XlsxOpt = typer.Option(
+    None, "--out", dir_okay=False, help="With --format xlsx: the workbook to write (FILE.xlsx)."
+)
+PlotOpt = typer.Option(
+    None,
+    "--plot",
+    dir_okay=False,
+    help="Also draw the charts to this file (.png, .svg or .pdf).",
+)
 
 
 class Group(typer.core.TyperGroup):
