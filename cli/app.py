@@ -23,11 +23,17 @@ from .common import (
     InputsOpt,
     MembersOpt,
     MonthsOpt,
+    OutDirOpt,
     ParamsOpt,
+    PlotOpt,
     ScenarioArg,
     SeedOpt,
+    UnitsOpt,
+    WideOpt,
     WorkersOpt,
+    XlsxOpt,
     check_baseline,
+    check_plot_path,
     guard,
     load_and_run,
     load_inputs,
@@ -35,10 +41,10 @@ from .common import (
     parse_grid,
     progress_bar,
     run_one,
-    summary_lines,
+    save_chart,
     write_atomic,
 )
-from .render import Format
+from .render import Format, Units, emit, legacy
 
 app = typer.Typer(
     name="chokepoint",
@@ -89,7 +95,11 @@ def run(
     fmt: Format = FormatOpt,
     table: Table = typer.Option(Table.all, "--table", help="Which table(s) to print."),
     out: Path | None = typer.Option(
-        None, "--out", help="Write the full Dataset to this netCDF file.", dir_okay=False
+        None,
+        "--out",
+        help="Write the full Dataset to FILE.nc (compressed netCDF4), or with --format xlsx "
+        "the tables to FILE.xlsx.",
+        dir_okay=False,
     ),
     members: int = MembersOpt,
     seed: int | None = SeedOpt,
@@ -102,55 +112,46 @@ def run(
     params: Path | None = ParamsOpt,
     workers: int = WorkersOpt,
     base_year: str | None = BaseYearOpt,
+    units: Units = UnitsOpt,
+    wide: bool = WideOpt,
+    out_dir: Path | None = OutDirOpt,
+    plot: Path | None = PlotOpt,
 ) -> None:
-    """Run a scenario and print the revenue-impact table (USD), the coal and non-coal revenue
-    change and the national monthly path.
+    """Run a scenario and print the revenue-impact table, the coal and non-coal revenue
+    change and the national monthly path (amounts in million USD unless --units usd).
 
-    With --members N every figure is the ensemble median, with its 5–95% range in
-    the _p05/_p95 columns."""
+    With --members N every figure is the ensemble median with its 5–95% range
+    ("median [p05–p95]"; separate _p05/_p95 columns in csv, json and xlsx)."""
 
     def go() -> None:
-        from econ.analysis.tables import (
-            coal_table,
-            economy_summary,
-            ledger_summary,
-            national_path,
-            revenue_impact_table,
-        )
-        from econ.model.record import percentiles
+        from econ.report.outputs import RUN_TABLES, run_output
 
-        from .render import render_many
-
+        xlsx = out is not None and out.suffix.lower() == ".xlsx"
+        if fmt is Format.xlsx and not xlsx:
+            raise typer.BadParameter("--format xlsx needs --out FILE.xlsx", param_hint="--out")
+        if plot is not None:
+            check_plot_path(plot)
         opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
         ds = load_and_run(scenario, inputs, params, months, base_year=base_year, **opts)
-        by = ds.attrs["base_year"]
-        tables = []
-        if table in (Table.all, Table.crossings):
-            tables.append(
-                (
-                    f"Revenue impact by crossing, {ds.attrs['scenario']} "
-                    f"(USD, whole horizon; base year {by})",
-                    revenue_impact_table(ds),
-                )
-            )
-        if table in (Table.all, Table.coal):
-            tables.append(
-                (
-                    f"Revenue impact, coal export duty and the rest, {ds.attrs['scenario']} "
-                    f"(USD, whole horizon; base year {by})",
-                    coal_table(ds),
-                )
-            )
-        if table in (Table.all, Table.path):
-            tables.append(
-                (f"National customs revenue by month (USD; base year {by})", national_path(ds))
-            )
-        if out is not None:
+        names = RUN_TABLES if table is Table.all else (table.value,)
+        result = run_output(ds, names)
+        if out is not None and not xlsx:
+            from econ.io.netcdf import to_netcdf
+            from econ.model.record import percentiles
+
             saved = percentiles(ds) if percentiles_only and ds.sizes["member"] > 1 else ds
-            write_atomic(out, lambda p: saved.to_netcdf(p, engine="scipy"))
+            write_atomic(out, lambda p: to_netcdf(saved, p))
             note(f"wrote {out}")
-        sys.stdout.write(render_many(tables, fmt))
-        summary_lines(ledger_summary(ds) + economy_summary(ds), fmt)
+        if plot is not None:
+            save_chart({ds.attrs["scenario"]: ds}, plot)
+        emit(
+            result,
+            Format.xlsx if xlsx else fmt,
+            units=units.value,
+            wide=wide,
+            out_file=out if xlsx else None,
+            out_dir=out_dir,
+        )
 
     guard(go)
 
@@ -175,15 +176,16 @@ def economy(
     baseline: str = BaselineOpt,
     params: Path | None = ParamsOpt,
     workers: int = WorkersOpt,
+    units: Units = UnitsOpt,
+    out: Path | None = XlsxOpt,
+    out_dir: Path | None = OutDirOpt,
 ) -> None:
     """The economy behind the border: output, domestic revenue and jobs lost by sector, and
     staple prices (docs/economy.md)."""
 
     def go() -> None:
-        from econ.analysis.tables import economy_summary, sector_table, staple_table
         from econ.errors import InputError
-
-        from .render import render_many
+        from econ.report.outputs import ECONOMY_TABLES, economy_output
 
         inp = load_inputs(inputs, params)
         if inp.economy is None:
@@ -194,19 +196,8 @@ def economy(
         ds = run_one(
             scenario, inp, months, members=members, seed=seed, baseline=baseline, workers=workers
         )
-        tables = []
-        if table in (EconomyTable.all, EconomyTable.sectors):
-            tables.append(
-                (
-                    f"Sectors, {ds.attrs['scenario']} (output and revenue in USD over the "
-                    "horizon; jobs in persons)",
-                    sector_table(ds),
-                )
-            )
-        if table in (EconomyTable.all, EconomyTable.staples):
-            tables.append(("Staple prices (% change against the baseline)", staple_table(ds)))
-        sys.stdout.write(render_many(tables, fmt))
-        summary_lines(economy_summary(ds), fmt)
+        names = ECONOMY_TABLES if table is EconomyTable.all else (table.value,)
+        emit(economy_output(ds, names), fmt, units=units.value, out_file=out, out_dir=out_dir)
 
     guard(go)
 
@@ -232,38 +223,29 @@ def pressure(
     params: Path | None = ParamsOpt,
     workers: int = WorkersOpt,
     base_year: str | None = BaseYearOpt,
+    units: Units = UnitsOpt,
+    wide: bool = WideOpt,
+    out: Path | None = XlsxOpt,
+    out_dir: Path | None = OutDirOpt,
 ) -> None:
-    """Who pays: trader-group pressure and protest risk, and the coercion ledger with Pakistan."""
+    """Who pays: trader-group pressure and protest risk, and the coercion ledger with Pakistan.
+
+    The groups table shows its main columns; --wide shows every cost component."""
 
     def go() -> None:
-        from econ.analysis.tables import ledger_summary, pakistan_table, pressure_table
-
-        from .render import render_many
+        from econ.report.outputs import PRESSURE_TABLES, pressure_output
 
         opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
         ds = load_and_run(scenario, inputs, params, months, base_year=base_year, **opts)
-        by = ds.attrs["base_year"]
-        tables = []
-        if table in (PressureTable.all, PressureTable.groups):
-            tables.append(
-                (
-                    f"Trader pressure by group, {ds.attrs['scenario']} "
-                    f"(costs in USD, whole horizon; base year {by})",
-                    pressure_table(ds),
-                )
-            )
-        if table in (PressureTable.all, PressureTable.ledger):
-            tables.append(
-                (
-                    "Coercion ledger by month, like for like (USD; fiscal ratio = Afghan customs "
-                    "lost per USD of Pakistan's net fiscal cost, value-added ratio = Afghan "
-                    "margins lost per USD of Pakistan's value added lost; cumulative; inf = "
-                    f"Pakistan gives up nothing on that account; base year {by})",
-                    pakistan_table(ds),
-                )
-            )
-        sys.stdout.write(render_many(tables, fmt))
-        summary_lines(ledger_summary(ds), fmt)
+        names = PRESSURE_TABLES if table is PressureTable.all else (table.value,)
+        emit(
+            pressure_output(ds, names),
+            fmt,
+            units=units.value,
+            wide=wide,
+            out_file=out,
+            out_dir=out_dir,
+        )
 
     guard(go)
 
@@ -273,9 +255,13 @@ def scenarios(
     inputs: Path | None = InputsOpt,
     fmt: Format = FormatOpt,
     base_year: str | None = BaseYearOpt,
+    brief: bool = typer.Option(
+        False, "--brief", help="One line per scenario (the description's first line)."
+    ),
+    out: Path | None = XlsxOpt,
 ) -> None:
-    """List the built-in scenarios with their descriptions (each checked against the inputs
-    of the base year it runs on)."""
+    """List the built-in scenarios: base year, horizon, the whole description, each measure
+    in words and its source (each scenario checked against the inputs of its base year)."""
 
     def go() -> None:
         import pandas as pd
@@ -283,14 +269,13 @@ def scenarios(
         import econ
         from econ.io.inputs import inputs_for
 
-        from .render import render
-
         inp = econ.load_inputs(inputs, base_year=base_year)
-        rows = []
+        rows, measures = [], []
         for name, path in econ.builtin_scenarios().items():
             sc = econ.load_scenario(path)
             on = inputs_for(sc, inp, base_year)
             econ.Model(on, sc)  # raises a one-line InputError if a selector does not fit the inputs
+            text = sc.description.strip()
             rows.append(
                 {
                     "name": name,
@@ -298,15 +283,66 @@ def scenarios(
                     "start": sc.start.isoformat(),
                     "months": sc.months,
                     "measures": len(sc.measures),
-                    "description": sc.description.strip().splitlines()[0]
-                    if sc.description.strip()
-                    else "",
+                    "description": (text.splitlines()[0] if text else "")
+                    if brief
+                    else " ".join(text.split()),
                 }
             )
-        df = pd.DataFrame(rows).set_index("name")
-        sys.stdout.write(render(df, fmt, "Built-in scenarios"))
+            for i, (m, words) in enumerate(zip(sc.measures, sc.describe())):
+                measures.append(
+                    {
+                        "scenario": name,
+                        "measure": i + 1,
+                        "what": words,
+                        "source": " ".join(m.source.split()),
+                    }
+                )
+        tables = [("Built-in scenarios", pd.DataFrame(rows).set_index("name"))]
+        names = ["scenarios"]
+        if not brief:
+            tables.append(
+                ("Their measures and sources", pd.DataFrame(measures).set_index("scenario"))
+            )
+            names.append("measures")
+        result = legacy("scenarios", tables, names=names, base_year=base_year)
+        if fmt in (Format.table, Format.markdown) and not brief:
+            sys.stdout.write(_scenarios_text(rows, measures, fmt is Format.markdown))
+            return
+        emit(result, fmt, out_file=out)
 
     guard(go)
+
+
+def _scenarios_text(rows: list[dict], measures: list[dict], markdown: bool) -> str:
+    """The built-in scenarios for people: whole descriptions and every measure's source,
+    wrapped to the terminal (a table would cut them)."""
+    import shutil
+    import textwrap
+
+    width = min(110, shutil.get_terminal_size((100, 20)).columns)
+    out = []
+    for r in rows:
+        head = (
+            f"{r['name']}: base year {r['base_year']}, from {r['start']}, {r['months']} months, "
+            f"{r['measures']} measure(s)"
+        )
+        out.append(f"## {head}" if markdown else head + "\n" + "=" * min(len(head), width))
+        out.append(textwrap.fill(r["description"], width) if r["description"] else "")
+        for m in (m for m in measures if m["scenario"] == r["name"]):
+            out.append(
+                textwrap.fill(f"{m['measure']}. {m['what']}", width, subsequent_indent="   ")
+            )
+            if m["source"]:
+                out.append(
+                    textwrap.fill(
+                        f"Source: {m['source']}",
+                        width,
+                        initial_indent="   ",
+                        subsequent_indent="   ",
+                    )
+                )
+        out.append("")
+    return "\n".join(out)
 
 
 @app.command()
@@ -321,30 +357,266 @@ def compare(
     params: Path | None = ParamsOpt,
     workers: int = WorkersOpt,
     base_year: str | None = BaseYearOpt,
+    units: Units = UnitsOpt,
+    out: Path | None = XlsxOpt,
+    plot: Path | None = PlotOpt,
 ) -> None:
-    """Set scenarios side by side: national revenue impact and its decomposition (USD).
+    """Set scenarios side by side: national revenue impact and its decomposition.
 
-    Each scenario runs on its own base year unless --base-year is given (column base_year)."""
+    Each scenario runs on its own base year unless --base-year is given (column base_year).
+    With --members N each figure is the median with its 5–95% range."""
 
     def go() -> None:
-        from econ.analysis.tables import compare_table
+        from econ.report.outputs import compare_output
 
-        from .render import render
+        if plot is not None:
+            check_plot_path(plot)
+        res = _run_many(names, inputs, params, months, base_year, members, seed, baseline, workers)
+        if plot is not None:
+            save_chart(res, plot)
+        emit(compare_output(res), fmt, units=units.value, out_file=out)
 
-        inp = load_inputs(inputs, params, base_year)
-        opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
-        res = {}
-        for n in names:
-            ds = run_one(n, inp, months, base_year=base_year, **opts)
-            res[ds.attrs["scenario"] if ds.attrs["scenario"] not in res else n] = ds
-        years = ", ".join(sorted({str(d.attrs["base_year"]) for d in res.values()}))
-        sys.stdout.write(
-            render(
-                compare_table(res),
-                fmt,
-                f"Scenarios compared (USD, national, whole horizon; base year {years})",
-            )
+    guard(go)
+
+
+def _run_many(names, inputs, params, months, base_year, members, seed, baseline, workers) -> dict:
+    """Run each scenario (on its own base year unless ``base_year``); keyed by name."""
+    inp = load_inputs(inputs, params, base_year)
+    opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
+    res = {}
+    for n in names:
+        ds = run_one(n, inp, months, base_year=base_year, **opts)
+        res[ds.attrs["scenario"] if ds.attrs["scenario"] not in res else n] = ds
+    return res
+
+
+class ChartKind(StrEnum):
+    all = "all"
+    path = "path"
+    crossings = "crossings"
+    corridors = "corridors"
+    pressure = "pressure"
+    map = "map"
+
+
+@app.command()
+def plot(
+    names: list[str] = typer.Argument(
+        None, help="Scenario names or paths (default: default); the path chart shows them all."
+    ),
+    out: Path = typer.Option(
+        ..., "--out", dir_okay=False, help="The chart file: .png, .svg or .pdf."
+    ),
+    kind: ChartKind = typer.Option(
+        ChartKind.all,
+        "--kind",
+        help="all (one page of five charts), path, crossings, corridors, pressure or map.",
+    ),
+    inputs: Path | None = InputsOpt,
+    months: int | None = MonthsOpt,
+    members: int = MembersOpt,
+    seed: int | None = SeedOpt,
+    baseline: str = BaselineOpt,
+    params: Path | None = ParamsOpt,
+    workers: int = WorkersOpt,
+    base_year: str | None = BaseYearOpt,
+) -> None:
+    """Draw charts of scenarios: national revenue a month against the baseline (with the
+    5–95% band for --members N), revenue change by crossing in its parts, corridor shares,
+    trader pressure with protest risk shaded, and a map of the crossings."""
+
+    def go() -> None:
+        check_plot_path(out)
+        res = _run_many(
+            names or ["default"],
+            inputs,
+            params,
+            months,
+            base_year,
+            members,
+            seed,
+            baseline,
+            workers,
         )
+        save_chart(res, out, kind.value)
+
+    guard(go)
+
+
+@app.command()
+def sweep(
+    scenario: str = ScenarioArg,
+    set_: str = typer.Option(
+        ...,
+        "--set",
+        metavar="FIELD=START:STOP:STEP",
+        help="The number to sweep and its values (STOP included), e.g. pk-transit-fee.rate=0:0.3:"
+        "0.05, closure.days=5:60:5, measure3.cover=0:1:0.25, queue_patience_days=10:60:10; or "
+        "FIELD=V1,V2,...",
+    ),
+    inputs: Path | None = InputsOpt,
+    months: int | None = MonthsOpt,
+    fmt: Format = FormatOpt,
+    baseline: str = BaselineOpt,
+    params: Path | None = ParamsOpt,
+    base_year: str | None = BaseYearOpt,
+    units: Units = UnitsOpt,
+    out: Path | None = XlsxOpt,
+    plot: Path | None = PlotOpt,
+) -> None:
+    """Run a scenario for a series of values of one number, as one vectorised batch: the
+    cumulative revenue loss, Pakistan's net fiscal cost and the peak trader pressure per
+    value, and where raising the value stops raising the treasury's loss."""
+
+    def go() -> None:
+        import econ
+        from econ.analysis.forecast import baseline_forecast
+        from econ.analysis.sweep import parse_set, sweep_summary
+        from econ.analysis.sweep import sweep as run_sweep
+        from econ.io.inputs import inputs_for
+        from econ.report.present import Output, Table, baseline_name
+
+        check_baseline(baseline)
+        if plot is not None:
+            check_plot_path(plot)
+        field, values = parse_set(set_)
+        sc = econ.load_scenario(scenario)
+        if months is not None:
+            sc = sc.with_months(months)
+        inp = inputs_for(sc, load_inputs(inputs, params, base_year), base_year)
+        note(f"sweep {sc.name}: {field} over {len(values)} values in one batch")
+        df = run_sweep(sc, inp, field, values, forecast=baseline_forecast(inp, sc, baseline))
+        frame = df.copy()
+        frame.attrs = {"units": df.attrs["units"]}
+        line = sweep_summary(df)
+        result = Output(
+            "sweep",
+            [Table("sweep", f"Sweep of {field}, {sc.name}, whole horizon", frame)],
+            scenario=sc.name,
+            base_year=df.attrs["base_year"],
+            baseline=baseline_name({"baseline": df.attrs["baseline"]}),
+            lines=[line],
+            summary={"field": field, "key": df.attrs["key"], "peak_value": df.attrs["peak_value"]},
+        )
+        if plot is not None:
+            from econ.report.charts import save, sweep_figure
+
+            about = f"scenario {sc.name}; base year {inp.label}; baseline {result.baseline}"
+            write_atomic(
+                plot, lambda p: save(sweep_figure(df, field, sc.name, about), p, _fmt(plot))
+            )
+            note(f"wrote {plot}")
+        emit(result, fmt, units=units.value, out_file=out)
+
+    guard(go)
+
+
+def _fmt(path: Path) -> str:
+    return path.suffix.lstrip(".").lower()
+
+
+class ReportFormat(StrEnum):
+    html = "html"
+    md = "md"
+    xlsx = "xlsx"
+
+
+@app.command()
+def report(
+    names: list[str] = typer.Argument(None, help="Scenario names or paths (default: default)."),
+    out: Path = typer.Option(
+        ..., "--out", dir_okay=False, help="The report: FILE.html, FILE.md or FILE.xlsx."
+    ),
+    inputs: Path | None = InputsOpt,
+    months: int | None = MonthsOpt,
+    members: int = MembersOpt,
+    seed: int | None = SeedOpt,
+    baseline: str = BaselineOpt,
+    params: Path | None = ParamsOpt,
+    workers: int = WorkersOpt,
+    base_year: str | None = BaseYearOpt,
+    units: Units = UnitsOpt,
+    sensitivity_: bool = typer.Option(
+        True,
+        "--sensitivity/--no-sensitivity",
+        help="Rank what drives the result (one-at-a-time swings; about 20 s on the default).",
+    ),
+    validation: bool = typer.Option(
+        True,
+        "--validation/--no-validation",
+        help="Score the model on the documented episodes (about 20 s; shipped inputs only).",
+    ),
+    charts: bool = typer.Option(True, "--charts/--no-charts", help="Embed the charts."),
+) -> None:
+    """Write a one-file report: the scenario in words, headline numbers with ranges, charts,
+    the revenue-impact and pressure tables, what drives the result, the validation score,
+    the base year and baseline, and the data sources (.html self-contained, .md, or .xlsx
+    with one sheet per table)."""
+
+    def go() -> None:
+        import econ
+        from econ.io.inputs import default_inputs_dir, inputs_for
+        from econ.report import document
+
+        fmt = _fmt(out)
+        if fmt not in document.FORMATS:
+            raise typer.BadParameter(
+                f"a report is .html, .md or .xlsx, not {out.suffix or 'no extension'}",
+                param_hint="--out",
+            )
+        names_ = names or ["default"]
+        res = _run_many(names_, inputs, params, months, base_year, members, seed, baseline, workers)
+        scs = {}
+        for n, key in zip(names_, res):
+            sc = econ.load_scenario(n)
+            scs[key] = sc.with_months(months) if months is not None else sc
+        first = next(iter(scs.values()))
+        inp = inputs_for(first, load_inputs(inputs, params, base_year), base_year)
+        drivers, dnote = None, ""
+        if sensitivity_:
+            from econ.analysis.sensitivity import sensitivity as sens
+
+            note(f"sensitivity of {first.name} (one at a time)")
+            drivers = sens(first, inp, members=1)
+            dnote = (
+                f"Ranked for {first.name}; `chokepoint sensitivity {first.name} --members 200` "
+                "adds variance-based indices."
+            )
+        else:
+            dnote = "Not computed (--no-sensitivity)."
+        vtable, vnote = None, ""
+        shipped = inputs is None or Path(inputs).resolve() == default_inputs_dir().resolve()
+        if validation and shipped:
+            from econ.analysis.backtest import backtest, summary
+
+            note("validation: backtest on the documented episodes")
+            table, _ = backtest(load_inputs(inputs, params))
+            vtable = summary(table, common=True, fitted=True)
+            vnote = (
+                "Share of observed outcomes within tolerance and mean absolute error (percentage "
+                "points) of the model and two naive baselines; out of sample: "
+                "`chokepoint backtest --fit` (docs/validation.md)."
+            )
+        elif validation:
+            vnote = (
+                "Not computed: the episodes are defined on the shipped inputs, and these are "
+                f"{Path(inputs).name}."
+            )
+        else:
+            vnote = "Not computed (--no-validation)."
+        rep = document.build(
+            res,
+            scs,
+            inp,
+            drivers=drivers,
+            drivers_note=dnote,
+            validation=vtable,
+            validation_note=vnote,
+            charts=charts,
+            units=units.value,
+        )
+        write_atomic(out, lambda p: document.write(rep, p, fmt))
+        note(f"wrote {out}")
 
     guard(go)
 
@@ -385,6 +657,7 @@ def sensitivity(
     params: Path | None = ParamsOpt,
     workers: int = WorkersOpt,
     base_year: str | None = BaseYearOpt,
+    out: Path | None = XlsxOpt,
 ) -> None:
     """Rank the uncertain numbers by their effect on the revenue loss and peak trader pressure.
 
@@ -397,15 +670,8 @@ def sensitivity(
         from econ.analysis.sensitivity import sensitivity as sens
         from econ.analysis.sensitivity import tornado
 
-        from .render import render
-
         if plot is not None:
-            try:
-                import matplotlib  # noqa: F401
-            except ImportError:
-                raise econ.InputError(
-                    "--plot needs matplotlib; fix: pip install 'chokepoint[plot]'"
-                ) from None
+            check_plot_path(plot)
         from econ.io.inputs import inputs_for
 
         sc = econ.load_scenario(scenario)
@@ -434,15 +700,24 @@ def sensitivity(
             note(f"wrote {plot}")
         c = table.attrs["central"]
         title = (
-            f"Sensitivity, {sc.name} (base year {inp.label}): central revenue loss "
-            f"{c['revenue_loss']:,.0f} USD, peak pressure {c['peak_pressure']:.3g}"
+            f"Sensitivity, {sc.name}: central revenue loss "
+            f"{c['revenue_loss'] / 1e6:,.2f} million USD, peak pressure {c['peak_pressure']:.3g}"
         )
         if members > 1:
             title += (
                 f"; S1 from {table.attrs['members']} members, "
                 f"noise level {table.attrs['S1_noise']:.3f}"
             )
-        sys.stdout.write(render(table, fmt, title))
+        result = legacy(
+            "sensitivity",
+            [(title, table)],
+            names=["sensitivity"],
+            scenario=sc.name,
+            base_year=inp.label,
+            baseline="flat",
+            summary={"central": c},
+        )
+        emit(result, fmt, out_file=out)
 
     guard(go)
 
@@ -477,6 +752,8 @@ def backtest(
     ),
     fmt: Format = FormatOpt,
     base_year: str | None = BaseYearOpt,
+    out: Path | None = XlsxOpt,
+    out_dir: Path | None = OutDirOpt,
 ) -> None:
     """Score the model against documented episodes, next to two naive baselines.
 
@@ -491,8 +768,6 @@ def backtest(
     def go() -> None:
         from econ.analysis.backtest import backtest as run_backtest
         from econ.analysis.backtest import check_grid, fit, out_of_sample_summary, summary
-
-        from .render import render_many
 
         check_baseline(baseline)
         inp = load_inputs(inputs, params, base_year)
@@ -592,7 +867,14 @@ def backtest(
                 )
             )
             tables.append(("Protest risk scores (higher log score is better)", pres["scores"]))
-        sys.stdout.write(render_many(tables, fmt))
+        result = legacy(
+            "backtest",
+            tables,
+            base_year=years,
+            baseline=baseline,
+            members=members,
+        )
+        emit(result, fmt, out_file=out, out_dir=out_dir)
 
     guard(go)
 
@@ -602,6 +884,8 @@ def inputs_check(
     inputs: Path | None = InputsOpt,
     fmt: Format = FormatOpt,
     base_year: str | None = BaseYearOpt,
+    out: Path | None = XlsxOpt,
+    out_dir: Path | None = OutDirOpt,
 ) -> None:
     """Validate the inputs of a base year and print a summary: totals against base_year.toml,
     revenue by crossing, and which crossing revenues are observed and which are residual
@@ -611,10 +895,9 @@ def inputs_check(
         import econ
         from econ.analysis.summary import inputs_summary
 
-        from .render import render_many
-
         inp = econ.load_inputs(inputs, base_year=base_year)
-        sys.stdout.write(render_many(inputs_summary(inp), fmt))
+        result = legacy("inputs check", inputs_summary(inp), base_year=inp.label)
+        emit(result, fmt, out_file=out, out_dir=out_dir)
 
     guard(go)
 

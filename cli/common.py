@@ -247,13 +247,33 @@ def load_and_run(
     )
 
 
-def summary_lines(lines: list[str], fmt: Format) -> None:
-    """Prose summary: after the tables on stdout for table/markdown; on stderr for csv/json."""
-    if fmt in (Format.table, Format.markdown):
-        sys.stdout.write("\n" + "\n".join(lines) + "\n")
-    else:
-        for line in lines:
-            note(line)
+CHART_FORMATS = (".png", ".svg", ".pdf")
+
+
+def check_plot_path(path: Path) -> None:
+    """A chart file must be .png, .svg or .pdf (usage error, exit 2, otherwise); matplotlib
+    must be installed (a core dependency; one line if it is missing)."""
+    if path.suffix.lower() not in CHART_FORMATS:
+        raise typer.BadParameter(
+            f"a chart is written as {', '.join(CHART_FORMATS)}, not "
+            f"{path.suffix or 'a file without extension'}",
+            param_hint="--plot/--out",
+        )
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        from econ.errors import InputError
+
+        raise InputError("charts need matplotlib; fix: pip install matplotlib") from None
+
+
+def save_chart(results: dict, path: Path, kind: str = "all") -> None:
+    """Draw ``kind`` (econ.report.charts) of ``results`` to ``path``, atomically."""
+    from econ.report.charts import figure, save
+
+    fmt = path.suffix.lstrip(".").lower()
+    write_atomic(path, lambda p: save(figure(results, kind), p, fmt))
+    note(f"wrote {path}")
 
 
 def parse_grid(specs: list[str]) -> dict[str, tuple[float, ...]]:

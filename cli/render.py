@@ -68,7 +68,9 @@ def _text_table(df: pd.DataFrame, title: str, markdown: bool) -> str:
 def _narrowed(df: pd.DataFrame, narrow: tuple[str, ...] | None, wide: bool) -> pd.DataFrame:
     if wide or narrow is None:
         return df
-    keep = [c for c in df.columns if c in narrow or (c[:-4] in narrow and c[-4:] in ("_p05", "_p95"))]
+    keep = [
+        c for c in df.columns if c in narrow or (c[:-4] in narrow and c[-4:] in ("_p05", "_p95"))
+    ]
     return df[keep]
 
 
@@ -117,7 +119,7 @@ def write_xlsx(out: Output, path: Path, units: str = "musd") -> None:
     about += [("legend", t.legend) for t in out.tables if t.legend][:1]
     about += [("summary", line) for line in out.lines]
     with pd.ExcelWriter(path, engine="openpyxl") as xw:
-        pd.DataFrame(about, columns=["item", "value"]).to_excel(xw, "about", index=False)
+        pd.DataFrame(about, columns=["item", "value"]).to_excel(xw, sheet_name="about", index=False)
         for t in out.tables:
             df, _ = scaled(t, units)
             df.to_excel(xw, sheet_name=t.name[:31])

@@ -251,14 +251,20 @@ def crossing_map(ax, ds: xr.Dataset) -> None:
     ax._chokepoint_labels = labels  # moved apart by declutter() once the layout is final
     for name, (x, y) in NEIGHBOURS.items():
         if lon.min() - 3 <= x <= lon.max() + 3 and lat.min() - 3 <= y <= lat.max() + 3:
-            ax.text(x, y, name, fontsize=8, color="#999999", ha="center", style="italic")
+            ax.text(
+                x, y, name, fontsize=8, color="#999999", ha="center", style="italic", clip_on=True
+            )
     cb = plt.colorbar(sc, ax=ax, shrink=0.8)
     cb.set_label("revenue change, % of baseline")
     ax.set_xlabel("longitude, °E")
     ax.set_ylabel("latitude, °N")
     pad = 1.5
-    ax.set_xlim(lon.min() - pad, lon.max() + pad + 1)
-    ax.set_ylim(lat.min() - pad, lat.max() + pad)
+    # at least Afghanistan's extent (about 60-75°E, 29-39°N), so a few crossings do not
+    # give a sliver of a map
+    x0, x1 = min(lon.min() - pad, 60.0), max(lon.max() + pad + 1, 74.0)
+    y0, y1 = min(lat.min() - pad, 29.5), max(lat.max() + pad, 38.8)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
     ax.set_aspect(1 / np.cos(np.deg2rad(float(np.mean(lat)))))
     ax.set_title(f"Crossings, {ds.attrs['scenario']}: revenue change")
     ax.text(
@@ -384,12 +390,12 @@ def sweep_figure(table: pd.DataFrame, field: str, scenario: str, about: str = ""
     return fig
 
 
-def save(fig: Any, path: str | Path, fmt: str | None = None, dpi: int = 110) -> None:
+def save(fig: Any, path: Any, fmt: str | None = None, dpi: int = 110) -> None:
     """Write the figure as PNG, SVG or PDF (by ``fmt``, else the file's extension) and close
     it. The metadata carry no date, so the same result gives the same file."""
     plt = _pyplot()
-    p = Path(path)
-    fmt = (fmt or p.suffix.lstrip(".") or "png").lower()
+    p = path if hasattr(path, "write") else Path(path)  # a file object, or a path
+    fmt = (fmt or (p.suffix.lstrip(".") if isinstance(p, Path) else "") or "png").lower()
     if fmt not in FORMATS:
         raise ValueError(f"charts are written as {', '.join(FORMATS)}, not {fmt!r}")
     meta: dict[str, Any] = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {}}[fmt]

@@ -30,6 +30,16 @@ from ..analysis.tables import (
 from .present import Output, Table, baseline_name
 
 RUN_TABLES = ("crossings", "coal", "path")
+#: the ledger's columns a person sees by default (``--wide``: each of Pakistan's lines too)
+LEDGER_NARROW = (
+    "afghan_customs_lost",
+    "fees_collected",
+    "pakistan_fiscal_net_cost",
+    "fiscal_ratio_cumulative",
+    "afghan_value_added_lost",
+    "pakistan_value_added_lost",
+    "value_added_ratio_cumulative",
+)
 PRESSURE_TABLES = ("groups", "ledger")
 ECONOMY_TABLES = ("sectors", "staples")
 
@@ -114,6 +124,7 @@ def pressure_output(ds: xr.Dataset, tables: Iterable[str] = PRESSURE_TABLES) -> 
                     "lost per USD of Pakistan's value added lost; cumulative; inf = Pakistan "
                     "gives up nothing on that account)",
                     pakistan_table(ds),
+                    narrow=LEDGER_NARROW,
                 )
             )
         else:

@@ -170,7 +170,8 @@ def folded(df: pd.DataFrame, units: dict[str, str]) -> pd.DataFrame:
             cells = []
             for m, lo, hi in zip(df[c], df[f"{c}_p05"], df[f"{c}_p95"]):
                 a, b, mid = _text(lo, u), _text(hi, u), _text(m, u)
-                cells.append(mid if a == b == mid else f"{mid} [{a}–{b}]")
+                dash = " – " if a.startswith("-") or b.startswith("-") else "–"
+                cells.append(mid if a == b == mid else f"{mid} [{a}{dash}{b}]")
             out[c] = cells
         else:
             out[c] = [_text(v, u) for v in df[c]]
