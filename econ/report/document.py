@@ -143,7 +143,7 @@ def build(
     for name, ds in results.items():
         rep.basis.append(
             f"{name}: base year {ds.attrs['base_year']} (exchange rate {ds.attrs['afn_per_usd']} "
-            f"AFN per USD); baseline {baseline_name(ds.attrs)} ({ds.attrs['baseline']}); "
+            f"AFN per USD); baseline {ds.attrs['baseline']}; "
             f"{ds.sizes['member']} member(s), seed {ds.attrs['seed']}; horizon "
             f"{ds.attrs['scenario_start']}, {ds.attrs['scenario_months']} months; inputs "
             f"{ds.attrs['inputs_dir']}; chokepoint {__version__}."
@@ -234,12 +234,24 @@ def drivers_frame(table: pd.DataFrame, top: int = 10) -> pd.DataFrame:
     return _plain_frame(df.rename(columns={"revenue_loss_swing": "revenue_loss_swing_musd"}))
 
 
+def _lead(text: str, limit: int = 400) -> str:
+    """A description's lead: its lines up to the first list item or blank line, cut at
+    ``limit`` characters (the measures follow in words, with their sources below)."""
+    lines = []
+    for line in text.strip().splitlines():
+        if not line.strip() or line.lstrip().startswith(("-", "*")):
+            break
+        lines.append(line.strip())
+    lead = " ".join(lines)
+    return lead if len(lead) <= limit else lead[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
 def sections(rep: Report) -> dict[str, list[tuple[str, Any]]]:
     """Each section's blocks: ("p", text), ("ul", [lines]), ("table", (frame, caption)),
     ("img", (caption, png))."""
     s: dict[str, list[tuple[str, Any]]] = {k: [] for k, _ in SECTIONS}
     for name, sc in rep.scenarios.items():
-        first = sc.description.strip().split("\n\n")[0].replace("\n", " ") if sc.description else ""
+        first = _lead(sc.description)
         s["scenario"].append(
             ("p", f"{name}: {sc.months} months from {sc.start.isoformat()}. {first}".strip())
         )
