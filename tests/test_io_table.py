@@ -222,6 +222,25 @@ def test_domestic_revenue(t: dict[str, pd.DataFrame]) -> None:
     assert ((acc["domestic_tax_rate"] >= 0) & (acc["domestic_tax_rate"] < 1)).all()
 
 
+def test_export_duty_is_paid_out_of_the_basic_value(t: dict[str, pd.DataFrame]) -> None:
+    """An export group's basic share of its FOB value exceeds its duty rate, so the producers'
+    value net of the duty is positive (FY1401 coal: mine-gate 0.49 + duty 0.33 = 0.82)."""
+    ebs = pd.read_csv(IO_DIR / "exports_by_sector.csv")
+    rates = pd.read_csv(YEAR / "rates.csv").set_index("commodity")["effective_rate"]
+    basic = ebs[ebs["kind"] == "basic"].groupby("commodity")["share"].sum()
+    for comm, share in basic.items():
+        assert share > rates[comm], comm
+
+
+def test_every_sector_buys_domestic_inputs(t: dict[str, pd.DataFrame], sectors: list[str]) -> None:
+    """Each column's domestic intermediate inputs are positive (the build stops if one would be
+    negative: imported inputs and their taxes above the sector's intermediate-input ratio)."""
+    assert (t["Z"].sum(axis=0) > 0).all()
+    acc = t["acc"]
+    inputs = acc["domestic_inputs"] + acc["imported_inputs"]
+    np.testing.assert_array_less(inputs, acc["output"])
+
+
 def test_employment_total(t: dict[str, pd.DataFrame]) -> None:
     macro = pd.read_csv(IO_DIR / "macro.csv").set_index("key")["value"]
     assert t["acc"]["employment"].sum() == pytest.approx(macro["employment_total"], rel=1e-12)
@@ -240,6 +259,8 @@ def test_employment_total(t: dict[str, pd.DataFrame]) -> None:
         "exports_by_sector.csv",
         "z_seed.csv",
         "basket.csv",
+        "commodity_map.csv",
+        "input_criticality.csv",
     ],
 )
 def test_every_input_row_has_a_source(name: str) -> None:

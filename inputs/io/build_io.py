@@ -7,9 +7,10 @@ Usage::
     python inputs/io/build_io.py --check    # exit 0 if the shipped CSVs equal a rebuild
 
 Reads ``inputs/io/*.csv`` (sourced figures, proxies and labelled assumptions; see
-``inputs/io/SOURCES.md``) and, read-only, ``inputs/base_years/FY1401/base_year.toml``, ``inputs/commodities.csv`` and the same base year's
-``rates.csv`` and ``flows.csv`` (FY1401 imports and exports by commodity group, exchange rate and
-border tax rates). Writes, in USD million at FY1401 prices:
+``inputs/io/SOURCES.md``) and, read-only, ``inputs/commodities.csv`` and the base year's
+``inputs/base_years/FY1401/``: ``base_year.toml`` (exchange rate, imports total), ``rates.csv``
+(collected border tax rates, the coal export duty among them) and ``flows.csv`` (imports and
+exports by commodity group). Writes, in USD million at FY1401 prices:
 
 * ``table_Z.csv``  domestic intermediate flows, supplier sector x using sector;
 * ``table_Y.csv``  final demand for domestic output, sector x
@@ -292,6 +293,14 @@ def build(inp: dict[str, object]) -> dict[str, pd.DataFrame]:
         for _, r in rows.iterrows():
             x_by_sec[r["sector"]] += value * float(r["share"])
         basic = rows[rows["kind"] == "basic"]
+        if float(rates[comm]) > 0 and float(basic["share"].sum()) <= float(rates[comm]):
+            # the duty is paid out of the basic producers' share of the FOB value
+            raise IOBuildError(
+                f"exports_by_sector.csv: the basic share of {comm} "
+                f"({float(basic['share'].sum()):.3g}) does not exceed its export duty rate "
+                f"({float(rates[comm]):.3g}); the producers' value net of duty would be "
+                "negative: raise the basic share (mine- or farm-gate value + duty)"
+            )
         duty = value * float(rates[comm])
         for _, r in basic.iterrows():
             duty_sec[r["sector"]] += duty * float(r["share"]) / float(basic["share"].sum())
