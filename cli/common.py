@@ -15,7 +15,7 @@ from pathlib import Path
 import typer
 import typer.core
 
-from .render import Format, Units
+from .formats import Format, Units
 
 #: global flags, set by the main callback (they may stand before or after the subcommand)
 OPTS = {"debug": False, "quiet": False}

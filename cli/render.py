@@ -15,27 +15,17 @@ from __future__ import annotations
 import io
 import json
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from .formats import Format, Units
+
+__all__ = ["Format", "Units", "emit", "human", "legacy", "write_xlsx"]
 
 if TYPE_CHECKING:  # pandas is imported by the commands, not at start-up
     import pandas as pd
 
     from econ.report.present import Output
-
-
-class Format(StrEnum):
-    table = "table"
-    csv = "csv"
-    json = "json"
-    markdown = "markdown"
-    xlsx = "xlsx"
-
-
-class Units(StrEnum):
-    usd = "usd"
-    musd = "musd"
 
 
 def _text_table(df: pd.DataFrame, title: str, markdown: bool) -> str:
