@@ -94,6 +94,37 @@ class Group(typer.core.TyperGroup):
         rest = [a for a in head if a not in GLOBAL_FLAGS]
         return super().parse_args(ctx, flags + rest + tail)
 
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        """Usage errors as one line on stderr and exit code 2 (not click's boxed usage text);
+        everything else as click does it."""
+        try:  # typer >= 0.29 vendors click
+            from typer._click import exceptions as click
+        except ImportError:  # pragma: no cover
+            import click
+
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.NoArgsIsHelpError as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            msg = " ".join(exc.format_message().split())
+            param = getattr(exc, "param_hint", None)
+            if isinstance(exc, click.BadParameter) and param and str(param) not in msg:
+                msg = f"{param}: {msg}"
+            typer.echo(f"error: {msg}{where}", err=True)
+            sys.exit(2)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            typer.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
 
 def fail(exc: BaseException) -> None:
     """One line on stderr and exit code 1 (the traceback with ``--debug``)."""

@@ -74,7 +74,8 @@ def format_validation_error(file: str, exc: ValidationError, data: dict[str, Any
         file,
         f"{prefix}{'field ' + repr(field) + ': ' if field else ''}{msg}",
         found=shown,
-        fix="correct the value (see docs/scenarios.md)",
+        # a validator's message that says how to fix it keeps its own fix
+        fix="" if "fix:" in msg else "correct the value (see docs/scenarios.md)",
     )
 
 

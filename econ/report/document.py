@@ -24,7 +24,7 @@ from .._version import __version__
 from ..spec.inputs import Inputs
 from ..spec.scenario import Scenario
 from .outputs import compare_output, headline, pressure_output, run_output
-from .present import Output, Table, baseline_name, folded, scaled, title_of
+from .present import Output, Table, folded, scaled, title_of
 
 SECTIONS = (
     ("scenario", "The scenario in words"),

@@ -290,6 +290,21 @@ class Scenario(BaseModel):
                 raise ValueError(f"leaves_out.{mid}: give the reason for leaving it out")
         return v
 
+    @model_validator(mode="after")
+    def _within_horizon(self) -> Scenario:
+        """A measure wholly outside the horizon is a mistake (it would change nothing)."""
+        end = self.end
+        for i, m in enumerate(self.measures):
+            last = m.end[1] if isinstance(m.end, tuple) else m.end
+            if m.start >= end or (last is not None and last <= self.start):
+                what = f"measure {i + 1} ({m.type}{': ' + m.label if m.label else ''})"
+                raise ValueError(
+                    f"{what} runs from {m.start} to {last or 'open end'}, wholly outside the "
+                    f"horizon {self.start} to {end} (exclusive): it would change nothing; "
+                    "fix: correct its dates, change start or months, or remove it"
+                )
+        return self
+
     @property
     def end(self) -> dt.date:
         """First day after the horizon."""
