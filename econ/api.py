@@ -83,6 +83,23 @@ def run(
     Non-finite members (NaN or inf in any model output) are counted in the attribute
     ``nonfinite_members`` and logged as a warning; they are kept, not dropped.
     """
+    if not isinstance(scenario, (Scenario, str, Path)):
+        raise TypeError(
+            "run(scenario): expected an econ.Scenario, a built-in name or a TOML path, got "
+            f"{type(scenario).__name__}"
+        )
+    if inputs is not None and not isinstance(inputs, (Inputs, str, Path)):
+        raise TypeError(
+            "run(inputs=...): expected econ.Inputs (econ.load_inputs()), a directory or None, "
+            f"got {type(inputs).__name__}"
+        )
+    if months is not None:
+        if isinstance(months, bool) or not isinstance(months, (int, np.integer)):
+            raise TypeError(f"months must be a whole number of months, got {months!r}")
+        if not 1 <= months <= 240:
+            raise ValueError(f"months must be between 1 and 240, got {months}")
+    if isinstance(members, bool) or not isinstance(members, (int, np.integer)):
+        raise TypeError(f"members must be a whole number, got {members!r}")
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     if months is not None:
         sc = sc.with_months(months)

@@ -316,7 +316,8 @@ class Scenario(BaseModel):
 
     def to_toml(self) -> str:
         """The scenario as TOML text that :func:`econ.parse_scenario` reads back to an equal
-        scenario (fields left at their defaults are omitted).
+        scenario (fields left at their defaults are omitted; a measure wholly outside a horizon
+        shortened by :meth:`with_months` is left out, with a comment, as it changes nothing).
 
         A scenario built in Python records this text in its results (``scenario_text``), so
         a result file can be re-run whatever way the scenario was made.
@@ -329,7 +330,14 @@ class Scenario(BaseModel):
             lines.append(f"seed = {self.seed}")
         if self.base_year is not None:
             lines.append(f"base_year = {_toml_value(self.base_year)}")
-        for m in self.measures:
+        end = self.end
+        for i, m in enumerate(self.measures):
+            last = m.end[1] if isinstance(m.end, tuple) else m.end
+            if m.start >= end or (last is not None and last <= self.start):
+                # a horizon shortened by with_months: the measure changes nothing, and a file
+                # with it would be refused (Scenario._within_horizon)
+                lines += ["", f"# measure {i + 1} ({m.type}) left out: outside the horizon"]
+                continue
             lines += ["", "[[measure]]", f"type = {_toml_value(m.type)}"]
             for k, v in m.model_dump(exclude_defaults=True, exclude={"type"}).items():
                 lines.append(f"{k} = {_toml_value(v)}")
