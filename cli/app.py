@@ -33,6 +33,7 @@ from .common import (
     WorkersOpt,
     XlsxOpt,
     check_baseline,
+    check_new,
     check_plot_path,
     guard,
     load_and_run,
@@ -78,6 +79,9 @@ def _version(value: bool) -> None:
 def main_callback(
     debug: bool = typer.Option(False, "--debug", help="Show the full traceback on errors."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or notes on stderr."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace files that --out, --out-dir or --plot would overwrite."
+    ),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
     ),
@@ -85,6 +89,7 @@ def main_callback(
     """chokepoint: revenue lost, diverted and delayed when crossings are taxed or closed."""
     OPTS["debug"] = debug
     OPTS["quiet"] = quiet
+    OPTS["force"] = force
 
 
 @app.command()
@@ -127,10 +132,17 @@ def run(
         from econ.report.outputs import RUN_TABLES, run_output
 
         xlsx = out is not None and out.suffix.lower() == ".xlsx"
+        if out is not None and out.suffix.lower() not in (".nc", ".xlsx"):
+            raise typer.BadParameter(
+                f"--out writes FILE.nc (the Dataset) or FILE.xlsx (the tables), not "
+                f"{out.suffix or 'a file without extension'}",
+                param_hint="--out",
+            )
         if fmt is Format.xlsx and not xlsx:
             raise typer.BadParameter("--format xlsx needs --out FILE.xlsx", param_hint="--out")
         if plot is not None:
             check_plot_path(plot)
+        check_new(out, plot)
         opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
         ds = load_and_run(scenario, inputs, params, months, base_year=base_year, **opts)
         names = RUN_TABLES if table is Table.all else (table.value,)
@@ -270,11 +282,14 @@ def scenarios(
         from econ.io.inputs import inputs_for
 
         inp = econ.load_inputs(inputs, base_year=base_year)
-        rows, measures = [], []
+        rows, measures, networks = [], [], {}
         for name, path in econ.builtin_scenarios().items():
             sc = econ.load_scenario(path)
             on = inputs_for(sc, inp, base_year)
-            econ.Model(on, sc)  # raises a one-line InputError if a selector does not fit the inputs
+            if on.label not in networks:
+                networks[on.label] = econ.Network.from_inputs(on)
+            # raises a one-line InputError if a selector does not fit the inputs
+            econ.Model(on, sc, network=networks[on.label], economy=False)
             text = sc.description.strip()
             rows.append(
                 {
@@ -306,14 +321,33 @@ def scenarios(
             names.append("measures")
         result = legacy("scenarios", tables, names=names, base_year=base_year)
         if fmt in (Format.table, Format.markdown) and not brief:
-            sys.stdout.write(_scenarios_text(rows, measures, fmt is Format.markdown))
+            raw = {
+                n: econ.load_scenario(p).description for n, p in econ.builtin_scenarios().items()
+            }
+            sys.stdout.write(_scenarios_text(rows, measures, fmt is Format.markdown, raw))
             return
         emit(result, fmt, out_file=out)
 
     guard(go)
 
 
-def _scenarios_text(rows: list[dict], measures: list[dict], markdown: bool) -> str:
+def _paragraphs(text: str) -> list[str]:
+    """A description's paragraphs and list items, each as one line (its own wrapping gone)."""
+    out: list[str] = []
+    for line in text.strip().splitlines():
+        stripped = line.strip()
+        if not stripped:
+            out.append("")
+        elif stripped.startswith(("- ", "* ")) or not out or not out[-1]:
+            out.append(stripped)
+        else:
+            out[-1] += " " + stripped
+    return [p for p in out if p]
+
+
+def _scenarios_text(
+    rows: list[dict], measures: list[dict], markdown: bool, raw: dict[str, str]
+) -> str:
     """The built-in scenarios for people: whole descriptions and every measure's source,
     wrapped to the terminal (a table would cut them)."""
     import shutil
@@ -327,7 +361,17 @@ def _scenarios_text(rows: list[dict], measures: list[dict], markdown: bool) -> s
             f"{r['measures']} measure(s)"
         )
         out.append(f"## {head}" if markdown else head + "\n" + "=" * min(len(head), width))
-        out.append(textwrap.fill(r["description"], width) if r["description"] else "")
+        for par in _paragraphs(raw.get(r["name"], r["description"])):
+            item = par.startswith(("- ", "* "))
+            out.append(
+                textwrap.fill(
+                    par,
+                    width,
+                    subsequent_indent="  " if item else "",
+                    break_on_hyphens=False,
+                    break_long_words=False,
+                )
+            )
         for m in (m for m in measures if m["scenario"] == r["name"]):
             out.append(
                 textwrap.fill(f"{m['measure']}. {m['what']}", width, subsequent_indent="   ")
@@ -371,6 +415,7 @@ def compare(
 
         if plot is not None:
             check_plot_path(plot)
+        check_new(out, plot)
         res = _run_many(names, inputs, params, months, base_year, members, seed, baseline, workers)
         if plot is not None:
             save_chart(res, plot)
@@ -427,6 +472,7 @@ def plot(
 
     def go() -> None:
         check_plot_path(out)
+        check_new(out)
         res = _run_many(
             names or ["default"],
             inputs,
@@ -479,6 +525,7 @@ def sweep(
         check_baseline(baseline)
         if plot is not None:
             check_plot_path(plot)
+        check_new(out, plot)
         field, values = parse_set(set_)
         sc = econ.load_scenario(scenario)
         if months is not None:
@@ -564,6 +611,7 @@ def report(
                 f"a report is .html, .md or .xlsx, not {out.suffix or 'no extension'}",
                 param_hint="--out",
             )
+        check_new(out)
         names_ = names or ["default"]
         res = _run_many(names_, inputs, params, months, base_year, members, seed, baseline, workers)
         scs = {}

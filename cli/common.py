@@ -18,8 +18,8 @@ import typer.core
 from .formats import Format, Units
 
 #: global flags, set by the main callback (they may stand before or after the subcommand)
-OPTS = {"debug": False, "quiet": False}
-GLOBAL_FLAGS = ("--debug", "--quiet", "-q")
+OPTS = {"debug": False, "quiet": False, "force": False}
+GLOBAL_FLAGS = ("--debug", "--quiet", "-q", "--force")
 
 InputsOpt = typer.Option(
     None,
@@ -190,10 +190,23 @@ def progress_bar(total_label: str):
     return prog, cb
 
 
+def check_new(*paths: Path | None) -> None:
+    """Refuse, before any work, to overwrite an existing file without ``--force``."""
+    from econ.errors import InputError
+
+    for path in paths:
+        if path is not None and Path(path).is_file() and not OPTS["force"]:
+            raise InputError(
+                f"{path} exists; fix: add --force to replace it, or write to another file"
+            )
+
+
 def write_atomic(path: Path, writer: Callable[[Path], None]) -> None:
-    """Write ``path`` through a temporary file in the same directory (see econ.io.write)."""
+    """Write ``path`` through a temporary file in the same directory (see econ.io.write); an
+    existing file is replaced only with ``--force`` (one line, exit 1, otherwise)."""
     from econ.io.write import write_atomic as _write
 
+    check_new(path)
     _write(path, writer)
 
 

@@ -11,6 +11,7 @@ ensemble draws uniformly between them. The record itself is :class:`econ.spec.Sc
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ from pydantic import ValidationError
 from ..errors import InputError, input_error
 from ..spec.scenario import MEASURE_TYPES, Scenario
 from .toml import parse_toml, read_toml, resolve_toml
+
+log = logging.getLogger(__name__)
 
 
 def builtin_dir() -> Path:
@@ -181,17 +184,46 @@ def compose(
         raise input_error(file, "'remove_measures' must be a list", found=drop)
     gone = {_measure_ref(file, r, measures, "remove_measures") for r in drop}
     measures = [m for i, m in enumerate(measures) if i not in gone]
+    measures = _within(measures, out, file)
     out["measure"] = measures + list(data.get("measure", []))
     if "name" not in data:
         out["name"] = Path(file).stem if file.endswith(".toml") else f"{base.get('name')}-variant"
     return out
 
 
+def _within(measures: list[dict], out: dict[str, Any], file: str) -> list[dict]:
+    """The base's measures that touch the variant's horizon: a variant that moves or shortens
+    the horizon leaves out the inherited measures wholly outside it (logged), where a measure
+    the file itself adds there is an error (Scenario._within_horizon)."""
+    import datetime as dt
+
+    from ..spec.scenario import add_months
+
+    def day(v: Any) -> dt.date | None:
+        if isinstance(v, list):
+            v = v[-1] if v else None
+        return None if v is None else dt.date.fromisoformat(str(v)[:10])
+
+    try:
+        start, months = day(out["start"]), int(out["months"])
+        end = add_months(start, months)
+        kept = []
+        for m in measures:
+            first, last = day(m.get("start")), day(m.get("end"))
+            if first is not None and (first >= end or (last is not None and last <= start)):
+                log.info("%s: inherited measure %r left out: outside the horizon", file, m)
+                continue
+            kept.append(m)
+    except (KeyError, TypeError, ValueError):
+        return measures  # malformed fields: validation names them
+    return kept
+
+
 def parse_scenario(text: str, file: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
     """Parse and validate scenario TOML text (``extends`` resolved, relative to
     ``base_dir``)."""
     data = parse_toml(text, file)
-    if "extends" in data:
+    if any(k in data for k in COMPOSITION_FIELDS):  # compose refuses them without extends
         sc = scenario_from_data(compose(data, file, base_dir), file)
         return sc.model_copy(update={"text": _composed_text(sc, text)})
     return scenario_from_data(data, file, text)
@@ -210,7 +242,7 @@ def load_scenario(path_or_name: str | Path) -> Scenario:
     """Load a scenario by built-in name (e.g. ``"default"``) or from a TOML path."""
     p = resolve_toml(path_or_name, builtin_scenarios(), "scenario")
     data, text = read_toml(p, what="scenario file")
-    if "extends" in data:
+    if any(k in data for k in COMPOSITION_FIELDS):  # compose refuses them without extends
         sc = scenario_from_data(compose(data, p.name, p.parent), p.name)
         return sc.model_copy(update={"text": _composed_text(sc, text)})
     return scenario_from_data(data, p.name, text)

@@ -46,7 +46,7 @@ PART_COLORS = {
 #: where the neighbours' names go on the map (label positions only, not borders)
 NEIGHBOURS = {
     "PAKISTAN": (70.3, 30.6),
-    "IRAN": (59.6, 33.0),
+    "IRAN": (60.4, 33.4),
     "TURKMENISTAN": (61.3, 37.0),
     "UZBEKISTAN": (66.0, 38.4),
     "TAJIKISTAN": (70.2, 38.0),
