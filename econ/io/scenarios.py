@@ -40,7 +40,7 @@ _TYPE_WORDS = {
     "int_parsing": "expected a whole number",
     "int_from_float": "expected a whole number",
     "string_type": "expected a string",
-    "list_type": "expected a list, e.g. [\"a\", \"b\"]",
+    "list_type": 'expected a list, e.g. ["a", "b"]',
     "literal_error": None,  # pydantic's message lists the choices
     "greater_than": None,
     "less_than_equal": None,
