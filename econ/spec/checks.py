@@ -74,7 +74,7 @@ def in_bounds(v: float | tuple[float, float], lo: float, hi: float, unit: str = 
     """``ValueError`` unless ``v`` (or both ends of a range) lies in ``[lo, hi]``."""
     for x in v if isinstance(v, tuple) else (v,):
         if not lo <= x <= hi:
-            raise ValueError(f"{x!r} is outside the allowed range [{lo:g}, {hi:g}]" + unit)
+            raise ValueError(f"{x!r} is out of range [{lo:g}, {hi:g}]" + unit)
 
 
 def strict_date(v: Any, lo: dt.date = DATE_MIN, hi: dt.date = DATE_MAX) -> dt.date:
