@@ -9,7 +9,9 @@ Column types and ranges are checked with pandera schemas generated from
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import io
 import logging
 import math
 from importlib import resources
@@ -20,9 +22,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, input_error
+from ..spec.checks import DATE_MAX, describe, in_bounds, strict_date, strict_number
 from ..spec.inputs import Inputs
 from ..spec.parameters import parse_parameters
-from .toml import read_toml
+from .toml import BOM, read_text, read_toml
 
 log = logging.getLogger(__name__)
 
@@ -155,22 +158,45 @@ def _first_failure_message(file: str, exc: Exception, rows: pd.DataFrame) -> Inp
 
 
 def _read_table(directory: Path, file: str, schema: pd.DataFrame) -> pd.DataFrame:
-    """Read one CSV and validate it against its data-dictionary rows."""
-    path = directory / file
-    if not path.is_file():
-        raise input_error(
-            file,
-            f"file not found in {directory}",
-            fix=f"add {file} (see schema.csv for its columns) or pass --inputs DIR",
-        )
+    """Read one CSV and validate it against its data-dictionary rows.
+
+    The file must be UTF-8 (a byte-order mark is accepted and dropped; CRLF line ends are
+    fine), have at least one data row, and every row must have every column.
+    """
+    text = read_text(
+        directory / file,
+        file,
+        what="file",
+        fix=f"add {file} (see schema.csv for its columns) or pass --inputs DIR",
+    )
+    if text.startswith(BOM):
+        log.info("%s: UTF-8 byte-order mark dropped", file)
+        text = text[len(BOM) :]
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise input_error(
             file,
             f"malformed CSV: {str(exc).splitlines()[0]}",
-            fix="check the commas and quotes on that line",
+            fix="check the commas and quotes on that line (and that the file has a header)",
         ) from None
+    if df.empty:
+        raise input_error(
+            file,
+            "no data rows (only a header)",
+            fix=f"add the rows of {file} (see schema.csv), or restore the shipped file",
+        )
+    short = df.isna().any(axis=1).to_numpy()  # pandas fills the cells a short row lacks
+    if short.any():
+        i = int(np.flatnonzero(short)[0])
+        n = int(df.iloc[i].notna().sum())
+        raise input_error(
+            file,
+            f"row has {n} of {df.shape[1]} cells (cut short, or a comma missing)",
+            row=i + 2,
+            column=str(df.columns[n]),
+            fix="complete the row: one cell per column of the header",
+        )
     rows = schema[schema["file"] == file]
     for col in rows["column"]:
         if col not in df.columns:
@@ -260,44 +286,59 @@ def _hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
+#: base_year.toml: each field with its kind and, for numbers, the allowed range
+BASE_YEAR_FIELDS: dict[str, tuple[str, float, float]] = {
+    "label": ("str", 0, 0),
+    "start": ("date", 0, 0),
+    "end": ("date", 0, 0),
+    "afn_per_usd": ("float", 30.0, 200.0),  # as revenue_monthly.csv afn_per_usd
+    "customs_revenue_afn": ("float", 1.0, 1.0e13),  # as revenue_by_crossing.csv revenue_afn
+    "imports_usd": ("float", 0.0, 1.0e11),
+    "exports_usd": ("float", 0.0, 1.0e11),
+    "source": ("str", 0, 0),
+}
+BASE_YEAR_OPTIONAL = ("imports_usd", "exports_usd")
+
+
 def _check_base_year(data: dict[str, Any]) -> dict[str, Any]:
+    """base_year.toml: known fields, strict types (no booleans or numeric strings), finite
+    numbers in range, dates in order."""
     file = "base_year.toml"
-    for key, kind in (
-        ("label", str),
-        ("start", str),
-        ("end", str),
-        ("afn_per_usd", float),
-        ("customs_revenue_afn", float),
-    ):
+    for key in data:
+        if key not in BASE_YEAR_FIELDS:
+            raise input_error(
+                file,
+                f"unknown field '{key}'",
+                expected=", ".join(BASE_YEAR_FIELDS),
+                fix="remove it or correct its spelling",
+            )
+    out = dict(data)
+    for key, (kind, lo, hi) in BASE_YEAR_FIELDS.items():
         if key not in data:
+            if key in BASE_YEAR_OPTIONAL:
+                continue
             raise input_error(file, f"missing field '{key}'", fix=f"add {key} = ...")
         val = data[key]
-        if kind is float:
-            if not isinstance(val, (int, float)) or not math.isfinite(val) or val <= 0:
-                raise input_error(
-                    file,
-                    f"field '{key}' must be a positive number",
-                    found=val,
-                    fix=f"set {key} to a positive number",
-                )
-    try:
-        start = pd.Timestamp(str(data["start"]))
-        end = pd.Timestamp(str(data["end"]))
-    except ValueError:
-        raise input_error(
-            file,
-            "start/end are not dates",
-            found=(data["start"], data["end"]),
-            fix="write dates as YYYY-MM-DD",
-        ) from None
-    if end <= start:
+        try:
+            if kind == "float":
+                out[key] = strict_number(val)
+                in_bounds(out[key], lo, hi)
+            elif kind == "date":
+                out[key] = strict_date(val, dt.date(1900, 1, 1), DATE_MAX).isoformat()
+            elif not isinstance(val, str):
+                raise ValueError(f"expected a string, found {describe(val)}")
+        except ValueError as exc:
+            raise input_error(
+                file, f"field '{key}': {exc}", fix=f"set {key} to a valid value"
+            ) from None
+    if out["end"] <= out["start"]:
         raise input_error(
             file,
             "end is not after start",
-            found=(str(start.date()), str(end.date())),
+            found=(out["start"], out["end"]),
             fix="put the dates in order",
         )
-    return dict(data)
+    return out
 
 
 def load_inputs(dir: str | Path | None = None) -> Inputs:
