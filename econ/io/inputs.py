@@ -14,6 +14,7 @@ import hashlib
 import io
 import logging
 import math
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,14 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, input_error
-from ..spec.checks import DATE_MAX, describe, in_bounds, strict_date, strict_number
+from ..spec.checks import (
+    DATE_MAX,
+    describe,
+    in_bounds,
+    strict_date,
+    strict_number,
+    type_argument,
+)
 from ..spec.inputs import Inputs
 from ..spec.parameters import parse_parameters
 from .toml import BOM, read_text, read_toml
@@ -355,6 +363,8 @@ def load_inputs(dir: str | Path | None = None) -> Inputs:
     InputError
         On the first invalid file, row or field (one-line message).
     """
+    if dir is not None:
+        type_argument("dir", dir, (str, os.PathLike), "a directory path or None")
     directory = Path(dir) if dir is not None else default_inputs_dir()
     if not directory.is_dir():
         raise input_error(

@@ -14,12 +14,17 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..spec.checks import MAX_MEMBERS, int_argument
 from ..spec.inputs import Inputs
 from ..spec.scenario import Scenario
-from .model import Model, root_seed
-from .record import VARIABLES
+from . import arguments as arg
+from .memory import check_memory, ensemble_bytes
+from .model import Model, finish, root_seed
 
 log = logging.getLogger(__name__)
+
+#: most worker processes (the CLI's --workers maximum)
+MAX_WORKERS = 64
 
 
 def run_members(
@@ -40,10 +45,22 @@ def run_members(
     from the root seed (``rng``, else the scenario's, else 0) and run ``chunk_size`` at a time,
     on ``workers`` processes when more than one. Non-finite members are counted and logged.
     """
-    if members < 1:
-        raise ValueError(f"members must be at least 1, got {members}")
-    if chunk_size < 1 or workers < 1:
-        raise ValueError("chunk_size and workers must be at least 1")
+    arg.check_inputs_argument(inputs)
+    arg.check_scenario_argument(scenario)
+    members = arg.check_members(members)
+    arg.check_rng(rng)
+    arg.check_freq(freq)
+    arg.check_forecast(forecast)
+    chunk_size = int_argument("chunk_size", chunk_size, 1, MAX_MEMBERS)
+    workers = int_argument("workers", workers, 1, MAX_WORKERS)
+    arg.check_progress(progress)
+    check_memory(
+        ensemble_bytes(
+            inputs, scenario, members, freq=freq, chunk_size=chunk_size, workers=workers
+        ),
+        what=f"{members:,} member(s) of {scenario.name}",
+        fix="run fewer members (or a coarser freq, or fewer workers)",
+    )
     if members == 1:
         model = Model(inputs, scenario, rng=rng, freq=freq, forecast=forecast)
         log.info("running %s: %d days, 1 member (deterministic)", scenario.name, model.T)
@@ -81,7 +98,7 @@ def run_members(
     ds = stack.dataset
     ds.attrs.update(
         members=members,
-        seed=seed,
+        seed=str(seed),
         deterministic=0,
         history=f"{ds.attrs['history'].split(':')[0]}: run {scenario.name} "
         f"({members} member(s), freq {freq})",
@@ -141,21 +158,3 @@ def _chunk_model(
 
 def _run_chunk(job: tuple) -> xr.Dataset:
     return _chunk_model(*job).run().result()
-
-
-def finish(ds: xr.Dataset) -> xr.Dataset:
-    """Count members with non-finite model outputs; log them (never drop them)."""
-    bad = np.zeros(ds.sizes["member"], bool)
-    for name in VARIABLES:
-        da = ds[name]
-        bad |= ~np.isfinite(da.values).reshape(da.sizes["member"], -1).all(axis=1)
-    n = int(bad.sum())
-    ds.attrs["nonfinite_members"] = n
-    if n:
-        log.warning(
-            "%d of %d member(s) have non-finite results (members %s); they are kept",
-            n,
-            ds.sizes["member"],
-            ", ".join(map(str, ds["member"].values[bad][:10])),
-        )
-    return ds

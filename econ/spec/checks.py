@@ -34,15 +34,17 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def describe(v: Any) -> str:
-    """A value as a message shows it: its repr, with its type when that is the point."""
+    """A value as a message shows it: its repr (cut at 60 characters), with its type when
+    that is the point (a boolean or a string where a number belongs)."""
     if isinstance(v, bool):
         return f"boolean {v!r}"
+    text = " ".join(repr(v).split())
+    text = text if len(text) <= 60 else text[:57] + "..."
     if isinstance(v, str):
-        return f"string {v!r}"
+        return f"string {text}"
     if isinstance(v, (list, tuple, dict)):
-        text = repr(v)
-        return f"{type(v).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
-    return repr(v)
+        return f"{type(v).__name__} {text}"
+    return text
 
 
 def strict_number(v: Any) -> float:
