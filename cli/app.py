@@ -17,6 +17,7 @@ from .calibrate_cmd import register as _register_calibrate
 from .common import (
     OPTS,
     BaselineOpt,
+    ForceOpt,
     FormatOpt,
     Group,
     InputsOpt,
@@ -27,6 +28,7 @@ from .common import (
     SeedOpt,
     WorkersOpt,
     check_baseline,
+    check_out,
     guard,
     load_inputs,
     note,
@@ -49,6 +51,10 @@ app = typer.Typer(
 inputs_app = typer.Typer(help="Inspect and validate input data.", no_args_is_help=True)
 app.add_typer(inputs_app, name="inputs")
 _register_calibrate(app)
+
+
+#: the formats the tornado chart can be drawn in (matplotlib)
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
 
 class Table(StrEnum):
@@ -86,7 +92,17 @@ def run(
     fmt: Format = FormatOpt,
     table: Table = typer.Option(Table.all, "--table", help="Which table(s) to print."),
     out: Path | None = typer.Option(
-        None, "--out", help="Write the full Dataset to this netCDF file.", dir_okay=False
+        None,
+        "--out",
+        help="Write the full Dataset to this netCDF file (.nc; a new file unless --force).",
+        dir_okay=False,
+    ),
+    force: bool = ForceOpt,
+    no_stamp: bool = typer.Option(
+        False,
+        "--no-stamp",
+        help="With --out: leave out the creation stamp (date_created), so that the same run "
+        "writes a byte-identical file.",
     ),
     members: int = MembersOpt,
     seed: int | None = SeedOpt,
@@ -110,9 +126,18 @@ def run(
 
         from .render import render_many
 
+        check_out(out, (".nc",), force, "--out")
         inp = load_inputs(inputs, params)
         ds = run_one(
-            scenario, inp, months, members=members, seed=seed, baseline=baseline, workers=workers
+            scenario,
+            inp,
+            months,
+            members=members,
+            seed=seed,
+            baseline=baseline,
+            workers=workers,
+            out=out,
+            percentiles_only=percentiles_only,
         )
         tables = []
         if table in (Table.all, Table.crossings):
@@ -125,8 +150,10 @@ def run(
         if table in (Table.all, Table.path):
             tables.append(("National customs revenue by month (USD)", national_path(ds)))
         if out is not None:
+            from econ.io.write import write_netcdf
+
             saved = percentiles(ds) if percentiles_only and ds.sizes["member"] > 1 else ds
-            write_atomic(out, lambda p: saved.to_netcdf(p, engine="scipy"))
+            write_netcdf(saved, out, stamp=not no_stamp)
             note(f"wrote {out}")
         sys.stdout.write(render_many(tables, fmt))
         summary_lines(ledger_summary(ds), fmt)
@@ -289,6 +316,7 @@ def sensitivity(
         Metric.revenue_loss, "--metric", help="Metric the tornado chart shows."
     ),
     top: int = typer.Option(15, "--top", min=1, help="Parameters in the chart."),
+    force: bool = ForceOpt,
     fmt: Format = FormatOpt,
     params: Path | None = ParamsOpt,
     workers: int = WorkersOpt,
@@ -313,6 +341,7 @@ def sensitivity(
                 raise econ.InputError(
                     "--plot needs matplotlib; fix: pip install 'chokepoint[plot]'"
                 ) from None
+        check_out(plot, PLOT_SUFFIXES, force, "--plot")
         inp = load_inputs(inputs, params)
         sc = econ.load_scenario(scenario)
         if months is not None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from .common import OPTS, guard, note, write_atomic
+from .common import OPTS, ForceOpt, check_out, guard, note, write_atomic
 from .render import Format
 
 
@@ -69,6 +69,7 @@ def register(app: typer.Typer) -> None:
             False, "--include-weak", help="Also write weakly identified estimates to --out."
         ),
         fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
+        force: bool = ForceOpt,
     ) -> None:
         """Estimate the route-substitution elasticity and adjustment time scales from the panel.
 
@@ -88,6 +89,7 @@ def register(app: typer.Typer) -> None:
 
             from .render import render_many
 
+            check_out(out, (".toml",), force, "--out")
             inp = econ.load_inputs(inputs)
             pan = load_panel(panel if panel is not None else _default_panel(inp), inputs=inp)
             names = tuple(param) if param else DEFAULT_PARAMS

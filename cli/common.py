@@ -8,6 +8,7 @@ imported inside the helpers so that ``chokepoint --help`` stays fast.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -37,7 +38,11 @@ MembersOpt = typer.Option(
     help="Ensemble members (1 = deterministic run at central values).",
 )
 SeedOpt = typer.Option(
-    None, "--seed", min=0, help="Root seed of the ensemble (default: the scenario's, else 0)."
+    None,
+    "--seed",
+    min=0,
+    max=2**64 - 1,
+    help="Root seed of the ensemble, 0 to 2^64-1 (default: the scenario's, else 0).",
 )
 BaselineOpt = typer.Option(
     "flat",
@@ -52,11 +57,13 @@ ParamsOpt = typer.Option(
 )
 WorkersOpt = typer.Option(1, "--workers", min=1, max=64, help="Processes for ensemble chunks.")
 MonthsOpt = typer.Option(None, "--months", min=1, max=240, help="Override the horizon.")
+ForceOpt = typer.Option(False, "--force", help="Replace the output file if it exists.")
 ScenarioArg = typer.Argument("default", help="Built-in scenario name or path to a TOML file.")
 
 
 class Group(typer.core.TyperGroup):
-    """The command group: global flags (``--debug``, ``--quiet``) may follow the subcommand."""
+    """The command group: global flags (``--debug``, ``--quiet``) may follow the subcommand;
+    a usage error is one line on stderr and exit code 2."""
 
     def parse_args(self, ctx, args: list[str]) -> list[str]:
         if "--" in args:
@@ -66,6 +73,35 @@ class Group(typer.core.TyperGroup):
         flags = [a for a in head if a in GLOBAL_FLAGS]
         rest = [a for a in head if a not in GLOBAL_FLAGS]
         return super().parse_args(ctx, flags + rest + tail)
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        from typer._click.exceptions import NoArgsIsHelpError, UsageError
+
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except NoArgsIsHelpError as exc:
+            # the help was shown when the error was made (rich prints it); plain click returns it
+            if exc.format_message().strip():
+                typer.echo(exc.format_message())
+            sys.exit(exc.exit_code)
+        except UsageError as exc:
+            typer.echo(usage_line(exc), err=True)
+            sys.exit(exc.exit_code)
+        except typer.Exit as exc:
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            typer.echo("error: aborted", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def usage_line(exc) -> str:
+    """A click usage error as one line: the message and where to find the usage."""
+    msg = " ".join(exc.format_message().split())
+    path = exc.ctx.command_path if exc.ctx is not None else "chokepoint"
+    return f"error: {msg} (usage: {path} --help)"
 
 
 def fail(exc: BaseException) -> None:
@@ -77,14 +113,39 @@ def fail(exc: BaseException) -> None:
     raise typer.Exit(1)
 
 
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived: unwinds the command (temporary files are removed on the way)
+    and ends it with one line and exit code 128 + the signal's number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _interrupt(signum, frame) -> None:
+    raise Interrupted(signum)
+
+
 def guard(fn: Callable[[], None]) -> None:
-    """Run a command body: input errors and other expected failures become one line, exit 1."""
+    """Run a command body: input errors and other expected failures become one line, exit 1;
+    SIGINT and SIGTERM one line, exit 130 and 143."""
     from econ.errors import InputError
 
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, _interrupt) for s in handled}
     try:
         fn()
     except InputError as exc:
         fail(exc)
+    except (Interrupted, KeyboardInterrupt) as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        removed = [n for n in getattr(exc, "__notes__", []) if n.startswith("removed")]
+        typer.echo(
+            f"error: interrupted by {signal.Signals(signum).name}"
+            + (f"; {'; '.join(removed)}, nothing written" if removed else ""),
+            err=True,
+        )
+        raise typer.Exit(128 + int(signum)) from None
     except (typer.Exit, typer.Abort):
         raise
     except BrokenPipeError:
@@ -101,6 +162,9 @@ def guard(fn: Callable[[], None]) -> None:
             err=True,
         )
         raise typer.Exit(1) from None
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 def note(text: str) -> None:
@@ -130,6 +194,14 @@ def progress_bar(total_label: str):
         prog.update(task, completed=done, total=total)
 
     return prog, cb
+
+
+def check_out(path: Path | None, suffixes: tuple[str, ...], force: bool, option: str) -> None:
+    """Refuse an output path before any work (see :func:`econ.io.write.check_output`)."""
+    if path is not None:
+        from econ.io.write import check_output
+
+        check_output(path, suffixes=suffixes, force=force, option=option)
 
 
 def write_atomic(path: Path, writer: Callable[[Path], None]) -> None:
@@ -170,14 +242,29 @@ def run_one(
     seed: int | None = None,
     baseline: str = "flat",
     workers: int = 1,
+    out: Path | None = None,
+    percentiles_only: bool = False,
 ):
-    """Load and run one scenario with a progress bar; warn about non-finite members."""
+    """Load and run one scenario with a progress bar; warn about non-finite members.
+
+    Before running, the memory guard estimates what the run (and writing ``out``) needs and
+    refuses in one line when the machine does not have it."""
     import econ
+    from econ.model.memory import check_memory, ensemble_bytes, writer_bytes
 
     check_baseline(baseline)
     sc = econ.load_scenario(scenario)
     if months is not None:
         sc = sc.with_months(months)
+    parts = ensemble_bytes(inputs, sc, members, workers=workers)
+    if out is not None:
+        parts.update(writer_bytes(parts["the result"], members, percentiles_only))
+    check_memory(
+        parts,
+        what=f"--members {members:,}" + (" with --out" if out is not None else ""),
+        fix="use fewer --members"
+        + (" or --percentiles-only" if out is not None and not percentiles_only else ""),
+    )
     kw = dict(inputs=inputs, members=members, rng=seed, baseline=baseline, workers=workers)
     prog, cb = progress_bar(label or sc.name)
     if prog is not None:
