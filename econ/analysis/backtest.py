@@ -28,6 +28,7 @@ from .. import equations as eq
 from ..errors import input_error
 from ..io.episodes import builtin_episodes, load_episode
 from ..model import Model
+from ..model.memory import check_memory, model_bytes
 from ..model.network import Network, UnknownId
 from ..model.record import cleared_by_route as _cleared_by_route
 from ..spec.episode import Episode, Outcome
@@ -441,8 +442,17 @@ def grid_errors(
     cols: dict[str, np.ndarray] = {}
     episode_of, window_end = {}, {}
     network = Network.from_inputs(inputs)
-    for n in list(builtin_episodes()) if episodes is None else episodes:
-        ep = load_episode(n)
+    eps = [load_episode(n) for n in (list(builtin_episodes()) if episodes is None else episodes)]
+    check_memory(
+        {
+            "the largest episode's run": max(
+                (model_bytes(inputs, ep.scenario, len(points), "MS") for ep in eps), default=0
+            )
+        },
+        what=f"a fit grid of {len(points):,} points",
+        fix="use fewer grid values (--grid NAME=V1,V2,...)",
+    )
+    for ep in eps:
         outs = fit_outcomes(ep)
         if not outs:
             continue

@@ -91,10 +91,15 @@ def run_members(
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=workers) as ex:
-            for i, part in enumerate(ex.map(_run_chunk, jobs)):
-                stack.add(part)
-                if progress is not None:
-                    progress((i + 1) * n_days, total)
+            try:
+                for i, part in enumerate(ex.map(_run_chunk, jobs)):
+                    stack.add(part)
+                    if progress is not None:
+                        progress((i + 1) * n_days, total)
+            except BaseException:
+                # interrupted or failed: chunks not yet started are dropped, not run
+                ex.shutdown(wait=False, cancel_futures=True)
+                raise
     ds = stack.dataset
     ds.attrs.update(
         members=members,

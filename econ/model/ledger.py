@@ -270,17 +270,25 @@ def pakistan_net_cost(ledger: np.ndarray) -> np.ndarray:
 
 
 def exchange_ratio(
-    treasury_loss: np.ndarray, pakistan_cost: np.ndarray, *, cumulative: bool
+    treasury_loss: np.ndarray,
+    pakistan_cost: np.ndarray,
+    *,
+    cumulative: bool,
+    atol: np.ndarray | float = 0.0,
 ) -> np.ndarray:
     """Afghan treasury revenue lost per USD of net cost to Pakistan   [1]
 
     ``treasury_loss`` and ``pakistan_cost`` are (M, P). NaN where Pakistan's net cost is not
-    positive (it gains, or gives nothing up): the ratio is then undefined, not infinite.
+    positive (it gains, or gives nothing up): the ratio is then undefined, not infinite. A
+    net cost at or below ``atol`` (per period, (P,) or a scalar; summed with ``cumulative``)
+    counts as nothing given up: rounding noise of a period without measures (±1e-8 USD) would
+    otherwise give a ratio of noise to noise whose sign depends on the order of the input rows.
     """
     if cumulative:
         treasury_loss = np.cumsum(treasury_loss, axis=1)
         pakistan_cost = np.cumsum(pakistan_cost, axis=1)
-    pos = pakistan_cost > 0.0
+        atol = np.cumsum(np.broadcast_to(atol, pakistan_cost.shape[1:]))
+    pos = pakistan_cost > atol
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(pos, treasury_loss / np.where(pos, pakistan_cost, 1.0), np.nan)
 
@@ -336,13 +344,17 @@ def who_pays(
     )
     net = pakistan_net_cost(pk)
     loss = (sums["baseline_customs_revenue"] - sums["customs_revenue"]).sum(axis=(2, 3))
+    # rounding noise of a period's net cost: 1e-9 of its baseline trade value
+    noise = 1e-9 * float(network.e0.sum()) * np.asarray(period_days, float)
     res.update(
         {
             "pakistan_cost": pk,
             "pakistan_net_cost": net,
             "treasury_loss": loss,
-            "coercion_exchange_ratio": exchange_ratio(loss, net, cumulative=False),
-            "coercion_exchange_ratio_cumulative": exchange_ratio(loss, net, cumulative=True),
+            "coercion_exchange_ratio": exchange_ratio(loss, net, cumulative=False, atol=noise),
+            "coercion_exchange_ratio_cumulative": exchange_ratio(
+                loss, net, cumulative=True, atol=noise
+            ),
             "leverage_half_life_months": leverage_half_life(
                 loss, period_days, atol=1e-9 * float((network.e0 * network.rate).sum())
             ),
