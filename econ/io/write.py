@@ -53,7 +53,7 @@ def check_output(
             )
     try:
         st = os.lstat(p)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         st = None
     except OSError as exc:
         raise OutputError(f"{where}: cannot be checked ({exc.strerror})") from None

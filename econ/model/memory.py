@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..spec.inputs import Inputs
-from ..spec.scenario import Scenario
+from ..spec.scenario import Scenario, measure_fields
 from . import ledger
 from .record import LEDGER_VARIABLES, VARIABLES, period_labels
 
@@ -65,7 +65,10 @@ def member_result_bytes(inputs: Inputs, scenario: Scenario, freq: str) -> int:
         for d in dims:
             n *= sizes[d]
         cells += n
-    n_values = len(inputs.parameters) + 2 * len(scenario.measures) + 1
+    ranges = sum(
+        isinstance(getattr(m, f, None), tuple) for m in scenario.measures for f in measure_fields(m)
+    )
+    n_values = len(inputs.parameters) + ranges + 1  # + the forecast baseline's quantile
     return F64 * (cells + n_values)
 
 
