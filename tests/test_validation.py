@@ -351,3 +351,15 @@ def test_results_independent_of_row_order(
         d = _shuffled(src, tmp_path, seed)
         ds = econ.run(sc, inputs=econ.load_inputs(d), months=months, members=2, rng=3)
         xr.testing.assert_allclose(_aligned(ds, ref), ref, rtol=1e-12, atol=1e-6)
+
+
+def test_scenarios_doc_lists_the_bounds() -> None:
+    """docs/scenarios.md's table of allowed ranges is NUMBER_BOUNDS, row for row."""
+    doc = (Path(__file__).parent.parent / "docs" / "scenarios.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in doc.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 3 and cells[0].strip("`") in NUMBER_BOUNDS and " – " in cells[1]:
+            lo, hi = (float(x) for x in cells[1].split(" – "))
+            rows[cells[0].strip("`")] = (lo, hi)
+    assert rows == {k: v[:2] for k, v in NUMBER_BOUNDS.items()}

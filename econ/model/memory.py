@@ -13,7 +13,7 @@ estimates next to measured peaks.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -107,7 +107,7 @@ def writer_bytes(result_bytes: int, members: int, percentiles_only: bool) -> dic
     ``percentiles_only`` the 3 percentiles plus the sorted copy of a variable."""
     if percentiles_only and members > 1:
         per = result_bytes / members
-        return {"the percentiles and their netCDF copy": int(2 * 3 * per + 2 * result_bytes / 8)}
+        return {"the percentiles and their netCDF copy": int(2 * 3 * per + result_bytes / 16)}
     return {"the netCDF writer's copy": result_bytes}
 
 
@@ -140,6 +140,19 @@ def human(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     return f"{n:.1f} TB"  # pragma: no cover
+
+
+def members_that_fit(need: Callable[[int], int], upper: int) -> int:
+    """The largest member count from 1 to ``upper`` whose ``need(members)`` (bytes) fits in
+    the available memory; 0 when not even one member fits, ``upper`` when the guard is off."""
+    avail = available_memory()
+    if avail is None or need(upper) <= avail:
+        return upper
+    lo, hi = 0, upper  # need(lo) fits (or lo == 0), need(hi) does not
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if need(mid) <= avail else (lo, mid)
+    return lo
 
 
 def check_memory(parts: Mapping[str, int], *, what: str, fix: str) -> int:
