@@ -259,6 +259,26 @@ def test_row_cut_short_refused(toy_dir: Path, tmp_path: Path, cut: str) -> None:
     assert_one_line_error(info.value, "trader_groups.csv", "row 4")
 
 
+@pytest.mark.parametrize("row", [0, 1])
+def test_row_with_a_cell_too_many_refused(toy_dir: Path, tmp_path: Path, row: int) -> None:
+    """An unquoted comma shifts the columns; in the only data row pandas took the first cell
+    as an index (a traceback, found by tests/test_fuzz.py)."""
+    d = _copy(toy_dir, tmp_path)
+    lines = (d / "revenue_monthly.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[1] = "0.5, comma," + lines[1]
+    if row:
+        lines.append(lines[1])
+        lines[1] = (toy_dir / "revenue_monthly.csv").read_text(encoding="utf-8").splitlines()[1]
+        lines[1] += "\n"
+    (d / "revenue_monthly.csv").write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(econ.InputError) as info:
+        econ.load_inputs(d)
+    # the first data row: our check (pandas took its first cell as an index); later rows:
+    # pandas' own "Expected 7 fields in line 3, saw 9"
+    tokens = ["row 2", "a comma too many"] if row == 0 else ["line 3", "saw 9"]
+    assert_one_line_error(info.value, "revenue_monthly.csv", *tokens)
+
+
 def test_table_encodings(toy_dir: Path, tmp_path: Path, toy_inputs: econ.Inputs) -> None:
     """A BOM and CRLF line ends read as the plain file; latin-1 and a directory are named."""
     d = _copy(toy_dir, tmp_path)

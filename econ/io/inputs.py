@@ -9,6 +9,7 @@ Column types and ranges are checked with pandera schemas generated from
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import io
@@ -194,17 +195,7 @@ def _read_table(directory: Path, file: str, schema: pd.DataFrame) -> pd.DataFram
             "no data rows (only a header)",
             fix=f"add the rows of {file} (see schema.csv), or restore the shipped file",
         )
-    short = df.isna().any(axis=1).to_numpy()  # pandas fills the cells a short row lacks
-    if short.any():
-        i = int(np.flatnonzero(short)[0])
-        n = int(df.iloc[i].notna().sum())
-        raise input_error(
-            file,
-            f"row has {n} of {df.shape[1]} cells (cut short, or a comma missing)",
-            row=i + 2,
-            column=str(df.columns[n]),
-            fix="complete the row: one cell per column of the header",
-        )
+    _check_row_lengths(file, text)
     rows = schema[schema["file"] == file]
     for col in rows["column"]:
         if col not in df.columns:
@@ -268,6 +259,27 @@ def _read_table(directory: Path, file: str, schema: pd.DataFrame) -> pd.DataFram
                     fix="write a real calendar date YYYY-MM-DD",
                 ) from None
     return out
+
+
+def _check_row_lengths(file: str, text: str) -> None:
+    """Every row has one cell per column of the header (blank lines aside): a row cut short
+    would read as empty cells, and one with a cell too many would shift the columns (pandas
+    takes the first as an index)."""
+    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
+    header = next(reader, [])
+    for cells in reader:
+        if cells and len(cells) != len(header):
+            why = (
+                "cut short or a comma missing"
+                if len(cells) < len(header)
+                else "a comma too many, or a value with a comma not in quotes"
+            )
+            raise input_error(
+                file,
+                f"row has {len(cells)} cells, the header {len(header)} ({why})",
+                row=reader.line_num,
+                fix="one cell per column of the header (quote a value that has a comma)",
+            )
 
 
 def _check_reference(
