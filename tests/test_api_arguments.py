@@ -124,12 +124,6 @@ def test_model_misuse(toy, sc, name: str, call, tokens: list[str]) -> None:
     assert_argument_error(info.value, name, *tokens)
 
 
-def test_step_past_the_horizon(toy, sc) -> None:
-    model = econ.Model(toy, sc.with_months(1)).run()
-    with pytest.raises(econ.InputError, match="all 31 days of the horizon are simulated"):
-        model.step()
-
-
 def test_inputs_with_a_route_removed(toy, sc) -> None:
     """Flows of a removed route used to drop out silently."""
     broken = replace(toy, routes=toy.routes.drop(index="land-east"))

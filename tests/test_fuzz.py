@@ -30,7 +30,7 @@ from econ.io.inputs import TABLES, TOML_FILES
 from econ.io.parameters import apply_parameters_file
 from econ.model.record import FREQS
 from econ.spec.parameters import REQUIRED
-from econ.spec.scenario import NUMBER_BOUNDS
+from econ.spec.scenario import NUMBER_BOUNDS, NUMBER_FIELDS
 
 TOY = Path(__file__).parent / "data" / "toy"
 FUZZ_EXAMPLES = int(os.environ.get("CHOKEPOINT_FUZZ_EXAMPLES", "40"))
@@ -59,6 +59,7 @@ NONNEG = (
     "guarantee_cost",
     "capital_locked",
     "demurrage_cost",
+    "trade_cancelled_value",
 )
 
 _TOY_INPUTS: list[econ.Inputs] = []
@@ -194,7 +195,7 @@ def measure(draw) -> list[str]:
         lines.append(f'announced = "{(START + dt.timedelta(days=s - a)).isoformat()}"')
     for field in econ.spec.MEASURE_NUMBERS[mtype]:
         if field == "lockup_days" or draw(st.booleans()):
-            lo, hi, _ = NUMBER_BOUNDS[field]
+            lo, hi, _ = NUMBER_BOUNDS[mtype][field]
             valid = st.floats(lo, hi).map(repr)
             rng = st.tuples(st.floats(lo, hi), st.floats(lo, hi)).map(
                 lambda t: f"[{min(t)!r}, {max(t)!r}]"
@@ -209,7 +210,7 @@ def measure(draw) -> list[str]:
     return ["[[measure]]", *lines]
 
 
-NUMBER_KEYS = {"months", "seed", *NUMBER_BOUNDS}
+NUMBER_KEYS = {"months", "seed", *NUMBER_FIELDS}
 DATE_KEYS = {"start", "end", "announced"}
 
 

@@ -91,15 +91,19 @@ def test_scenario_refused(text: str, tokens: list[str]) -> None:
     _scenario_error(text, *tokens)
 
 
-@pytest.mark.parametrize("field", sorted(NUMBER_BOUNDS))
-def test_every_measure_number_has_an_upper_bound(field: str) -> None:
-    mtype = next(t for t, fs in econ.spec.MEASURE_NUMBERS.items() if field in fs)
+BOUNDED = [(t, f) for t, fields in NUMBER_BOUNDS.items() for f in fields]
+
+
+@pytest.mark.parametrize("mtype,field", BOUNDED)
+def test_every_measure_number_has_bounds(mtype: str, field: str) -> None:
     extra = "lockup_days = 1\n" if mtype == "bank_guarantee" and field != "lockup_days" else ""
-    hi = NUMBER_BOUNDS[field][1]
+    lo, hi, _ = NUMBER_BOUNDS[mtype][field]
     ok = HEAD + M + f'type = "{mtype}"\n{extra}{field} = {hi}\n'
-    assert econ.parse_scenario(ok).measures[0]  # the bound itself is allowed
+    assert econ.parse_scenario(ok).measures[0]  # the bounds themselves are allowed
+    assert econ.parse_scenario(ok.replace(f"{field} = {hi}", f"{field} = {lo}")).measures[0]
     _scenario_error(ok.replace(f"{field} = {hi}", f"{field} = {hi * 1.001}"), field, "out of range")
-    _scenario_error(ok.replace(f"{field} = {hi}", f"{field} = [0, {hi * 2}]"), field)
+    _scenario_error(ok.replace(f"{field} = {hi}", f"{field} = {lo - 0.001}"), field, "out of range")
+    _scenario_error(ok.replace(f"{field} = {hi}", f"{field} = [{lo}, {hi * 2}]"), field)
 
 
 def test_seed_up_to_2_64_minus_1() -> None:
@@ -314,7 +318,7 @@ PARAM_FILE_CASES = [
     ('[import_demand_elasticity]\np05 = "0.4"\np95 = 2.0\n', ["p05", "string"]),
     ("[import_demand_elasticity]\nby_commodity = [1, 2]\n", ["by_commodity", "not a table"]),
     ('[import_demand_elasticity]\nby_commodity = "fuel"\n', ["by_commodity", "not a table"]),
-    ("[queue_patience_days.by_commodity]\ngoods = 2.0\n", ["cannot have per-commodity"]),
+    ("[closure_expected_days.by_commodity]\ngoods = 2.0\n", ["cannot have per-commodity"]),
     ("[nonesuch]\nvalue = 1.0\n", ["unknown parameter [nonesuch]"]),
     ("queue_patience_days = 3\n", ["not a table"]),
     ("[route_substitution_elasticity]\nvalue = 150.0\n", ["scales", "p95", "give p95"]),
@@ -378,8 +382,8 @@ def test_scenarios_doc_lists_the_bounds() -> None:
     doc = (Path(__file__).parent.parent / "docs" / "scenarios.md").read_text(encoding="utf-8")
     rows = {}
     for line in doc.splitlines():
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        if len(cells) == 3 and cells[0].strip("`") in NUMBER_BOUNDS and " – " in cells[1]:
-            lo, hi = (float(x) for x in cells[1].split(" – "))
-            rows[cells[0].strip("`")] = (lo, hi)
-    assert rows == {k: v[:2] for k, v in NUMBER_BOUNDS.items()}
+        cells = [c.strip().strip("`") for c in line.strip("|").split("|")]
+        if len(cells) == 4 and cells[0] in NUMBER_BOUNDS and " to " in cells[2]:
+            lo, hi = (float(x.replace("−", "-")) for x in cells[2].split(" to "))
+            rows[(cells[0], cells[1])] = (lo, hi)
+    assert rows == {(t, f): b[:2] for t, fs in NUMBER_BOUNDS.items() for f, b in fs.items()}

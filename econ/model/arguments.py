@@ -136,7 +136,7 @@ def check_values(
     for i, m in enumerate(scenario.measures):
         for f in measure_fields(m):
             ranges[measure_key(i, m.type, f)] = (
-                (-float(OPEN_END), float(OPEN_END)) if f == "end" else NUMBER_BOUNDS[f][:2]
+                (-float(OPEN_END), float(OPEN_END)) if f == "end" else NUMBER_BOUNDS[m.type][f][:2]
             )
     for name, v in values.items():
         if name not in ranges:

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
 from ..spec.checks import argument_error
 from ..spec.inputs import Inputs
 from ..spec.scenario import Scenario
@@ -177,13 +176,7 @@ class Model:
 
     def step(self) -> dict[str, np.ndarray]:
         """Advance the simulation by one day; returns that day's national figures, (M,) each:
-        ``customs_revenue``, ``baseline_customs_revenue`` (USD) and ``queue_trucks`` (M, C).
-        Stepping past the horizon is a one-line :class:`~econ.errors.InputError`."""
-        if self.t >= self.T:
-            raise InputError(
-                f"Model.step(): all {self.T} days of the horizon are simulated; fix: read "
-                "result(), or build a Model with a longer horizon (scenario.with_months)"
-            )
+        ``customs_revenue``, ``baseline_customs_revenue`` (USD) and ``queue_trucks`` (M, C)."""
         day = self.engine.step()
         self.record.add(day)
         return {

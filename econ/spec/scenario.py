@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -66,18 +66,23 @@ def measure_fields(measure: Measure) -> tuple[str, ...]:
     return ("end",) + MEASURE_NUMBERS[measure.type]
 
 
-#: allowed range and unit of each numeric measure field (both ends of a range must lie in it;
-#: docs/scenarios.md, "Measure types")
-NUMBER_BOUNDS: dict[str, tuple[float, float, str]] = {
-    "rate": (0.0, 10.0, "share of value, 0.1 = 10%"),
-    "cover": (0.0, 1.0, "share of the base"),
-    "lockup_days": (0.0, 3650.0, "day"),
-    "annual_cost": (0.0, 1.0, "share of the guaranteed amount per year"),
-    "excluded_share": (0.0, 1.0, "share of traders"),
-    "quota": (0.0, 1.0, "share of the matched cargo"),
-    "capacity": (0.0, 1.0, "share of normal capacity"),
-    "extra_days": (0.0, 3650.0, "day"),
+#: allowed range and unit of each numeric field of each measure type (both ends of a range must
+#: lie in it; docs/scenarios.md, "Measure types")
+NUMBER_BOUNDS: dict[str, dict[str, tuple[float, float, str]]] = {
+    "tariff": {"rate": (0.0, 10.0, "share of value, 0.1 = 10%")},
+    "bank_guarantee": {
+        "cover": (0.0, 1.0, "share of the base"),
+        "lockup_days": (0.0, 3650.0, "day"),
+        "annual_cost": (0.0, 1.0, "share of the guaranteed amount per year"),
+        "excluded_share": (0.0, 1.0, "share of traders"),
+    },
+    "restriction": {"quota": (0.0, 1.0, "share of the matched cargo")},
+    "closure": {"capacity": (0.0, 1.0, "share of normal capacity")},
+    "delay": {"extra_days": (0.0, 3650.0, "day")},
+    "afghan_duty": {"rate": (-1.0, 1.0, "change of the collected rate, 0.05 = five points")},
 }
+NUMBER_FIELDS = tuple(sorted({f for fields in NUMBER_BOUNDS.values() for f in fields}))
+
 
 #: a number or a ``[low, high]`` range of numbers: strict (no booleans or strings), finite
 Number = Annotated[float | tuple[float, float], BeforeValidator(number_or_range)]
@@ -111,11 +116,12 @@ class _Measure(BaseModel):
     commodities: list[str] | None = None
     kinds: list[Literal["bilateral", "transit"]] | None = None
 
-    @field_validator(*NUMBER_BOUNDS, check_fields=False)
+    @field_validator(*NUMBER_FIELDS, check_fields=False)
     @classmethod
     def _bounded(cls, v: Any, info: ValidationInfo) -> Any:
         if v is not None:
-            lo, hi, unit = NUMBER_BOUNDS[info.field_name]
+            (mtype,) = get_args(cls.model_fields["type"].annotation)
+            lo, hi, unit = NUMBER_BOUNDS[mtype][info.field_name]
             in_bounds(v, lo, hi, f" ({unit})")
         return v
 
@@ -168,22 +174,12 @@ class Delay(_Measure):
     extra_days: Number
 
 
-def _duty_change(v: Any) -> Any:
-    vals = v if isinstance(v, tuple) else (v,)
-    for x in vals:
-        if not -1.0 <= x <= 1.0:
-            raise ValueError(f"{x} is not a change of a rate in [-1, 1] (0.05 = five points)")
-    return _ordered(v)
-
-
 class AfghanDuty(_Measure):
     """A change in the Afghan collected rate (duty, BRT and fees) on the matched goods and
     routes: ``rate`` in share of value, + raises it, − cuts it (docs/model.md §2, §6)."""
 
     type: Literal["afghan_duty"]
     rate: Number
-
-    _v = field_validator("rate")(classmethod(lambda cls, v: _duty_change(v)))
 
 
 Measure = Annotated[
