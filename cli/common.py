@@ -250,13 +250,7 @@ def run_one(
     Before running, the memory guard estimates what the run (and writing ``out``) needs and
     refuses in one line when the machine does not have it."""
     import econ
-    from econ.model.memory import (
-        available_memory,
-        check_memory,
-        ensemble_bytes,
-        members_that_fit,
-        writer_bytes,
-    )
+    from econ.model.memory import ensemble_bytes, guard_members, members_that_fit, writer_bytes
 
     check_baseline(baseline)
     sc = econ.load_scenario(scenario)
@@ -269,20 +263,21 @@ def run_one(
             parts.update(writer_bytes(parts["the result"], m, pct))
         return parts
 
-    if sum(need(members).values()) > (available_memory() or float("inf")):
-        fits = members_that_fit(lambda m: sum(need(m).values()), members)
-        fix = f"use at most {fits:,} --members" if fits else "free memory"
+    def fix(fits: int) -> str:
+        text = f"use at most {fits:,} --members" if fits else "free memory"
         if out is not None and not percentiles_only:
             with_pct = members_that_fit(lambda m: sum(need(m, True).values()), members)
             if with_pct > fits:
-                fix += " or --percentiles-only" + (
-                    f" (which fits up to {with_pct:,})" if with_pct < members else ""
-                )
-        check_memory(
-            need(members),
-            what=f"--members {members:,}" + (" with --out" if out is not None else ""),
-            fix=fix,
-        )
+                text += " or --percentiles-only"
+                text += f" (which fits up to {with_pct:,})" if with_pct < members else ""
+        return text
+
+    guard_members(
+        need,
+        members,
+        what=f"--members {members:,}" + (" with --out" if out is not None else ""),
+        fix=fix,
+    )
     kw = dict(inputs=inputs, members=members, rng=seed, baseline=baseline, workers=workers)
     prog, cb = progress_bar(label or sc.name)
     if prog is not None:

@@ -18,8 +18,7 @@ from ..spec.checks import MAX_MEMBERS, int_argument
 from ..spec.inputs import Inputs
 from ..spec.scenario import Scenario
 from . import arguments as arg
-from . import memory
-from .memory import check_memory, ensemble_bytes, members_that_fit
+from .memory import ensemble_bytes, guard_members
 from .model import Model, finish, root_seed
 
 log = logging.getLogger(__name__)
@@ -55,19 +54,14 @@ def run_members(
     chunk_size = int_argument("chunk_size", chunk_size, 1, MAX_MEMBERS)
     workers = int_argument("workers", workers, 1, MAX_WORKERS)
     arg.check_progress(progress)
-
-    def need(m: int) -> dict[str, int]:
-        return ensemble_bytes(
+    guard_members(
+        lambda m: ensemble_bytes(
             inputs, scenario, m, freq=freq, chunk_size=chunk_size, workers=workers
-        )
-
-    if sum(need(members).values()) > (memory.available_memory() or float("inf")):
-        fits = members_that_fit(lambda m: sum(need(m).values()), members)
-        check_memory(
-            need(members),
-            what=f"{members:,} member(s) of {scenario.name}",
-            fix=f"run at most {fits:,} members (or a coarser freq, or fewer workers)",
-        )
+        ),
+        members,
+        what=f"{members:,} member(s) of {scenario.name}",
+        fix=lambda fits: f"run at most {fits:,} members (or a coarser freq, or fewer workers)",
+    )
     if members == 1:
         model = Model(inputs, scenario, rng=rng, freq=freq, forecast=forecast)
         log.info("running %s: %d days, 1 member (deterministic)", scenario.name, model.T)

@@ -155,6 +155,23 @@ def members_that_fit(need: Callable[[int], int], upper: int) -> int:
     return lo
 
 
+def guard_members(
+    need: Callable[[int], Mapping[str, int]],
+    members: int,
+    *,
+    what: str,
+    fix: Callable[[int], str],
+) -> None:
+    """Refuse a request of ``members`` members whose ``need(members)`` (bytes by part) does
+    not fit, in one line; ``fix(fits)`` words the fix from the largest count that fits."""
+    avail = available_memory()
+    parts = need(members)
+    if avail is None or sum(parts.values()) <= avail:
+        return
+    fits = members_that_fit(lambda m: sum(need(m).values()), members)
+    check_memory(parts, what=what, fix=fix(fits))
+
+
 def check_memory(parts: Mapping[str, int], *, what: str, fix: str) -> int:
     """Refuse, in one line, a request whose estimated bytes exceed the available memory.
 
