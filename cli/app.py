@@ -153,7 +153,7 @@ def run(
             from econ.io.write import write_netcdf
 
             saved = percentiles(ds) if percentiles_only and ds.sizes["member"] > 1 else ds
-            write_netcdf(saved, out, stamp=not no_stamp)
+            write_netcdf(saved, out, stamp=not no_stamp, overwrite=force)
             note(f"wrote {out}")
         sys.stdout.write(render_many(tables, fmt))
         summary_lines(ledger_summary(ds), fmt)
@@ -364,7 +364,9 @@ def sensitivity(
             )
         if plot is not None:
             kind = plot.suffix.lstrip(".").lower() or "png"
-            write_atomic(plot, lambda p: tornado(table, metric.value, p, top=top, format=kind))
+            write_atomic(
+                plot, lambda p: tornado(table, metric.value, p, top=top, format=kind), force
+            )
             note(f"wrote {plot}")
         c = table.attrs["central"]
         title = (

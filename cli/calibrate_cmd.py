@@ -119,7 +119,7 @@ def register(app: typer.Typer) -> None:
                 )
             if out is not None:
                 text = to_parameters_toml(res, inp, include_weak=include_weak)
-                write_atomic(out, lambda p: p.write_text(text, encoding="utf-8"))
+                write_atomic(out, lambda p: p.write_text(text, encoding="utf-8"), force)
                 shown = [
                     n
                     for n in res.params

@@ -204,11 +204,12 @@ def check_out(path: Path | None, suffixes: tuple[str, ...], force: bool, option:
         check_output(path, suffixes=suffixes, force=force, option=option)
 
 
-def write_atomic(path: Path, writer: Callable[[Path], None]) -> None:
-    """Write ``path`` through a temporary file in the same directory (see econ.io.write)."""
+def write_atomic(path: Path, writer: Callable[[Path], None], force: bool) -> None:
+    """Write ``path`` through a temporary file in the same directory (see econ.io.write);
+    an existing file is replaced only with ``force``."""
     from econ.io.write import write_atomic as _write
 
-    _write(path, writer)
+    _write(path, writer, overwrite=force)
 
 
 def load_inputs(inputs: Path | None, params: Path | None = None):

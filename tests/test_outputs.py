@@ -122,6 +122,24 @@ def test_unwritable_place_names_the_target(tmp_path: Path, monkeypatch) -> None:
     assert ".tmp" not in msg
 
 
+def test_no_overwrite_even_when_the_file_appears_meanwhile(tmp_path: Path) -> None:
+    """Without --force the check before the run is not enough: another process may write
+    the file while this one computes. The file is linked into place, never replaced."""
+    out = tmp_path / "x.nc"
+    check_output(out, suffixes=(".nc",))  # new at check time
+
+    def writer(p: Path) -> None:
+        out.write_bytes(b"another process's result")  # appears while we write
+        p.write_bytes(b"ours")
+
+    with pytest.raises(OutputError, match="exists"):
+        write_atomic(out, writer, overwrite=False)
+    assert out.read_bytes() == b"another process's result"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.nc"]
+    write_atomic(tmp_path / "y.nc", lambda p: p.write_bytes(b"new"), overwrite=False)
+    assert (tmp_path / "y.nc").read_bytes() == b"new"
+
+
 def test_parent_that_is_a_file(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(OutputError, match="is not a directory"):

@@ -153,14 +153,19 @@ def clean_stale_temps(path: str | Path) -> list[Path]:
     return removed
 
 
-def write_atomic(path: str | Path, writer: Callable[[Path], None]) -> None:
+def write_atomic(
+    path: str | Path, writer: Callable[[Path], None], *, overwrite: bool = True
+) -> None:
     """Write through a temporary file in the same directory, then rename it into place.
 
     ``writer(tmp)`` writes the whole file to ``tmp``; only when it returns is ``path``
     replaced, so a reader never sees a partial file. The temporary file is removed if the
     writer fails or the process is interrupted (a note on the exception names it), and stale
     temporary files of earlier, killed runs are removed first. An ``OSError`` becomes a
-    one-line :class:`OutputError` naming ``path``, not the temporary file.
+    one-line :class:`OutputError` naming ``path``, not the temporary file. With
+    ``overwrite=False`` an existing ``path`` is never replaced, even one another process
+    wrote while this one was computing (the file is linked into place, which fails if the
+    name exists).
     """
     path = Path(path)
     tmp: str | None = None
@@ -175,7 +180,12 @@ def write_atomic(path: str | Path, writer: Callable[[Path], None]) -> None:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file normal permissions
-        os.replace(tmp, path)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _place_new(Path(tmp), path)
+    except OutputError:
+        raise
     except OSError as exc:
         reason = exc.strerror or str(exc) or type(exc).__name__
         raise OutputError(
@@ -189,6 +199,25 @@ def write_atomic(path: str | Path, writer: Callable[[Path], None]) -> None:
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _place_new(tmp: Path, path: Path) -> None:
+    """Move ``tmp`` to ``path`` only if ``path`` does not exist (atomic where hard links are)."""
+    try:
+        os.link(tmp, path)  # fails if the name exists: no window between check and write
+    except FileExistsError:
+        raise OutputError(
+            f"{path}: the file exists (written meanwhile by another process?); nothing was "
+            "replaced; fix: pass --force to replace it, or choose another name"
+        ) from None
+    except OSError:  # no hard links here (some network or FUSE file systems)
+        if os.path.lexists(path):
+            raise OutputError(
+                f"{path}: the file exists; nothing was replaced; fix: pass --force"
+            ) from None
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
 
 
 def netcdf_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
@@ -215,15 +244,15 @@ def creation_stamp() -> str:
     return when.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def write_netcdf(ds: Any, path: str | Path, *, stamp: bool = True) -> None:
+def write_netcdf(ds: Any, path: str | Path, *, stamp: bool = True, overwrite: bool = True) -> None:
     """Write a result Dataset to netCDF (scipy engine, netCDF3) atomically.
 
     Attributes go through :func:`netcdf_attrs`. With ``stamp``, a ``date_created`` attribute
     records when (:func:`creation_stamp`); without it the same result gives a byte-identical
-    file.
+    file. ``overwrite`` as in :func:`write_atomic`.
     """
     out = ds.copy(deep=False)
     out.attrs = netcdf_attrs(dict(ds.attrs))
     if stamp:
         out.attrs["date_created"] = creation_stamp()
-    write_atomic(path, lambda p: out.to_netcdf(p, engine="scipy"))
+    write_atomic(path, lambda p: out.to_netcdf(p, engine="scipy"), overwrite=overwrite)
