@@ -572,3 +572,28 @@ def test_fuzz_api() -> None:
         return contract(lambda: econ.Model(toy(), sc, **kw).run().result())
 
     assert_both(fuzz(api_call(), body))
+
+
+# --------------------------------------------------------------------------- fuzz findings
+
+
+def test_afghan_duty_cut_stops_at_a_zero_rate() -> None:
+    """Found by the scenario fuzzer: an afghan_duty cut beyond the collected rate (one cut of
+    -1, or two adding up) made customs revenue negative and landed costs collapse."""
+    m = '[[measure]]\ntype = "afghan_duty"\nstart = "2023-01-01"\nrate = {}\n'
+    m += 'commodities = ["goods"]\n'
+    head = 'name = "cut"\nstart = "2023-01-01"\nmonths = 1\n'
+    runs = {
+        label: econ.run(econ.parse_scenario(head + body), inputs=toy())
+        for label, body in (
+            ("to zero", m.format(-0.2)),  # goods' collected rate is 0.2
+            ("beyond", m.format(-1.0)),
+            ("two adding up", m.format(-0.5) * 2),
+        )
+    }
+    ref = runs["to zero"]
+    assert abs(float(ref.customs_revenue.sel(commodity="goods").sum())) < 1e-6  # rounding
+    for ds in runs.values():
+        check_result(ds)
+        np.testing.assert_allclose(ds.customs_revenue.values, ref.customs_revenue.values, atol=1e-6)
+        np.testing.assert_allclose(ds.trade_value.values, ref.trade_value.values, rtol=1e-12)
