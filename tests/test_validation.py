@@ -320,6 +320,11 @@ PARAM_FILE_CASES = [
     ('[import_demand_elasticity]\nby_commodity = "fuel"\n', ["by_commodity", "not a table"]),
     ("[closure_expected_days.by_commodity]\ngoods = 2.0\n", ["cannot have per-commodity"]),
     ("[nonesuch]\nvalue = 1.0\n", ["unknown parameter [nonesuch]"]),
+    (
+        '[import_demand_elasticity]\nvalue = 5e-324\ndist = "uniform"\np05 = 0.0\np95 = 1.0\n'
+        "by_commodity = { goods = 0.0 }\n",
+        ["import_demand_elasticity", "at most 1000 times the value"],
+    ),
     ("queue_patience_days = 3\n", ["not a table"]),
     ("[route_substitution_elasticity]\nvalue = 150.0\n", ["scales", "p95", "give p95"]),
 ]

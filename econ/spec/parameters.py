@@ -143,7 +143,7 @@ class Parameter:
         distribution or an old value of 0), so the distribution keeps its shape.
         """
         v = float(value)
-        ratio = float(self.scale(np.array(v)))
+        ratio = v / self.value if self.value != 0 else 1.0  # a float: inf, never a warning
         p05, p95 = self.p05, self.p95
         if keep_spread and p05 is not None and p95 is not None:
             if self.dist == "normal" or self.value == 0:
@@ -158,6 +158,10 @@ class Parameter:
         return replace(self, value=v, p05=p05, p95=p95, by_commodity=byk)
 
 
+#: the largest p95 / value of a parameter with per-commodity values: members scale those
+#: values by draw / value, which a central value near zero would blow up (a value of 5e-324
+#: overflowed; found by tests/test_fuzz.py)
+MAX_SPREAD = 1000.0
 #: the fields a parameter's table may have
 FIELDS = ("value", "dist", "p05", "p95", "unit", "source", "description", "by_commodity")
 #: the fields that must be numbers
@@ -299,6 +303,14 @@ def parse_parameters(
                     expected="an id from commodities.csv",
                     fix="correct the id",
                 )
+        if byk and dist != "fixed" and not p95 <= MAX_SPREAD * value:
+            raise input_error(
+                file,
+                f"[{name}] with per-commodity values, p95 may be at most {MAX_SPREAD:g} times "
+                "the value (each member scales them by its draw / value)",
+                found=(value, p95),
+                fix="raise the value or lower p95",
+            )
         if byk and name not in BY_COMMODITY:
             raise input_error(
                 file,
