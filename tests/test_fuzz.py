@@ -105,6 +105,14 @@ def contract(call: Callable[[], Any], then: Callable[[Any], Any] | None = None) 
     return "ran"
 
 
+def from_file(name: str, data: bytes, load: Callable[[Path], Any], then) -> str:
+    """:func:`contract` of loading ``data`` written to a file ``name``, then ``then``."""
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / name
+        p.write_bytes(data)
+        return contract(lambda: load(p), then)
+
+
 def fuzz(strategy, body: Callable[[Any], str]) -> Counter:
     """Run ``body`` on ``FUZZ_EXAMPLES`` generated cases; count the outcomes."""
     outcomes: Counter = Counter()
@@ -294,13 +302,12 @@ def encode(text: str, how: str) -> bytes:
 def test_fuzz_scenario_files() -> None:
     def body(case) -> str:
         text, how, members = case
-        with tempfile.TemporaryDirectory() as d:
-            p = Path(d) / "fuzz.toml"
-            p.write_bytes(encode(text, how))
-            return contract(
-                lambda: econ.load_scenario(p),
-                lambda sc: econ.run(sc, inputs=toy(), members=members, rng=1),
-            )
+        return from_file(
+            "fuzz.toml",
+            encode(text, how),
+            econ.load_scenario,
+            lambda sc: econ.run(sc, inputs=toy(), members=members, rng=1),
+        )
 
     assert_both(
         fuzz(
@@ -528,13 +535,12 @@ def test_fuzz_parameters_files() -> None:
 
     def body(case) -> str:
         text, how, members = case
-        with tempfile.TemporaryDirectory() as d:
-            p = Path(d) / "params.toml"
-            p.write_bytes(encode(text, how))
-            return contract(
-                lambda: apply_parameters_file(toy(), p),
-                lambda inp: econ.run(sc, inputs=inp, members=members, rng=5),
-            )
+        return from_file(
+            "params.toml",
+            encode(text, how),
+            lambda p: apply_parameters_file(toy(), p),
+            lambda inp: econ.run(sc, inputs=inp, members=members, rng=5),
+        )
 
     assert_both(
         fuzz(

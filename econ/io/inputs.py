@@ -28,6 +28,7 @@ from ..spec.checks import (
     DATE_MAX,
     describe,
     in_bounds,
+    known_keys,
     strict_date,
     strict_number,
     type_argument,
@@ -324,14 +325,7 @@ def _check_base_year(data: dict[str, Any]) -> dict[str, Any]:
     """base_year.toml: known fields, strict types (no booleans or numeric strings), finite
     numbers in range, dates in order."""
     file = "base_year.toml"
-    for key in data:
-        if key not in BASE_YEAR_FIELDS:
-            raise input_error(
-                file,
-                f"unknown field '{key}'",
-                expected=", ".join(BASE_YEAR_FIELDS),
-                fix="remove it or correct its spelling",
-            )
+    known_keys(file, "", data, BASE_YEAR_FIELDS)
     out = dict(data)
     for key, (kind, lo, hi) in BASE_YEAR_FIELDS.items():
         if key not in data:

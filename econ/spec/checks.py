@@ -60,16 +60,21 @@ def strict_number(v: Any) -> float:
     return x
 
 
-def number_or_range(v: Any) -> float | tuple[float, float]:
-    """A strict number, or a ``[low, high]`` pair of strict numbers (as a tuple)."""
+def _one_or_range(v: Any, one: Any) -> Any:
+    """``one(v)``, or for a ``[low, high]`` pair the tuple of ``one`` of each, in order."""
     if isinstance(v, (list, tuple)):
         if len(v) != 2:
             raise ValueError(f"a range is [low, high], found {len(v)} item(s)")
-        lo, hi = strict_number(v[0]), strict_number(v[1])
+        lo, hi = one(v[0]), one(v[1])
         if hi < lo:
             raise ValueError("range [low, high] has high below low")
         return (lo, hi)
-    return strict_number(v)
+    return one(v)
+
+
+def number_or_range(v: Any) -> float | tuple[float, float]:
+    """A strict number, or a ``[low, high]`` pair of strict numbers (as a tuple)."""
+    return _one_or_range(v, strict_number)
 
 
 def in_bounds(v: float | tuple[float, float], lo: float, hi: float, unit: str = "") -> None:
@@ -98,14 +103,18 @@ def strict_date(v: Any, lo: dt.date = DATE_MIN, hi: dt.date = DATE_MAX) -> dt.da
 
 def date_or_range(v: Any) -> dt.date | tuple[dt.date, dt.date]:
     """A strict date, or a ``[low, high]`` pair of strict dates (as a tuple)."""
-    if isinstance(v, (list, tuple)):
-        if len(v) != 2:
-            raise ValueError(f"a range is [low, high], found {len(v)} item(s)")
-        lo, hi = strict_date(v[0]), strict_date(v[1])
-        if hi < lo:
-            raise ValueError("range [low, high] has high below low")
-        return (lo, hi)
-    return strict_date(v)
+    return _one_or_range(v, strict_date)
+
+
+def known_keys(file: str, where: str, keys: Any, allowed: tuple[str, ...] | dict) -> None:
+    """A one-line :class:`InputError` for the first key not in ``allowed`` (a typo, or a field
+    the format does not have)."""
+    for key in keys:
+        if key not in allowed:
+            raise InputError(
+                f"{file}: {where}unknown field '{key}'; expected {', '.join(allowed)}; "
+                "fix: remove it or correct its spelling"
+            )
 
 
 # --------------------------------------------------------------------------- API arguments

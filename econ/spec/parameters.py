@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import input_error
-from .checks import describe, strict_number
+from .checks import describe, known_keys, strict_number
 
 DISTS = ("fixed", "uniform", "normal", "lognormal", "triangular")
 Z95 = 1.6448536269514722  # standard normal 95th percentile
@@ -190,14 +190,8 @@ def check_table(file: str, name: str, tab: Any) -> None:
             file, f"'{name}' is not a table", found=describe(tab), fix=f"write it as [{name}]"
         )
     lo, hi = REQUIRED[name]
+    known_keys(file, f"[{name}] ", tab, FIELDS)
     for key, v in tab.items():
-        if key not in FIELDS:
-            raise input_error(
-                file,
-                f"[{name}] unknown field '{key}'",
-                expected=", ".join(FIELDS),
-                fix="remove it or correct its spelling",
-            )
         if key in NUMBER_FIELDS:
             _number(file, f"[{name}] {key}", v, lo, hi)
         elif key in TEXT_FIELDS and not isinstance(v, str):
