@@ -507,6 +507,9 @@ PARAM_FAULTS = [
     "by_commodity = { gold = 1.0 }",
     "by_commodity = { goods = nan }",
     "mean = 1.0",
+    'prior = [1.0, "0.5", 2.0]',
+    "prior = [1.0, 0.5, inf]",
+    "prior = [2.0, 1.0]",
     "source = 5",
     "[nonesuch]\nvalue = 1.0",
 ]

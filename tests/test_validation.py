@@ -223,6 +223,18 @@ INPUT_CASES = [
         ["by_commodity", "fuel", "finite"],
     ),
     (
+        "prior-string",
+        regex_sub(P, r"^prior = \[8\.0, 3\.0, 20\.0\]$", 'prior = [8.0, "3", 20.0]'),
+        P,
+        ["route_substitution_elasticity", "prior", "string"],
+    ),
+    (
+        "prior-huge",
+        regex_sub(P, r"^prior = \[8\.0, 3\.0, 20\.0\]$", "prior = [8.0, 3.0, 1e400]"),
+        P,
+        ["route_substitution_elasticity", "prior", "finite"],
+    ),
+    (
         "dist-not-string",
         regex_sub(P, r'^dist = "lognormal"$', "dist = 3"),
         P,

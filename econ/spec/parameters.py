@@ -163,7 +163,17 @@ class Parameter:
 #: overflowed; found by tests/test_fuzz.py)
 MAX_SPREAD = 1000.0
 #: the fields a parameter's table may have
-FIELDS = ("value", "dist", "p05", "p95", "unit", "source", "description", "by_commodity")
+FIELDS = (
+    "value",
+    "dist",
+    "p05",
+    "p95",
+    "unit",
+    "source",
+    "description",
+    "by_commodity",
+    "prior",
+)
 #: the fields that must be numbers
 NUMBER_FIELDS = ("value", "p05", "p95")
 #: the fields that must be strings
@@ -194,6 +204,9 @@ def check_table(file: str, name: str, tab: Any) -> None:
     for key, v in tab.items():
         if key in NUMBER_FIELDS:
             _number(file, f"[{name}] {key}", v, lo, hi)
+        elif key == "prior" and isinstance(v, list):
+            for x in v:  # its form and order are _prior's to check
+                _number(file, f"[{name}] prior", x, lo, hi)
         elif key in TEXT_FIELDS and not isinstance(v, str):
             raise input_error(
                 file,
