@@ -404,3 +404,33 @@ def test_scenarios_doc_lists_the_bounds() -> None:
             lo, hi = (float(x.replace("−", "-")) for x in cells[2].split(" to "))
             rows[(cells[0], cells[1])] = (lo, hi)
     assert rows == {(t, f): b[:2] for t, fs in NUMBER_BOUNDS.items() for f, b in fs.items()}
+
+
+# --------------------------------------------------------------------------- episode panel
+
+
+def test_episode_panel_file(tmp_path: Path, default_inputs: econ.Inputs) -> None:
+    """calibrate --panel: a BOM is accepted; a huge value, latin-1 and a directory are named."""
+    from econ.analysis.calibrate import default_panel_path, load_panel
+
+    text = default_panel_path().read_text(encoding="utf-8")
+    ref = load_panel(default_panel_path(), inputs=default_inputs)
+    bom = _write(tmp_path, "bom.csv", b"\xef\xbb\xbf" + text.encode())
+    assert load_panel(bom, inputs=default_inputs).equals(ref)
+    head, first, *rest = text.splitlines(keepends=True)
+    cells = next(csv.reader([first]))
+    cells[PANEL_VALUE] = "1e308"
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(cells)
+    huge = _write(tmp_path, "huge.csv", (head + out.getvalue() + "".join(rest)).encode())
+    for path, tokens in (
+        (huge, ["huge.csv", "row 2", "value out of range"]),
+        (_write(tmp_path, "latin.csv", (text + "x,é\n").encode("latin-1")), ["not UTF-8"]),
+        (tmp_path, ["is a directory"]),
+    ):
+        with pytest.raises(econ.InputError) as info:
+            load_panel(path, inputs=default_inputs)
+        assert_one_line_error(info.value, tokens[0] if path == huge else str(path), *tokens)
+
+
+PANEL_VALUE = 8  # the value column of episode_panel.csv
