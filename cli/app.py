@@ -17,6 +17,7 @@ from .calibrate_cmd import register as _register_calibrate
 from .common import (
     OPTS,
     BaselineOpt,
+    BaseYearOpt,
     ForceOpt,
     FormatOpt,
     Group,
@@ -30,6 +31,7 @@ from .common import (
     check_baseline,
     check_out,
     guard,
+    load_and_run,
     load_inputs,
     note,
     parse_grid,
@@ -60,6 +62,7 @@ PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 class Table(StrEnum):
     all = "all"
     crossings = "crossings"
+    coal = "coal"
     path = "path"
 
 
@@ -114,41 +117,59 @@ def run(
     baseline: str = BaselineOpt,
     params: Path | None = ParamsOpt,
     workers: int = WorkersOpt,
+    base_year: str | None = BaseYearOpt,
 ) -> None:
-    """Run a scenario and print the revenue-impact table (USD) and the national monthly path.
+    """Run a scenario and print the revenue-impact table (USD), the coal and non-coal revenue
+    change and the national monthly path.
 
     With --members N every figure is the ensemble median, with its 5–95% range in
     the _p05/_p95 columns."""
 
     def go() -> None:
-        from econ.analysis.tables import ledger_summary, national_path, revenue_impact_table
+        from econ.analysis.tables import (
+            coal_table,
+            ledger_summary,
+            national_path,
+            revenue_impact_table,
+        )
         from econ.model.record import percentiles
 
         from .render import render_many
 
         check_out(out, (".nc",), force, "--out")
-        inp = load_inputs(inputs, params)
-        ds = run_one(
+        opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
+        ds = load_and_run(
             scenario,
-            inp,
+            inputs,
+            params,
             months,
-            members=members,
-            seed=seed,
-            baseline=baseline,
-            workers=workers,
+            base_year=base_year,
             out=out,
             percentiles_only=percentiles_only,
+            **opts,
         )
+        by = ds.attrs["base_year"]
         tables = []
         if table in (Table.all, Table.crossings):
             tables.append(
                 (
-                    f"Revenue impact by crossing, {ds.attrs['scenario']} (USD, whole horizon)",
+                    f"Revenue impact by crossing, {ds.attrs['scenario']} "
+                    f"(USD, whole horizon; base year {by})",
                     revenue_impact_table(ds),
                 )
             )
+        if table in (Table.all, Table.coal):
+            tables.append(
+                (
+                    f"Revenue impact, coal export duty and the rest, {ds.attrs['scenario']} "
+                    f"(USD, whole horizon; base year {by})",
+                    coal_table(ds),
+                )
+            )
         if table in (Table.all, Table.path):
-            tables.append(("National customs revenue by month (USD)", national_path(ds)))
+            tables.append(
+                (f"National customs revenue by month (USD; base year {by})", national_path(ds))
+            )
         if out is not None:
             from econ.io.write import write_netcdf
 
@@ -181,6 +202,7 @@ def pressure(
     baseline: str = BaselineOpt,
     params: Path | None = ParamsOpt,
     workers: int = WorkersOpt,
+    base_year: str | None = BaseYearOpt,
 ) -> None:
     """Who pays: trader-group pressure and protest risk, and the coercion ledger with Pakistan."""
 
@@ -189,24 +211,25 @@ def pressure(
 
         from .render import render_many
 
-        inp = load_inputs(inputs, params)
-        ds = run_one(
-            scenario, inp, months, members=members, seed=seed, baseline=baseline, workers=workers
-        )
+        opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
+        ds = load_and_run(scenario, inputs, params, months, base_year=base_year, **opts)
+        by = ds.attrs["base_year"]
         tables = []
         if table in (PressureTable.all, PressureTable.groups):
             tables.append(
                 (
                     f"Trader pressure by group, {ds.attrs['scenario']} "
-                    "(costs in USD, whole horizon)",
+                    f"(costs in USD, whole horizon; base year {by})",
                     pressure_table(ds),
                 )
             )
         if table in (PressureTable.all, PressureTable.ledger):
             tables.append(
                 (
-                    "Coercion ledger by month "
-                    "(USD; ratio = Afghan revenue lost per USD Pakistan gives up)",
+                    "Coercion ledger by month, like for like (USD; fiscal ratio = Afghan customs "
+                    "lost per USD of Pakistan's net fiscal cost, value-added ratio = Afghan "
+                    "margins lost per USD of Pakistan's value added lost; cumulative; inf = "
+                    f"Pakistan gives up nothing on that account; base year {by})",
                     pakistan_table(ds),
                 )
             )
@@ -217,26 +240,32 @@ def pressure(
 
 
 @app.command()
-def scenarios(inputs: Path | None = InputsOpt, fmt: Format = FormatOpt) -> None:
-    """List the built-in scenarios with their descriptions (each checked against the inputs)."""
+def scenarios(
+    inputs: Path | None = InputsOpt,
+    fmt: Format = FormatOpt,
+    base_year: str | None = BaseYearOpt,
+) -> None:
+    """List the built-in scenarios with their descriptions (each checked against the inputs
+    of the base year it runs on)."""
 
     def go() -> None:
         import pandas as pd
 
         import econ
+        from econ.io.inputs import inputs_for
 
         from .render import render
 
-        inp = econ.load_inputs(inputs)
+        inp = econ.load_inputs(inputs, base_year=base_year)
         rows = []
         for name, path in econ.builtin_scenarios().items():
             sc = econ.load_scenario(path)
-            econ.Model(
-                inp, sc
-            )  # raises a one-line InputError if a selector does not fit the inputs
+            on = inputs_for(sc, inp, base_year)
+            econ.Model(on, sc)  # raises a one-line InputError if a selector does not fit the inputs
             rows.append(
                 {
                     "name": name,
+                    "base_year": on.label,
                     "start": sc.start.isoformat(),
                     "months": sc.months,
                     "measures": len(sc.measures),
@@ -262,23 +291,30 @@ def compare(
     baseline: str = BaselineOpt,
     params: Path | None = ParamsOpt,
     workers: int = WorkersOpt,
+    base_year: str | None = BaseYearOpt,
 ) -> None:
-    """Set scenarios side by side: national revenue impact and its decomposition (USD)."""
+    """Set scenarios side by side: national revenue impact and its decomposition (USD).
+
+    Each scenario runs on its own base year unless --base-year is given (column base_year)."""
 
     def go() -> None:
         from econ.analysis.tables import compare_table
 
         from .render import render
 
-        inp = load_inputs(inputs, params)
+        inp = load_inputs(inputs, params, base_year)
+        opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
         res = {}
         for n in names:
-            ds = run_one(
-                n, inp, months, members=members, seed=seed, baseline=baseline, workers=workers
-            )
+            ds = run_one(n, inp, months, base_year=base_year, **opts)
             res[ds.attrs["scenario"] if ds.attrs["scenario"] not in res else n] = ds
+        years = ", ".join(sorted({str(d.attrs["base_year"]) for d in res.values()}))
         sys.stdout.write(
-            render(compare_table(res), fmt, "Scenarios compared (USD, national, whole horizon)")
+            render(
+                compare_table(res),
+                fmt,
+                f"Scenarios compared (USD, national, whole horizon; base year {years})",
+            )
         )
 
     guard(go)
@@ -320,6 +356,7 @@ def sensitivity(
     fmt: Format = FormatOpt,
     params: Path | None = ParamsOpt,
     workers: int = WorkersOpt,
+    base_year: str | None = BaseYearOpt,
 ) -> None:
     """Rank the uncertain numbers by their effect on the revenue loss and peak trader pressure.
 
@@ -342,10 +379,12 @@ def sensitivity(
                     "--plot needs matplotlib; fix: pip install 'chokepoint[plot]'"
                 ) from None
         check_out(plot, PLOT_SUFFIXES, force, "--plot")
-        inp = load_inputs(inputs, params)
+        from econ.io.inputs import inputs_for
+
         sc = econ.load_scenario(scenario)
         if months is not None:
             sc = sc.with_months(months)
+        inp = inputs_for(sc, load_inputs(inputs, params, base_year), base_year)
         prog, cb = progress_bar(f"sensitivity {sc.name}")
         if prog is not None:
             with prog:
@@ -370,8 +409,8 @@ def sensitivity(
             note(f"wrote {plot}")
         c = table.attrs["central"]
         title = (
-            f"Sensitivity, {sc.name}: central revenue loss {c['revenue_loss']:,.0f} USD, "
-            f"peak pressure {c['peak_pressure']:.3g}"
+            f"Sensitivity, {sc.name} (base year {inp.label}): central revenue loss "
+            f"{c['revenue_loss']:,.0f} USD, peak pressure {c['peak_pressure']:.3g}"
         )
         if members > 1:
             title += (
@@ -405,7 +444,14 @@ def backtest(
         metavar="NAME=V1,V2,...",
         help="Fit on this grid instead of the default (repeat for more parameters; implies --fit).",
     ),
+    protest: bool = typer.Option(
+        False,
+        "--protest",
+        help="Also fit the protest risk to the protest and no-protest cases, "
+        "with leave-one-case-out scores against a base rate.",
+    ),
     fmt: Format = FormatOpt,
+    base_year: str | None = BaseYearOpt,
 ) -> None:
     """Score the model against documented episodes, next to two naive baselines.
 
@@ -413,18 +459,20 @@ def backtest(
     whether it is within the outcome's tolerance, and the same for "no diversion" and
     "instant full diversion". Then a summary over the outcomes all three can compute.
     With --fit or --grid: the leave-one-episode-out errors and each grid parameter's
-    profile loss (flat = not identified by the episodes)."""
+    profile loss (flat = not identified by the episodes). With --protest: the protest-risk
+    fit to documented protests and to pressure without protest. Each episode runs on its own
+    base year (--base-year picks the inputs for episodes that name none)."""
 
     def go() -> None:
         from econ.analysis.backtest import backtest as run_backtest
-        from econ.analysis.backtest import check_grid, fit, summary
+        from econ.analysis.backtest import check_grid, fit, out_of_sample_summary, summary
 
         from .render import render_many
 
         check_baseline(baseline)
-        inp = load_inputs(inputs, params)
+        inp = load_inputs(inputs, params, base_year)
         fit_on = None if not grid else check_grid(parse_grid(grid), inp, source="--grid")
-        table, _ = run_backtest(
+        table, results = run_backtest(
             inp,
             episodes or None,
             members=members,
@@ -438,9 +486,11 @@ def backtest(
         if fmt in (Format.table, Format.markdown):
             # the reasons are long: a flag here, the text in csv/json and docs/validation.md
             shown = shown.assign(known_failure=shown["known_failure"] != "")
+        years = ", ".join(sorted({str(r.dataset.attrs["base_year"]) for r in results}))
         tables = [
             (
-                "Backtest by outcome (percent; error = predictor - observed, percentage points)",
+                "Backtest by outcome (percent; error = predictor - observed, percentage points; "
+                f"base year {years})",
                 shown,
             ),
             ("Summary over outcomes every predictor can compute", summary(table, common=True)),
@@ -470,6 +520,13 @@ def backtest(
                     res["out_of_sample"],
                 )
             )
+            tables.append(
+                (
+                    "Summary out of sample (leave one episode out), over the fitted outcomes "
+                    "every predictor can compute",
+                    out_of_sample_summary(table, res["out_of_sample_errors"]),
+                )
+            )
             if not res["time_split"].empty:
                 tables.append(
                     (
@@ -490,14 +547,40 @@ def backtest(
                     res["profile_unpenalised"],
                 )
             )
+        if protest:
+            from econ.analysis.protest import fit_protest, protest_cases
+
+            pres = fit_protest(
+                protest_cases(inp, episodes or None, progress=lambda n: note(f"protest: {n}")),
+                inp,
+            )
+            note(
+                f"protest risk fit: intercept {pres['intercept']:.3f}, slope "
+                f"{pres['slope']:.3f} per month of margin lost (base rate only: intercept "
+                f"{pres['base_rate_intercept']:.3f})"
+            )
+            tables.append(
+                (
+                    "Protest cases (probability of at least one protest in the window: fitted, "
+                    "leave one case out, and a base rate with no slope)",
+                    pres["cases"],
+                )
+            )
+            tables.append(("Protest risk scores (higher log score is better)", pres["scores"]))
         sys.stdout.write(render_many(tables, fmt))
 
     guard(go)
 
 
 @inputs_app.command("check")
-def inputs_check(inputs: Path | None = InputsOpt, fmt: Format = FormatOpt) -> None:
-    """Validate the inputs and print a summary (or one error line and exit code 1)."""
+def inputs_check(
+    inputs: Path | None = InputsOpt,
+    fmt: Format = FormatOpt,
+    base_year: str | None = BaseYearOpt,
+) -> None:
+    """Validate the inputs of a base year and print a summary: totals against base_year.toml,
+    revenue by crossing, and which crossing revenues are observed and which are residual
+    allocations (or one error line and exit code 1)."""
 
     def go() -> None:
         import econ
@@ -505,7 +588,7 @@ def inputs_check(inputs: Path | None = InputsOpt, fmt: Format = FormatOpt) -> No
 
         from .render import render_many
 
-        inp = econ.load_inputs(inputs)
+        inp = econ.load_inputs(inputs, base_year=base_year)
         sys.stdout.write(render_many(inputs_summary(inp), fmt))
 
     guard(go)

@@ -69,6 +69,12 @@ def register(app: typer.Typer) -> None:
             False, "--include-weak", help="Also write weakly identified estimates to --out."
         ),
         fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
+        base_year: str | None = typer.Option(
+            None,
+            "--base-year",
+            help="Base year of the inputs, e.g. FY1401 (default: each episode's own, else the "
+            "most recent).",
+        ),
         force: bool = ForceOpt,
     ) -> None:
         """Estimate the route-substitution elasticity and adjustment time scales from the panel.
@@ -90,7 +96,7 @@ def register(app: typer.Typer) -> None:
             from .render import render_many
 
             check_out(out, (".toml",), force, "--out")
-            inp = econ.load_inputs(inputs)
+            inp = econ.load_inputs(inputs, base_year=base_year)
             pan = load_panel(panel if panel is not None else _default_panel(inp), inputs=inp)
             names = tuple(param) if param else DEFAULT_PARAMS
 
@@ -107,9 +113,14 @@ def register(app: typer.Typer) -> None:
                 cov_type=cov.value,
                 progress=progress,
             )
+            years = ", ".join(sorted(_base_years(pan, inp)))
             tables = [
-                ("Estimates (90% interval lognormal from the SE of log θ)", res.table()),
-                ("Fit", res.fit_table()),
+                (
+                    "Estimates (90% interval lognormal from the SE of log θ; "
+                    f"episodes on base year {years})",
+                    res.table(),
+                ),
+                (f"Fit (base year {years})", res.fit_table()),
             ]
             if res.dropped:
                 import pandas as pd
@@ -138,3 +149,10 @@ def _default_panel(inp) -> Path:
 
     p = Path(inp.directory) / PANEL_FILE
     return p if p.is_file() else default_panel_path()
+
+
+def _base_years(panel, inp) -> set[str]:
+    """The base years the panel's episodes run on (each its own, else the inputs')."""
+    from econ.analysis.calibrate.design import load_episode
+
+    return {load_episode(n, inp).base_year or inp.label for n in panel["episode"].unique()}

@@ -29,6 +29,12 @@ InputsOpt = typer.Option(
     file_okay=False,
 )
 FormatOpt = typer.Option(Format.table, "--format", "-f", help="Output format.")
+BaseYearOpt = typer.Option(
+    None,
+    "--base-year",
+    help="Base year of the inputs, e.g. FY1401 (default: the scenario's own, else the most "
+    "recent; `chokepoint inputs check` lists them).",
+)
 MembersOpt = typer.Option(
     1,
     "--members",
@@ -212,11 +218,12 @@ def write_atomic(path: Path, writer: Callable[[Path], None], force: bool) -> Non
     _write(path, writer, overwrite=force)
 
 
-def load_inputs(inputs: Path | None, params: Path | None = None):
-    """Load the inputs (``--inputs``), with a parameters file applied (``--params``)."""
+def load_inputs(inputs: Path | None, params: Path | None = None, base_year: str | None = None):
+    """Load the inputs (``--inputs``, ``--base-year``), with a parameters file applied
+    (``--params``)."""
     import econ
 
-    inp = econ.load_inputs(inputs)
+    inp = econ.load_inputs(inputs, base_year=base_year)
     if params is not None:
         from econ.io.parameters import apply_parameters_file
 
@@ -243,13 +250,16 @@ def run_one(
     seed: int | None = None,
     baseline: str = "flat",
     workers: int = 1,
+    base_year: str | None = None,
     out: Path | None = None,
     percentiles_only: bool = False,
 ):
     """Load and run one scenario with a progress bar; warn about non-finite members.
 
-    Before running, the memory guard estimates what the run (and writing ``out``) needs and
-    refuses in one line when the machine does not have it."""
+    The scenario runs on ``base_year`` if given, else on its own base year, else on that of
+    ``inputs`` (:func:`econ.io.inputs.inputs_for`). Before running, the memory guard
+    estimates what the run (and writing ``out``) needs and refuses in one line when the
+    machine does not have it."""
     import econ
     from econ.model.memory import ensemble_bytes, guard_members, members_that_fit, writer_bytes
 
@@ -280,6 +290,7 @@ def run_one(
         fix=fix,
     )
     kw = dict(inputs=inputs, members=members, rng=seed, baseline=baseline, workers=workers)
+    kw["base_year"] = base_year
     prog, cb = progress_bar(label or sc.name)
     if prog is not None:
         with prog:
@@ -293,6 +304,35 @@ def run_one(
             "(kept; see the Dataset)"
         )
     return ds
+
+
+def load_and_run(
+    scenario: str,
+    inputs: Path | None,
+    params: Path | None,
+    months: int | None,
+    *,
+    members: int = 1,
+    seed: int | None = None,
+    baseline: str = "flat",
+    workers: int = 1,
+    base_year: str | None = None,
+    out: Path | None = None,
+    percentiles_only: bool = False,
+):
+    """``run`` and ``pressure``: load the inputs (``--inputs``, ``--params``, ``--base-year``)
+    and run one scenario on its base year (:func:`run_one`; ``out`` and ``percentiles_only``
+    for its memory guard)."""
+    opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
+    return run_one(
+        scenario,
+        load_inputs(inputs, params, base_year),
+        months,
+        base_year=base_year,
+        out=out,
+        percentiles_only=percentiles_only,
+        **opts,
+    )
 
 
 def summary_lines(lines: list[str], fmt: Format) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import xarray as xr
 
 from .analysis.forecast import BASELINES, baseline_forecast
-from .io.inputs import load_inputs
+from .io.inputs import inputs_for
 from .io.scenarios import load_scenario
 from .model.arguments import check_freq, check_members, check_rng
 from .model.ensemble import run_members
@@ -27,6 +27,7 @@ def run(
     scenario: Scenario | str | Path,
     *,
     inputs: Inputs | str | Path | None = None,
+    base_year: str | None = None,
     freq: str = "MS",
     members: int = 1,
     rng: int | np.random.Generator | None = None,
@@ -44,6 +45,10 @@ def run(
         A :class:`Scenario`, a built-in name (``"default"``) or a TOML path.
     inputs
         Loaded :class:`Inputs`, a directory, or ``None`` for the shipped defaults.
+    base_year
+        Base year to run on (e.g. ``"FY1401"``). Default: the scenario's own ``base_year``,
+        else that of loaded ``inputs``, else the most recent in the directory
+        (:func:`econ.io.inputs.inputs_for`). The result states it in ``attrs["base_year"]``.
     freq
         Reporting frequency: ``"MS"`` (monthly, default), ``"D"``, ``"W"``, ``"QS"``, ``"YS"``.
     members
@@ -56,7 +61,7 @@ def run(
     months
         Override the scenario's horizon.
     baseline
-        ``"flat"`` (default): the no-measure baseline stays at base-year (FY1401) flows.
+        ``"flat"`` (default): the no-measure baseline stays at the base year's flows.
         ``"forecast"``: it follows the statsmodels forecast of customs revenue
         (:mod:`econ.forecast`, docs/forecast.md); ensemble members draw their path from
         the forecast's interval.
@@ -94,7 +99,7 @@ def run(
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     if months is not None:
         sc = sc.with_months(months)
-    inp = inputs if isinstance(inputs, Inputs) else load_inputs(inputs)
+    inp = inputs_for(sc, inputs, base_year)
     fc = baseline_forecast(inp, sc, baseline)
     return run_members(
         inp,

@@ -21,22 +21,33 @@ def toy_dir() -> Path:
     return TOY_DIR
 
 
+#: the base year the editable copies of the default inputs hold (their values are FY1401's)
+BROKEN_BASE_YEAR = "FY1401"
+
+
+def flat_copy(dest: Path, base_year: str = BROKEN_BASE_YEAR) -> Path:
+    """Copy the shipped inputs of one base year into ``dest`` as a flat directory of one base
+    year (shared and per-year tables side by side; the layout before base years)."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir()
+    src = default_inputs_dir()
+    for d in (src, src / "base_years" / base_year):
+        for p in d.iterdir():
+            if p.is_file() and p.suffix in (".csv", ".toml"):
+                shutil.copy2(p, dest / p.name)
+    return dest
+
+
 @pytest.fixture
 def broken_inputs(tmp_path: Path) -> Callable[[], Path]:
-    """Factory: copy the default input tables (*.csv, *.toml; no subdirs) into a tmp dir.
+    """Factory: copy the default inputs of FY1401 into a flat tmp dir (:func:`flat_copy`).
 
     Returns the directory, so that a test can then break exactly one file.
     """
 
     def make() -> Path:
-        dest = tmp_path / "inputs"
-        if dest.exists():
-            shutil.rmtree(dest)
-        dest.mkdir()
-        for p in default_inputs_dir().iterdir():
-            if p.is_file() and p.suffix in (".csv", ".toml"):
-                shutil.copy2(p, dest / p.name)
-        return dest
+        return flat_copy(tmp_path / "inputs")
 
     return make
 

@@ -141,6 +141,7 @@ def test_loaders_name_their_argument() -> None:
         (lambda: econ.load_inputs(5), "dir"),
         (lambda: econ.load_scenario(5), "scenario"),
         (lambda: econ.parse_scenario(b"name = 'x'"), "text"),
+        (lambda: econ.load_inputs(None, base_year=1401), "base_year"),
     ):
         with pytest.raises(econ.InputError) as info:
             call()
@@ -219,8 +220,8 @@ def test_memory_guard_model_and_fit_grid(toy, sc, monkeypatch) -> None:
 
     default = econ.load_inputs()
     grid = {"route_substitution_elasticity": tuple(np.linspace(2, 100, 50))}
-    with pytest.raises(econ.InputError, match="fit grid of 50 points"):
-        grid_errors(default, grid)
+    with pytest.raises(econ.InputError, match="Model with 50 member"):
+        grid_errors(default, grid)  # each chunk of the grid is one Model, checked
 
 
 def test_available_memory_is_read() -> None:

@@ -89,26 +89,50 @@ def test_inputs_check_default(runner: CliRunner) -> None:
     result = runner.invoke(app, ["inputs", "check"])
     assert result.exit_code == 0, result.output
     out = result.stdout
+    assert "base year FY1403" in out and "FY1401, FY1403" in out
     assert "Torkham + Spin Boldak share" in out
-    assert "43.3%" in out  # (27.98 + 20.27) / 111.5 bn AFN
+    assert "18.3%" in out  # (12.00 + 8.16) / 110 bn AFN, both allocated
+    assert "not a check" in out and "agreement" not in out
     assert "torkham" in out and "spin-boldak" in out and "kabul" in out
-    assert "111,500,000,000" in out
+    assert "110,000,000,000" in out
+    assert "allocated" in out
+
+
+def test_inputs_check_base_year(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["inputs", "check", "--base-year", "FY1401", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    obj = json.loads(result.stdout)
+    (overview,) = [v for k, v in obj.items() if k == "Inputs, base year FY1401"]
+    items = {r["item"]: r["value"] for r in overview}
+    assert items["Torkham + Spin Boldak share"] == "41.2%"
+    assert items["Torkham + Spin Boldak vs seed article"].startswith("not a check")
+    assert items["imports, calibrated (USD/yr)"] == items["imports, base_year.toml (USD/yr)"]
+    (evidence,) = [v for k, v in obj.items() if k.startswith("Which crossing revenues")]
+    methods = {r["method"]: r for r in evidence}
+    assert methods["observed"]["crossings"] == "hairatan"
+    assert methods["observed-split"]["crossings"] == "islam-qala, torghundi"
+    assert "torkham" in methods["allocated"]["crossings"]
+
+
+def test_unknown_base_year_one_line(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["inputs", "check", "--base-year", "FY1300"])
+    _assert_one_error_line(result, "--base-year", "FY1300", "FY1401, FY1403")
 
 
 def test_inputs_check_toy_csv(runner: CliRunner, toy_dir: Path) -> None:
     result = runner.invoke(app, ["inputs", "check", "--inputs", str(toy_dir), "--format", "csv"])
     assert result.exit_code == 0, result.output
     tables = _csv_tables(result.stdout)
-    assert len(tables) == 2
+    assert len(tables) == 3
     rev = {r["crossing"]: r for r in tables[1]}
     assert set(rev) == {"east", "west"}
     assert float(rev["east"]["revenue_afn"]) == pytest.approx(8176000000)
 
 
 def _break_crossings(d: Path) -> None:
-    text = (d / "crossings.csv").read_text(encoding="utf-8")
-    (d / "crossings.csv").write_text(
-        text.replace(",road,0.65,", ",road,lots,", 1), encoding="utf-8"
+    text = (d / "utilization.csv").read_text(encoding="utf-8")
+    (d / "utilization.csv").write_text(
+        text.replace("torkham,0.65,", "torkham,lots,", 1), encoding="utf-8"
     )
 
 
@@ -116,7 +140,7 @@ def test_inputs_check_broken(runner: CliRunner, broken_inputs) -> None:
     d = broken_inputs()
     _break_crossings(d)
     result = runner.invoke(app, ["inputs", "check", "--inputs", str(d)])
-    line = _assert_one_error_line(result, "crossings.csv", "utilization", "lots")
+    line = _assert_one_error_line(result, "utilization.csv", "utilization", "lots")
     assert result.stdout == ""
     assert not isinstance(result.exception, econ.InputError)
     assert line
@@ -128,7 +152,7 @@ def test_inputs_check_broken_debug_raises(runner: CliRunner, broken_inputs) -> N
     result = runner.invoke(app, ["--debug", "inputs", "check", "--inputs", str(d)])
     assert result.exit_code != 0
     assert isinstance(result.exception, econ.InputError)
-    assert "crossings.csv" in str(result.exception)
+    assert "utilization.csv" in str(result.exception)
 
 
 def test_inputs_check_missing_toml_no_traceback(runner: CliRunner, broken_inputs) -> None:
@@ -145,7 +169,7 @@ def test_run_csv(runner: CliRunner, toy_run_args: list[str]) -> None:
     result = runner.invoke(app, [*toy_run_args, "--format", "csv"])
     assert result.exit_code == 0, result.output
     tables = _csv_tables(result.stdout)
-    assert len(tables) == 2
+    assert len(tables) == 3  # by crossing, coal and the rest, national path
     first = tables[0]
     assert list(first[0].keys()) == IMPACT_COLUMNS
     rows = {r["crossing"]: {k: float(v) for k, v in r.items() if k != "crossing"} for r in first}
@@ -164,16 +188,19 @@ def test_run_csv(runner: CliRunner, toy_run_args: list[str]) -> None:
             rows["east"][c] + rows["west"][c], rel=1e-9, abs=1e-3
         )
     assert rows["TOTAL"]["diverted"] == pytest.approx(0.0, abs=1e-3)
-    # second table: one row per month
-    assert [r["period"] for r in tables[1]] == ["2023-01-01", "2023-02-01", "2023-03-01"]
+    # second table: coal and the rest (the toy has no coal); third: one row per month
+    assert [r["group"] for r in tables[1]] == ["coal", "non-coal", "TOTAL"]
+    assert float(tables[1][0]["baseline"]) == 0.0
+    assert [r["period"] for r in tables[2]] == ["2023-01-01", "2023-02-01", "2023-03-01"]
 
 
 def test_run_json(runner: CliRunner, toy_run_args: list[str]) -> None:
     result = runner.invoke(app, [*toy_run_args, "--format", "json"])
     assert result.exit_code == 0, result.output
     obj = json.loads(result.stdout)
-    assert len(obj) == 2
+    assert len(obj) == 3
     (impact_title,) = [t for t in obj if t.startswith("Revenue impact by crossing")]
+    assert "base year TOY" in impact_title
     assert "toy-closure" in impact_title
     assert [r["crossing"] for r in obj[impact_title]] == ["east", "west", "TOTAL"]
     assert set(obj[impact_title][0]) == set(IMPACT_COLUMNS)
@@ -202,7 +229,7 @@ def test_run_table_path_only(runner: CliRunner, toy_run_args: list[str]) -> None
     result = runner.invoke(app, [*toy_run_args, "--format", "json", "--table", "path"])
     assert result.exit_code == 0, result.output
     obj = json.loads(result.stdout)
-    assert list(obj) == ["National customs revenue by month (USD)"]
+    assert list(obj) == ["National customs revenue by month (USD; base year TOY)"]
 
 
 def test_run_default_table_format(runner: CliRunner, toy_run_args: list[str]) -> None:
@@ -309,6 +336,19 @@ def test_run_months_out_of_range_is_usage_error(runner: CliRunner, toy_run_args:
     assert result.exit_code == 2
 
 
+def test_run_base_year_in_titles_and_coal(runner: CliRunner) -> None:
+    args = ["run", "pakistan-closure-2025", "--months", "6", "--format", "json"]
+    for extra, label in (([], "FY1403"), (["--base-year", "FY1401"], "FY1401")):
+        result = runner.invoke(app, [*args, *extra, "--table", "coal"])
+        assert result.exit_code == 0, result.output
+        ((title, rows),) = json.loads(result.stdout).items()
+        assert title.endswith(f"base year {label})") and "coal export duty" in title
+        rows = {r["group"]: r for r in rows}
+        assert rows["coal"]["change"] + rows["non-coal"]["change"] == pytest.approx(
+            rows["TOTAL"]["change"]
+        )
+
+
 def test_run_builtin_default_short(runner: CliRunner) -> None:
     result = runner.invoke(
         app, ["run", "default", "--months", "2", "--format", "json", "--table", "crossings"]
@@ -365,3 +405,22 @@ def test_subprocess_help() -> None:
     assert proc.returncode == 0, proc.stderr
     assert "run" in proc.stdout and "compare" in proc.stdout
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run"],
+        ["pressure"],
+        ["compare"],
+        ["sensitivity"],
+        ["backtest"],
+        ["calibrate"],
+        ["scenarios"],
+        ["inputs", "check"],
+    ],
+)
+def test_every_command_that_loads_inputs_takes_base_year(runner: CliRunner, command) -> None:
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "--base-year" in result.stdout

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 import econ
 from cli.app import app
 from econ.analysis.tables import revenue_impact_table
+from econ.io.inputs import inputs_for
 from econ.model.record import percentiles
 
 
@@ -42,6 +43,7 @@ def test_member_independent_of_ensemble_size_chunks_and_workers(inputs):
 def test_chunks_stacked_as_concatenation(inputs):
     """Chunks written into one preallocated Dataset equal xr.concat of the chunk results."""
     sc = econ.load_scenario("default").with_months(3)
+    inputs = inputs_for(sc, inputs)  # the scenario's own base year, as econ.run uses
     parts = [
         econ.Model(inputs, sc, member_ids=np.arange(i, i + 2), rng=3).run().result()
         for i in (0, 2, 4)

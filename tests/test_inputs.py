@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import econ
-from econ.io.inputs import TABLES, default_inputs_dir, read_schema
+from econ.io.inputs import OPTIONAL_TABLES, SHARED_TABLES, TABLES, default_inputs_dir, read_schema
 
 EXPECTED_CROSSINGS = {
     "torkham",
@@ -139,12 +139,33 @@ def test_toy_inputs_load(toy_inputs: econ.Inputs) -> None:
     assert toy_inputs.calibration_factor.to_numpy() == pytest.approx([1.0, 1.0], rel=1e-12)
 
 
-@pytest.mark.parametrize("file", [f for f in TABLES])
+def _shipped(file: str) -> list[Path]:
+    """The shipped copies of an input table: at the top, or one per base year."""
+    d = default_inputs_dir()
+    if file in SHARED_TABLES:
+        return [d / file]
+    return sorted((d / "base_years").glob(f"*/{file}"))
+
+
+SOURCED = [
+    str(p.relative_to(default_inputs_dir()))
+    for p in sorted(default_inputs_dir().rglob("*.csv"))
+    if "source" in pd.read_csv(p, nrows=0).columns
+]
+
+
+@pytest.mark.parametrize("file", SOURCED)
 def test_every_source_cell_non_empty(file: str) -> None:
+    """Every shipped table with a source column (base years and build tables included)."""
     df = _read(default_inputs_dir(), file)
-    assert "source" in df.columns
     blank = df["source"].str.strip() == ""
     assert not blank.any(), f"{file}: empty source in rows {list(df.index[blank] + 2)}"
+
+
+def test_every_table_is_sourced() -> None:
+    for file in TABLES:
+        for path in _shipped(file):
+            assert "source" in pd.read_csv(path, nrows=0).columns, path
 
 
 def test_every_parameter_has_source(default_inputs: econ.Inputs) -> None:
@@ -210,14 +231,14 @@ RULES = [
     ),
     (
         "text-in-number",
-        set_cell("crossings.csv", 0, "utilization", "lots"),
-        "crossings.csv",
+        set_cell("utilization.csv", 0, "utilization", "lots"),
+        "utilization.csv",
         ["row 2", "utilization", "lots"],
     ),
     (
         "empty-required-cell",
-        set_cell("crossings.csv", 3, "utilization", ""),
-        "crossings.csv",
+        set_cell("utilization.csv", 3, "utilization", ""),
+        "utilization.csv",
         ["row 5", "utilization", "empty"],
     ),
     (
@@ -228,26 +249,26 @@ RULES = [
     ),
     (
         "nan",
-        set_cell("commodities.csv", 0, "effective_rate", "NaN"),
-        "commodities.csv",
+        set_cell("rates.csv", 0, "effective_rate", "NaN"),
+        "rates.csv",
         ["row 2", "effective_rate"],
     ),
     (
         "inf",
-        set_cell("crossings.csv", 0, "utilization", "inf"),
-        "crossings.csv",
+        set_cell("utilization.csv", 0, "utilization", "inf"),
+        "utilization.csv",
         ["row 2", "utilization", "inf"],
     ),
     (
         "negative-capacity",
-        set_cell("crossings.csv", 0, "utilization", "-5"),
-        "crossings.csv",
+        set_cell("utilization.csv", 0, "utilization", "-5"),
+        "utilization.csv",
         ["row 2", "utilization", "-5"],
     ),
     (
         "effective-rate-above-1",
-        set_cell("commodities.csv", 0, "effective_rate", "1.5"),
-        "commodities.csv",
+        set_cell("rates.csv", 0, "effective_rate", "1.5"),
+        "rates.csv",
         ["row 2", "effective_rate", "1.5"],
     ),
     (
@@ -444,7 +465,7 @@ def test_validation_rule(broken_inputs, edit, file: str, tokens: list[str]) -> N
 def test_range_error_shows_plain_number(broken_inputs) -> None:
     """The 'found' value of a range failure should read as the user wrote it, not a numpy repr."""
     d = broken_inputs()
-    set_cell("crossings.csv", 0, "utilization", "-5")(d)
+    set_cell("utilization.csv", 0, "utilization", "-5")(d)
     with pytest.raises(econ.InputError) as info:
         econ.load_inputs(d)
     msg = str(info.value)
@@ -471,16 +492,27 @@ def _schema_columns(file: str) -> list[str]:
 
 
 def test_schema_lists_exactly_the_table_files() -> None:
-    assert set(read_schema()["file"]) == set(TABLES)
+    assert set(read_schema()["file"]) == set(TABLES) | set(OPTIONAL_TABLES)
 
 
 @pytest.mark.parametrize("base", ["default", "toy"])
-@pytest.mark.parametrize("file", TABLES)
+@pytest.mark.parametrize("file", TABLES + OPTIONAL_TABLES)
 def test_schema_describes_every_column(file: str, base: str, toy_dir: Path) -> None:
-    d = default_inputs_dir() if base == "default" else toy_dir
-    if not (d / file).is_file():
+    paths = _shipped(file) if base == "default" else [toy_dir / file]
+    paths = [p for p in paths if p.is_file()]
+    if not paths:
         pytest.skip(f"{file} not in {base} inputs")
-    header = list(pd.read_csv(d / file, nrows=0).columns)
+    for path in paths:
+        _check_header(file, path)
+
+
+def _check_header(file: str, path: Path) -> None:
+    header = list(pd.read_csv(path, nrows=0).columns)
+    beside = {p.name for p in path.parent.iterdir()}
+    if file == "commodities.csv" and "rates.csv" not in beside:
+        header = [c for c in header if c != "effective_rate"]  # flat layout before base years
+    if file == "crossings.csv" and "utilization.csv" not in beside:
+        header = [c for c in header if c != "utilization"]  # likewise
     schema_cols = _schema_columns(file)
     assert set(header) - set(schema_cols) == set(), "columns missing from schema.csv"
     assert set(schema_cols) - set(header) == set(), "schema.csv columns missing from the file"
@@ -511,3 +543,20 @@ def test_parameters_toml_parses_and_has_all_required() -> None:
         lo, hi = REQUIRED[name]
         assert lo <= data[name]["value"] <= hi, name
         assert math.isfinite(data[name]["value"])
+
+
+def test_pakistan_fiscal_rejects_an_unknown_crossing_in_one_line(tmp_path: Path) -> None:
+    import shutil
+
+    d = tmp_path / "in"
+    shutil.copytree(default_inputs_dir(), d)
+    f = d / "pakistan_fiscal.csv"
+    f.write_text(f.read_text().replace("torkham;ghulam-khan", "torkhum;ghulam-khan", 1))
+    with pytest.raises(econ.InputError) as e:
+        econ.load_inputs(d)
+    msg = str(e.value)
+    assert "pakistan_fiscal.csv" in msg and "torkhum" in msg and "fix:" in msg
+    assert "\n" not in msg
+    # without the file the inputs are complete: Pakistan's levies are then zero
+    f.unlink()
+    assert econ.load_inputs(d).pakistan_fiscal.empty

@@ -37,6 +37,8 @@ def _wedges(rng, F, C):
         afghan_rate=np.where(rng.random((M, F)) < 0.2, rng.uniform(-0.05, 0.1, (M, F)), 0.0),
         compliance=rng.uniform(0.7, 1.0, (M, F)),
         unavailable=rng.random((M, F)) < 0.2,
+        g0=rng.uniform(1.0, 1.3, (M, F)),
+        admitted=rng.uniform(0.5, 1.0, (M, F)),
     )
 
 
@@ -63,7 +65,7 @@ def test_route_cost_is_the_generalized_cost_ratio(model):
     )
     np.testing.assert_array_equal(elapsed, ref_elapsed)
     np.testing.assert_allclose(delay, ref_delay, rtol=RTOL)
-    np.testing.assert_allclose(ratio, g / cell["g0"], rtol=RTOL)
+    np.testing.assert_allclose(ratio, g / w.g0, rtol=RTOL)
 
 
 def test_demand_tree_on_cells_equals_the_full_reference(model):
@@ -313,7 +315,9 @@ def test_border_cap_equals_calc_border_cap(model):
     orders = rng.uniform(0, 1e5, (M, F))
     v0 = net.cell["v0"] * np.ones((M, 1))
     border = eng.arrive_and_queue(orders, np.ones((M, F)), w, np.zeros((M, C)), v0)
-    ref = eq.calc_border_cap(orders, w.availability, v0, cl.cell_nest, cl.n_nests)
+    # the border caps at ``admitted``: the availability, at most 1 relative to a base year with
+    # standing measures (Schedule.cell_wedges)
+    ref = eq.calc_border_cap(orders, w.admitted, v0, cl.cell_nest, cl.n_nests)
     np.testing.assert_allclose(border.arrivals, ref, rtol=RTOL)
 
 
@@ -330,3 +334,57 @@ def test_border_cap_by_hand():
         np.array([10.0, 200.0]), np.array([0.0, 1.0]), np.array([100.0, 50.0]), np.array([0, 0]), 1
     )
     np.testing.assert_allclose(got, [0.0, 200.0])
+
+
+def test_wedges_relative_to_a_base_year_equal_their_equations():
+    """On a base year with standing measures (FY1403), the cell wedges are relative to them
+    (docs/model.md §1, "Base-year measures"): g0_b = g0 + w_tariff_b + w_guar_b, ΔD − ΔD_b,
+    Δτ − Δτ_b, a/a_b, κ/κ_b, admitted = min(a/a_b, 1), and the capacity
+    Cap0·ω·(D0 + ΔD̄_b)/(D0 + ΔD̄) (``calc_capacity`` with the base year's days in D0)."""
+    sc = econ.load_scenario("pakistan-closure-2025").with_months(6)
+    inputs = econ.load_inputs(base_year="FY1403")
+    model = econ.Model(inputs, sc, member_ids=np.arange(M), rng=3)
+    sch, net = model.schedule, model.network
+    b = sch.base_wedges
+    assert b is not None and len(sch.base) == 4
+    cl = net.cells
+    at = (slice(None), cl.cell_route, cl.cell_commodity)
+    e0 = np.maximum(net.e0.sum(axis=1), 1e-300)
+
+    def mean_days(days):
+        return net.to_crossing(days * net.v0).sum(axis=2) / e0
+
+    day = (np.datetime64("2025-11-01") - np.datetime64(sc.start.isoformat())).astype(int)
+    for t in (0, int(day)):  # before and during the closure
+        w, cw = sch.wedges(t), sch.cell_wedges(t)
+        np.testing.assert_allclose(cw.g0, (net.g0[None] + b.tariff + b.guarantee)[at], rtol=RTOL)
+        np.testing.assert_allclose(cw.extra_days, (w.extra_days - b.extra_days)[at], atol=1e-12)
+        np.testing.assert_allclose(cw.afghan_rate, (w.afghan_rate - b.afghan_rate)[at], atol=0)
+        np.testing.assert_allclose(cw.availability, (w.availability / b.availability)[at])
+        np.testing.assert_allclose(cw.compliance, (w.compliance / b.compliance)[at], rtol=RTOL)
+        np.testing.assert_array_equal(cw.admitted, np.minimum(cw.availability, 1.0))
+        base = mean_days(b.extra_days)
+        ref = eq.calc_capacity(
+            net.capacity, w.capacity_share, net.border_days + base, mean_days(w.extra_days) - base
+        )
+        np.testing.assert_allclose(cw.capacity, ref, rtol=RTOL)
+    # while the standing measures stay as they were, nothing is cut: the base year's flows
+    w0 = sch.cell_wedges(0)
+    np.testing.assert_allclose(w0.capacity, np.broadcast_to(net.capacity, w0.capacity.shape))
+    np.testing.assert_allclose(w0.availability, 1.0)
+
+
+def test_wedges_without_base_year_measures_are_absolute():
+    """FY1401 carries no standing measures: the cell wedges are the schedule's, bit for bit."""
+    sc = econ.load_scenario("default").with_months(3)
+    model = econ.Model(econ.load_inputs(base_year="FY1401"), sc, member_ids=np.arange(M), rng=3)
+    sch, net = model.schedule, model.network
+    assert sch.base_wedges is None
+    cl = net.cells
+    at = (slice(None), cl.cell_route, cl.cell_commodity)
+    for t in range(0, model.T, 7):
+        w, cw = sch.wedges(t), sch.cell_wedges(t)
+        np.testing.assert_array_equal(cw.availability, w.availability[at])
+        np.testing.assert_array_equal(cw.admitted, w.availability[at])
+        np.testing.assert_array_equal(cw.capacity, w.capacity)
+        np.testing.assert_array_equal(cw.g0, net.cell["g0"])

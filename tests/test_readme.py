@@ -39,3 +39,34 @@ def test_every_result_variable_and_attribute_is_documented():
     ds = econ.run("default", months=1)
     missing = [v for v in list(ds.data_vars) + list(ds.attrs) if f"`{v}`" not in text]
     assert not missing, f"undocumented in docs/outputs.md: {missing}"
+
+
+def _headline() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    m = re.search(r"<!-- headline:.*?-->\n(.*?)<!-- end headline -->", text, flags=re.S)
+    assert m, "README has no headline block"
+    return m.group(1)
+
+
+def test_readme_headline_is_the_backtest_output():
+    """The in-sample headline in the README is what `chokepoint backtest` computes."""
+    import econ
+    from econ.analysis.backtest import backtest, summary
+
+    table, _ = backtest(econ.load_inputs())
+    s = summary(table, common=True, fitted=True)
+    line = _headline().splitlines()[0]
+    found = re.findall(
+        r"for (\d+) of (\d+)(?: outcomes)? \(MAE ([\d.]+) pp\)|for (\d+) of (\d+) \(([\d.]+) pp\)",
+        line,
+    )
+    got = [tuple(x for x in f if x) for f in found]
+    want = [
+        (
+            str(round(s.loc[p, "within_tolerance_pct"] * s.loc[p, "outcomes"] / 100)),
+            str(int(s.loc[p, "outcomes"])),
+            f"{s.loc[p, 'mae_pp']:.1f}",
+        )
+        for p in ("model", "no_diversion", "instant_diversion")
+    ]
+    assert got == want, (got, want)

@@ -18,7 +18,6 @@ import xarray as xr
 from test_inputs import append_text, assert_one_line_error, regex_sub, replace_text, set_cell
 
 import econ
-from econ.io.inputs import TABLES, TOML_FILES
 from econ.io.parameters import apply_parameters_file
 from econ.spec.scenario import NUMBER_BOUNDS
 
@@ -254,7 +253,10 @@ def test_input_refused(broken_inputs, edit, file: str, tokens: list[str]) -> Non
     assert_one_line_error(info.value, file, *tokens)
 
 
-@pytest.mark.parametrize("file", TABLES)
+TOY_TABLES = sorted(p.name for p in (Path(__file__).parent / "data" / "toy").glob("*.csv"))
+
+
+@pytest.mark.parametrize("file", TOY_TABLES)
 def test_header_only_table_refused(toy_dir: Path, tmp_path: Path, file: str) -> None:
     d = _copy(toy_dir, tmp_path)
     header = (d / file).read_text(encoding="utf-8").splitlines()[0]
@@ -298,7 +300,7 @@ def test_row_with_a_cell_too_many_refused(toy_dir: Path, tmp_path: Path, row: in
 def test_table_encodings(toy_dir: Path, tmp_path: Path, toy_inputs: econ.Inputs) -> None:
     """A BOM and CRLF line ends read as the plain file; latin-1 and a directory are named."""
     d = _copy(toy_dir, tmp_path)
-    for f in TABLES:
+    for f in TOY_TABLES:
         raw = (d / f).read_bytes()
         (d / f).write_bytes(b"\xef\xbb\xbf" + raw.replace(b"\n", b"\r\n"))
     inp = econ.load_inputs(d)
@@ -357,18 +359,19 @@ def test_parameters_file_refused(
 
 
 def _shuffled(src: Path, tmp_path: Path, seed: int) -> Path:
-    """A copy of the input files with the data rows of every table in a random order."""
+    """A copy of an inputs directory (either layout) with the data rows of every table in a
+    random order."""
     d = tmp_path / f"shuffled{seed}"
-    d.mkdir()
-    for f in TOML_FILES:
-        shutil.copy(src / f, d / f)
+    shutil.copytree(
+        src, d, ignore=shutil.ignore_patterns("scen", "episodes", "scenarios", "build", "*.py")
+    )
     rng = np.random.default_rng(seed)
-    for f in TABLES:
-        head, *body = list(csv.reader(io.StringIO((src / f).read_text(encoding="utf-8"))))
+    for f in sorted(d.rglob("*.csv")):
+        head, *body = list(csv.reader(io.StringIO(f.read_text(encoding="utf-8"))))
         out = io.StringIO()
         rows = [head] + [body[i] for i in rng.permutation(len(body))]
         csv.writer(out, lineterminator="\n").writerows(rows)
-        (d / f).write_text(out.getvalue(), encoding="utf-8")
+        f.write_text(out.getvalue(), encoding="utf-8")
     return d
 
 

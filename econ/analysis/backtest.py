@@ -27,8 +27,8 @@ import xarray as xr
 from .. import equations as eq
 from ..errors import input_error
 from ..io.episodes import builtin_episodes, load_episode
+from ..io.inputs import inputs_for
 from ..model import Model
-from ..model.memory import check_memory, model_bytes
 from ..model.network import Network, UnknownId
 from ..model.record import cleared_by_route as _cleared_by_route
 from ..spec.episode import Episode, Outcome
@@ -59,8 +59,11 @@ def naive_flows(model: Model, kind: str) -> np.ndarray:
     out = np.zeros((n_periods, n_members, n_routes, n_commodities))
     eps = model.draws.params["import_demand_elasticity"][:, None, :]
     has = net.v0 > 0
+    # relative to the base year's own measures (econ.model.schedule.Schedule.relative)
+    g0 = model.schedule.g0()
+    g0 = net.g0 if g0 is None else g0
     for t in range(model.T):
-        wd = model.schedule.wedges(t)
+        wd = model.schedule.relative(model.schedule.wedges(t))
         b = model.baseline_index[:, t]
         v0 = net.v0[None] * b[:, None, None]
         days = net.route_days0[None] + wd.extra_days
@@ -70,7 +73,7 @@ def naive_flows(model: Model, kind: str) -> np.ndarray:
         load = net.baseline_load[None] * b[:, None]
         share_c = np.minimum(1.0, wd.capacity / np.maximum(load, 1e-300))
         open_r = share_c[:, net.route_crossing][:, :, None]  # (M, R, 1)
-        direct = v0 * wd.availability * open_r * (g / net.g0) ** (-eps)
+        direct = v0 * wd.availability * open_r * (g / g0) ** (-eps)
         flow = direct
         if kind == "instant_diversion":
             lost = v0 - direct
@@ -209,11 +212,13 @@ def outcome_value(ds: xr.Dataset, o: Outcome, network: Network) -> np.ndarray:
         if o.comparison == "before_after":
             now = _rate(x, ds, o.window_start, o.window_end)
             before = _rate(x, ds, o.compare_start, o.compare_end)
-            return (100.0 * (now / before - 1.0)).values
+            share = 1.0 if o.revenue_share is None else o.revenue_share
+            return (100.0 * share * (now / before - 1.0)).values
         if o.comparison == "counterfactual":
             now = _rate(x, ds, o.window_start, o.window_end)
             cf = _rate(base, ds, o.window_start, o.window_end)
-            return (100.0 * (now / cf - 1.0)).values
+            share = 1.0 if o.revenue_share is None else o.revenue_share
+            return (100.0 * share * (now / cf - 1.0)).values
     raise ValueError(f"outcome {o.id}: metric {o.metric} cannot be read as '{o.comparison}'")
 
 
@@ -240,7 +245,9 @@ def run_episode(
     baseline: str = "flat",
     progress: Callable[[int, int], None] | None = None,
 ) -> EpisodeResult:
-    """Run an episode with the model and the two naive baselines."""
+    """Run an episode with the model and the two naive baselines, on the episode's base year
+    (:func:`econ.io.inputs.inputs_for`)."""
+    inputs = inputs_for(ep.scenario, inputs)
     fc = baseline_forecast(inputs, ep.scenario, baseline)
     model = Model(inputs, ep.scenario, members=members, rng=rng, forecast=fc)
     model.run(progress=progress)
@@ -318,6 +325,28 @@ def summary(table: pd.DataFrame, *, common: bool = False, fitted: bool = False) 
         }
     df = pd.DataFrame(rows).T
     df.index.name = "predictor"
+    return df
+
+
+def out_of_sample_summary(table: pd.DataFrame, errors: pd.Series) -> pd.DataFrame:
+    """The model's scores out of sample, in the form of :func:`summary`: ``errors`` are
+    tolerance-scaled errors of outcomes scored at parameters fitted without them (``fit``'s
+    ``out_of_sample_errors`` or ``time_split_errors``), over the fitted outcomes all three
+    predictors can compute."""
+    every = table[[f"{n}_error" for n in PREDICTORS]].notna().all(axis=1) & table["fit"]
+    ids = [i for i in errors.dropna().index if i in table.index and every.loc[i]]
+    t = table.loc[ids]
+    err = errors.loc[ids] * t["tolerance"]
+    denom = np.maximum(t["observed"].abs(), t["tolerance"])
+    row = {
+        "outcomes": len(ids),
+        "within_tolerance_pct": 100.0 * float((err.abs() <= t["tolerance"]).mean())
+        if ids
+        else np.nan,
+        "mae_pp": float(err.abs().mean()) if ids else np.nan,
+        "mape_pct": 100.0 * float((err.abs() / denom).mean()) if ids else np.nan,
+    }
+    df = pd.DataFrame([row], index=pd.Index(["model, out of sample"], name="predictor"))
     return df
 
 
@@ -435,45 +464,61 @@ def grid_errors(
     (model − observed) / tolerance, with the episode of each outcome in
     ``errors.attrs["episode"]`` and its window's end in ``errors.attrs["window_end"]``.
     """
+    points, values = grid_values(inputs, grid, episodes, progress, chunk)
+    errors = values.copy()
+    for ep_name in set(values.attrs["episode"].values()):
+        for o in fit_outcomes(load_episode(ep_name)):
+            if o.id in errors:
+                errors[o.id] = (values[o.id] - o.observed) / o.tolerance
+    errors.attrs["episode"] = values.attrs["episode"]
+    errors.attrs["window_end"] = values.attrs["window_end"]
+    return points, errors
+
+
+def grid_values(
+    inputs: Inputs,
+    grid: dict[str, tuple[float, ...]] | None = None,
+    episodes: list[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+    chunk: int = FIT_CHUNK,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The model's value of every fit outcome (percent) at every grid point: ``(points,
+    values)`` as in :func:`grid_errors`, before the error is taken (e.g. the transit outcomes
+    across the range of ``guarantee_excluded_share``, docs/validation.md). Each episode runs
+    on its own base year (:func:`econ.io.inputs.inputs_for`)."""
     grid = DEFAULT_GRID if grid is None else grid
     names = list(grid)
     mesh = np.meshgrid(*[np.asarray(grid[n], float) for n in names], indexing="ij")
     points = pd.DataFrame({n: m.ravel() for n, m in zip(names, mesh)})
     cols: dict[str, np.ndarray] = {}
     episode_of, window_end = {}, {}
-    network = Network.from_inputs(inputs)
-    eps = [load_episode(n) for n in (list(builtin_episodes()) if episodes is None else episodes)]
-    check_memory(
-        {
-            "the largest episode's run": max(
-                (model_bytes(inputs, ep.scenario, len(points), "MS") for ep in eps), default=0
-            )
-        },
-        what=f"a fit grid of {len(points):,} points",
-        fix="use fewer grid values (--grid NAME=V1,V2,...)",
-    )
-    for ep in eps:
+    networks: dict[str, tuple[Inputs, Network]] = {}  # one per base year of the episodes
+    for n in list(builtin_episodes()) if episodes is None else episodes:
+        ep = load_episode(n)
         outs = fit_outcomes(ep)
         if not outs:
             continue
         if progress is not None:
             progress(ep.name)
+        label = ep.scenario.base_year or inputs.label
+        if label not in networks:
+            inp = inputs_for(ep.scenario, inputs)
+            networks[label] = (inp, Network.from_inputs(inp))
+        inp, network = networks[label]
         for o in outs:
             cols[o.id] = np.empty(len(points))
             episode_of[o.id], window_end[o.id] = ep.name, o.window_end
         for lo in range(0, len(points), chunk):
             part = points.iloc[lo : lo + chunk]
             values = {k: part[k].to_numpy() for k in names}
-            model = Model(inputs, ep.scenario, members=len(part), values=values, network=network)
+            model = Model(inp, ep.scenario, members=len(part), values=values, network=network)
             ds = model.run().result()
             for o in outs:
-                cols[o.id][lo : lo + len(part)] = (
-                    outcome_value(ds, o, network) - o.observed
-                ) / o.tolerance
-    errors = pd.DataFrame(cols, index=points.index)
-    errors.attrs["episode"] = episode_of
-    errors.attrs["window_end"] = window_end
-    return points, errors
+                cols[o.id][lo : lo + len(part)] = outcome_value(ds, o, network)
+    values_out = pd.DataFrame(cols, index=points.index)
+    values_out.attrs["episode"] = episode_of
+    values_out.attrs["window_end"] = window_end
+    return points, values_out
 
 
 def loss(errors: pd.DataFrame) -> pd.Series:

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..io.inputs import inputs_for
 from ..model import Draws, Model
 from ..model.ensemble import run_members
 from ..spec.inputs import Inputs
@@ -155,8 +156,10 @@ def sensitivity(
 
     Columns as in :func:`one_at_a_time`, plus ``<metric>_S1`` and ``<metric>_rank`` (by
     swing, 1 = largest). ``attrs`` hold the central metrics, ``members``, ``bins`` and
-    ``S1_noise`` = (bins − 1)/(members − 1).
+    ``S1_noise`` = (bins − 1)/(members − 1). The scenario runs on its own base year if it
+    names one (:func:`econ.io.inputs.inputs_for`); ``attrs["base_year"]`` says which.
     """
+    inputs = inputs_for(scenario, inputs)
     oat = one_at_a_time(scenario, inputs, progress=progress)
     if members > 1:
         ds = run_members(inputs, scenario, members=members, rng=rng, workers=workers)
@@ -168,6 +171,7 @@ def sensitivity(
         oat.attrs["seed"] = int(ds.attrs["seed"])
     for k in METRICS:
         oat[f"{k}_rank"] = oat[f"{k}_swing"].rank(ascending=False, method="min").astype(int)
+    oat.attrs["base_year"] = inputs.label
     oat = oat.sort_values("revenue_loss_swing", ascending=False)
     oat.attrs.update(
         members=members,

@@ -35,6 +35,39 @@ def revenue_impact_table(
     )
     total = sums.sum("crossing").expand_dims(crossing=["TOTAL"])
     sums = xr.concat([sums, total], dim="crossing")
+    return _impact_frame(ds, sums, "crossing", quantiles)
+
+
+#: the commodity whose revenue is an export duty of its own (docs/model.md §1)
+COAL = "coal"
+
+
+def coal_table(ds: xr.Dataset, *, quantiles: tuple[float, ...] = (0.05, 0.5, 0.95)) -> pd.DataFrame:
+    """Revenue impact over the whole horizon (USD) split into the coal export duty and the rest.
+
+    Rows ``coal`` (the export duty on coal), ``non-coal`` (import duties and every other group)
+    and ``TOTAL``; columns as in :func:`revenue_impact_table`. The coal duty was 13% of
+    customs revenue in FY1401 and about 2% in FY1403, so a closure of the Pakistani crossings
+    costs much less coal revenue from the later base year.
+    """
+    data = ds[["baseline_customs_revenue", "customs_revenue", *DECOMPOSITION]].reset_coords(
+        drop=True
+    )
+    is_coal = data["commodity"] == COAL
+    parts = [
+        data.where(is_coal, 0.0).sum(["time", "crossing", "commodity"]),
+        data.where(~is_coal, 0.0).sum(["time", "crossing", "commodity"]),
+        data.sum(["time", "crossing", "commodity"]),
+    ]
+    sums = xr.concat(parts, dim="group").assign_coords(group=["coal", "non-coal", "TOTAL"])
+    return _impact_frame(ds, sums, "group", quantiles)
+
+
+def _impact_frame(
+    ds: xr.Dataset, sums: xr.Dataset, index: str, quantiles: tuple[float, ...]
+) -> pd.DataFrame:
+    """Baseline, scenario, change, change_pct and the loss components of ``sums`` (summed
+    over time), one row per ``index`` value; medians and 5–95% columns with several members."""
     cols = {
         "baseline": sums["baseline_customs_revenue"],
         "scenario": sums["customs_revenue"],
@@ -55,7 +88,7 @@ def revenue_impact_table(
             out[f"{name}_p05"] = q.sel(quantile=quantiles[0]).to_pandas()
             out[f"{name}_p95"] = q.sel(quantile=quantiles[2]).to_pandas()
     df = pd.DataFrame(out)
-    df.index.name = "crossing"
+    df.index.name = index
     return df
 
 
@@ -99,6 +132,7 @@ def compare_table(results: dict[str, xr.Dataset]) -> pd.DataFrame:
                     *COMPONENT_LABELS.values(),
                 )
             },
+            "base_year": str(ds.attrs["base_year"]),
             "months": int(ds.attrs["scenario_months"]),
             "peak_queue_trucks": float(q.median("member")),
         }
@@ -118,12 +152,13 @@ def _med(da: xr.DataArray) -> xr.DataArray:
 
 
 def pressure_table(ds: xr.Dataset) -> pd.DataFrame:
-    """Per trader group over the horizon: peak pressure and its month, cumulative cost by
-    component (USD), peak accumulated pressure, peak protest risk, capital locked.
+    """Per trader group over the horizon: peak pressure, its rank among the groups (1 = most
+    pressed) and its month, cumulative cost by component (USD), peak accumulated pressure,
+    peak protest risk, capital locked.
 
     With several members each figure is the median across members (and the peak month
     is that of the median path); ``peak_pressure_p05``/``_p95`` and
-    ``peak_protest_risk_p05``/``_p95`` give the 5–95% range.
+    ``peak_protest_risk_p05``/``_p95`` and ``rank_p05``/``_p95`` give the 5–95% range.
     """
     pr = ds["trader_pressure"]
     risk = ds["protest_risk"]
@@ -131,6 +166,11 @@ def pressure_table(ds: xr.Dataset) -> pd.DataFrame:
     df = pd.DataFrame(index=pd.Index(ds["group"].values, name="group"))
     df["kind"] = ds["group_kind"].values
     df["peak_pressure"] = _med(pr.max("time")).values
+    # ranking of groups by peak pressure (1 = most pressed), per member: the ranking is what
+    # the model says with some confidence, more than any group's level
+    peak = pr.max("time").transpose("member", "group").values
+    ranks = (-peak).argsort(axis=1).argsort(axis=1) + 1.0
+    df["rank"] = np.median(ranks, axis=0)
     df["peak_month"] = pd.DatetimeIndex(med_pr.idxmax("time").values).strftime("%Y-%m")
     df.loc[med_pr.max("time").values <= 1e-9, "peak_month"] = ""
     cost = _med(ds["trader_cost"].sum("time"))
@@ -154,23 +194,32 @@ def pressure_table(ds: xr.Dataset) -> pd.DataFrame:
             q = da.quantile([0.05, 0.95], dim="member")
             df[f"{name}_p05"] = q.sel(quantile=0.05).values
             df[f"{name}_p95"] = q.sel(quantile=0.95).values
+        df["rank_p05"] = np.quantile(ranks, 0.05, axis=0, method="inverted_cdf")
+        df["rank_p95"] = np.quantile(ranks, 0.95, axis=0, method="inverted_cdf")
     return df
 
 
 def pakistan_table(ds: xr.Dataset) -> pd.DataFrame:
-    """The coercion ledger by period (USD): Afghan treasury loss, Pakistan's costs and gains,
-    and the exchange ratio (monthly and cumulative; blank where undefined)."""
+    """The coercion ledger by period (USD), like for like: fiscal (Afghan customs lost against
+    Pakistan's net fiscal cost: customs levies and provincial cess lost, less fees collected)
+    and value added (Afghan traders' margins lost against Pakistan's exporters' and
+    transporters' value added lost), with both exchange ratios (cumulative; ``inf`` where
+    Pakistan gives up nothing on that account, blank where neither side loses)."""
     pk = _med(ds["pakistan_cost"])
     df = pd.DataFrame(
         {
-            "treasury_loss": _med(ds["treasury_loss"]).to_pandas(),
+            "afghan_customs_lost": _med(ds["treasury_loss"]).to_pandas(),
             **{
                 str(c): pk.sel(pakistan_component=c).to_pandas()
                 for c in ds["pakistan_component"].values
             },
-            "pakistan_net_cost": _med(ds["pakistan_net_cost"]).to_pandas(),
-            "exchange_ratio": _med(ds["coercion_exchange_ratio"]).to_pandas(),
-            "exchange_ratio_cumulative": _med(ds["coercion_exchange_ratio_cumulative"]).to_pandas(),
+            "pakistan_fiscal_net_cost": _med(ds["pakistan_fiscal_net_cost"]).to_pandas(),
+            "fiscal_ratio_cumulative": _med(ds["coercion_exchange_ratio_cumulative"]).to_pandas(),
+            "afghan_value_added_lost": _med(ds["afghan_value_added_lost"]).to_pandas(),
+            "pakistan_value_added_lost": _med(ds["pakistan_value_added_lost"]).to_pandas(),
+            "value_added_ratio_cumulative": _med(
+                ds["value_added_exchange_ratio_cumulative"]
+            ).to_pandas(),
         }
     )
     df.index = pd.DatetimeIndex(df.index).strftime("%Y-%m-%d")
@@ -178,8 +227,19 @@ def pakistan_table(ds: xr.Dataset) -> pd.DataFrame:
     return df
 
 
+def _ratio_text(afghan: float, pakistan: float, tol: float, afghan_what: str, what: str) -> str:
+    if pakistan > tol:
+        return f"{afghan / pakistan:.2f} USD of {afghan_what} per USD of Pakistan's {what}"
+    if afghan <= tol:
+        return "none (neither side loses)"
+    if pakistan < -tol:
+        return f"unbounded (Pakistan gains {-pakistan / 1e6:,.1f}m USD on this account)"
+    return "unbounded (Pakistan gives up nothing on this account)"
+
+
 def ledger_summary(ds: xr.Dataset) -> list[str]:
-    """Two lines for ``chokepoint run``: who is squeezed most and when; what it costs Pakistan."""
+    """Summary lines for ``chokepoint run``: who is squeezed most and when; the coercion
+    ledger like for like (fiscal, value added) and how long the leverage lasts."""
     pt = pressure_table(ds)
     lines = []
     if pt["peak_pressure"].max() > 1e-9:
@@ -191,22 +251,80 @@ def ledger_summary(ds: xr.Dataset) -> list[str]:
         )
     else:
         lines.append("Peak trader pressure: none (no group bears extra cost).")
-    loss = float(_med(ds["treasury_loss"].sum("time")))
-    net = float(_med(ds["pakistan_net_cost"].sum("time")))
-    scale = float(ds["baseline_customs_revenue"].sum()) / ds.sizes.get("member", 1)
-    if abs(net) <= 1e-9 * scale:
-        net = 0.0
-    if net > 0:
-        ratio = (
-            f"{loss / net:.2f} USD of Afghan revenue lost per USD Pakistan gives up (whole horizon)"
+    tot = {
+        v: float(_med(ds[v].sum("time")))
+        for v in (
+            "treasury_loss",
+            "pakistan_fiscal_net_cost",
+            "afghan_value_added_lost",
+            "pakistan_value_added_lost",
         )
-    else:
-        ratio = (
-            f"undefined: Pakistan gains on net ({-net:,.0f} USD)"
-            if net < 0
-            else "undefined: Pakistan gives up nothing"
-        )
-    hl = _med(ds["leverage_half_life_months"])
-    hl_s = f"{float(hl):.1f} months" if np.isfinite(float(hl)) else "not reached within the horizon"
-    lines.append(f"Coercion exchange ratio: {ratio}; leverage half-life: {hl_s}.")
+    }
+    tol = 1e-9 * float(ds["baseline_customs_revenue"].sum()) / ds.sizes.get("member", 1)
+    fiscal = _ratio_text(
+        tot["treasury_loss"],
+        tot["pakistan_fiscal_net_cost"],
+        tol,
+        "Afghan customs",
+        "net fiscal cost",
+    )
+    va = _ratio_text(
+        tot["afghan_value_added_lost"],
+        tot["pakistan_value_added_lost"],
+        tol,
+        "Afghan traders' value added",
+        "value added",
+    )
+    lines.append(
+        f"Coercion exchange ratio (whole horizon): fiscal {fiscal}; value added {va}; "
+        f"leverage half-life: {half_life_text(ds)}."
+    )
     return lines
+
+
+def half_life_summary(ds: xr.Dataset) -> dict[str, float]:
+    """The leverage half-life across members, counting members whose loss never halves.
+
+    A member whose loss does not halve within the horizon has a half-life *beyond* it, not a
+    missing one, so it counts as +inf in the median and the 5–95% range (quantiles without
+    interpolation, so a range that reaches past the horizon says so). Members with no loss
+    at all have no half-life and are left out. Returns ``members`` (with a loss),
+    ``beyond`` (of those, how many never halve), ``horizon_months`` and ``median``/``p05``/
+    ``p95`` in months (``inf`` = beyond the horizon; NaN if no member has a loss).
+    """
+    hl = np.asarray(ds["leverage_half_life_months"].values, dtype=float)
+    loss = np.asarray(ds["treasury_loss"].max("time").values, dtype=float)
+    scale = float(ds["baseline_customs_revenue"].sum()) / max(ds.sizes.get("member", 1), 1)
+    has_loss = loss > 1e-9 * scale
+    vals = np.where(np.isfinite(hl), hl, np.inf)[has_loss]
+    horizon = float(ds.attrs.get("scenario_months", np.nan))
+    out = {"members": float(vals.size), "beyond": float(np.isinf(vals).sum())}
+    out["horizon_months"] = horizon
+    if vals.size == 0:
+        out.update(median=np.nan, p05=np.nan, p95=np.nan)
+        return out
+    q = np.quantile(vals, [0.5, 0.05, 0.95], method="inverted_cdf")
+    out.update(median=float(q[0]), p05=float(q[1]), p95=float(q[2]))
+    return out
+
+
+def half_life_text(ds: xr.Dataset) -> str:
+    """The half-life for a summary line: "4.0 months", "not reached within the horizon",
+    or with several members "3.1 months [2.0–> 18] (beyond the horizon in 12 of 60 members)"
+    and "> 18 months in 59 of 60 members"."""
+    s = half_life_summary(ds)
+    n, beyond = int(s["members"]), int(s["beyond"])
+    if n == 0:
+        return "none (no revenue loss)"
+
+    def fmt(v: float) -> str:
+        return f"> {s['horizon_months']:.0f}" if np.isinf(v) else f"{v:.1f}"
+
+    if ds.sizes.get("member", 1) == 1:
+        return "not reached within the horizon" if beyond else f"{s['median']:.1f} months"
+    if np.isinf(s["median"]):
+        return f"> {s['horizon_months']:.0f} months in {beyond} of {n} members (never halves)"
+    text = f"{s['median']:.1f} months [{fmt(s['p05'])}–{fmt(s['p95'])}]"
+    if beyond:
+        text += f" (beyond the horizon in {beyond} of {n} members)"
+    return text

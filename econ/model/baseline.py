@@ -18,7 +18,8 @@ import pandas as pd
 def base_year_monthly_usd(base_year: Mapping[str, Any]) -> float:
     """Base-year customs revenue per month (USD/month) = customs_revenue_afn / afn_per_usd / 12.
 
-    With the shipped ``base_year.toml`` (FY1401): 111.5e9 / 86.72 / 12 ≈ 107.1m USD/month.
+    With the shipped base years: FY1403 110e9 / 70 / 12 ≈ 131.0m USD/month; FY1401 111.5e9 /
+    86.72 / 12 ≈ 107.1m.
     """
     value = float(base_year["customs_revenue_afn"]) / float(base_year["afn_per_usd"]) / 12.0
     if not math.isfinite(value) or value <= 0:

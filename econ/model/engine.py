@@ -215,7 +215,8 @@ class Engine:
             wedges.tariff + wedges.afghan_rate,
             wedges.guarantee,
         )
-        return elapsed, delay, g / cell["g0"]
+        # g0: the network's, with the base year's own fees and guarantee costs if any
+        return elapsed, delay, g / wedges.g0
 
     def route_choice(
         self, t: int, b: np.ndarray, ratio: np.ndarray, wedges: CellWedges
@@ -349,10 +350,11 @@ class Engine:
         arrivals = sent * hold
         held = sent - arrivals
         # restrictions and the guarantee's exclusion cap the restricted routes of a nest jointly
-        # (calc_border_cap)
-        restricted = wedges.availability < 1.0
+        # (calc_border_cap); ``admitted`` is the availability, at most 1 relative to a base year
+        # with standing measures (Schedule.cell_wedges): lifting a base-year measure caps nothing
+        restricted = wedges.admitted < 1.0
         load = cl.cells_to_nest(np.where(restricted, arrivals, 0.0))
-        cap = cl.cells_to_nest(np.where(restricted, wedges.availability * v0, 0.0))
+        cap = cl.cells_to_nest(np.where(restricted, wedges.admitted * v0, 0.0))
         factor = np.divide(cap, load, out=np.ones_like(cap), where=load > cap)
         allowed = np.where(restricted, arrivals * factor[:, cl.cell_nest], arrivals)
         # barred cargo cannot get round a quota by trying another crossing of the corridor (the

@@ -15,6 +15,7 @@ import numpy as np
 import xarray as xr
 
 from ..spec.checks import MAX_MEMBERS, int_argument
+from ..spec.in_force import warn_missing_measures
 from ..spec.inputs import Inputs
 from ..spec.scenario import Scenario
 from . import arguments as arg
@@ -66,6 +67,7 @@ def run_members(
         model = Model(inputs, scenario, rng=rng, freq=freq, forecast=forecast)
         log.info("running %s: %d days, 1 member (deterministic)", scenario.name, model.T)
         return finish(model.run(progress=progress).result())
+    warn_missing_measures(scenario, inputs.measures_in_force)  # once, not per chunk
     seed = root_seed(rng, scenario)  # resolved once, so every chunk shares it
     ids = np.arange(members)
     chunks = [ids[i : i + chunk_size] for i in range(0, members, chunk_size)]

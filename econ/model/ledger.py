@@ -35,8 +35,16 @@ BEARS = {
     "goods": ("fees", "guarantee", "extra_transport", "spoilage", "margin_lost"),
     "freight": ("demurrage", "margin_lost"),
 }
-#: Pakistan's ledger (dimension ``pakistan_component``); net = lost exports + lost handling − fees
-PAKISTAN_COMPONENTS = ("exports_lost", "transit_handling_lost", "fees_collected")
+#: Pakistan's ledger (dimension ``pakistan_component``), like for like with the Afghan side:
+#: fiscal lines (its treasury's: fees gained, customs and provincial cess lost) and value added
+#: lines (its exporters' and transporters' direct value added lost); docs/model.md §8
+PAKISTAN_COMPONENTS = (
+    "fees_collected",
+    "customs_levies_lost",
+    "provincial_cess_lost",
+    "export_value_added_lost",
+    "transport_value_added_lost",
+)
 DAYS_PER_MONTH = 365.25 / 12.0
 
 
@@ -248,49 +256,76 @@ def pakistan_ledger(
     pak_transit: np.ndarray,
     pak_route: np.ndarray,
     freight_r: np.ndarray,
+    pak_levy: np.ndarray,
+    export_va_share: np.ndarray,
+    transport_va_share: np.ndarray,
 ) -> np.ndarray:
-    """Pakistan's side per period, (M, P, 3) USD: exports lost, transit handling lost, fees.
+    """Pakistan's side per period, (M, P, 5) USD, in :data:`PAKISTAN_COMPONENTS` order.
 
-    ``pak_export`` (R, K) marks Afghan imports on Pakistani bilateral routes (Pakistan's
-    exports), ``pak_transit`` (R, 1) Pakistani transit routes (the freight bill of the
-    Pakistani leg, port to border, is taken as Pakistan's handling business), ``pak_route``
-    (R, 1) all routes through Pakistan (fees collected). Losses are net over all Pakistani
-    crossings, so trade diverted between them is not counted.
+    Fiscal: ``fees_collected`` (fees paid on routes through Pakistan, ``pak_route`` (R, 1)),
+    ``customs_levies_lost`` and ``provincial_cess_lost`` (``pak_levy`` (2, R, K) per USD
+    times the value shortfall on each route). Value added: ``export_value_added_lost`` (the
+    shortfall of Afghan imports of Pakistani goods, ``pak_export`` (R, K), times the direct
+    value-added share of Pakistan's exporting industries, ``export_va_share`` (M,)) and
+    ``transport_value_added_lost`` (the freight bill of the Pakistani leg of transit lost,
+    ``pak_transit`` (R, 1) × ``freight_r`` (R, 1), times ``transport_va_share`` (M,)).
+    Shortfalls are net over all routes, so trade diverted between Pakistani crossings is not
+    counted, and a gain (e.g. third-country goods replaced by Pakistani ones) is negative.
     """
     short = out["baseline_route_trade_value"] - out["route_trade_value"]  # (M, P, R, K)
-    exports = (short * pak_export).sum(axis=(2, 3))
-    handling = (short * freight_r * pak_transit).sum(axis=(2, 3))
     fees = (out["tariff_paid"] * pak_route).sum(axis=(2, 3))
-    return np.stack([exports, handling, fees], axis=-1)
+    customs = (short * pak_levy[0]).sum(axis=(2, 3))
+    cess = (short * pak_levy[1]).sum(axis=(2, 3))
+    exports = (short * pak_export).sum(axis=(2, 3)) * export_va_share[:, None]
+    handling = (short * freight_r * pak_transit).sum(axis=(2, 3)) * transport_va_share[:, None]
+    return np.stack([fees, customs, cess, exports, handling], axis=-1)
 
 
-def pakistan_net_cost(ledger: np.ndarray) -> np.ndarray:
-    """Net cost to Pakistan = exports lost + handling lost − fees collected   [USD]"""
-    return ledger[..., 0] + ledger[..., 1] - ledger[..., 2]
+def pakistan_fiscal_net_cost(ledger: np.ndarray) -> np.ndarray:
+    """Pakistan's net fiscal cost = customs levies lost + provincial cess lost − fees   [USD]"""
+    return ledger[..., 1] + ledger[..., 2] - ledger[..., 0]
+
+
+def pakistan_value_added_lost(ledger: np.ndarray) -> np.ndarray:
+    """Pakistan's direct value added lost = exporters' + transporters'   [USD]"""
+    return ledger[..., 3] + ledger[..., 4]
+
+
+def afghan_value_added_lost(
+    lost_ck: np.ndarray, margin: np.ndarray, freight_ck: np.ndarray, trucking_margin: np.ndarray
+) -> np.ndarray:
+    """Afghan traders' and truckers' direct value added lost on trade forgone, (M, P)   [USD]
+
+    ``lost_ck`` (M, P, C, K) is the value of trade that did not happen (demand response and
+    cancelled orders), ``margin`` (K,) the traders' gross margin per USD, ``freight_ck`` (C, K)
+    the freight bill per USD and ``trucking_margin`` (M,) the truckers' margin on it: the
+    Afghan counterpart of :func:`pakistan_value_added_lost` (customs is the fiscal line).
+    """
+    per_usd = margin[None, None, :] + trucking_margin[:, None, None] * freight_ck[None]
+    return np.einsum("mpck,mck->mp", lost_ck, per_usd)
 
 
 def exchange_ratio(
-    treasury_loss: np.ndarray,
+    afghan_loss: np.ndarray,
     pakistan_cost: np.ndarray,
     *,
     cumulative: bool,
-    atol: np.ndarray | float = 0.0,
+    atol: float = 0.0,
 ) -> np.ndarray:
-    """Afghan treasury revenue lost per USD of net cost to Pakistan   [1]
+    """Afghan loss per USD of Pakistan's cost, like for like (fiscal or value added)   [1]
 
-    ``treasury_loss`` and ``pakistan_cost`` are (M, P). NaN where Pakistan's net cost is not
-    positive (it gains, or gives nothing up): the ratio is then undefined, not infinite. A
-    net cost at or below ``atol`` (per period, (P,) or a scalar; summed with ``cumulative``)
-    counts as nothing given up: rounding noise of a period without measures (±1e-8 USD) would
-    otherwise give a ratio of noise to noise whose sign depends on the order of the input rows.
+    ``afghan_loss`` and ``pakistan_cost`` are (M, P). Where Pakistan's cost is positive the
+    ratio is their quotient. Where Pakistan gives up nothing or gains (cost ≤ ``atol``) while
+    Afghanistan loses (> ``atol``) the ratio is ``+inf``: leverage that costs Pakistan
+    nothing on that account. Where neither side loses it is NaN (nothing to compare).
     """
     if cumulative:
-        treasury_loss = np.cumsum(treasury_loss, axis=1)
+        afghan_loss = np.cumsum(afghan_loss, axis=1)
         pakistan_cost = np.cumsum(pakistan_cost, axis=1)
-        atol = np.cumsum(np.broadcast_to(atol, pakistan_cost.shape[1:]))
     pos = pakistan_cost > atol
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(pos, treasury_loss / np.where(pos, pakistan_cost, 1.0), np.nan)
+        ratio = afghan_loss / np.where(pos, pakistan_cost, 1.0)
+    return np.where(pos, ratio, np.where(afghan_loss > atol, np.inf, np.nan))
 
 
 def leverage_half_life(loss: np.ndarray, period_days: np.ndarray, atol: float = 0.0) -> np.ndarray:
@@ -334,30 +369,47 @@ def who_pays(
     days simulated in each period. Keys: ``trader_cost`` (M, P, G, component),
     ``trader_baseline_margin``, ``trader_capital_locked``, ``trader_pressure``,
     ``trader_pressure_accumulated``, ``protest_risk`` (M, P, G), ``pakistan_cost`` (M, P,
-    pakistan_component), ``pakistan_net_cost``, ``treasury_loss``,
-    ``coercion_exchange_ratio`` and ``coercion_exchange_ratio_cumulative`` (M, P), and
+    pakistan_component), ``pakistan_fiscal_net_cost``, ``pakistan_value_added_lost``,
+    ``afghan_value_added_lost``, ``treasury_loss``, the fiscal ``coercion_exchange_ratio``
+    and the ``value_added_exchange_ratio`` (each also ``_cumulative``) (M, P), and
     ``leverage_half_life_months`` (M,).
     """
     res = trader_ledger(sums, network.groups, network.incidence, network.w0, period_days, params)
     pk = pakistan_ledger(
-        sums, network.pak_export, network.pak_transit, network.pak_route, network.freight
+        sums,
+        network.pak_export,
+        network.pak_transit,
+        network.pak_route,
+        network.freight,
+        network.pak_levy,
+        params["pakistan_export_value_added_share"],
+        params["pakistan_transport_value_added_share"],
     )
-    net = pakistan_net_cost(pk)
+    fiscal = pakistan_fiscal_net_cost(pk)
+    pk_va = pakistan_value_added_lost(pk)
     loss = (sums["baseline_customs_revenue"] - sums["customs_revenue"]).sum(axis=(2, 3))
-    # rounding noise of a period's net cost: 1e-9 of its baseline trade value
-    noise = 1e-9 * float(network.e0.sum()) * np.asarray(period_days, float)
+    share = loss_shares(sums["baseline_trade_value"], sums["trade_value"], network.w0)
+    lost_ck = share * sums["trade_lost_value"].sum(axis=2)[:, :, None, :]
+    af_va = afghan_value_added_lost(
+        lost_ck, network.margin, network.freight_ck, params["trucking_gross_margin"]
+    )
+    tol = 1e-9 * float((network.e0 * network.rate).sum())
     res.update(
         {
             "pakistan_cost": pk,
-            "pakistan_net_cost": net,
+            "pakistan_fiscal_net_cost": fiscal,
+            "pakistan_value_added_lost": pk_va,
+            "afghan_value_added_lost": af_va,
             "treasury_loss": loss,
-            "coercion_exchange_ratio": exchange_ratio(loss, net, cumulative=False, atol=noise),
+            "coercion_exchange_ratio": exchange_ratio(loss, fiscal, cumulative=False, atol=tol),
             "coercion_exchange_ratio_cumulative": exchange_ratio(
-                loss, net, cumulative=True, atol=noise
+                loss, fiscal, cumulative=True, atol=tol
             ),
-            "leverage_half_life_months": leverage_half_life(
-                loss, period_days, atol=1e-9 * float((network.e0 * network.rate).sum())
+            "value_added_exchange_ratio": exchange_ratio(af_va, pk_va, cumulative=False, atol=tol),
+            "value_added_exchange_ratio_cumulative": exchange_ratio(
+                af_va, pk_va, cumulative=True, atol=tol
             ),
+            "leverage_half_life_months": leverage_half_life(loss, period_days, atol=tol),
         }
     )
     return res

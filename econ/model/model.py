@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..spec.checks import argument_error
+from ..spec.in_force import check_measure_ids, warn_missing_measures
 from ..spec.inputs import Inputs
 from ..spec.scenario import Scenario
 from . import arguments as arg
@@ -112,6 +113,18 @@ class Model:
             fix="run fewer members at a time (econ.run chunks them with chunk_size)",
         )
         self.inputs, self.scenario, self.freq = inputs, scenario, freq
+        if member_ids is None:  # a whole run (chunks of an ensemble are checked by run_members)
+            warn_missing_measures(scenario, inputs.measures_in_force)
+            if scenario.base_year and scenario.base_year != inputs.label:
+                log.warning(
+                    "%s is written for base year %s but runs on inputs of %s "
+                    "(econ.run and the CLI pick the scenario's own; econ.io.inputs.inputs_for)",
+                    scenario.name,
+                    scenario.base_year,
+                    inputs.label,
+                )
+        else:
+            check_measure_ids(scenario, inputs.measures_in_force)
         self.network = Network.from_inputs(inputs) if network is None else network
         self.draws = Draws.build(
             inputs.parameters,

@@ -27,6 +27,30 @@ log = logging.getLogger(__name__)
 KINDS = ("bilateral", "transit")
 
 
+#: the lines of Pakistan's fiscal ledger a levy can belong to (pakistan_fiscal.csv ``levy``)
+LEVIES = ("customs", "provincial_cess")
+
+
+def pakistan_levies(fiscal: pd.DataFrame, routes: pd.DataFrame, com: pd.DataFrame) -> np.ndarray:
+    """Pakistan's levy per USD of goods value on each route and commodity, (2, R, K): the
+    ``customs`` and ``provincial_cess`` lines of ``pakistan_fiscal.csv``, each row charged
+    on the routes through its crossings, of its kinds, for commodities of its directions
+    (rates of overlapping rows add up)."""
+    out = np.zeros((len(LEVIES), len(routes), len(com)))
+    for _, r in fiscal.iterrows():
+        items = {
+            c: {s.strip() for s in str(r[c]).split(";") if s.strip()}
+            for c in ("crossings", "kinds", "directions")
+        }
+        rmask = (
+            routes["crossing"].isin(items["crossings"]).to_numpy()
+            & routes["kind"].isin(items["kinds"]).to_numpy()
+        )
+        kmask = com["direction"].isin(items["directions"]).to_numpy()
+        out[LEVIES.index(r["levy"])] += float(r["rate"]) * (rmask[:, None] & kmask[None, :])
+    return out
+
+
 def route_origin_names(routes: pd.DataFrame) -> list[str]:
     """Origin of the goods on each route: the corridor country for bilateral routes (its own
     goods), ``"world"`` for transit routes (third-country goods through the corridor)."""
@@ -352,6 +376,8 @@ class Network:
     pak_route: np.ndarray  # (R, 1) 1 on routes through Pakistan
     pak_transit: np.ndarray  # (R, 1) 1 on Pakistani transit routes
     pak_export: np.ndarray  # (R, K) 1 on Afghan imports of Pakistani goods
+    pak_levy: np.ndarray  # (2, R, K) Pakistan's levies per USD: customs, provincial cess
+    freight_ck: np.ndarray  # (C, K) baseline freight bill per USD of goods value
     groups: GroupMap = field(repr=False)
     cells: CellLayout = field(repr=False)
     cell: dict[str, np.ndarray] = field(repr=False)  # static inputs on the cells, (F,)
@@ -462,9 +488,10 @@ class Network:
         e0 = np.einsum("rc,rk->ck", incidence, v0)
         tot_k = e0.sum(axis=0, keepdims=True)
         w0 = np.divide(e0, tot_k, out=np.zeros_like(e0), where=tot_k > 0)
-        # capacity: the baseline load (loaded trucks a day, both directions) over the crossing's
-        # normal utilisation, so that a backlog of N days of traffic clears in
-        # N · u / (1 − u) days whatever the value per truck (docs/model.md §1)
+        # capacity: the base year's load (loaded trucks a day, both directions) over the
+        # crossing's normal utilisation in that year (base_years/<label>/utilization.csv), so
+        # that a backlog of N days of traffic clears in N · u / (1 − u) days whatever the value
+        # per truck (docs/model.md §1)
         load = (e0 / value_per_truck).sum(axis=1)
         utilization = cr["utilization"].to_numpy(float)
         capacity = np.where(load > 0, load / utilization, 1.0)
@@ -553,6 +580,8 @@ class Network:
             pak_route=pak[:, None].astype(float),
             pak_transit=pak_transit,
             pak_export=pak_export,
+            pak_levy=pakistan_levies(inputs.pakistan_fiscal, routes, com),
+            freight_ck=freight_ck,
         )
         return cls(
             inputs=inputs,

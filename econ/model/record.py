@@ -209,14 +209,28 @@ LEDGER_VARIABLES: dict[str, tuple[tuple[str, ...], str, str, str]] = {
     "pakistan_cost": (
         ("time", "pakistan_component"),
         "USD",
-        "Pakistan's ledger: exports to Afghanistan lost, transit handling lost, fees collected "
-        "(net cost = first + second - third)",
+        "Pakistan's ledger, like for like with the Afghan side: fiscal lines (fees collected; "
+        "customs levies and provincial cess lost) and value-added lines (exporters' and "
+        "transporters' direct value added lost); losses net over Pakistani routes",
         "sum",
     ),
-    "pakistan_net_cost": (
+    "pakistan_fiscal_net_cost": (
         ("time",),
         "USD",
-        "Net cost to Pakistan: exports lost + transit handling lost - fees collected",
+        "Pakistan's net fiscal cost: customs levies lost + provincial cess lost - fees collected",
+        "sum",
+    ),
+    "pakistan_value_added_lost": (
+        ("time",),
+        "USD",
+        "Pakistan's direct value added lost: its exporters' on exports to Afghanistan lost, its "
+        "transporters' on transit freight lost",
+        "sum",
+    ),
+    "afghan_value_added_lost": (
+        ("time",),
+        "USD",
+        "Afghan traders' and truckers' direct value added (gross margins) lost on trade forgone",
         "sum",
     ),
     "treasury_loss": (
@@ -228,15 +242,28 @@ LEDGER_VARIABLES: dict[str, tuple[tuple[str, ...], str, str, str]] = {
     "coercion_exchange_ratio": (
         ("time",),
         "1",
-        "Afghan treasury revenue lost per USD of net cost to Pakistan in the period "
-        "(NaN where Pakistan's net cost is not positive)",
+        "Fiscal exchange ratio: Afghan customs revenue lost per USD of Pakistan's net fiscal "
+        "cost in the period (inf where Pakistan's treasury gives up nothing or gains while "
+        "Afghanistan's loses; NaN where neither loses)",
         "point",
     ),
     "coercion_exchange_ratio_cumulative": (
         ("time",),
         "1",
-        "Cumulative Afghan treasury revenue lost per cumulative USD of net "
-        "cost to Pakistan (NaN where that cost is not positive)",
+        "Fiscal exchange ratio, cumulative from the start (inf and NaN as for the period ratio)",
+        "point",
+    ),
+    "value_added_exchange_ratio": (
+        ("time",),
+        "1",
+        "Value-added exchange ratio: Afghan direct value added lost per USD of Pakistan's direct "
+        "value added lost in the period (inf where Pakistan loses none; NaN where neither does)",
+        "point",
+    ),
+    "value_added_exchange_ratio_cumulative": (
+        ("time",),
+        "1",
+        "Value-added exchange ratio, cumulative from the start",
         "point",
     ),
     "leverage_half_life_months": (
@@ -605,15 +632,23 @@ def percentiles(ds: xr.Dataset, q: tuple[float, ...] = (5.0, 50.0, 95.0)) -> xr.
     """Summarise an ensemble: every variable's percentiles across members.
 
     The ``member`` dimension is replaced by ``percentile`` (values in percent); NaNs (e.g.
-    an undefined exchange ratio) are skipped. Attributes are kept, with
-    ``members_summarised`` recording the ensemble size.
+    an undefined exchange ratio) are skipped. Variables that can be infinite (an exchange
+    ratio where Pakistan gives up nothing) take the member value at each percentile instead of
+    interpolating between members (``inverted_cdf``), so a range reaching infinity says so.
+    Attributes are kept, with ``members_summarised`` recording the ensemble size.
     """
     import warnings
 
+    qs = [v / 100.0 for v in q]
+    unbounded = [v for v in ds.data_vars if np.isinf(ds[v].values).any()]
     with warnings.catch_warnings():
         # an all-NaN slice (e.g. a ratio undefined in every member) gives NaN, as it should
         warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
-        out = ds.quantile([v / 100.0 for v in q], dim="member", skipna=True, keep_attrs=True)
+        out = ds.drop_vars(unbounded).quantile(qs, dim="member", skipna=True, keep_attrs=True)
+        for v in unbounded:
+            out[v] = ds[v].quantile(
+                qs, dim="member", skipna=True, keep_attrs=True, method="inverted_cdf"
+            )
     out = out.assign_coords(quantile=[float(v) for v in q]).rename(quantile="percentile")
     out["percentile"].attrs = {"units": "%", "long_name": "percentile across ensemble members"}
     out.attrs = dict(ds.attrs, members_summarised=int(ds.sizes["member"]))

@@ -33,6 +33,7 @@ class CompiledMeasure:
     announced: int | None
     values: dict[str, np.ndarray]  # field -> (M,)
     base: str = "duties"
+    id: str | None = None  # the standing measure it is (econ.spec.in_force), if any
 
 
 class Wedges(NamedTuple):
@@ -61,7 +62,16 @@ class Wedges(NamedTuple):
 
 class CellWedges(NamedTuple):
     """:class:`Wedges` on the cells with baseline flow, (M, F), plus ``unavailable`` (M, F):
-    whether availability is below 1."""
+    whether availability is below 1.
+
+    Relative to the base year's own measures (:attr:`Schedule.base`; none in a base year
+    without standing measures, when every field is as in :class:`Wedges`): ``availability``,
+    ``extra_days``, ``afghan_rate`` and ``compliance`` are ratios or differences to the base
+    year's, ``capacity`` counts only the processing days beyond the base year's, ``g0``
+    (M or 1, F) is the baseline cost including the base year's measures, and ``admitted``
+    = min(availability, 1) is the share of arriving cargo let through. ``tariff``,
+    ``guarantee`` and ``locked`` stay absolute: they are what traders pay and lock up.
+    """
 
     tariff: np.ndarray
     guarantee: np.ndarray
@@ -73,6 +83,8 @@ class CellWedges(NamedTuple):
     afghan_rate: np.ndarray
     compliance: np.ndarray
     unavailable: np.ndarray
+    g0: np.ndarray
+    admitted: np.ndarray
 
 
 class Anticipation(NamedTuple):
@@ -106,6 +118,18 @@ class Schedule:
         )
         self._cache: dict[bytes, Wedges] = {}
         self._cell_cache: dict[bytes, CellWedges] = {}
+        # the base year's own standing measures (base_year.toml measures_in_force): the base
+        # year's flows already carry them, so the scenario's measures with those ids act
+        # relative to them (docs/model.md §1, "Base-year measures")
+        in_base = set(network.inputs.base_year.get("measures_in_force", ()))
+        self.base: tuple[CompiledMeasure, ...] = tuple(
+            m for m in self.measures if m.id is not None and m.id in in_base
+        )
+        self.base_wedges: Wedges | None = (
+            self._wedges(self.base, np.ones((len(self.base), self.n_members), bool))
+            if self.base
+            else None
+        )
         # which measures are active for which members, per day (the key of the caches)
         days = np.arange(n_days)[:, None, None]
         starts = np.array([m.start for m in self.measures], dtype=np.int64).reshape(-1, 1)
@@ -158,6 +182,7 @@ class Schedule:
             announced,
             values,
             getattr(m, "base", "duties"),
+            m.id,
         )
 
     # ------------------------------------------------------------------ wedges
@@ -195,7 +220,9 @@ class Schedule:
             elif m.type == "bank_guarantee":
                 base = np.ones((self.n_members, 1, 1)) if m.base == "value" else levy
                 share = base * v["cover"]
+                # cash margin for the lock-up, plus the bank's commission for the validity
                 w = eq.calc_guarantee_wedge(share, 1.0, v["annual_cost"], v["lockup_days"])
+                w = w + eq.calc_guarantee_wedge(share, 1.0, v["fee"], v["validity_days"])
                 guar += np.where(am, w, 0.0)
                 locked += np.where(
                     am, eq.calc_capital_locked(1.0, share, 1.0, v["lockup_days"]), 0.0
@@ -232,30 +259,86 @@ class Schedule:
         """:meth:`wedges` of ``day`` on the cells with baseline flow (cached likewise)."""
         key = self.day_pattern[day]
         if key not in self._cell_cache:
-            w = self.wedges(day)
+            w = self.relative(self.wedges(day))
             cl = self.network.cells
             at = (slice(None), cl.cell_route, cl.cell_commodity)
+            g0 = self.g0()
+            avail = w.availability[at]
             self._cell_cache[key] = CellWedges(
                 w.tariff[at],
                 w.guarantee[at],
                 w.locked[at],
-                w.availability[at],
+                avail,
                 w.extra_days[at],
                 w.capacity_share,
                 w.capacity,
                 w.afghan_rate[at],
                 w.compliance[at],
-                w.availability[at] < 1.0,
+                avail < 1.0,
+                self.network.cell["g0"] if g0 is None else g0[at],
+                avail if self.base_wedges is None else np.minimum(avail, 1.0),
             )
         return self._cell_cache[key]
 
-    def capacity(self, capacity_share: np.ndarray, extra_days: np.ndarray) -> np.ndarray:
+    def relative(self, w: Wedges) -> Wedges:
+        """``w`` relative to the base year's measures: availability and compliance as ratios,
+        extra days and the Afghan rate change as differences, and the capacity with the base
+        year's processing delays already in the network's capacity (the base year's load ÷
+        utilisation was measured with them); the rest as given (``w`` itself without base
+        measures)."""
+        b = self.base_wedges
+        if b is None:
+            return w
+        return w._replace(
+            availability=np.divide(
+                w.availability,
+                b.availability,
+                out=np.ones_like(w.availability),
+                where=b.availability > 0,
+            ),
+            extra_days=w.extra_days - b.extra_days,
+            capacity=self.capacity(w.capacity_share, w.extra_days, b.extra_days),
+            afghan_rate=w.afghan_rate - b.afghan_rate,
+            compliance=w.compliance / b.compliance,
+        )
+
+    def g0(self) -> np.ndarray | None:
+        """Baseline generalized cost with the base year's fees and guarantee costs, (M, R, K);
+        ``None`` when the base year carries no measures (then it is the network's ``g0``).
+
+        The base year's extra days are not added: :meth:`relative` already counts days beyond
+        the base year's, so ``g/g0`` is 1 while the base year's measures stay as they were.
+        """
+        b, net = self.base_wedges, self.network
+        if b is None:
+            return None
+        return net.g0[None] + b.tariff + b.guarantee
+
+    def capacity(
+        self,
+        capacity_share: np.ndarray,
+        extra_days: np.ndarray,
+        base_extra_days: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Daily capacity (M, C) after closures and processing delays (``calc_capacity`` with
-        each crossing's flow-weighted mean extra days)."""
+        each crossing's flow-weighted mean extra days).
+
+        With the base year's own delays ``base_extra_days`` (M, R, K), the network's capacity
+        is the one *with* them (its load ÷ utilisation of that year), so the normal border time
+        is D0 + ΔD_base and only the days beyond the base year's act:
+        Cap0 · ω · (D0 + ΔD_base) / (D0 + ΔD).
+        """
         net = self.network
-        ex = net.to_crossing(extra_days * net.v0).sum(axis=2)
         w = np.maximum(net.e0.sum(axis=1), 1e-300)
-        return eq.calc_capacity(net.capacity, capacity_share, net.border_days, ex / w)
+
+        def mean_days(days: np.ndarray) -> np.ndarray:
+            return net.to_crossing(days * net.v0).sum(axis=2) / w
+
+        ex = mean_days(extra_days)
+        if base_extra_days is None:
+            return eq.calc_capacity(net.capacity, capacity_share, net.border_days, ex)
+        base = mean_days(base_extra_days)
+        return eq.calc_capacity(net.capacity, capacity_share, net.border_days + base, ex - base)
 
     # ------------------------------------------------------------------ anticipation
     def _compile_anticipation(self) -> tuple[Anticipation, ...]:
@@ -271,8 +354,8 @@ class Schedule:
         alpha = p["anticipation_share"][:, None, None]
         always = np.ones((1, self.n_members), bool)
         for m in self.measures:
-            if m.announced is None:
-                continue
+            if m.announced is None or m in self.base:
+                continue  # a base-year measure's effect is already in the base flows
             w = self._wedges((m,), always)
             wait = eq.calc_wait_days(
                 0.0, w.capacity, net.capacity, p["closure_expected_days"][:, None]

@@ -46,6 +46,9 @@ class Outcome(BaseModel):
     fit: bool = True
     #: a known failure: the model cannot match it honestly; the reason (docs/validation.md)
     known_failure: str = ""
+    #: for revenue_change outcomes observed on *total* state revenue: customs' share of it (the
+    #: model's customs change is scaled by it, other revenue held at its level)
+    revenue_share: float | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Outcome:
@@ -66,6 +69,10 @@ class Outcome(BaseModel):
             raise ValueError("a protest_risk outcome needs groups = [...]")
         if self.metric != "protest_risk" and self.groups:
             raise ValueError("groups only apply to protest_risk outcomes")
+        if self.revenue_share is not None and (
+            self.metric != "revenue_change" or not 0.0 < self.revenue_share <= 1.0
+        ):
+            raise ValueError("revenue_share is a share in (0, 1] of a revenue_change outcome")
         if not self.source.strip():
             raise ValueError("every outcome needs a source")
         return self

@@ -15,10 +15,15 @@ from .parameters import REQUIRED, Parameter
 
 @dataclass(frozen=True)
 class Inputs:
-    """Validated, calibrated model inputs.
+    """Validated, calibrated model inputs of one base year.
 
     Tables are pandas DataFrames indexed by id; ``flows`` holds the calibrated
-    baseline flows (``value_usd``) and the uncalibrated ones (``value_usd_raw``).
+    baseline flows (``value_usd``) and the uncalibrated ones (``value_usd_raw``);
+    ``commodities["effective_rate"]`` is the base year's collected rate (``rates.csv``) and
+    ``crossings["utilization"]`` its normal utilisation of each crossing (``utilization.csv``).
+    ``base_years`` lists the labels the inputs directory holds (oldest first) and
+    ``measures_in_force`` the standing measures of ``measures_in_force.toml``
+    (:mod:`econ.spec.in_force`).
     """
 
     directory: Path
@@ -33,6 +38,15 @@ class Inputs:
     parameters: dict[str, Parameter]
     calibration_factor: pd.Series
     hashes: dict[str, str] = field(default_factory=dict)
+    #: Pakistan's levies on the trade (pakistan_fiscal.csv; empty if the file is absent)
+    pakistan_fiscal: pd.DataFrame = field(default_factory=pd.DataFrame)
+    base_years: tuple[str, ...] = ()
+    measures_in_force: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def label(self) -> str:
+        """The base year's label, e.g. ``"FY1403"``."""
+        return str(self.base_year["label"])
 
     @property
     def afn_per_usd(self) -> float:

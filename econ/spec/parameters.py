@@ -44,6 +44,8 @@ REQUIRED: dict[str, tuple[float, float]] = {
     "truck_equivalents_per_wagon": (0.1, 10.0),
     "demurrage_usd_per_truck_day": (0.0, 2000.0),
     "trucking_gross_margin": (0.0, 1.0),
+    "pakistan_export_value_added_share": (0.0, 1.0),
+    "pakistan_transport_value_added_share": (0.0, 1.0),
     "pressure_half_life_days": (1.0, 3650.0),
     "protest_risk_intercept": (-50.0, 50.0),
     "protest_risk_slope": (0.0, 100.0),

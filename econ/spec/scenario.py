@@ -1,12 +1,13 @@
 """Scenarios: the validated record of a horizon and its measures (read by :mod:`econ.io.scenarios`).
 
 Top level: ``name``, ``description``, ``start`` (YYYY-MM-DD), ``months``, optional
-``seed``; ``[[measure]]`` entries with ``type`` (tariff | bank_guarantee |
-restriction | closure | delay), ``start``, optional ``end`` (exclusive), optional
-``announced``, optional ``label``/``source``, and selectors ``crossings``,
-``corridors``, ``routes``, ``commodities``, ``kinds`` (absent = all). Uncertain
-numbers and end dates may be given as ``[low, high]``; a deterministic run uses
-the midpoint, an ensemble draws uniformly between them.
+``seed``, ``base_year`` (a label of the inputs) and ``[leaves_out]`` (standing measures left
+out on purpose, id = reason); ``[[measure]]`` entries with ``type`` (tariff |
+bank_guarantee | restriction | closure | delay), ``start``, optional ``end`` (exclusive),
+optional ``announced``, optional ``label``/``source``, optional ``id`` (the standing measure
+it is), and selectors ``crossings``, ``corridors``, ``routes``, ``commodities``, ``kinds``
+(absent = all). Uncertain numbers and end dates may be given as ``[low, high]``; a
+deterministic run uses the midpoint, an ensemble draws uniformly between them.
 """
 
 from __future__ import annotations
@@ -43,7 +44,14 @@ log = logging.getLogger(__name__)
 #: the numeric fields of each measure type (each may be a ``[low, high]`` range)
 MEASURE_NUMBERS: dict[str, tuple[str, ...]] = {
     "tariff": ("rate",),
-    "bank_guarantee": ("cover", "lockup_days", "annual_cost", "excluded_share"),
+    "bank_guarantee": (
+        "cover",
+        "lockup_days",
+        "annual_cost",
+        "excluded_share",
+        "fee",
+        "validity_days",
+    ),
     "restriction": ("quota",),
     "closure": ("capacity",),
     "delay": ("extra_days",),
@@ -75,6 +83,8 @@ NUMBER_BOUNDS: dict[str, dict[str, tuple[float, float, str]]] = {
         "lockup_days": (0.0, 3650.0, "day"),
         "annual_cost": (0.0, 1.0, "share of the guaranteed amount per year"),
         "excluded_share": (0.0, 1.0, "share of traders"),
+        "fee": (0.0, 1.0, "the bank's commission, share of the guaranteed amount per year"),
+        "validity_days": (0.0, 3650.0, "day"),
     },
     "restriction": {"quota": (0.0, 1.0, "share of the matched cargo")},
     "closure": {"capacity": (0.0, 1.0, "share of normal capacity")},
@@ -102,9 +112,15 @@ def central(x: Any) -> Any:
     return x
 
 
+SLUG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+LABEL_PATTERN = r"^[A-Za-z0-9]+([-_][A-Za-z0-9]+)*$"
+
+
 class _Measure(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
+    #: the standing measure (inputs/measures_in_force.toml) this measure is, if any
+    id: str | None = Field(default=None, pattern=SLUG_PATTERN)
     start: Date
     end: DateOrRange | None = None
     announced: Date | None = None
@@ -157,6 +173,10 @@ class BankGuarantee(_Measure):
     lockup_days: Number
     annual_cost: Number | None = None
     excluded_share: Number | None = None
+    #: the bank's commission per year, charged for the guarantee's whole validity
+    fee: Number = 0.0
+    #: days the guarantee must stay valid (SRO 1402(I)/2023: at least a year)
+    validity_days: Number = 0.0
 
 
 class Restriction(_Measure):
@@ -205,6 +225,10 @@ class Scenario(BaseModel):
     start: Annotated[dt.date, BeforeValidator(lambda v: strict_date(v, START_MIN, START_MAX))]
     months: StrictInt = Field(gt=0, le=MAX_MONTHS)
     seed: StrictInt | None = Field(default=None, ge=0, le=MAX_SEED)
+    #: base year to run on (a label of the inputs, e.g. "FY1401"); None: the most recent
+    base_year: str | None = Field(default=None, pattern=LABEL_PATTERN)
+    #: standing measures left out on purpose: id -> the reason (econ.spec.in_force)
+    leaves_out: dict[str, str] = Field(default_factory=dict)
     measures: list[Measure] = Field(default_factory=list, alias="measure")
     path: str = Field(default="", exclude=True)
     text: str = Field(default="", exclude=True)
@@ -222,6 +246,18 @@ class Scenario(BaseModel):
                     "into the horizon, change start or months, or remove the measure"
                 )
         return self
+
+    @field_validator("leaves_out")
+    @classmethod
+    def _leaves_out(cls, v: dict[str, str]) -> dict[str, str]:
+        import re
+
+        for mid, reason in v.items():
+            if not re.match(SLUG_PATTERN, mid):
+                raise ValueError(f"{mid!r} is not a measure id (lowercase kebab-case)")
+            if not reason.strip():
+                raise ValueError(f"leaves_out.{mid}: give the reason for leaving it out")
+        return v
 
     @property
     def end(self) -> dt.date:

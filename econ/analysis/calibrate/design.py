@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ...io.episodes import episode_from_data
+from ...io.inputs import inputs_for
 from ...io.scenarios import load_scenario, scenario_from_data
 from ...io.toml import read_toml
 from ...model import Model
@@ -80,6 +81,9 @@ class _Design:
         self.network = net = Network.from_inputs(inputs)
         self.panel = panel.reset_index(drop=True)
         self.episodes: dict[str, Scenario] = {}
+        # each episode runs on its own base year (inputs_for); the shared tables (ids,
+        # routes, crossings) are the same in every base year, so row selections are too
+        self.runs_on: dict[str, tuple[Inputs, Network]] = {}
         self.rows: list[tuple[str, _Row]] = []
         units = _unit_ids(inputs)
         selector = {"crossing": "crossings", "corridor": "corridors", "route": "routes"}
@@ -89,6 +93,15 @@ class _Design:
             else:
                 sc = load_episode(name, inputs)
             self.episodes[str(name)] = _covering(sc, min(g["period_start"]), max(g["period_end"]))
+            label = sc.base_year or inputs.label
+            if label == inputs.label:
+                self.runs_on[str(name)] = (inputs, net)
+            else:
+                known = {i.label: (i, n) for i, n in self.runs_on.values()}
+                if label not in known:
+                    other = inputs_for(sc, inputs)
+                    known[label] = (other, Network.from_inputs(other))
+                self.runs_on[str(name)] = known[label]
         for _, r in self.panel.iterrows():
             sc = self.episodes[r["episode"]]
             s = (r["period_start"] - sc.start).days
@@ -113,7 +126,8 @@ class _Design:
         cache: dict[str, dict[str, np.ndarray]] = {}
         overrides = {n: np.array([float(v)]) for n, v in values.items()}
         for name, sc in self.episodes.items():
-            model = Model(self.inputs, sc, freq="D", values=overrides, network=self.network)
+            inp, network = self.runs_on[name]
+            model = Model(inp, sc, freq="D", values=overrides, network=network)
             model.run()
             self.runs += 1
             o = model.out
@@ -124,12 +138,11 @@ class _Design:
                 "rev": z(o["customs_revenue"][0]),
             }
         for i, (name, row) in enumerate(self.rows):
-            out[i] = self._row_value(cache[name], row)
+            out[i] = self._row_value(cache[name], row, self.runs_on[name][1])
         return out
 
-    def _row_value(self, c: dict[str, np.ndarray], row: _Row) -> float:
+    def _row_value(self, c: dict[str, np.ndarray], row: _Row, net: Network) -> float:
         s, e, km = row.s, row.e, row.kmask
-        net = self.network
         if row.measure in ("customs_revenue_usd", "customs_revenue_afn"):
             rev = c["rev"][e] - c["rev"][s]
             return float(rev[np.ix_(row.cmask, km)].sum())
