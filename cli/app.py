@@ -128,6 +128,7 @@ def run(
     def go() -> None:
         from econ.analysis.tables import (
             coal_table,
+            economy_summary,
             ledger_summary,
             national_path,
             revenue_impact_table,
@@ -177,7 +178,63 @@ def run(
             write_netcdf(saved, out, stamp=not no_stamp, overwrite=force)
             note(f"wrote {out}")
         sys.stdout.write(render_many(tables, fmt))
-        summary_lines(ledger_summary(ds), fmt)
+        summary_lines(ledger_summary(ds) + economy_summary(ds), fmt)
+
+    guard(go)
+
+
+class EconomyTable(StrEnum):
+    all = "all"
+    sectors = "sectors"
+    staples = "staples"
+
+
+@app.command()
+def economy(
+    scenario: str = ScenarioArg,
+    inputs: Path | None = InputsOpt,
+    months: int | None = MonthsOpt,
+    fmt: Format = FormatOpt,
+    table: EconomyTable = typer.Option(
+        EconomyTable.all, "--table", help="Which table(s) to print."
+    ),
+    members: int = MembersOpt,
+    seed: int | None = SeedOpt,
+    baseline: str = BaselineOpt,
+    params: Path | None = ParamsOpt,
+    workers: int = WorkersOpt,
+) -> None:
+    """The economy behind the border: output, domestic revenue and jobs lost by sector, and
+    staple prices (docs/economy.md)."""
+
+    def go() -> None:
+        from econ.analysis.tables import economy_summary, sector_table, staple_table
+        from econ.errors import InputError
+
+        from .render import render_many
+
+        inp = load_inputs(inputs, params)
+        if inp.economy is None:
+            raise InputError(
+                f"{inp.directory.name}: no input-output table (io/); fix: add io/ to the inputs "
+                "directory (the shipped inputs have one) or run without --inputs"
+            )
+        ds = run_one(
+            scenario, inp, months, members=members, seed=seed, baseline=baseline, workers=workers
+        )
+        tables = []
+        if table in (EconomyTable.all, EconomyTable.sectors):
+            tables.append(
+                (
+                    f"Sectors, {ds.attrs['scenario']} (output and revenue in USD over the "
+                    "horizon; jobs in persons)",
+                    sector_table(ds),
+                )
+            )
+        if table in (EconomyTable.all, EconomyTable.staples):
+            tables.append(("Staple prices (% change against the baseline)", staple_table(ds)))
+        sys.stdout.write(render_many(tables, fmt))
+        summary_lines(economy_summary(ds), fmt)
 
     guard(go)
 

@@ -338,8 +338,13 @@ def test_summary_over_fitted_outcomes_drops_the_unfitted():
 
 
 def test_known_failures_are_few_and_explained():
+    """Every known failure gives its reason; among the outcomes the fit uses (fit = true, not
+    protest cases) at most a third fail. Outcomes the model cannot represent (COVID-19,
+    prices with panic buying, series dominated by trend) are scored but not fitted, and may
+    fail more often: that is why they are not fitted."""
     t = _table()
     failing = t[t["known_failure"] != ""]
-    assert len(failing) <= len(t) // 2
     assert all(len(r) > 60 for r in failing["known_failure"])
+    fitted = t[t["fit"] & (t["metric"] != "protest_risk")]
+    assert (fitted["known_failure"] != "").sum() <= len(fitted) // 3
     assert set(PREDICTORS) <= {c.removesuffix("_error") for c in t.columns if c.endswith("_error")}

@@ -440,8 +440,10 @@ def test_memo_is_exact(name):
     """
     import xarray as xr
 
+    from econ.io.inputs import inputs_for
+
     sc = econ.load_scenario(name).with_months(6)
-    inp = econ.load_inputs()
+    inp = inputs_for(sc, econ.load_inputs())  # the scenario's own base year, as econ.run does
 
     def run(enabled):
         m = econ.Model(inp, sc, member_ids=np.arange(3), rng=5, freq="D")

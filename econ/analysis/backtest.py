@@ -33,7 +33,7 @@ from ..model.network import Network, UnknownId
 from ..model.record import cleared_by_route as _cleared_by_route
 from ..spec.episode import Episode, Outcome
 from ..spec.inputs import Inputs
-from ..spec.parameters import REQUIRED
+from ..spec.parameters import RANGES
 from .forecast import baseline_forecast
 
 log = logging.getLogger(__name__)
@@ -175,6 +175,30 @@ def outcome_value(ds: xr.Dataset, o: Outcome, network: Network) -> np.ndarray:
         w = window_weights(ds, o.window_start, o.window_end)
         risk = ds["protest_risk"].sel(group=o.groups).where(w > 0)
         return 100.0 * risk.max(["time", "group"]).values
+    if o.metric == "price_change":
+        # the mean staple price index of the items (weighted by the days of each period in the
+        # window); a naive baseline has no prices (NaN)
+        if "staple_price_index" not in ds:
+            return np.full(M, np.nan)
+        unknown = sorted(set(o.items or []) - set(ds["item"].values.tolist()))
+        if unknown:
+            raise input_error(
+                "episode",
+                f"outcome {o.id}: unknown item",
+                found=unknown[0],
+                expected=f"one of {', '.join(ds['item'].values.tolist())}",
+                fix="use an item of inputs/io/basket.csv",
+            )
+        price = ds["staple_price_index"].sel(item=o.items).mean("item").reset_coords(drop=True)
+
+        def mean(a: dt.date, b: dt.date) -> xr.DataArray:
+            w = window_weights(ds, a, b) * ds["days_in_period"]
+            return (price * w).sum("time") / w.sum("time")
+
+        now = mean(o.window_start, o.window_end)
+        if o.comparison == "level":
+            return (100.0 * (now - 1.0)).values
+        return (100.0 * (now / mean(o.compare_start, o.compare_end) - 1.0)).values
     if o.metric == "queue_days":
         # the largest queue of the window's periods, in days of the crossings' normal traffic
         if "queue_trucks_max" not in ds:
@@ -407,7 +431,7 @@ def check_grid(
                 expected="a name in parameters.toml, e.g. " + ", ".join(DEFAULT_GRID),
             )
         vals = tuple(float(v) for v in values)
-        lo, hi = REQUIRED.get(name, (-np.inf, np.inf))
+        lo, hi = RANGES.get(name, (-np.inf, np.inf))
         bad = [v for v in vals if not np.isfinite(v) or not lo <= v <= hi]
         if not vals or bad:
             raise input_error(

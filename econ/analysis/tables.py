@@ -328,3 +328,70 @@ def half_life_text(ds: xr.Dataset) -> str:
     if beyond:
         text += f" (beyond the horizon in {beyond} of {n} members)"
     return text
+
+
+def _with_range(df: pd.DataFrame, name: str, da: xr.DataArray) -> None:
+    """Add ``name`` (median across members) and, for ensembles, ``name_p05``/``name_p95``."""
+    df[name] = _med(da).values
+    if "member" in da.dims and da.sizes["member"] > 1:
+        q = da.quantile([0.05, 0.95], dim="member")
+        df[f"{name}_p05"] = q.sel(quantile=0.05).values
+        df[f"{name}_p95"] = q.sel(quantile=0.95).values
+
+
+def sector_table(ds: xr.Dataset) -> pd.DataFrame:
+    """Per sector over the horizon (docs/economy.md): output lost (USD), domestic revenue lost
+    (USD), jobs lost at the peak month and on average (persons), and the peak month; plus a
+    TOTAL row. Medians across members, with ``_p05``/``_p95`` ranges for ensembles."""
+    loss = ds["sector_output_loss"]
+    df = pd.DataFrame(index=pd.Index(list(ds["sector"].values) + ["TOTAL"], name="sector"))
+
+    def with_total(da: xr.DataArray) -> xr.DataArray:
+        da = da.reset_coords(drop=True)
+        return xr.concat([da, da.sum("sector").expand_dims(sector=["TOTAL"])], dim="sector")
+
+    total = loss.sum("time").reset_coords(drop=True)
+    _with_range(df, "output_loss", with_total(total))
+    _with_range(df, "domestic_revenue_lost", with_total(total * ds["domestic_tax_rate"]))
+    jobs = ds["employment_loss"].reset_coords(drop=True)
+    peak = xr.concat(
+        [jobs.max("time"), jobs.sum("sector").max("time").expand_dims(sector=["TOTAL"])],
+        dim="sector",
+    )
+    _with_range(df, "jobs_lost_peak", peak)
+    days = ds["days_in_period"]
+    _with_range(df, "jobs_lost_mean", with_total((jobs * days).sum("time") / days.sum("time")))
+    med = _med(with_total(loss.reset_coords(drop=True)))
+    months = pd.DatetimeIndex(med.idxmax("time").values).strftime("%Y-%m")
+    df["peak_month"] = np.where(med.max("time").values > 1e-9, months, "")
+    return df
+
+
+def staple_table(ds: xr.Dataset) -> pd.DataFrame:
+    """Per basket item: the peak daily price index and its month, the mean over the horizon and
+    at its end (1 = baseline), and the CPI weight. Medians, with ranges for ensembles."""
+    mx, mean = ds["staple_price_index_max"], ds["staple_price_index"]
+    df = pd.DataFrame(index=pd.Index(ds["item"].values, name="item"))
+    df["cpi_weight"] = ds["cpi_weight"].values
+    _with_range(df, "peak_change_pct", 100.0 * (mx.max("time") - 1.0))
+    med = _med(mx)
+    months = pd.DatetimeIndex(med.idxmax("time").values).strftime("%Y-%m")
+    df["peak_month"] = np.where(med.max("time").values > 1.0 + 1e-9, months, "")
+    days = ds["days_in_period"]
+    _with_range(df, "mean_change_pct", 100.0 * ((mean * days).sum("time") / days.sum("time") - 1))
+    _with_range(df, "end_change_pct", 100.0 * (mean.isel(time=-1) - 1.0))
+    return df
+
+
+def economy_summary(ds: xr.Dataset) -> list[str]:
+    """Lines for ``chokepoint run``: customs loss, domestic revenue loss and the total."""
+    if "treasury_revenue_lost" not in ds:
+        return []
+    customs = float(_med(ds["treasury_loss"].sum("time")))
+    domestic = float(_med(ds["domestic_revenue_lost"].sum("time")))
+    total = float(_med(ds["treasury_revenue_lost"].sum("time")))
+    return [
+        f"Treasury revenue lost: {total:,.0f} USD = customs {customs:,.0f} + domestic "
+        f"{domestic:,.0f} (sector output loss x domestic tax rate; `chokepoint economy` for "
+        "sectors, jobs and staple prices)."
+    ]

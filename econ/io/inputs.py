@@ -35,7 +35,7 @@ from ..spec.checks import (
     type_argument,
 )
 from ..spec.inputs import Inputs
-from ..spec.parameters import parse_parameters
+from ..spec.parameters import ECONOMY, parse_parameters
 from .toml import BOM, read_text, read_toml
 
 log = logging.getLogger(__name__)
@@ -72,13 +72,15 @@ def default_inputs_dir() -> Path:
     editable install of another checkout (a second git worktree) would otherwise map
     ``econ.data`` onto that checkout's inputs, mixing one tree's code with another's data.
     """
-    checkout = Path(__file__).resolve().parents[2] / "inputs"
-    if (checkout / "__init__.py").is_file() and (checkout / "schema.csv").is_file():
-        return checkout
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "inputs" / "schema.csv").is_file():
+        # a source checkout (on PYTHONPATH, or a git worktree beside an editable install of
+        # another one) reads its own inputs, never those the editable install maps
+        return checkout / "inputs"
     try:
         return Path(str(resources.files("econ.data")))
     except ModuleNotFoundError:
-        return checkout
+        return checkout / "inputs"
 
 
 def schema_path() -> Path:
@@ -741,6 +743,19 @@ def load_inputs(dir: str | Path | None = None, base_year: str | None = None) -> 
     files += [year_dir / f for f in YEAR_TABLES + ("base_year.toml",)]
     files += [directory / MEASURES_IN_FORCE]
     hashes = {str(f.relative_to(directory)): _hash(f) for f in files if f.is_file()}
+    economy = None
+    if (directory / "io").is_dir():
+        from .io_table import load_io_table
+
+        missing = [n for n in ECONOMY if n not in parameters]
+        if missing:
+            raise input_error(
+                "parameters.toml",
+                f"missing parameter [{missing[0]}] of the input-output layer",
+                fix=f"add a [{missing[0]}] table, or remove io/ to run without the economy",
+            )
+        economy = load_io_table(directory / "io", commodities)
+        hashes.update(economy.hashes)
     flows, factor = calibrate_flows(
         flows, routes, commodities, rev["revenue_afn"] / base_year_data["afn_per_usd"]
     )
@@ -760,6 +775,7 @@ def load_inputs(dir: str | Path | None = None, base_year: str | None = None) -> 
         pakistan_fiscal=fiscal,
         base_years=tuple(years),
         measures_in_force=standing,
+        economy=economy,
     )
     log.info(
         "loaded inputs from %s, base year %s: %d crossings, %d routes, %d commodities, %d flows",

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import input_error
 from ..spec.inputs import Inputs
-from ..spec.parameters import REQUIRED, Parameter, check_table, parse_parameters
+from ..spec.parameters import RANGES, Parameter, check_table, parse_parameters
 from .toml import read_toml
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ def _as_table(p: Parameter) -> dict[str, Any]:
 
 def _check_carried(file: str, name: str, par: Parameter, tab: dict[str, Any]) -> None:
     """Percentiles and per-commodity values carried over to a new value stay in range."""
-    lo, hi = REQUIRED[name]
+    lo, hi = RANGES[name]
     carried = {}
     if "p05" not in tab and "p95" not in tab:
         carried.update(p05=par.p05, p95=par.p95)
@@ -75,6 +75,13 @@ def apply_parameters_file(inputs: Inputs, path: str | Path) -> Inputs:
     merged = {n: _as_table(q) for n, q in known.items()}
     for name, tab in data.items():
         check_table(file, name, tab)  # known name, strict numbers in range, before any use
+        if name not in known:
+            raise input_error(
+                file,
+                f"unknown parameter [{name}] for these inputs",
+                expected=f"one of {', '.join(sorted(known))}",
+                fix="correct the name, or add it to the inputs' parameters.toml",
+            )
         par = known[name]
         value = tab.get("value")
         if value is not None and value != par.value:

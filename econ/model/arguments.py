@@ -23,7 +23,7 @@ from ..spec.checks import (
     type_argument,
 )
 from ..spec.inputs import Inputs, check_inputs
-from ..spec.parameters import REQUIRED
+from ..spec.parameters import RANGES
 from ..spec.scenario import NUMBER_BOUNDS, Scenario, measure_fields, measure_key
 from .draws import OPEN_END
 from .record import FREQS
@@ -131,7 +131,7 @@ def check_values(
     if not isinstance(values, Mapping):
         raise argument_error("values", "expected a mapping of name -> values", values)
     ranges: dict[str, tuple[float, float]] = {
-        n: REQUIRED.get(n, (-np.inf, np.inf)) for n in inputs.parameters
+        n: RANGES.get(n, (-np.inf, np.inf)) for n in inputs.parameters
     }
     for i, m in enumerate(scenario.measures):
         for f in measure_fields(m):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..spec.parameters import REQUIRED, Parameter
+from ..spec.parameters import RANGES, Parameter
 from ..spec.scenario import MEASURE_NUMBERS, Scenario, central, measure_fields, measure_key
 
 #: parameters whose draws are not clipped to their allowed central range
@@ -161,8 +161,8 @@ class Draws:
         for n in names:
             par = parameters[n]
             draws = np.full(n_members, par.value) if q is None else par.quantile(q[n])
-            if n in REQUIRED and n not in UNCLIPPED:
-                draws = np.clip(draws, *REQUIRED[n])
+            if n in RANGES and n not in UNCLIPPED:
+                draws = np.clip(draws, *RANGES[n])
             if n in over:
                 draws = over[n].copy()
             values[n] = draws

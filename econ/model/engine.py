@@ -107,6 +107,9 @@ class Engine:
             "queue_trucks": np.zeros((M, C)),  # trucks, Σ_k queue_value / vpt
         }
         self.memo = Memo(M, F, K)
+        #: (M,) freight cost relative to the baseline on every route, set each day by the economy
+        #: stage from the fuel price (docs/economy.md); exactly 1 without a fuel shock
+        self.freight_multiplier = np.ones(M)
         params = draws.params
         # elasticities of the demand tree: ρσr inside a nest, σr between nests, σo between origins
         sigma_r, rho = (
@@ -209,7 +212,7 @@ class Engine:
         wait = eq.calc_wait_days(state["queue_trucks"], wedges.capacity, net.capacity, expected)
         delay = wait[:, net.cells.cell_crossing] + wedges.extra_days
         g = eq.calc_generalized_cost(
-            cell["freight"],
+            cell["freight"] * self.freight_multiplier[:, None],
             cell["delay_cost"],
             cell["route_days0"] + delay,
             wedges.tariff + wedges.afghan_rate,

@@ -23,6 +23,7 @@ from ..spec.inputs import Inputs
 from ..spec.scenario import Scenario
 from . import arguments as arg
 from .draws import Draws
+from .economy import Economy
 from .engine import Engine
 from .memory import check_memory, model_bytes
 from .network import Network
@@ -77,6 +78,10 @@ class Model:
         central value. Used for sensitivity runs, fit grids and calibration steps.
     network
         A prebuilt :class:`Network` of ``inputs`` (saves rebuilding it for many runs).
+    economy
+        Step the input-output layer (docs/economy.md) after the engine each day; ``None``
+        (default): when the inputs have an IO table. Without it, freight never changes and the
+        economy's variables are not in the result.
     """
 
     def __init__(
@@ -92,6 +97,7 @@ class Model:
         forecast: Any = None,
         values: Mapping[str, np.ndarray] | None = None,
         network: Network | None = None,
+        economy: bool | None = None,
     ) -> None:
         # every argument checked before any work: one line naming it (econ.model.arguments)
         arg.check_inputs_argument(inputs)
@@ -157,8 +163,21 @@ class Model:
             else f"forecast: {forecast.model} ({forecast.selection})"
         )
         self.engine = Engine(self.network, self.draws, self.schedule, self.baseline_index)
+        table = inputs.economy if economy or economy is None else None
+        if economy and table is None:
+            raise ValueError("economy=True needs inputs with an IO table (inputs/io/)")
+        self.economy = (
+            None if table is None else Economy(table, self.network, self.draws, self.baseline_index)
+        )
         self.record = RunRecord(
-            self.network, self.draws, scenario, self.days, freq, self.baseline_index, baseline
+            self.network,
+            self.draws,
+            scenario,
+            self.days,
+            freq,
+            self.baseline_index,
+            baseline,
+            economy=table,
         )
 
     # ------------------------------------------------------------------ stepping
@@ -192,6 +211,11 @@ class Model:
         ``customs_revenue``, ``baseline_customs_revenue`` (USD) and ``queue_trucks`` (M, C)."""
         day = self.engine.step()
         self.record.add(day)
+        if self.economy is not None:
+            eday = self.economy.step(day)
+            # the one coupling back: tomorrow's freight cost follows today's fuel price
+            self.engine.freight_multiplier = eday.freight_multiplier
+            self.record.add_economy(eday)
         return {
             "customs_revenue": day.revenue,
             "baseline_customs_revenue": day.baseline_revenue,

@@ -17,9 +17,11 @@ import pandas as pd
 import xarray as xr
 
 from .._version import __version__
+from ..spec.io_table import IOTable
 from ..spec.scenario import Scenario
 from . import ledger
 from .draws import Draws
+from .economy import EconomyDay
 from .engine import Day
 from .network import Network
 
@@ -275,6 +277,65 @@ LEDGER_VARIABLES: dict[str, tuple[tuple[str, ...], str, str, str]] = {
     ),
 }
 
+#: variables of the input-output layer (docs/economy.md), present when the run has an economy
+#: stage: name -> (dims after member/time, units, long_name, cell method)
+ECONOMY_VARIABLES: dict[str, tuple[tuple[str, ...], str, str, str]] = {
+    "sector_output_loss": (
+        ("sector",),
+        "USD",
+        "Output the sector did not produce against the no-measure baseline: imported inputs "
+        "rationed, domestic inputs rationed, demand (intermediate and exports) lost",
+        "sum",
+    ),
+    "domestic_revenue_lost": (
+        (),
+        "USD",
+        "Domestic (non-customs) revenue lost: sector output loss x effective domestic revenue "
+        "per USD of output (BRT, income taxes, royalties)",
+        "sum",
+    ),
+    "treasury_revenue_lost": (
+        (),
+        "USD",
+        "Total treasury revenue lost: customs revenue lost (treasury_loss) + domestic revenue lost",
+        "sum",
+    ),
+    "employment_loss": (
+        ("sector",),
+        "person",
+        "Jobs lost: output lost as a share of baseline output x baseline employment (mean over "
+        "the period's days)",
+        "mean",
+    ),
+    "staple_price_index": (
+        ("item",),
+        "1",
+        "Retail price of the basket item relative to the baseline (1 = baseline): landed-cost "
+        "pass-through plus scarcity (mean over the period's days)",
+        "mean",
+    ),
+    "staple_price_index_max": (
+        ("item",),
+        "1",
+        "Highest daily staple price index in the period",
+        "max",
+    ),
+    "import_supply_ratio": (
+        ("import_group",),
+        "1",
+        "Share of users' demand for the imported group met from arrivals and stocks (1 = no "
+        "rationing; mean over the period's days)",
+        "mean",
+    ),
+    "freight_multiplier": (
+        (),
+        "1",
+        "Freight cost on every route relative to the baseline, from the fuel price (mean over "
+        "the period's days)",
+        "mean",
+    ),
+}
+
 DECOMPOSITION = (
     "revenue_lost_volume",
     "revenue_diverted",
@@ -326,6 +387,8 @@ class RunRecord:
         (M, T) multiplier on base-year flows by day (for the baseline sums).
     baseline
         Description of the baseline for the attributes (flat, or the forecast used).
+    economy
+        The IO table when the run has an economy stage (its variables are then recorded).
     """
 
     def __init__(
@@ -337,6 +400,7 @@ class RunRecord:
         freq: str,
         baseline_index: np.ndarray,
         baseline: str,
+        economy: IOTable | None = None,
     ) -> None:
         if freq not in FREQS:
             raise ValueError(f"freq must be one of {', '.join(FREQS)}, got {freq!r}")
@@ -380,6 +444,20 @@ class RunRecord:
             "congestion_cost": z(F),
             "mix_premium": z(K),
         }
+        self.economy = economy
+        if economy is not None:
+            J, n_items = economy.n_sectors, len(economy.items)
+            self.acc.update(
+                {
+                    "sector_output_loss": z(J),
+                    "domestic_revenue_lost": z(),
+                    "employment_loss": z(J),
+                    "staple_price_index": z(n_items),
+                    "staple_price_index_max": z(n_items),
+                    "import_supply_ratio": z(len(economy.import_ids)),
+                    "freight_multiplier": z(),
+                }
+            )
         self._tmp = np.empty((M, F))
         self._gather = np.empty((M, F))
         self._memo: dict[str, np.ndarray] | None = None
@@ -416,6 +494,24 @@ class RunRecord:
             self.network.cells.cells_to_commodity(premium, self._gather), 0.0
         )
         self.days_done = day.day + 1
+        self._memo = None
+
+    def add_economy(self, day: EconomyDay) -> None:
+        """Add one economy day (:class:`~econ.model.economy.EconomyDay`) to its period's sums;
+        called after :meth:`add` for the same day."""
+        p = self.period_index[self.days_done - 1]
+        o = self.acc
+        # means are kept as sums over the days and divided in sums(), so that a constant (e.g.
+        # exactly 1 without a shock) stays exact
+        o["sector_output_loss"][p] += day.output_loss
+        o["domestic_revenue_lost"][p] += day.domestic_revenue_lost
+        o["employment_loss"][p] += day.employment_loss
+        o["staple_price_index"][p] += day.price_index
+        first = self.days_done - 1 == 0 or self.period_index[self.days_done - 2] != p
+        mx = o["staple_price_index_max"]
+        mx[p] = day.price_index if first else np.maximum(mx[p], day.price_index)
+        o["import_supply_ratio"][p] += day.supply_ratio
+        o["freight_multiplier"][p] += day.freight_multiplier
         self._memo = None
 
     # ------------------------------------------------------------------ derived
@@ -487,6 +583,14 @@ class RunRecord:
         o["baseline_trade_value"] = bsum[:, :, None, None] * net.e0
         o["baseline_customs_revenue"] = o["baseline_trade_value"] * net.rate
         o["baseline_route_trade_value"] = bsum[:, :, None, None] * net.v0
+        if self.economy is not None:
+            for k in ECONOMY_VARIABLES:
+                if k in a:
+                    v = np.moveaxis(a[k], 0, 1)
+                    # period means over the days simulated so far
+                    if ECONOMY_VARIABLES[k][3] == "mean":
+                        v = v / days.reshape((1, -1) + (1,) * (v.ndim - 2))
+                    o[k] = v
         self._memo = o
         return dict(o)
 
@@ -596,6 +700,55 @@ class RunRecord:
             if "time" in dims:
                 attrs["cell_methods"] = f"time: {method}"
             data_vars[name] = (("member",) + dims, led[name], attrs)
+        tab = self.economy
+        if tab is not None:
+            o["treasury_revenue_lost"] = led["treasury_loss"] + o["domestic_revenue_lost"]
+            coords.update(
+                {
+                    "sector": (
+                        "sector",
+                        np.array(tab.sectors, dtype=object),
+                        {"long_name": "sector of the IO table"},
+                    ),
+                    "sector_name": ("sector", np.array(tab.sector_names, dtype=object)),
+                    "domestic_tax_rate": (
+                        "sector",
+                        tab.tax_rate,
+                        {"units": "1", "long_name": "domestic revenue per USD of output"},
+                    ),
+                    "baseline_output": (
+                        "sector",
+                        tab.output,
+                        {"units": "USD/year", "long_name": "base-year gross output"},
+                    ),
+                    "baseline_employment": (
+                        "sector",
+                        tab.employment,
+                        {"units": "person", "long_name": "base-year employment"},
+                    ),
+                    "item": (
+                        "item",
+                        np.array(tab.items, dtype=object),
+                        {"long_name": "consumer basket item"},
+                    ),
+                    "cpi_weight": (
+                        "item",
+                        tab.item_weight,
+                        {"units": "%", "long_name": "weight in the CPI"},
+                    ),
+                    "import_group": (
+                        "import_group",
+                        np.array(tab.import_ids, dtype=object),
+                        {"long_name": "imported commodity group (an IO table import row)"},
+                    ),
+                }
+            )
+            for name, (dims, units, long_name, method) in ECONOMY_VARIABLES.items():
+                data_vars[name] = (
+                    ("member", "time") + dims,
+                    o[name][:, :P],
+                    {"units": units, "long_name": long_name, "cell_methods": f"time: {method}"},
+                )
         ds = xr.Dataset(data_vars, coords=coords)
         ds.attrs = {
             "title": f"chokepoint result: {sc.name}",

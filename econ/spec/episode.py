@@ -10,7 +10,14 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from .checks import strict_number
 from .scenario import Date, Scenario
 
-METRICS = ("trade_change", "revenue_change", "corridor_share", "protest_risk", "queue_days")
+METRICS = (
+    "trade_change",
+    "revenue_change",
+    "corridor_share",
+    "protest_risk",
+    "queue_days",
+    "price_change",
+)
 #: largest observed value or tolerance, in percent or percentage points
 MAX_PERCENT = 10_000.0
 
@@ -24,7 +31,12 @@ class Outcome(BaseModel):
 
     id: str = Field(min_length=1)
     metric: Literal[
-        "trade_change", "revenue_change", "corridor_share", "protest_risk", "queue_days"
+        "trade_change",
+        "revenue_change",
+        "corridor_share",
+        "protest_risk",
+        "queue_days",
+        "price_change",
     ]
     window_start: Date
     window_end: Date
@@ -37,6 +49,8 @@ class Outcome(BaseModel):
     commodities: list[str] | None = None
     direction: Literal["import", "export"] | None = None
     groups: list[str] | None = None
+    #: basket items of a price_change outcome (inputs/io/basket.csv)
+    items: list[str] | None = None
     observed: Percent = Field(ge=-MAX_PERCENT, le=MAX_PERCENT)
     tolerance: Percent = Field(le=MAX_PERCENT)
     comparison: Literal["before_after", "counterfactual", "level"]
@@ -73,6 +87,15 @@ class Outcome(BaseModel):
             self.metric != "revenue_change" or not 0.0 < self.revenue_share <= 1.0
         ):
             raise ValueError("revenue_share is a share in (0, 1] of a revenue_change outcome")
+        if self.metric == "price_change" and (
+            not self.items or self.comparison == "counterfactual"
+        ):
+            raise ValueError(
+                "a price_change outcome needs items = [...] and comparison 'before_after' or "
+                "'level'"
+            )
+        if self.metric != "price_change" and self.items:
+            raise ValueError("items only apply to price_change outcomes")
         if not self.source.strip():
             raise ValueError("every outcome needs a source")
         return self

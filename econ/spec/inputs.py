@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from .io_table import IOTable
 from .parameters import REQUIRED, Parameter
 
 
@@ -38,6 +39,8 @@ class Inputs:
     parameters: dict[str, Parameter]
     calibration_factor: pd.Series
     hashes: dict[str, str] = field(default_factory=dict)
+    #: the input-output table of ``io/`` (docs/economy.md); ``None``: the run has no economy stage
+    economy: IOTable | None = None
     #: Pakistan's levies on the trade (pakistan_fiscal.csv; empty if the file is absent)
     pakistan_fiscal: pd.DataFrame = field(default_factory=pd.DataFrame)
     base_years: tuple[str, ...] = ()

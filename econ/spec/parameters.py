@@ -53,12 +53,27 @@ REQUIRED: dict[str, tuple[float, float]] = {
     "order_replacement_days": (1.0, 365.0),
 }
 
+#: parameters of the input-output layer (docs/economy.md): optional (inputs without ``io/``
+#: run no economy), checked and clipped to these ranges when given
+ECONOMY: dict[str, tuple[float, float]] = {
+    "import_inventory_days": (0.0, 365.0),
+    "inventory_rationing_threshold": (0.05, 1.0),
+    "input_substitution_share": (0.0, 1.0),
+    "domestic_input_criticality": (0.0, 1.0),
+    "staple_cost_pass_through": (0.0, 1.0),
+    "staple_demand_elasticity_scale": (0.05, 20.0),
+    "fuel_share_of_freight": (0.0, 1.0),
+}
+#: every parameter with an allowed range
+RANGES: dict[str, tuple[float, float]] = {**REQUIRED, **ECONOMY}
+
 #: parameters that may carry per-commodity central values
 BY_COMMODITY = (
     "import_demand_elasticity",
     "route_substitution_elasticity",
     "origin_substitution_elasticity",
     "queue_patience_days",
+    "import_inventory_days",
 )
 
 
@@ -186,22 +201,22 @@ def check_table(file: str, name: str, tab: Any) -> None:
     """One parameter's table: known name and fields, strict types, numbers in range.
 
     Every number must be a finite int or float (not a boolean or a string) inside the
-    parameter's allowed range (:data:`REQUIRED`); ``by_commodity`` must be a table of them.
+    parameter's allowed range (:data:`RANGES`); ``by_commodity`` must be a table of them.
     The rules across fields (order of the percentiles, the distribution) are
     :func:`parse_parameters`'.
     """
-    if name not in REQUIRED:
+    if name not in RANGES:
         raise input_error(
             file,
             f"unknown parameter [{name}]",
-            expected=f"one of {', '.join(sorted(REQUIRED))}",
+            expected=f"one of {', '.join(sorted(RANGES))}",
             fix="correct the name or remove the table",
         )
     if not isinstance(tab, dict):
         raise input_error(
             file, f"'{name}' is not a table", found=describe(tab), fix=f"write it as [{name}]"
         )
-    lo, hi = REQUIRED[name]
+    lo, hi = RANGES[name]
     known_keys(file, f"[{name}] ", tab, FIELDS)
     for key, v in tab.items():
         if key in NUMBER_FIELDS:
@@ -249,8 +264,9 @@ def parse_parameters(
 ) -> dict[str, Parameter]:
     """Validate the parameters table and return :class:`Parameter` objects.
 
-    Every table must name a known parameter (:data:`REQUIRED`), every required one must be
-    there, and each is checked by :func:`check_table`, then across its fields.
+    Every table must name a known parameter (:data:`RANGES`), every required one
+    (:data:`REQUIRED`) must be there, and each is checked by :func:`check_table`, then
+    across its fields.
     """
     known = set(commodities)
     out: dict[str, Parameter] = {}
@@ -355,7 +371,7 @@ def parameter_domain(name: str, parameters: dict[str, Parameter]) -> tuple[float
     scaled with it): :data:`REQUIRED`'s, except that ``route_substitution_elasticity`` starts
     where the demand tree is consistent for every commodity (σr_k ≥ σo_k, docs/model.md §3;
     below it the tree clips σr_k to σo_k and the data cannot tell values apart)."""
-    lo, hi = REQUIRED[name]
+    lo, hi = RANGES[name]
     lo = max(lo, 1e-6)
     if name == "route_substitution_elasticity" and "origin_substitution_elasticity" in parameters:
         sr, so = parameters[name], parameters["origin_substitution_elasticity"]

@@ -1,0 +1,249 @@
+"""The input-output layer (docs/economy.md): hand-computed cases, invariants, the coupling to
+the border and the ``economy`` command."""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+import econ
+from cli.app import app
+from econ import economy as ec
+from econ.model import Model
+
+# --------------------------------------------------------------------------- three sectors by hand
+
+#: sector 0 uses 0.5 of sector 1 per unit, sector 1 uses 0.5 of sector 2 (A[i, j]: i into j)
+A3 = np.array([[0.0, 0.0, 0.0], [0.5, 0.0, 0.0], [0.0, 0.5, 0.0]])
+X3 = np.array([[100.0, 100.0, 100.0]])  # y = x − A x = (100, 50, 50)
+
+
+def test_leontief_inverse_by_hand_with_pymrio() -> None:
+    import pymrio
+
+    z = pd.DataFrame(A3 * X3[0][None, :])
+    y = pd.DataFrame({"y": X3[0] - z.sum(axis=1).to_numpy()})
+    x = pymrio.calc_x(z, y)
+    leon = pymrio.calc_L(pymrio.calc_A(z, x)).to_numpy()
+    # L = I + A + A² for a chain
+    np.testing.assert_allclose(leon, [[1, 0, 0], [0.5, 1, 0], [0.25, 0.5, 1]], atol=1e-12)
+
+
+def test_demand_loss_is_leontief() -> None:
+    """With no import constraint and no rationing, ℓ = L·Δy: (10, 0, 0) → (10, 5, 2.5)."""
+    loss = ec.calc_output_loss(
+        X3, A3, np.ones((1, 3)), np.array([[10.0, 0.0, 0.0]]), np.zeros((3, 3))
+    )
+    np.testing.assert_allclose(loss, [[10.0, 5.0, 2.5]], atol=1e-9)
+
+
+def test_rationing_propagates_downstream_by_hand() -> None:
+    """Sector 2 can make 80% (κ2 = 20). With strict Leontief on material inputs (c_d = 1) its
+    buyer, sector 1, loses the same share (κ1 = 20), and so does sector 0 (κ0 = 20); demand
+    lost upstream (A·ℓ = (0, 10, 10)) binds nowhere. With c_d = 0.5 the shares halve down the
+    chain: 20, 10, 5, and sector 2 sells 10 less to sector 1 than it can make (its own 20 binds)."""
+    crit = (A3 > 0).astype(float)
+    loss = ec.calc_output_loss(X3, A3, np.array([[1.0, 1.0, 0.8]]), np.zeros((1, 3)), crit)
+    np.testing.assert_allclose(loss, [[20.0, 20.0, 20.0]], atol=1e-9)
+    loss = ec.calc_output_loss(X3, A3, np.array([[1.0, 1.0, 0.8]]), np.zeros((1, 3)), 0.5 * crit)
+    np.testing.assert_allclose(loss, [[5.0, 10.0, 20.0]], atol=1e-9)
+    # demand lost at the top of the chain binds upstream when larger: Δy0 = 40 → ℓ = (40, 20, 20)
+    loss = ec.calc_output_loss(
+        X3, A3, np.array([[1.0, 1.0, 0.8]]), np.array([[40.0, 0.0, 0.0]]), 0.5 * crit
+    )
+    np.testing.assert_allclose(loss, [[40.0, 20.0, 20.0]], atol=1e-9)
+
+
+def test_inventory_then_rationing_by_hand() -> None:
+    """10 USD/day of use, 5 days of stock (50), ψ = 0.8 (threshold 40), no arrivals: days 1–2
+    use stock in full, then r = S/40: 30/40, 22.5/40, ..."""
+    use0, target = np.array([[10.0]]), np.array([[50.0]])
+    gap, ratios = np.zeros((1, 1)), []
+    for _ in range(4):
+        r = ec.calc_supply_ratio(gap, -use0, target, use0, 0.8)
+        gap = ec.calc_stock_gap(gap, -use0, use0 * (r - 1.0))
+        ratios.append(float(r[0, 0]))
+    np.testing.assert_allclose(ratios, [1.0, 1.0, 0.75, 0.5625])
+    assert float(target[0, 0] + gap[0, 0]) == pytest.approx(22.5 - 5.625)
+
+
+def test_import_constraint_critical_inputs() -> None:
+    """ρ = min_k 1 − c·(1 − s)·(1 − r): a critical input at r = 0.6 with s = 0.25 → 0.7; an
+    input rated 0 does not bind."""
+    crit = np.array([[1.0, 0.0], [0.5, 0.0]])  # 2 goods x 2 sectors
+    rho = ec.calc_import_constraint(np.array([[0.6, 0.2]]), crit, np.array([0.25]))
+    np.testing.assert_allclose(rho, [[min(0.7, 1 - 0.5 * 0.75 * 0.8), 1.0]])
+
+
+def test_staple_price_and_freight_by_hand() -> None:
+    p = ec.calc_staple_price_index(
+        np.array([[0.1]]), np.array([[0.9]]), np.array([0.8]), np.array([0.5]), np.array([[-0.25]])
+    )
+    assert float(p[0, 0]) == pytest.approx(1 + 0.08 + 0.5 * 0.1 / 0.25)
+    assert float(ec.calc_freight_multiplier(np.array([1.2]), 0.35)[0]) == pytest.approx(1.07)
+    assert ec.calc_freight_multiplier(np.array([1.0]), 0.35)[0] == 1.0
+
+
+@functools.cache
+def _table():
+    return econ.load_inputs().economy
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.floats(0.0, 1.0), min_size=11, max_size=11),
+    st.lists(st.floats(0.0, 1.0), min_size=11, max_size=11),
+    st.floats(0.0, 1.0),
+)
+def test_output_loss_non_decreasing_in_shortfall(r, extra, cd) -> None:
+    """More import shortfall (r2 ≤ r1 for every group) never lowers any sector's output loss."""
+    tab = _table()
+    x0 = tab.output[None, :] / 365
+    r1 = np.array([r])
+    r2 = r1 * (1.0 - np.array([extra]))
+    crit = cd * (tab.a >= 0.01)
+    out = []
+    for ratio in (r1, r2):
+        rho = ec.calc_import_constraint(ratio, tab.criticality, np.array([0.2]))
+        out.append(ec.calc_output_loss(x0, tab.a, rho, np.zeros_like(x0), crit))
+    assert (out[1] >= out[0] - 1e-9 * x0).all()
+
+
+# --------------------------------------------------------------------------- in the model
+
+
+@pytest.fixture(scope="module")
+def inputs() -> econ.Inputs:
+    return econ.load_inputs(base_year="FY1401")  # the IO table's year; no standing measures
+
+
+def _scenario(text: str) -> econ.Scenario:
+    return econ.parse_scenario(
+        'name = "t"\nstart = "2023-01-01"\nmonths = 3\nbase_year = "FY1401"\n' + text
+    )
+
+
+def test_no_shock_gives_exactly_zero(inputs) -> None:
+    ds = econ.run(_scenario(""), inputs=inputs)
+    for v in ("sector_output_loss", "domestic_revenue_lost", "employment_loss"):
+        assert (ds[v].values == 0.0).all(), v
+    for v in ("staple_price_index", "staple_price_index_max", "freight_multiplier"):
+        assert (ds[v].values == 1.0).all(), v
+    # the customs part carries the engine's own rounding (~1e-8 USD a month), nothing is added
+    assert (ds["treasury_revenue_lost"].values == ds["treasury_loss"].values).all()
+
+
+RESTRICT_CEMENT = (
+    '[[measure]]\ntype = "restriction"\nstart = "2023-01-10"\nquota = 0.0\n'
+    'corridors = ["pakistan", "iran"]\ncommodities = ["construction"]\n'
+)
+
+
+def test_freight_feedback_is_exactly_one_without_a_fuel_shock(inputs) -> None:
+    """A measure that leaves fuel alone: the multiplier stays exactly 1 and the border's results
+    are bit for bit those of a run without the economy stage."""
+    sc = _scenario(RESTRICT_CEMENT)
+    with_e = Model(inputs, sc).run()
+    without = Model(inputs, sc, economy=False).run()
+    ds = with_e.result()
+    assert (ds["freight_multiplier"].values == 1.0).all()
+    assert ds["sector_output_loss"].sum() > 0
+    for k in ("customs_revenue", "trade_value", "queue_trucks", "route_trade_value"):
+        np.testing.assert_array_equal(with_e.out[k], without.out[k])
+
+
+def test_fuel_shock_raises_freight(inputs) -> None:
+    sc = _scenario(
+        '[[measure]]\ntype = "closure"\nstart = "2023-01-05"\nend = "2023-03-01"\n'
+        'capacity = 0.0\ncrossings = ["islam-qala", "milak", "hairatan", "aqina", "torghundi"]\n'
+    )
+    ds = econ.run(sc, inputs=inputs)
+    assert float(ds["freight_multiplier"].max()) > 1.0
+    assert float(ds["staple_price_index_max"].sel(item="fuel").max()) > 1.0
+
+
+@pytest.fixture(scope="module")
+def closure(inputs):
+    sc = _scenario(
+        '[[measure]]\ntype = "closure"\nstart = "2023-01-05"\nend = "2023-02-05"\n'
+        'capacity = 0.0\ncorridors = ["pakistan"]\n'
+    )
+    return econ.run(sc, inputs=inputs, members=3, rng=7)
+
+
+def test_customs_part_equals_the_run_loss(closure) -> None:
+    ds = closure
+    customs = ds["treasury_revenue_lost"] - ds["domestic_revenue_lost"]
+    gap = (ds["baseline_customs_revenue"] - ds["customs_revenue"]).sum(["crossing", "commodity"])
+    np.testing.assert_allclose(customs.values, gap.values, rtol=1e-12, atol=1e-3)
+    np.testing.assert_allclose(customs.values, ds["treasury_loss"].values, rtol=0, atol=0)
+
+
+def test_month_bound(closure) -> None:
+    """A period cannot lose more output than the sectors make in it, nor more domestic revenue
+    than their tax on it (docs/economy.md, the bound)."""
+    ds = closure
+    days = ds["days_in_period"]
+    month_output = ds["baseline_output"] * days / 365.0
+    assert (ds["sector_output_loss"] <= month_output * (1 + 1e-9)).all()
+    bound = (month_output * ds["domestic_tax_rate"]).sum("sector")
+    assert (ds["domestic_revenue_lost"] <= bound * (1 + 1e-9)).all()
+    assert (ds["domestic_revenue_lost"] >= 0).all()
+    assert float(ds["domestic_revenue_lost"].sum()) > 0
+
+
+def test_ensemble_draws_the_economy_parameters(closure) -> None:
+    pv = closure["parameter_value"]
+    for n in ("import_inventory_days", "inventory_rationing_threshold", "fuel_share_of_freight"):
+        assert len(set(pv.sel(parameter=n).values.tolist())) == 3, n
+    assert closure["sector_output_loss"].dims[:2] == ("member", "time")
+
+
+def test_pymrio_is_not_imported_at_start_up() -> None:
+    code = "import sys, econ, cli.app; assert 'pymrio' not in sys.modules, 'pymrio at start-up'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_bad_io_input_is_one_line_error(tmp_path, inputs) -> None:
+    import shutil
+
+    d = tmp_path / "inputs"
+    shutil.copytree(inputs.directory, d, ignore=shutil.ignore_patterns("scenarios", "episodes"))
+    b = pd.read_csv(d / "io" / "basket.csv")
+    b.loc[0, "elasticity"] = 0.3
+    b.to_csv(d / "io" / "basket.csv", index=False)
+    with pytest.raises(econ.InputError, match=r"io/basket.csv, row 2.*elasticity.*fix:"):
+        econ.load_inputs(d)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json", "markdown"])
+def test_economy_command_every_format(fmt) -> None:
+    res = CliRunner().invoke(app, ["economy", "pakistan-closure-2025", "--months", "2", "-f", fmt])
+    assert res.exit_code == 0, res.output
+    assert "food-processing" in res.stdout and "wheat-flour" in res.stdout
+    if fmt == "json":
+        assert "jobs_lost_peak" in res.stdout
+
+
+def test_run_reports_treasury_total() -> None:
+    res = CliRunner().invoke(app, ["run", "pakistan-closure-2025", "--months", "2"])
+    assert res.exit_code == 0, res.output
+    line = [x for x in res.stdout.splitlines() if x.startswith("Treasury revenue lost")]
+    assert line and "customs" in line[0] and "domestic" in line[0]
+
+
+def test_economy_without_io_table_is_one_line_error(toy_dir) -> None:
+    res = CliRunner().invoke(app, ["economy", "--inputs", str(toy_dir)])
+    assert res.exit_code == 1
+    assert "no input-output table" in res.stderr
