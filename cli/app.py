@@ -18,6 +18,7 @@ from .common import (
     OPTS,
     BaselineOpt,
     BaseYearOpt,
+    ForceOpt,
     FormatOpt,
     Group,
     InputsOpt,
@@ -28,6 +29,7 @@ from .common import (
     SeedOpt,
     WorkersOpt,
     check_baseline,
+    check_out,
     guard,
     load_and_run,
     load_inputs,
@@ -51,6 +53,10 @@ app = typer.Typer(
 inputs_app = typer.Typer(help="Inspect and validate input data.", no_args_is_help=True)
 app.add_typer(inputs_app, name="inputs")
 _register_calibrate(app)
+
+
+#: the formats the tornado chart can be drawn in (matplotlib)
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
 
 class Table(StrEnum):
@@ -89,7 +95,17 @@ def run(
     fmt: Format = FormatOpt,
     table: Table = typer.Option(Table.all, "--table", help="Which table(s) to print."),
     out: Path | None = typer.Option(
-        None, "--out", help="Write the full Dataset to this netCDF file.", dir_okay=False
+        None,
+        "--out",
+        help="Write the full Dataset to this netCDF file (.nc; a new file unless --force).",
+        dir_okay=False,
+    ),
+    force: bool = ForceOpt,
+    no_stamp: bool = typer.Option(
+        False,
+        "--no-stamp",
+        help="With --out: leave out the creation stamp (date_created), so that the same run "
+        "writes a byte-identical file.",
     ),
     members: int = MembersOpt,
     seed: int | None = SeedOpt,
@@ -121,8 +137,18 @@ def run(
 
         from .render import render_many
 
+        check_out(out, (".nc",), force, "--out")
         opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
-        ds = load_and_run(scenario, inputs, params, months, base_year=base_year, **opts)
+        ds = load_and_run(
+            scenario,
+            inputs,
+            params,
+            months,
+            base_year=base_year,
+            out=out,
+            percentiles_only=percentiles_only,
+            **opts,
+        )
         by = ds.attrs["base_year"]
         tables = []
         if table in (Table.all, Table.crossings):
@@ -146,8 +172,10 @@ def run(
                 (f"National customs revenue by month (USD; base year {by})", national_path(ds))
             )
         if out is not None:
+            from econ.io.write import write_netcdf
+
             saved = percentiles(ds) if percentiles_only and ds.sizes["member"] > 1 else ds
-            write_atomic(out, lambda p: saved.to_netcdf(p, engine="scipy"))
+            write_netcdf(saved, out, stamp=not no_stamp, overwrite=force)
             note(f"wrote {out}")
         sys.stdout.write(render_many(tables, fmt))
         summary_lines(ledger_summary(ds) + economy_summary(ds), fmt)
@@ -381,6 +409,7 @@ def sensitivity(
         Metric.revenue_loss, "--metric", help="Metric the tornado chart shows."
     ),
     top: int = typer.Option(15, "--top", min=1, help="Parameters in the chart."),
+    force: bool = ForceOpt,
     fmt: Format = FormatOpt,
     params: Path | None = ParamsOpt,
     workers: int = WorkersOpt,
@@ -406,6 +435,7 @@ def sensitivity(
                 raise econ.InputError(
                     "--plot needs matplotlib; fix: pip install 'chokepoint[plot]'"
                 ) from None
+        check_out(plot, PLOT_SUFFIXES, force, "--plot")
         from econ.io.inputs import inputs_for
 
         sc = econ.load_scenario(scenario)
@@ -430,7 +460,9 @@ def sensitivity(
             )
         if plot is not None:
             kind = plot.suffix.lstrip(".").lower() or "png"
-            write_atomic(plot, lambda p: tornado(table, metric.value, p, top=top, format=kind))
+            write_atomic(
+                plot, lambda p: tornado(table, metric.value, p, top=top, format=kind), force
+            )
             note(f"wrote {plot}")
         c = table.attrs["central"]
         title = (

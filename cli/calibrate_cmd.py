@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from .common import OPTS, guard, note, write_atomic
+from .common import OPTS, ForceOpt, check_out, guard, note, write_atomic
 from .render import Format
 
 
@@ -75,6 +75,7 @@ def register(app: typer.Typer) -> None:
             help="Base year of the inputs, e.g. FY1401 (default: each episode's own, else the "
             "most recent).",
         ),
+        force: bool = ForceOpt,
     ) -> None:
         """Estimate the route-substitution elasticity and adjustment time scales from the panel.
 
@@ -94,6 +95,7 @@ def register(app: typer.Typer) -> None:
 
             from .render import render_many
 
+            check_out(out, (".toml",), force, "--out")
             inp = econ.load_inputs(inputs, base_year=base_year)
             pan = load_panel(panel if panel is not None else _default_panel(inp), inputs=inp)
             names = tuple(param) if param else DEFAULT_PARAMS
@@ -128,7 +130,7 @@ def register(app: typer.Typer) -> None:
                 )
             if out is not None:
                 text = to_parameters_toml(res, inp, include_weak=include_weak)
-                write_atomic(out, lambda p: p.write_text(text, encoding="utf-8"))
+                write_atomic(out, lambda p: p.write_text(text, encoding="utf-8"), force)
                 shown = [
                     n
                     for n in res.params

@@ -12,7 +12,9 @@ import xarray as xr
 from .analysis.forecast import BASELINES, baseline_forecast
 from .io.inputs import inputs_for
 from .io.scenarios import load_scenario
+from .model.arguments import check_freq, check_members, check_rng
 from .model.ensemble import run_members
+from .spec.checks import MAX_MONTHS, choice_argument, int_argument, type_argument
 from .spec.inputs import Inputs
 from .spec.scenario import Scenario
 
@@ -83,6 +85,17 @@ def run(
     Non-finite members (NaN or inf in any model output) are counted in the attribute
     ``nonfinite_members`` and logged as a warning; they are kept, not dropped.
     """
+    type_argument(
+        "scenario", scenario, (Scenario, str, Path), "an econ.Scenario, a built-in name or a path"
+    )
+    if inputs is not None:
+        type_argument("inputs", inputs, (Inputs, str, Path), "econ.Inputs, a directory or None")
+    choice_argument("baseline", baseline, BASELINES)
+    members = check_members(members)
+    check_rng(rng)
+    check_freq(freq)
+    if months is not None:
+        int_argument("months", months, 1, MAX_MONTHS, f"give 1 to {MAX_MONTHS} months")
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     if months is not None:
         sc = sc.with_months(months)

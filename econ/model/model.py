@@ -12,20 +12,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from ..spec.checks import argument_error
 from ..spec.in_force import check_measure_ids, warn_missing_measures
 from ..spec.inputs import Inputs
 from ..spec.scenario import Scenario
+from . import arguments as arg
 from .draws import Draws
 from .economy import Economy
 from .engine import Engine
+from .memory import check_memory, model_bytes
 from .network import Network
-from .record import FREQS, RunRecord
+from .record import VARIABLES, RunRecord
 from .schedule import Schedule
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +99,25 @@ class Model:
         network: Network | None = None,
         economy: bool | None = None,
     ) -> None:
-        if freq not in FREQS:
-            raise ValueError(f"freq must be one of {', '.join(FREQS)}, got {freq!r}")
+        # every argument checked before any work: one line naming it (econ.model.arguments)
+        arg.check_inputs_argument(inputs)
+        arg.check_scenario_argument(scenario)
+        members = arg.check_members(members)
+        arg.check_rng(rng)
+        arg.check_freq(freq)
+        member_ids = arg.check_member_ids(member_ids, members)
+        arg.check_forecast(forecast)
+        if network is not None and not isinstance(network, Network):
+            raise argument_error("network", "expected an econ.Network or None", network)
+        ids = np.arange(members) if member_ids is None else member_ids
+        n_days = (scenario.end - scenario.start).days
+        arg.check_baseline_index(baseline_index, len(ids), n_days)
+        arg.check_values(values, inputs, scenario, len(ids))
+        check_memory(
+            {"the run's state and period sums": model_bytes(inputs, scenario, len(ids), freq)},
+            what=f"Model with {len(ids):,} member(s)",
+            fix="run fewer members at a time (econ.run chunks them with chunk_size)",
+        )
         self.inputs, self.scenario, self.freq = inputs, scenario, freq
         if member_ids is None:  # a whole run (chunks of an ensemble are checked by run_members)
             warn_missing_measures(scenario, inputs.measures_in_force)
@@ -109,7 +132,6 @@ class Model:
         else:
             check_measure_ids(scenario, inputs.measures_in_force)
         self.network = Network.from_inputs(inputs) if network is None else network
-        ids = np.arange(members) if member_ids is None else np.asarray(member_ids, dtype=int)
         self.draws = Draws.build(
             inputs.parameters,
             scenario,
@@ -220,5 +242,27 @@ class Model:
 
     def result(self):
         """The labelled result of the days simulated, an :class:`xarray.Dataset`
-        (docs/outputs.md)."""
-        return self.record.to_dataset()
+        (docs/outputs.md), with its non-finite members counted (:func:`finish`)."""
+        return finish(self.record.to_dataset())
+
+
+def finish(ds: xr.Dataset) -> xr.Dataset:
+    """Count members with non-finite model outputs; log them (never drop them).
+
+    The root seed becomes a string attribute: any seed up to 2^64 - 1 is kept exactly and
+    can be written to netCDF (whose integer attributes are 32-bit)."""
+    ds.attrs["seed"] = str(ds.attrs["seed"])
+    bad = np.zeros(ds.sizes["member"], bool)
+    for name in VARIABLES:
+        da = ds[name]
+        bad |= ~np.isfinite(da.values).reshape(da.sizes["member"], -1).all(axis=1)
+    n = int(bad.sum())
+    ds.attrs["nonfinite_members"] = n
+    if n:
+        log.warning(
+            "%d of %d member(s) have non-finite results (members %s); they are kept",
+            n,
+            ds.sizes["member"],
+            ", ".join(map(str, ds["member"].values[bad][:10])),
+        )
+    return ds
