@@ -18,6 +18,7 @@ from .common import (
     OPTS,
     BaselineOpt,
     BaseYearOpt,
+    ForceOpt,
     FormatOpt,
     Group,
     InputsOpt,
@@ -33,7 +34,7 @@ from .common import (
     WorkersOpt,
     XlsxOpt,
     check_baseline,
-    check_new,
+    check_out,
     check_plot_path,
     guard,
     load_and_run,
@@ -60,6 +61,10 @@ app.add_typer(inputs_app, name="inputs")
 _register_calibrate(app)
 
 
+#: the formats the tornado chart can be drawn in (matplotlib)
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")
+
+
 class Table(StrEnum):
     all = "all"
     crossings = "crossings"
@@ -79,9 +84,6 @@ def _version(value: bool) -> None:
 def main_callback(
     debug: bool = typer.Option(False, "--debug", help="Show the full traceback on errors."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or notes on stderr."),
-    force: bool = typer.Option(
-        False, "--force", help="Replace files that --out, --out-dir or --plot would overwrite."
-    ),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
     ),
@@ -89,7 +91,6 @@ def main_callback(
     """chokepoint: revenue lost, diverted and delayed when crossings are taxed or closed."""
     OPTS["debug"] = debug
     OPTS["quiet"] = quiet
-    OPTS["force"] = force
 
 
 @app.command()
@@ -103,8 +104,15 @@ def run(
         None,
         "--out",
         help="Write the full Dataset to FILE.nc (compressed netCDF4), or with --format xlsx "
-        "the tables to FILE.xlsx.",
+        "the tables to FILE.xlsx (a new file unless --force).",
         dir_okay=False,
+    ),
+    force: bool = ForceOpt,
+    no_stamp: bool = typer.Option(
+        False,
+        "--no-stamp",
+        help="With --out FILE.nc: leave out the creation stamp (date_created), so that the same "
+        "run writes a byte-identical file.",
     ),
     members: int = MembersOpt,
     seed: int | None = SeedOpt,
@@ -132,30 +140,34 @@ def run(
         from econ.report.outputs import RUN_TABLES, run_output
 
         xlsx = out is not None and out.suffix.lower() == ".xlsx"
-        if out is not None and out.suffix.lower() not in (".nc", ".xlsx"):
-            raise typer.BadParameter(
-                f"--out writes FILE.nc (the Dataset) or FILE.xlsx (the tables), not "
-                f"{out.suffix or 'a file without extension'}",
-                param_hint="--out",
-            )
+        check_out(out, (".nc", ".xlsx"), force, "--out")
         if fmt is Format.xlsx and not xlsx:
             raise typer.BadParameter("--format xlsx needs --out FILE.xlsx", param_hint="--out")
         if plot is not None:
             check_plot_path(plot)
-        check_new(out, plot)
+        check_out(plot, PLOT_SUFFIXES, force, "--plot")
         opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
-        ds = load_and_run(scenario, inputs, params, months, base_year=base_year, **opts)
+        ds = load_and_run(
+            scenario,
+            inputs,
+            params,
+            months,
+            base_year=base_year,
+            out=None if xlsx else out,
+            percentiles_only=percentiles_only,
+            **opts,
+        )
         names = RUN_TABLES if table is Table.all else (table.value,)
         result = run_output(ds, names)
         if out is not None and not xlsx:
-            from econ.io.netcdf import to_netcdf
+            from econ.io.write import write_netcdf
             from econ.model.record import percentiles
 
             saved = percentiles(ds) if percentiles_only and ds.sizes["member"] > 1 else ds
-            write_atomic(out, lambda p: to_netcdf(saved, p))
+            write_netcdf(saved, out, stamp=not no_stamp, overwrite=force)
             note(f"wrote {out}")
         if plot is not None:
-            save_chart({ds.attrs["scenario"]: ds}, plot)
+            save_chart({ds.attrs["scenario"]: ds}, plot, force=force)
         emit(
             result,
             Format.xlsx if xlsx else fmt,
@@ -163,6 +175,7 @@ def run(
             wide=wide,
             out_file=out if xlsx else None,
             out_dir=out_dir,
+            force=force,
         )
 
     guard(go)
@@ -190,12 +203,14 @@ def economy(
     workers: int = WorkersOpt,
     units: Units = UnitsOpt,
     out: Path | None = XlsxOpt,
+    force: bool = ForceOpt,
     out_dir: Path | None = OutDirOpt,
 ) -> None:
     """The economy behind the border: output, domestic revenue and jobs lost by sector, and
     staple prices (docs/economy.md)."""
 
     def go() -> None:
+        check_out(out, (".xlsx",), force, "--out")
         from econ.errors import InputError
         from econ.report.outputs import ECONOMY_TABLES, economy_output
 
@@ -209,7 +224,14 @@ def economy(
             scenario, inp, months, members=members, seed=seed, baseline=baseline, workers=workers
         )
         names = ECONOMY_TABLES if table is EconomyTable.all else (table.value,)
-        emit(economy_output(ds, names), fmt, units=units.value, out_file=out, out_dir=out_dir)
+        emit(
+            economy_output(ds, names),
+            fmt,
+            units=units.value,
+            out_file=out,
+            out_dir=out_dir,
+            force=force,
+        )
 
     guard(go)
 
@@ -238,6 +260,7 @@ def pressure(
     units: Units = UnitsOpt,
     wide: bool = WideOpt,
     out: Path | None = XlsxOpt,
+    force: bool = ForceOpt,
     out_dir: Path | None = OutDirOpt,
 ) -> None:
     """Who pays: trader-group pressure and protest risk, and the coercion ledger with Pakistan.
@@ -245,6 +268,7 @@ def pressure(
     The groups table shows its main columns; --wide shows every cost component."""
 
     def go() -> None:
+        check_out(out, (".xlsx",), force, "--out")
         from econ.report.outputs import PRESSURE_TABLES, pressure_output
 
         opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
@@ -257,6 +281,7 @@ def pressure(
             wide=wide,
             out_file=out,
             out_dir=out_dir,
+            force=force,
         )
 
     guard(go)
@@ -271,11 +296,13 @@ def scenarios(
         False, "--brief", help="One line per scenario (the description's first line)."
     ),
     out: Path | None = XlsxOpt,
+    force: bool = ForceOpt,
 ) -> None:
     """List the built-in scenarios: base year, horizon, the whole description, each measure
     in words and its source (each scenario checked against the inputs of its base year)."""
 
     def go() -> None:
+        check_out(out, (".xlsx",), force, "--out")
         import pandas as pd
 
         import econ
@@ -326,7 +353,7 @@ def scenarios(
             }
             sys.stdout.write(_scenarios_text(rows, measures, fmt is Format.markdown, raw))
             return
-        emit(result, fmt, out_file=out)
+        emit(result, fmt, out_file=out, force=force)
 
     guard(go)
 
@@ -403,6 +430,7 @@ def compare(
     base_year: str | None = BaseYearOpt,
     units: Units = UnitsOpt,
     out: Path | None = XlsxOpt,
+    force: bool = ForceOpt,
     plot: Path | None = PlotOpt,
 ) -> None:
     """Set scenarios side by side: national revenue impact and its decomposition.
@@ -415,11 +443,12 @@ def compare(
 
         if plot is not None:
             check_plot_path(plot)
-        check_new(out, plot)
+        check_out(out, (".xlsx",), force, "--out")
+        check_out(plot, PLOT_SUFFIXES, force, "--plot")
         res = _run_many(names, inputs, params, months, base_year, members, seed, baseline, workers)
         if plot is not None:
-            save_chart(res, plot)
-        emit(compare_output(res), fmt, units=units.value, out_file=out)
+            save_chart(res, plot, force=force)
+        emit(compare_output(res), fmt, units=units.value, out_file=out, force=force)
 
     guard(go)
 
@@ -452,6 +481,7 @@ def plot(
     out: Path = typer.Option(
         ..., "--out", dir_okay=False, help="The chart file: .png, .svg or .pdf."
     ),
+    force: bool = ForceOpt,
     kind: ChartKind = typer.Option(
         ChartKind.all,
         "--kind",
@@ -472,7 +502,7 @@ def plot(
 
     def go() -> None:
         check_plot_path(out)
-        check_new(out)
+        check_out(out, PLOT_SUFFIXES, force, "--out")
         res = _run_many(
             names or ["default"],
             inputs,
@@ -484,7 +514,7 @@ def plot(
             baseline,
             workers,
         )
-        save_chart(res, out, kind.value)
+        save_chart(res, out, kind.value, force=force)
 
     guard(go)
 
@@ -508,6 +538,7 @@ def sweep(
     base_year: str | None = BaseYearOpt,
     units: Units = UnitsOpt,
     out: Path | None = XlsxOpt,
+    force: bool = ForceOpt,
     plot: Path | None = PlotOpt,
 ) -> None:
     """Run a scenario for a series of values of one number, as one vectorised batch: the
@@ -525,7 +556,8 @@ def sweep(
         check_baseline(baseline)
         if plot is not None:
             check_plot_path(plot)
-        check_new(out, plot)
+        check_out(out, (".xlsx",), force, "--out")
+        check_out(plot, PLOT_SUFFIXES, force, "--plot")
         field, values = parse_set(set_)
         sc = econ.load_scenario(scenario)
         if months is not None:
@@ -550,10 +582,12 @@ def sweep(
 
             about = f"scenario {sc.name}; base year {inp.label}; baseline {result.baseline}"
             write_atomic(
-                plot, lambda p: save(sweep_figure(df, field, sc.name, about), p, _fmt(plot))
+                plot,
+                lambda p: save(sweep_figure(df, field, sc.name, about), p, _fmt(plot)),
+                force,
             )
             note(f"wrote {plot}")
-        emit(result, fmt, units=units.value, out_file=out)
+        emit(result, fmt, units=units.value, out_file=out, force=force)
 
     guard(go)
 
@@ -574,6 +608,7 @@ def report(
     out: Path = typer.Option(
         ..., "--out", dir_okay=False, help="The report: FILE.html, FILE.md or FILE.xlsx."
     ),
+    force: bool = ForceOpt,
     inputs: Path | None = InputsOpt,
     months: int | None = MonthsOpt,
     members: int = MembersOpt,
@@ -606,12 +641,7 @@ def report(
         from econ.report import document
 
         fmt = _fmt(out)
-        if fmt not in document.FORMATS:
-            raise typer.BadParameter(
-                f"a report is .html, .md or .xlsx, not {out.suffix or 'no extension'}",
-                param_hint="--out",
-            )
-        check_new(out)
+        check_out(out, tuple("." + f for f in document.FORMATS), force, "--out")
         names_ = names or ["default"]
         res = _run_many(names_, inputs, params, months, base_year, members, seed, baseline, workers)
         scs = {}
@@ -663,7 +693,7 @@ def report(
             charts=charts,
             units=units.value,
         )
-        write_atomic(out, lambda p: document.write(rep, p, fmt))
+        write_atomic(out, lambda p: document.write(rep, p, fmt), force)
         note(f"wrote {out}")
 
     guard(go)
@@ -701,6 +731,7 @@ def sensitivity(
         Metric.revenue_loss, "--metric", help="Metric the tornado chart shows."
     ),
     top: int = typer.Option(15, "--top", min=1, help="Parameters in the chart."),
+    force: bool = ForceOpt,
     fmt: Format = FormatOpt,
     params: Path | None = ParamsOpt,
     workers: int = WorkersOpt,
@@ -714,12 +745,14 @@ def sensitivity(
     below S1_noise are indistinguishable from zero)."""
 
     def go() -> None:
+        check_out(out, (".xlsx",), force, "--out")
         import econ
         from econ.analysis.sensitivity import sensitivity as sens
         from econ.analysis.sensitivity import tornado
 
         if plot is not None:
             check_plot_path(plot)
+        check_out(plot, PLOT_SUFFIXES, force, "--plot")
         from econ.io.inputs import inputs_for
 
         sc = econ.load_scenario(scenario)
@@ -744,7 +777,9 @@ def sensitivity(
             )
         if plot is not None:
             kind = plot.suffix.lstrip(".").lower() or "png"
-            write_atomic(plot, lambda p: tornado(table, metric.value, p, top=top, format=kind))
+            write_atomic(
+                plot, lambda p: tornado(table, metric.value, p, top=top, format=kind), force
+            )
             note(f"wrote {plot}")
         c = table.attrs["central"]
         title = (
@@ -765,9 +800,25 @@ def sensitivity(
             baseline="flat",
             summary={"central": c},
         )
-        emit(result, fmt, out_file=out)
+        emit(result, fmt, out_file=out, force=force)
 
     guard(go)
+
+
+#: backtest's tables by the start of their title: (prefix, machine name)
+BACKTEST_TABLES = (
+    ("Backtest by outcome", "outcomes"),
+    ("Summary over outcomes every", "summary"),
+    ("Summary over the fitted outcomes", "summary-fitted"),
+    ("Summary over each predictor", "summary-each"),
+    ("Leave-one-episode-out", "held-out"),
+    ("Summary out of sample", "summary-out-of-sample"),
+    ("Time split", "time-split"),
+    ("Profile objective", "profile"),
+    ("Profile loss without", "profile-unpenalised"),
+    ("Protest cases", "protest-cases"),
+    ("Protest risk scores", "protest-scores"),
+)
 
 
 @app.command()
@@ -801,6 +852,7 @@ def backtest(
     fmt: Format = FormatOpt,
     base_year: str | None = BaseYearOpt,
     out: Path | None = XlsxOpt,
+    force: bool = ForceOpt,
     out_dir: Path | None = OutDirOpt,
 ) -> None:
     """Score the model against documented episodes, next to two naive baselines.
@@ -814,6 +866,7 @@ def backtest(
     base year (--base-year picks the inputs for episodes that name none)."""
 
     def go() -> None:
+        check_out(out, (".xlsx",), force, "--out")
         from econ.analysis.backtest import backtest as run_backtest
         from econ.analysis.backtest import check_grid, fit, out_of_sample_summary, summary
 
@@ -915,14 +968,24 @@ def backtest(
                 )
             )
             tables.append(("Protest risk scores (higher log score is better)", pres["scores"]))
+        # machine names of the tables (csv --out-dir files, json keys, Excel sheets)
+        names = []
+        for title, _ in tables:
+            for prefix, name in BACKTEST_TABLES:
+                if title.startswith(prefix):
+                    names.append(name)
+                    break
+            else:
+                names.append(None)
         result = legacy(
             "backtest",
             tables,
+            names=[n or f"table-{i + 1}" for i, n in enumerate(names)],
             base_year=years,
             baseline=baseline,
             members=members,
         )
-        emit(result, fmt, out_file=out, out_dir=out_dir)
+        emit(result, fmt, out_file=out, out_dir=out_dir, force=force)
 
     guard(go)
 
@@ -933,6 +996,7 @@ def inputs_check(
     fmt: Format = FormatOpt,
     base_year: str | None = BaseYearOpt,
     out: Path | None = XlsxOpt,
+    force: bool = ForceOpt,
     out_dir: Path | None = OutDirOpt,
 ) -> None:
     """Validate the inputs of a base year and print a summary: totals against base_year.toml,
@@ -940,12 +1004,13 @@ def inputs_check(
     allocations (or one error line and exit code 1)."""
 
     def go() -> None:
+        check_out(out, (".xlsx",), force, "--out")
         import econ
         from econ.analysis.summary import inputs_summary
 
         inp = econ.load_inputs(inputs, base_year=base_year)
         result = legacy("inputs check", inputs_summary(inp), base_year=inp.label)
-        emit(result, fmt, out_file=out, out_dir=out_dir)
+        emit(result, fmt, out_file=out, out_dir=out_dir, force=force)
 
     guard(go)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from .common import OPTS, guard, note, write_atomic
+from .common import OPTS, ForceOpt, check_out, guard, note, write_atomic
 from .render import Format
 
 
@@ -76,6 +76,7 @@ def register(app: typer.Typer) -> None:
             help="Base year of the inputs, e.g. FY1401 (default: each episode's own, else the "
             "most recent).",
         ),
+        force: bool = ForceOpt,
     ) -> None:
         """Estimate the route-substitution elasticity and adjustment time scales from the panel.
 
@@ -95,6 +96,7 @@ def register(app: typer.Typer) -> None:
 
             from .render import emit, legacy
 
+            check_out(out, (".toml", ".xlsx"), force, "--out")
             inp = econ.load_inputs(inputs, base_year=base_year)
             pan = load_panel(panel if panel is not None else _default_panel(inp), inputs=inp)
             names = tuple(param) if param else DEFAULT_PARAMS
@@ -130,7 +132,7 @@ def register(app: typer.Typer) -> None:
             xlsx = out is not None and out.suffix.lower() == ".xlsx"
             if out is not None and not xlsx:
                 text = to_parameters_toml(res, inp, include_weak=include_weak)
-                write_atomic(out, lambda p: p.write_text(text, encoding="utf-8"))
+                write_atomic(out, lambda p: p.write_text(text, encoding="utf-8"), force)
                 shown = [
                     n
                     for n in res.params
@@ -138,8 +140,15 @@ def register(app: typer.Typer) -> None:
                     or (include_weak and n in res.weak and n not in res.at_bound)
                 ]
                 note(f"wrote {out} ({', '.join(shown) or 'no parameter: none well identified'})")
-            result = legacy("calibrate", tables, base_year=years)
-            emit(result, Format.xlsx if xlsx else fmt, out_file=out if xlsx else None)
+            result = legacy(
+                "calibrate", tables, names=["estimates", "fit", "dropped"], base_year=years
+            )
+            emit(
+                result,
+                Format.xlsx if xlsx else fmt,
+                out_file=out if xlsx else None,
+                force=force,
+            )
 
         guard(go)
 

@@ -8,6 +8,7 @@ imported inside the helpers so that ``chokepoint --help`` stays fast.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,8 +19,8 @@ import typer.core
 from .formats import Format, Units
 
 #: global flags, set by the main callback (they may stand before or after the subcommand)
-OPTS = {"debug": False, "quiet": False, "force": False}
-GLOBAL_FLAGS = ("--debug", "--quiet", "-q", "--force")
+OPTS = {"debug": False, "quiet": False}
+GLOBAL_FLAGS = ("--debug", "--quiet", "-q")
 
 InputsOpt = typer.Option(
     None,
@@ -43,7 +44,11 @@ MembersOpt = typer.Option(
     help="Ensemble members (1 = deterministic run at central values).",
 )
 SeedOpt = typer.Option(
-    None, "--seed", min=0, help="Root seed of the ensemble (default: the scenario's, else 0)."
+    None,
+    "--seed",
+    min=0,
+    max=2**64 - 1,
+    help="Root seed of the ensemble, 0 to 2^64-1 (default: the scenario's, else 0).",
 )
 BaselineOpt = typer.Option(
     "flat",
@@ -58,6 +63,7 @@ ParamsOpt = typer.Option(
 )
 WorkersOpt = typer.Option(1, "--workers", min=1, max=64, help="Processes for ensemble chunks.")
 MonthsOpt = typer.Option(None, "--months", min=1, max=240, help="Override the horizon.")
+ForceOpt = typer.Option(False, "--force", help="Replace the output file if it exists.")
 ScenarioArg = typer.Argument("default", help="Built-in scenario name or path to a TOML file.")
 UnitsOpt = typer.Option(
     Units.musd, "--units", help="Amounts in tables: musd (million USD, the default) or usd."
@@ -83,7 +89,8 @@ PlotOpt = typer.Option(
 
 
 class Group(typer.core.TyperGroup):
-    """The command group: global flags (``--debug``, ``--quiet``) may follow the subcommand."""
+    """The command group: global flags (``--debug``, ``--quiet``) may follow the subcommand;
+    a usage error is one line on stderr and exit code 2."""
 
     def parse_args(self, ctx, args: list[str]) -> list[str]:
         if "--" in args:
@@ -95,35 +102,33 @@ class Group(typer.core.TyperGroup):
         return super().parse_args(ctx, flags + rest + tail)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        """Usage errors as one line on stderr and exit code 2 (not click's boxed usage text);
-        everything else as click does it."""
-        try:  # typer >= 0.29 vendors click
-            from typer._click import exceptions as click
-        except ImportError:  # pragma: no cover
-            import click
-
         if not standalone_mode:
-            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        from typer._click.exceptions import NoArgsIsHelpError, UsageError
+
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except click.NoArgsIsHelpError as exc:
-            exc.show()
+        except NoArgsIsHelpError as exc:
+            # the help was shown when the error was made (rich prints it); plain click returns it
+            if exc.format_message().strip():
+                typer.echo(exc.format_message())
             sys.exit(exc.exit_code)
-        except click.UsageError as exc:
-            where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
-            msg = " ".join(exc.format_message().split())
-            param = getattr(exc, "param_hint", None)
-            if isinstance(exc, click.BadParameter) and param and str(param) not in msg:
-                msg = f"{param}: {msg}"
-            typer.echo(f"error: {msg}{where}", err=True)
-            sys.exit(2)
-        except click.ClickException as exc:
-            exc.show()
+        except UsageError as exc:
+            typer.echo(usage_line(exc), err=True)
+            sys.exit(exc.exit_code)
+        except typer.Exit as exc:
             sys.exit(exc.exit_code)
         except typer.Abort:
-            typer.echo("Aborted!", err=True)
+            typer.echo("error: aborted", err=True)
             sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def usage_line(exc) -> str:
+    """A click usage error as one line: the message and where to find the usage."""
+    msg = " ".join(exc.format_message().split())
+    path = exc.ctx.command_path if exc.ctx is not None else "chokepoint"
+    return f"error: {msg} (usage: {path} --help)"
 
 
 def fail(exc: BaseException) -> None:
@@ -135,14 +140,39 @@ def fail(exc: BaseException) -> None:
     raise typer.Exit(1)
 
 
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived: unwinds the command (temporary files are removed on the way)
+    and ends it with one line and exit code 128 + the signal's number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _interrupt(signum, frame) -> None:
+    raise Interrupted(signum)
+
+
 def guard(fn: Callable[[], None]) -> None:
-    """Run a command body: input errors and other expected failures become one line, exit 1."""
+    """Run a command body: input errors and other expected failures become one line, exit 1;
+    SIGINT and SIGTERM one line, exit 130 and 143."""
     from econ.errors import InputError
 
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, _interrupt) for s in handled}
     try:
         fn()
     except InputError as exc:
         fail(exc)
+    except (Interrupted, KeyboardInterrupt) as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        removed = [n for n in getattr(exc, "__notes__", []) if n.startswith("removed")]
+        typer.echo(
+            f"error: interrupted by {signal.Signals(signum).name}"
+            + (f"; {'; '.join(removed)}, nothing written" if removed else ""),
+            err=True,
+        )
+        raise typer.Exit(128 + int(signum)) from None
     except (typer.Exit, typer.Abort):
         raise
     except BrokenPipeError:
@@ -159,6 +189,9 @@ def guard(fn: Callable[[], None]) -> None:
             err=True,
         )
         raise typer.Exit(1) from None
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 def note(text: str) -> None:
@@ -190,24 +223,20 @@ def progress_bar(total_label: str):
     return prog, cb
 
 
-def check_new(*paths: Path | None) -> None:
-    """Refuse, before any work, to overwrite an existing file without ``--force``."""
-    from econ.errors import InputError
+def check_out(path: Path | None, suffixes: tuple[str, ...], force: bool, option: str) -> None:
+    """Refuse an output path before any work (see :func:`econ.io.write.check_output`)."""
+    if path is not None:
+        from econ.io.write import check_output
 
-    for path in paths:
-        if path is not None and Path(path).is_file() and not OPTS["force"]:
-            raise InputError(
-                f"{path} exists; fix: add --force to replace it, or write to another file"
-            )
+        check_output(path, suffixes=suffixes, force=force, option=option)
 
 
-def write_atomic(path: Path, writer: Callable[[Path], None]) -> None:
-    """Write ``path`` through a temporary file in the same directory (see econ.io.write); an
-    existing file is replaced only with ``--force`` (one line, exit 1, otherwise)."""
+def write_atomic(path: Path, writer: Callable[[Path], None], force: bool) -> None:
+    """Write ``path`` through a temporary file in the same directory (see econ.io.write);
+    an existing file is replaced only with ``force``."""
     from econ.io.write import write_atomic as _write
 
-    check_new(path)
-    _write(path, writer)
+    _write(path, writer, overwrite=force)
 
 
 def load_inputs(inputs: Path | None, params: Path | None = None, base_year: str | None = None):
@@ -243,17 +272,44 @@ def run_one(
     baseline: str = "flat",
     workers: int = 1,
     base_year: str | None = None,
+    out: Path | None = None,
+    percentiles_only: bool = False,
 ):
     """Load and run one scenario with a progress bar; warn about non-finite members.
 
     The scenario runs on ``base_year`` if given, else on its own base year, else on that of
-    ``inputs`` (:func:`econ.io.inputs.inputs_for`)."""
+    ``inputs`` (:func:`econ.io.inputs.inputs_for`). Before running, the memory guard
+    estimates what the run (and writing ``out``) needs and refuses in one line when the
+    machine does not have it."""
     import econ
+    from econ.model.memory import ensemble_bytes, guard_members, members_that_fit, writer_bytes
 
     check_baseline(baseline)
     sc = econ.load_scenario(scenario)
     if months is not None:
         sc = sc.with_months(months)
+
+    def need(m: int, pct: bool = percentiles_only) -> dict[str, int]:
+        parts = ensemble_bytes(inputs, sc, m, workers=workers)
+        if out is not None:
+            parts.update(writer_bytes(parts["the result"], m, pct))
+        return parts
+
+    def fix(fits: int) -> str:
+        text = f"use at most {fits:,} --members" if fits else "free memory"
+        if out is not None and not percentiles_only:
+            with_pct = members_that_fit(lambda m: sum(need(m, True).values()), members)
+            if with_pct > fits:
+                text += " or --percentiles-only"
+                text += f" (which fits up to {with_pct:,})" if with_pct < members else ""
+        return text
+
+    guard_members(
+        need,
+        members,
+        what=f"--members {members:,}" + (" with --out" if out is not None else ""),
+        fix=fix,
+    )
     kw = dict(inputs=inputs, members=members, rng=seed, baseline=baseline, workers=workers)
     kw["base_year"] = base_year
     prog, cb = progress_bar(label or sc.name)
@@ -282,12 +338,21 @@ def load_and_run(
     baseline: str = "flat",
     workers: int = 1,
     base_year: str | None = None,
+    out: Path | None = None,
+    percentiles_only: bool = False,
 ):
     """``run`` and ``pressure``: load the inputs (``--inputs``, ``--params``, ``--base-year``)
-    and run one scenario on its base year (:func:`run_one`)."""
+    and run one scenario on its base year (:func:`run_one`; ``out`` and ``percentiles_only``
+    for its memory guard)."""
     opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
     return run_one(
-        scenario, load_inputs(inputs, params, base_year), months, base_year=base_year, **opts
+        scenario,
+        load_inputs(inputs, params, base_year),
+        months,
+        base_year=base_year,
+        out=out,
+        percentiles_only=percentiles_only,
+        **opts,
     )
 
 
@@ -295,14 +360,8 @@ CHART_FORMATS = (".png", ".svg", ".pdf")
 
 
 def check_plot_path(path: Path) -> None:
-    """A chart file must be .png, .svg or .pdf (usage error, exit 2, otherwise); matplotlib
-    must be installed (a core dependency; one line if it is missing)."""
-    if path.suffix.lower() not in CHART_FORMATS:
-        raise typer.BadParameter(
-            f"a chart is written as {', '.join(CHART_FORMATS)}, not "
-            f"{path.suffix or 'a file without extension'}",
-            param_hint="--plot/--out",
-        )
+    """Charts need matplotlib (a core dependency; one line if it is missing). The file itself
+    is checked by :func:`check_out` with :data:`CHART_FORMATS`."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -311,12 +370,13 @@ def check_plot_path(path: Path) -> None:
         raise InputError("charts need matplotlib; fix: pip install matplotlib") from None
 
 
-def save_chart(results: dict, path: Path, kind: str = "all") -> None:
-    """Draw ``kind`` (econ.report.charts) of ``results`` to ``path``, atomically."""
+def save_chart(results: dict, path: Path, kind: str = "all", *, force: bool = False) -> None:
+    """Draw ``kind`` (econ.report.charts) of ``results`` to ``path``, atomically (an existing
+    file is replaced only with ``force``)."""
     from econ.report.charts import figure, save
 
     fmt = path.suffix.lstrip(".").lower()
-    write_atomic(path, lambda p: save(figure(results, kind), p, fmt))
+    write_atomic(path, lambda p: save(figure(results, kind), p, fmt), force)
     note(f"wrote {path}")
 
 

@@ -127,6 +127,7 @@ def emit(
     wide: bool = False,
     out_file: Path | None = None,
     out_dir: Path | None = None,
+    force: bool = False,
 ) -> None:
     """Write ``out`` in ``fmt``: to stdout, to ``out_file`` (xlsx) or to ``out_dir`` (csv)."""
     from econ.errors import InputError
@@ -137,7 +138,7 @@ def emit(
     if fmt is Format.xlsx:
         if out_file is None or out_file.suffix.lower() != ".xlsx":
             raise InputError("--format xlsx writes a workbook: give --out FILE.xlsx")
-        write_atomic(out_file, lambda p: write_xlsx(out, p, units))
+        write_atomic(out_file, lambda p: write_xlsx(out, p, units), force)
         note(f"wrote {out_file}")
         for line in out.lines:
             note(line)
@@ -147,11 +148,17 @@ def emit(
         return
     if fmt is Format.csv:
         if out_dir is not None:
+            from econ.io.write import check_output
+
             out_dir.mkdir(parents=True, exist_ok=True)
+            for t in out.tables:  # every file checked before any is written
+                check_output(out_dir / f"{t.name}.csv", suffixes=(".csv",), force=force)
             for t in out.tables:
                 text = csv_text(scaled(t, units)[0])
                 write_atomic(
-                    out_dir / f"{t.name}.csv", lambda p, s=text: p.write_text(s, encoding="utf-8")
+                    out_dir / f"{t.name}.csv",
+                    lambda p, s=text: p.write_text(s, encoding="utf-8"),
+                    force,
                 )
             note(f"wrote {', '.join(t.name + '.csv' for t in out.tables)} to {out_dir}")
         elif out.tables:

@@ -12,7 +12,9 @@ import xarray as xr
 from .analysis.forecast import BASELINES, baseline_forecast
 from .io.inputs import inputs_for
 from .io.scenarios import load_scenario
+from .model.arguments import check_freq, check_members, check_rng
 from .model.ensemble import run_members
+from .spec.checks import MAX_MONTHS, choice_argument, int_argument, type_argument
 from .spec.inputs import Inputs
 from .spec.scenario import Scenario
 
@@ -83,23 +85,17 @@ def run(
     Non-finite members (NaN or inf in any model output) are counted in the attribute
     ``nonfinite_members`` and logged as a warning; they are kept, not dropped.
     """
-    if not isinstance(scenario, (Scenario, str, Path)):
-        raise TypeError(
-            "run(scenario): expected an econ.Scenario, a built-in name or a TOML path, got "
-            f"{type(scenario).__name__}"
-        )
-    if inputs is not None and not isinstance(inputs, (Inputs, str, Path)):
-        raise TypeError(
-            "run(inputs=...): expected econ.Inputs (econ.load_inputs()), a directory or None, "
-            f"got {type(inputs).__name__}"
-        )
+    type_argument(
+        "scenario", scenario, (Scenario, str, Path), "an econ.Scenario, a built-in name or a path"
+    )
+    if inputs is not None:
+        type_argument("inputs", inputs, (Inputs, str, Path), "econ.Inputs, a directory or None")
+    choice_argument("baseline", baseline, BASELINES)
+    members = check_members(members)
+    check_rng(rng)
+    check_freq(freq)
     if months is not None:
-        if isinstance(months, bool) or not isinstance(months, (int, np.integer)):
-            raise TypeError(f"months must be a whole number of months, got {months!r}")
-        if not 1 <= months <= 240:
-            raise ValueError(f"months must be between 1 and 240, got {months}")
-    if isinstance(members, bool) or not isinstance(members, (int, np.integer)):
-        raise TypeError(f"members must be a whole number, got {members!r}")
+        int_argument("months", months, 1, MAX_MONTHS, f"give 1 to {MAX_MONTHS} months")
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     if months is not None:
         sc = sc.with_months(months)

@@ -44,3 +44,10 @@ def input_error(
     if fix:
         msg += f"; fix: {fix}"
     return InputError(msg)
+
+
+class OutputError(InputError):
+    """Raised when an output cannot or must not be written where asked (an existing file
+    without ``force``, a link, a device, an unwritable place): one line naming the target.
+
+    A subclass of :class:`InputError`, so every user error is caught the same way."""

@@ -103,47 +103,43 @@ def test_change_during_a_measure_changes_only_the_days_after(toy_inputs) -> None
 
 
 @pytest.mark.parametrize(
-    "call, error, text",
+    "call, text",
     [
-        (lambda m: m.add_measure("closure"), TypeError, "expected a measure"),
+        (lambda m: m.add_measure("closure"), "argument 'measure': expected a measure"),
         (
             lambda m: m.add_measure(econ.Closure(start=D(2022, 12, 1), crossings=["east"])),
-            ValueError,
             "before the next day to simulate",
         ),
         (
             lambda m: m.add_measure(econ.Closure(start=D(2024, 1, 1), crossings=["east"])),
-            ValueError,
             "it would change nothing",
         ),
         (
             lambda m: m.add_measure(econ.Closure(start=D(2023, 1, 5), crossings=["north"])),
-            econ.InputError,
             "east (East Gate)",
         ),
-        (lambda m: m.change_measure(3, rate=0.2), ValueError, "no measure 3"),
-        (lambda m: m.change_measure(1, rat=0.2), TypeError, "no field(s) rat"),
-        (lambda m: m.change_measure(1, capacity=0.5), TypeError, "no field(s) capacity"),
+        (lambda m: m.change_measure(3, rate=0.2), "argument 'number'"),
+        (lambda m: m.change_measure(1, rat=0.2), "tariff has no field(s) rat"),
+        (lambda m: m.change_measure(1, capacity=0.5), "no field(s) capacity"),
+        (lambda m: m.change_measure(1, rate=20), "did you mean 0.20?"),
     ],
 )
-def test_run_time_changes_refuse_mistakes(toy_inputs, call, error, text) -> None:
+def test_run_time_changes_refuse_mistakes(toy_inputs, call, text) -> None:
     model = econ.Model(toy_inputs, toy_scenario(FEE))
-    with pytest.raises(error) as info:
+    with pytest.raises(econ.InputError) as info:
         call(model)
-    assert text in str(info.value)
+    assert text in str(info.value) and "\n" not in str(info.value)
     assert model.scenario.measures == [FEE]  # nothing changed
 
 
-def test_clear_type_errors(toy_inputs) -> None:
-    with pytest.raises(TypeError, match=r"econ.load_scenario\('default'\)"):
+def test_clear_errors_on_misuse(toy_inputs) -> None:
+    with pytest.raises(econ.InputError, match=r"argument 'scenario': expected an econ.Scenario"):
         econ.Model(toy_inputs, "default")
-    with pytest.raises(TypeError, match="inputs must be econ.Inputs"):
+    with pytest.raises(econ.InputError, match="argument 'inputs'"):
         econ.Model("inputs", toy_scenario())
-    with pytest.raises(ValueError, match="months must be between 1 and 240, got 0"):
+    with pytest.raises(econ.InputError, match="argument 'months'.*found 0"):
         econ.run("default", months=0)
-    with pytest.raises(TypeError, match="expected an econ.Scenario"):
-        econ.run(3)
-    with pytest.raises(ValueError, match="members must be at least 1"):
+    with pytest.raises(econ.InputError, match="argument 'members'"):
         econ.Model(toy_inputs, toy_scenario(), members=0)
 
 

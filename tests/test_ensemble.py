@@ -25,7 +25,7 @@ def test_same_seed_identical_dataset(inputs):
     a = econ.run("default", inputs=inputs, members=4, rng=11, months=3)
     b = econ.run("default", inputs=inputs, members=4, rng=11, months=3)
     xr.testing.assert_identical(a, b)
-    assert a.attrs["seed"] == 11
+    assert a.attrs["seed"] == "11"  # a string: any seed up to 2**64 - 1 is kept exactly
     c = econ.run("default", inputs=inputs, members=4, rng=12, months=3)
     assert not np.array_equal(a.customs_revenue.values, c.customs_revenue.values)
 
@@ -133,9 +133,9 @@ def test_cli_members_and_percentiles_only(tmp_path):
         ],
     )
     assert r.exit_code == 0, r.output
-    header = r.stdout.splitlines()[1].split(",")
+    header = r.stdout.splitlines()[0].split(",")  # plain CSV: the header first
     assert {"change", "change_p05", "change_p95"} <= set(header)
-    ds = xr.open_dataset(out, engine="scipy")
+    ds = xr.open_dataset(out, engine="h5netcdf")
     assert list(ds.percentile.values) == [5.0, 50.0, 95.0] and ds.attrs["members_summarised"] == 5
     ds.close()
     r = CliRunner().invoke(

@@ -369,7 +369,7 @@ RULES = [
         "base-year-negative",
         replace_text("base_year.toml", "afn_per_usd = 86.72", "afn_per_usd = -1"),
         "base_year.toml",
-        ["afn_per_usd", "positive"],
+        ["afn_per_usd", "out of range", "-1"],
     ),
     (
         "param-missing",

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from ..errors import input_error
+from ..spec.checks import describe
 from ..spec.episode import Episode, Outcome
 from .scenarios import scenario_from_data
 from .toml import parse_toml, read_toml, resolve_toml
@@ -33,7 +34,7 @@ def episode_from_data(data: dict, file: str, text: str = "") -> Episode:
     """Validate parsed episode data (scenario fields plus ``outcome`` tables)."""
     data = dict(data)
     raw = data.pop("outcome", [])
-    if not isinstance(raw, list) or not raw:
+    if not isinstance(raw, list) or not raw or not all(isinstance(o, dict) for o in raw):
         raise input_error(
             file,
             "no [[outcome]] tables",
@@ -49,6 +50,8 @@ def episode_from_data(data: dict, file: str, text: str = "") -> Episode:
             err = exc.errors()[0]
             field = ".".join(str(x) for x in err["loc"])
             what = err["msg"].replace("Value error, ", "")
+            if err["type"] != "value_error" and not isinstance(err.get("input"), dict):
+                what += f" (found {describe(err.get('input'))})"
             oid = o.get("id", "?") if isinstance(o, dict) else "?"
             raise input_error(
                 file,

@@ -9,9 +9,13 @@ Column types and ranges are checked with pandera schemas generated from
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import hashlib
+import io
 import logging
 import math
+import os
 import re
 from importlib import resources
 from pathlib import Path
@@ -21,9 +25,18 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, input_error
+from ..spec.checks import (
+    DATE_MAX,
+    describe,
+    in_bounds,
+    known_keys,
+    strict_date,
+    strict_number,
+    type_argument,
+)
 from ..spec.inputs import Inputs
 from ..spec.parameters import ECONOMY, parse_parameters
-from .toml import read_toml
+from .toml import BOM, read_text, read_toml
 
 log = logging.getLogger(__name__)
 
@@ -172,31 +185,48 @@ def _first_failure_message(file: str, exc: Exception, rows: pd.DataFrame) -> Inp
     )
 
 
-def _read_table(
-    directory: Path, file: str, schema: pd.DataFrame, label: str | None = None
-) -> pd.DataFrame:
-    """Read one CSV and validate it against its data-dictionary rows.
+def _read_csv(directory: Path, file: str, label: str | None = None) -> pd.DataFrame:
+    """One CSV as a table of strings, read through the one text reader.
 
-    ``label`` names the file in messages (default: its name; a base year's tables are named
-    by their path under the inputs directory, e.g. ``base_years/FY1403/flows.csv``).
+    The file must be UTF-8 (a byte-order mark is accepted and dropped; CRLF line ends are
+    fine), have at least one data row, and every row must have every column. ``label`` names
+    the file in messages (default: its name; a base year's tables are named by their path
+    under the inputs directory, e.g. ``base_years/FY1403/flows.csv``).
     """
-    path = directory / file
     label = label or file
-    if not path.is_file():
-        raise input_error(
-            label,
-            f"file not found in {directory}",
-            fix=f"add {file} (see schema.csv for its columns) or pass --inputs DIR",
-        )
+    text = read_text(
+        directory / file,
+        label,
+        what="file",
+        fix=f"add {file} (see schema.csv for its columns) or pass --inputs DIR",
+    )
+    if text.startswith(BOM):
+        log.info("%s: UTF-8 byte-order mark dropped", label)
+        text = text[len(BOM) :]
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise input_error(
             label,
             f"malformed CSV: {str(exc).splitlines()[0]}",
-            fix="check the commas and quotes on that line",
+            fix="check the commas and quotes on that line (and that the file has a header)",
         ) from None
-    return _validate_table(label, df, schema[schema["file"] == file])
+    if df.empty:
+        raise input_error(
+            label,
+            "no data rows (only a header)",
+            fix=f"add the rows of {file} (see schema.csv), or restore the shipped file",
+        )
+    _check_row_lengths(label, text)
+    return df
+
+
+def _read_table(
+    directory: Path, file: str, schema: pd.DataFrame, label: str | None = None
+) -> pd.DataFrame:
+    """Read one CSV (:func:`_read_csv`) and validate it against its data-dictionary rows."""
+    df = _read_csv(directory, file, label)
+    return _validate_table(label or file, df, schema[schema["file"] == file])
 
 
 def _validate_table(file: str, df: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
@@ -266,6 +296,27 @@ def _validate_table(file: str, df: pd.DataFrame, rows: pd.DataFrame) -> pd.DataF
     return out
 
 
+def _check_row_lengths(file: str, text: str) -> None:
+    """Every row has one cell per column of the header (blank lines aside): a row cut short
+    would read as empty cells, and one with a cell too many would shift the columns (pandas
+    takes the first as an index)."""
+    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
+    header = next(reader, [])
+    for cells in reader:
+        if cells and len(cells) != len(header):
+            why = (
+                "cut short or a comma missing"
+                if len(cells) < len(header)
+                else "a comma too many, or a value with a comma not in quotes"
+            )
+            raise input_error(
+                file,
+                f"row has {len(cells)} cells, the header {len(header)} ({why})",
+                row=reader.line_num,
+                fix="one cell per column of the header (quote a value that has a comma)",
+            )
+
+
 def _check_reference(
     file: str, df: pd.DataFrame, col: str, target_file: str, ids: pd.Index
 ) -> None:
@@ -290,68 +341,64 @@ def _hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
+#: base_year.toml: each field with its kind and, for numbers, the allowed range
+BASE_YEAR_FIELDS: dict[str, tuple[str, float, float]] = {
+    "label": ("label", 0, 0),
+    "start": ("date", 0, 0),
+    "end": ("date", 0, 0),
+    "afn_per_usd": ("float", 30.0, 200.0),  # as revenue_monthly.csv afn_per_usd
+    "customs_revenue_afn": ("float", 1.0, 1.0e13),  # as revenue_by_crossing.csv revenue_afn
+    "imports_usd": ("float", 0.0, 1.0e11),
+    "exports_usd": ("float", 0.0, 1.0e11),
+    "measures_in_force": ("ids", 0, 0),
+    "source": ("str", 0, 0),
+}
+BASE_YEAR_OPTIONAL = ("imports_usd", "exports_usd", "measures_in_force", "source")
+
+
 def _check_base_year(data: dict[str, Any], file: str = "base_year.toml") -> dict[str, Any]:
-    for key, kind in (
-        ("label", str),
-        ("start", str),
-        ("end", str),
-        ("afn_per_usd", float),
-        ("customs_revenue_afn", float),
-    ):
+    """base_year.toml: known fields, strict types (no booleans or numeric strings), finite
+    numbers in range, a label of letters and digits, dates in order, a list of measure ids."""
+    known_keys(file, "", data, BASE_YEAR_FIELDS)
+    out = {"imports_usd": 0.0, "exports_usd": 0.0, **data}
+    for key, (kind, lo, hi) in BASE_YEAR_FIELDS.items():
         if key not in data:
+            if key in BASE_YEAR_OPTIONAL:
+                continue
             raise input_error(file, f"missing field '{key}'", fix=f"add {key} = ...")
         val = data[key]
-        if kind is float:
-            if not isinstance(val, (int, float)) or not math.isfinite(val) or val <= 0:
-                raise input_error(
-                    file,
-                    f"field '{key}' must be a positive number",
-                    found=val,
-                    fix=f"set {key} to a positive number",
+        try:
+            if kind == "float":
+                out[key] = strict_number(val)
+                in_bounds(out[key], lo, hi)
+            elif kind == "date":
+                out[key] = strict_date(val, dt.date(1900, 1, 1), DATE_MAX).isoformat()
+            elif kind == "label" and not (isinstance(val, str) and re.match(LABEL_PATTERN, val)):
+                raise ValueError(
+                    f"expected a base-year label of letters and digits, e.g. FY1403, "
+                    f"found {describe(val)}"
                 )
-    if not isinstance(data["label"], str) or not re.match(LABEL_PATTERN, data["label"]):
-        raise input_error(
-            file,
-            "field 'label' is not a base-year label",
-            found=data["label"],
-            expected="letters and digits, e.g. FY1403",
-            fix='write label = "FY1403"',
-        )
-    try:
-        start = pd.Timestamp(str(data["start"]))
-        end = pd.Timestamp(str(data["end"]))
-    except ValueError:
-        raise input_error(
-            file,
-            "start/end are not dates",
-            found=(data["start"], data["end"]),
-            fix="write dates as YYYY-MM-DD",
-        ) from None
-    if end <= start:
+            elif kind == "ids" and not (
+                isinstance(val, list) and all(isinstance(m, str) for m in val)
+            ):
+                raise ValueError(
+                    f'expected a list of measure ids, e.g. ["pk-transit-fee"], '
+                    f"found {describe(val)}"
+                )
+            elif kind == "str" and not isinstance(val, str):
+                raise ValueError(f"expected a string, found {describe(val)}")
+        except ValueError as exc:
+            raise input_error(
+                file, f"field '{key}': {exc}", fix=f"set {key} to a valid value"
+            ) from None
+    if out["end"] <= out["start"]:
         raise input_error(
             file,
             "end is not after start",
-            found=(str(start.date()), str(end.date())),
+            found=(out["start"], out["end"]),
             fix="put the dates in order",
         )
-    for key in ("imports_usd", "exports_usd"):
-        val = data.get(key, 0.0)
-        if not isinstance(val, (int, float)) or not math.isfinite(val) or val < 0:
-            raise input_error(
-                file,
-                f"field '{key}' must be a number >= 0",
-                found=val,
-                fix=f"set {key} to the year's recorded value in USD",
-            )
-    mif = data.get("measures_in_force", [])
-    if not isinstance(mif, list) or not all(isinstance(m, str) for m in mif):
-        raise input_error(
-            file,
-            "field 'measures_in_force' must be a list of measure ids",
-            found=mif,
-            fix='write measures_in_force = ["pk-transit-fee", ...] or []',
-        )
-    return {**data, "measures_in_force": list(mif)}
+    return {**out, "measures_in_force": list(data.get("measures_in_force", []))}
 
 
 # --------------------------------------------------------------------------- base years
@@ -368,6 +415,8 @@ def base_year_dirs(dir: str | Path | None = None) -> dict[str, Path]:
     ``commodities.csv``, and ``utilization.csv`` by a ``utilization`` column in
     ``crossings.csv``).
     """
+    if dir is not None:
+        type_argument("dir", dir, (str, os.PathLike), "a directory path or None")
     directory = Path(dir) if dir is not None else default_inputs_dir()
     if not directory.is_dir():
         raise input_error(
@@ -502,6 +551,10 @@ def load_inputs(dir: str | Path | None = None, base_year: str | None = None) -> 
     InputError
         On the first invalid file, row or field (one-line message).
     """
+    if dir is not None:
+        type_argument("dir", dir, (str, os.PathLike), "a directory path or None")
+    if base_year is not None:
+        type_argument("base_year", base_year, str, "a base-year label such as 'FY1401', or None")
     directory = Path(dir) if dir is not None else default_inputs_dir()
     years = base_year_dirs(directory)
     label = _select_base_year(years, base_year, directory)
@@ -509,15 +562,11 @@ def load_inputs(dir: str | Path | None = None, base_year: str | None = None) -> 
     prefix = "" if year_dir == directory else f"{BASE_YEARS}/{label}/"
     schema = read_schema()
     t = {f: _read_table(directory, f, schema) for f in SHARED_TABLES}
-    commodities_raw = pd.read_csv(
-        directory / "commodities.csv", dtype=str, keep_default_na=False, skipinitialspace=True
-    )
+    commodities_raw = _read_csv(directory, "commodities.csv")
     for f in ("flows.csv", "revenue_by_crossing.csv"):
         t[f] = _read_table(year_dir, f, schema, prefix + f)
     rates = _read_rates(year_dir, prefix + "rates.csv", schema, commodities_raw)
-    crossings_raw = pd.read_csv(
-        directory / "crossings.csv", dtype=str, keep_default_na=False, skipinitialspace=True
-    )
+    crossings_raw = _read_csv(directory, "crossings.csv")
     utilization = _read_utilization(year_dir, prefix + "utilization.csv", schema, crossings_raw)
 
     crossings = t["crossings.csv"].set_index("id")

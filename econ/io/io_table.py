@@ -81,11 +81,14 @@ def _numeric(df: pd.DataFrame, file: str, columns: list[str], *, lo: float = 0.0
 
 
 def _labels(df_labels, expected, file: str, what: str) -> None:
-    if list(df_labels) != list(expected):
+    """The labels are the sectors of sectors.csv, each once, in any order (tables are aligned
+    to sectors.csv by label, so a table's row order never matters)."""
+    labels = [str(x) for x in df_labels]
+    if sorted(labels) != sorted(expected) or len(set(labels)) != len(labels):
         raise input_error(
             f"io/{file}",
             f"{what} do not match sectors.csv",
-            found=", ".join(map(str, df_labels)),
+            found=", ".join(labels),
             expected=", ".join(expected),
             fix="rebuild the table with python inputs/io/build_io.py",
         )
@@ -113,7 +116,12 @@ def load_io_table(directory: Path, commodities: pd.DataFrame) -> IOTable:
     _labels(z.columns, sectors, "table_Z.csv", "columns")
     _labels(y.index, sectors, "table_Y.csv", "rows")
     _labels(acc.index, sectors, "sector_accounts.csv", "rows")
-    _labels(list(m.columns[: len(sectors)]), sectors, "imports_use.csv", "first columns")
+    _labels([c for c in m.columns if c in sectors], sectors, "imports_use.csv", "sector columns")
+    _labels([c for c in va.columns if c in sectors], sectors, "table_VA.csv", "sector columns")
+    # align every table to sectors.csv's order by label
+    z, y, acc = z.loc[sectors, sectors], y.loc[sectors], acc.loc[sectors]
+    m = m[sectors + [c for c in m.columns if c not in sectors]]
+    va = va[sectors + [c for c in va.columns if c not in sectors]]
     for df, file in ((z, "table_Z.csv"), (y, "table_Y.csv"), (m, "imports_use.csv")):
         _numeric(df, file, list(df.columns))
     _numeric(acc, "sector_accounts.csv", ["output", "employment", "domestic_tax_rate"])

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import input_error
 from ..spec.inputs import Inputs
-from ..spec.parameters import Parameter, parse_parameters
+from ..spec.parameters import RANGES, Parameter, check_table, parse_parameters
 from .toml import read_toml
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,24 @@ def _as_table(p: Parameter) -> dict[str, Any]:
     return t
 
 
+def _check_carried(file: str, name: str, par: Parameter, tab: dict[str, Any]) -> None:
+    """Percentiles and per-commodity values carried over to a new value stay in range."""
+    lo, hi = RANGES[name]
+    carried = {}
+    if "p05" not in tab and "p95" not in tab:
+        carried.update(p05=par.p05, p95=par.p95)
+    if "by_commodity" not in tab:
+        carried.update({f"by_commodity.{k}": v for k, v in par.by_commodity.items()})
+    for field, v in carried.items():
+        if v is not None and not lo <= v <= hi:
+            raise input_error(
+                file,
+                f"[{name}] value {par.value:g} scales the inputs' {field} to {v:g}, "
+                f"outside the allowed range [{lo:g}, {hi:g}]",
+                fix=f"give {field.split('.')[0]} with the new value",
+            )
+
+
 def apply_parameters_file(inputs: Inputs, path: str | Path) -> Inputs:
     """Inputs with the parameters in a TOML file (a subset of ``parameters.toml``) replaced.
 
@@ -56,19 +74,17 @@ def apply_parameters_file(inputs: Inputs, path: str | Path) -> Inputs:
     known = inputs.parameters
     merged = {n: _as_table(q) for n, q in known.items()}
     for name, tab in data.items():
+        check_table(file, name, tab)  # known name, strict numbers in range, before any use
         if name not in known:
             raise input_error(
                 file,
-                f"unknown parameter [{name}]",
-                found=name,
+                f"unknown parameter [{name}] for these inputs",
                 expected=f"one of {', '.join(sorted(known))}",
-                fix="correct the name or remove the table",
+                fix="correct the name, or add it to the inputs' parameters.toml",
             )
-        if not isinstance(tab, dict):
-            raise input_error(file, f"'{name}' is not a table", fix=f"write it as [{name}]")
         par = known[name]
         value = tab.get("value")
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value != par.value:
+        if value is not None and value != par.value:
             # the one rule for a new central value: spread and per-commodity values follow it
             if isinstance(tab.get("dist"), str):
                 par = replace(par, dist=tab["dist"])
@@ -77,6 +93,7 @@ def apply_parameters_file(inputs: Inputs, path: str | Path) -> Inputs:
                 keep_spread="p05" not in tab and "p95" not in tab,
                 keep_by_commodity="by_commodity" not in tab,
             )
+            _check_carried(file, name, par, tab)
             if par.by_commodity and "by_commodity" not in tab:
                 log.info("%s: [%s] per-commodity values scaled to the new value", file, name)
         merged[name] = {**_as_table(par), **tab}

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..errors import InputError, input_error
+from ..spec.checks import describe
 from ..spec.scenario import MEASURE_TYPES, Scenario
 from .toml import parse_toml, read_toml, resolve_toml
 
@@ -36,6 +37,23 @@ def builtin_scenarios() -> dict[str, Path]:
     return {p.stem: p for p in sorted(builtin_dir().glob("*.toml"))}
 
 
+#: pydantic's own error types, in the project's words
+_TYPE_WORDS = {
+    "int_type": "expected a whole number",
+    "int_parsing": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "string_type": "expected a string",
+    "list_type": 'expected a list, e.g. ["a", "b"]',
+    "literal_error": None,  # pydantic's message lists the choices
+    "greater_than": None,
+    "less_than_equal": None,
+    "greater_than_equal": None,
+    "string_too_short": "expected a non-empty string",
+}
+#: fields a reader sets; a file may not
+INTERNAL_FIELDS = ("path", "text")
+
+
 def format_validation_error(file: str, exc: ValidationError, data: dict[str, Any]) -> InputError:
     """The first pydantic error of a scenario (or episode) as one line naming file and field."""
     err = exc.errors()[0]
@@ -48,42 +66,58 @@ def format_validation_error(file: str, exc: ValidationError, data: dict[str, Any
             mtype = data["measure"][i].get("type", "")
         except (KeyError, IndexError, TypeError, AttributeError):
             pass
-        where.append(f"measure {int(i) + 1}" + (f" ({mtype})" if mtype else ""))
+        where.append(f"measure {int(i) + 1}" + (f" ({mtype})" if isinstance(mtype, str) else ""))
         loc = loc[2:]
         if loc and loc[0] in MEASURE_TYPES:
             loc = loc[1:]
     field = ".".join(str(x) for x in loc if not isinstance(x, int))
     msg = err["msg"].replace("Value error, ", "")
+    kind = err["type"]
     found = err.get("input")
     prefix = ", ".join(where) + ": " if where else ""
-    if err["type"] == "extra_forbidden":
+    if kind == "extra_forbidden":
         return input_error(
             file,
             f"{prefix}unknown field '{field}'",
             fix="remove it or correct its spelling (see docs/scenarios.md)",
         )
-    if err["type"] == "missing":
+    if kind == "missing":
         return input_error(file, f"{prefix}missing field '{field}'", fix=f"add {field} = ...")
-    if err["type"] == "union_tag_invalid":
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
         return input_error(
             file,
-            f"{', '.join(where)}: unknown measure type",
+            f"{', '.join(where) or 'measure'}: unknown measure type",
             found=found.get("type") if isinstance(found, dict) else found,
             expected=", ".join(MEASURE_TYPES[:-1]) + " or " + MEASURE_TYPES[-1],
             fix="use one of the measure types",
         )
-    shown = found if not isinstance(found, dict) else None
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return input_error(
+            file,
+            f"{prefix}{('field ' + repr(field) + ': ') if field else ''}expected a table",
+            found=describe(found),
+            fix="write it as a TOML table ([[measure]] or key = value lines)",
+        )
+    said = _TYPE_WORDS.get(kind)
+    if said:
+        msg = f"{said}, found {describe(found)}"
+    elif kind != "value_error" and found is not None and not isinstance(found, dict):
+        msg = f"{msg} (found {describe(found)})"
+    fix = "" if "fix:" in msg else "correct the value (see docs/scenarios.md)"
     return input_error(
-        file,
-        f"{prefix}{'field ' + repr(field) + ': ' if field else ''}{msg}",
-        found=shown,
-        # a validator's message that says how to fix it keeps its own fix
-        fix="" if "fix:" in msg else "correct the value (see docs/scenarios.md)",
+        file, f"{prefix}{'field ' + repr(field) + ': ' if field else ''}{msg}", fix=fix
     )
 
 
 def scenario_from_data(data: dict[str, Any], file: str, text: str = "") -> Scenario:
     """Validate parsed scenario data; one-line :class:`InputError` naming ``file``."""
+    for key in INTERNAL_FIELDS:
+        if key in data:
+            raise input_error(
+                file,
+                f"unknown field '{key}' (set by the reader, not by a file)",
+                fix="remove it (see docs/scenarios.md)",
+            )
     try:
         return Scenario.model_validate({**data, "path": file, "text": text})
     except ValidationError as exc:
@@ -209,7 +243,7 @@ def _within(measures: list[dict], out: dict[str, Any], file: str) -> list[dict]:
         end = add_months(start, months)
         kept = []
         for m in measures:
-            first, last = day(m.get("start")), day(m.get("end"))
+            first, last = day(m.get("announced") or m.get("start")), day(m.get("end"))
             if first is not None and (first >= end or (last is not None and last <= start)):
                 log.info("%s: inherited measure %r left out: outside the horizon", file, m)
                 continue

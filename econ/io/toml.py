@@ -6,11 +6,13 @@ malformed TOML) is raised as one :class:`~econ.errors.InputError` line naming th
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from ..errors import input_error
+from ..spec.checks import type_argument
 
 BOM = "\ufeff"
 
@@ -46,7 +48,10 @@ def read_text(
 
 
 def parse_toml(text: str, label: str) -> dict[str, Any]:
-    """Parse TOML text; a malformed file is a one-line :class:`InputError` naming ``label``."""
+    """Parse TOML text; a malformed file is a one-line :class:`InputError` naming ``label``.
+
+    A UTF-8 byte-order mark at the start is accepted and dropped."""
+    type_argument("text", text, str, "the TOML text as a string")
     if text.startswith(BOM):
         text = text[len(BOM) :]
     try:
@@ -66,6 +71,7 @@ def read_toml(
 
 def resolve_toml(path_or_name: str | Path, shipped: dict[str, Path], what: str) -> Path:
     """A shipped file by name, or an existing TOML path; one-line InputError otherwise."""
+    type_argument(what, path_or_name, (str, os.PathLike), f"a built-in {what} name or a path")
     p = Path(path_or_name)
     if not p.suffix and str(path_or_name) in shipped:
         return shipped[str(path_or_name)]

@@ -14,13 +14,18 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..spec.checks import MAX_MEMBERS, int_argument
 from ..spec.in_force import warn_missing_measures
 from ..spec.inputs import Inputs
 from ..spec.scenario import Scenario
-from .model import Model, root_seed
-from .record import VARIABLES
+from . import arguments as arg
+from .memory import ensemble_bytes, guard_members
+from .model import Model, finish, root_seed
 
 log = logging.getLogger(__name__)
+
+#: most worker processes (the CLI's --workers maximum)
+MAX_WORKERS = 64
 
 
 def run_members(
@@ -41,10 +46,23 @@ def run_members(
     from the root seed (``rng``, else the scenario's, else 0) and run ``chunk_size`` at a time,
     on ``workers`` processes when more than one. Non-finite members are counted and logged.
     """
-    if members < 1:
-        raise ValueError(f"members must be at least 1, got {members}")
-    if chunk_size < 1 or workers < 1:
-        raise ValueError("chunk_size and workers must be at least 1")
+    arg.check_inputs_argument(inputs)
+    arg.check_scenario_argument(scenario)
+    members = arg.check_members(members)
+    arg.check_rng(rng)
+    arg.check_freq(freq)
+    arg.check_forecast(forecast)
+    chunk_size = int_argument("chunk_size", chunk_size, 1, MAX_MEMBERS)
+    workers = int_argument("workers", workers, 1, MAX_WORKERS)
+    arg.check_progress(progress)
+    guard_members(
+        lambda m: ensemble_bytes(
+            inputs, scenario, m, freq=freq, chunk_size=chunk_size, workers=workers
+        ),
+        members,
+        what=f"{members:,} member(s) of {scenario.name}",
+        fix=lambda fits: f"run at most {fits:,} members (or a coarser freq, or fewer workers)",
+    )
     if members == 1:
         model = Model(inputs, scenario, rng=rng, freq=freq, forecast=forecast)
         log.info("running %s: %d days, 1 member (deterministic)", scenario.name, model.T)
@@ -76,14 +94,19 @@ def run_members(
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=workers) as ex:
-            for i, part in enumerate(ex.map(_run_chunk, jobs)):
-                stack.add(part)
-                if progress is not None:
-                    progress((i + 1) * n_days, total)
+            try:
+                for i, part in enumerate(ex.map(_run_chunk, jobs)):
+                    stack.add(part)
+                    if progress is not None:
+                        progress((i + 1) * n_days, total)
+            except BaseException:
+                # interrupted or failed: chunks not yet started are dropped, not run
+                ex.shutdown(wait=False, cancel_futures=True)
+                raise
     ds = stack.dataset
     ds.attrs.update(
         members=members,
-        seed=seed,
+        seed=str(seed),
         deterministic=0,
         history=f"{ds.attrs['history'].split(':')[0]}: run {scenario.name} "
         f"({members} member(s), freq {freq})",
@@ -143,21 +166,3 @@ def _chunk_model(
 
 def _run_chunk(job: tuple) -> xr.Dataset:
     return _chunk_model(*job).run().result()
-
-
-def finish(ds: xr.Dataset) -> xr.Dataset:
-    """Count members with non-finite model outputs; log them (never drop them)."""
-    bad = np.zeros(ds.sizes["member"], bool)
-    for name in VARIABLES:
-        da = ds[name]
-        bad |= ~np.isfinite(da.values).reshape(da.sizes["member"], -1).all(axis=1)
-    n = int(bad.sum())
-    ds.attrs["nonfinite_members"] = n
-    if n:
-        log.warning(
-            "%d of %d member(s) have non-finite results (members %s); they are kept",
-            n,
-            ds.sizes["member"],
-            ", ".join(map(str, ds["member"].values[bad][:10])),
-        )
-    return ds

@@ -14,20 +14,27 @@ import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
+from ..spec.checks import argument_error, int_argument
 from ..spec.in_force import check_measure_ids, warn_missing_measures
 from ..spec.inputs import Inputs
 from ..spec.scenario import MEASURE_TYPES, Scenario, _Measure, measure_fields, measure_key
+from . import arguments as arg
 from .draws import Draws
 from .economy import Economy
 from .engine import Engine
+from .memory import check_memory, model_bytes
 from .network import Network
-from .record import FREQS, RunRecord
+from .record import VARIABLES, RunRecord
 from .schedule import Schedule
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 log = logging.getLogger(__name__)
 
@@ -131,29 +138,6 @@ class DayValues(Mapping):
         return ds.assign_coords(time=pd.Timestamp(self.date))
 
 
-def _check_types(inputs: Any, scenario: Any, members: Any) -> None:
-    """Clear messages for the usual misuse of ``Model(inputs, scenario)``."""
-    if not isinstance(inputs, Inputs):
-        raise TypeError(
-            f"Model(inputs, scenario): inputs must be econ.Inputs, got {type(inputs).__name__}; "
-            "fix: inputs = econ.load_inputs() (or econ.load_inputs(directory))"
-        )
-    if not isinstance(scenario, Scenario):
-        hint = (
-            f"econ.load_scenario({scenario!r})"
-            if isinstance(scenario, str)
-            else "econ.load_scenario(name or path), or econ.Scenario(...)"
-        )
-        raise TypeError(
-            "Model(inputs, scenario): scenario must be an econ.Scenario, got "
-            f"{type(scenario).__name__}; fix: pass {hint}"
-        )
-    if isinstance(members, bool) or not isinstance(members, (int, np.integer)):
-        raise TypeError(f"members must be a whole number, got {type(members).__name__}")
-    if members < 1:
-        raise ValueError(f"members must be at least 1, got {members}")
-
-
 class Model:
     """Day-by-day simulation of customs revenue through Afghanistan's crossings.
 
@@ -205,9 +189,25 @@ class Model:
         network: Network | None = None,
         economy: bool | None = None,
     ) -> None:
-        _check_types(inputs, scenario, members)
-        if freq not in FREQS:
-            raise ValueError(f"freq must be one of {', '.join(FREQS)}, got {freq!r}")
+        # every argument checked before any work: one line naming it (econ.model.arguments)
+        arg.check_inputs_argument(inputs)
+        arg.check_scenario_argument(scenario)
+        members = arg.check_members(members)
+        arg.check_rng(rng)
+        arg.check_freq(freq)
+        member_ids = arg.check_member_ids(member_ids, members)
+        arg.check_forecast(forecast)
+        if network is not None and not isinstance(network, Network):
+            raise argument_error("network", "expected an econ.Network or None", network)
+        ids = np.arange(members) if member_ids is None else member_ids
+        n_days = (scenario.end - scenario.start).days
+        arg.check_baseline_index(baseline_index, len(ids), n_days)
+        arg.check_values(values, inputs, scenario, len(ids))
+        check_memory(
+            {"the run's state and period sums": model_bytes(inputs, scenario, len(ids), freq)},
+            what=f"Model with {len(ids):,} member(s)",
+            fix="run fewer members at a time (econ.run chunks them with chunk_size)",
+        )
         self.inputs, self.scenario, self.freq = inputs, scenario, freq
         self._overrides = dict(values or {})
         self._forecast_used = forecast is not None
@@ -224,7 +224,6 @@ class Model:
         else:
             check_measure_ids(scenario, inputs.measures_in_force)
         self.network = Network.from_inputs(inputs) if network is None else network
-        ids = np.arange(members) if member_ids is None else np.asarray(member_ids, dtype=int)
         self.draws = Draws.build(
             inputs.parameters,
             scenario,
@@ -351,14 +350,14 @@ class Model:
         scenario with the measure added (``scenario_text``).
         """
         if not isinstance(measure, _Measure):
-            raise TypeError(
-                f"add_measure: expected a measure (econ.Tariff, econ.Closure, ...), got "
-                f"{type(measure).__name__}"
+            raise argument_error(
+                "measure", "expected a measure (econ.Tariff, econ.Closure, ...)", measure
             )
         if measure.start < self.date:
-            raise ValueError(
-                f"add_measure: the measure starts {measure.start}, before the next day to "
-                f"simulate ({self.date}); fix: start it on {self.date} or later"
+            raise argument_error(
+                "measure",
+                f"it starts {measure.start}, before the next day to simulate ({self.date})",
+                fix=f"start it on {self.date} or later",
             )
         self._check_in_horizon(measure, len(self.scenario.measures))
         self._reschedule([*self.scenario.measures, measure], changed=len(self.scenario.measures))
@@ -373,23 +372,28 @@ class Model:
         from the start reproduces the run only for changes made before the measure began).
         """
         n = len(self.scenario.measures)
-        if isinstance(number, bool) or not isinstance(number, (int, np.integer)):
-            raise TypeError(f"change_measure: number must be an int, got {type(number).__name__}")
-        if not 1 <= number <= n:
-            raise ValueError(f"change_measure: no measure {number}; the scenario has 1 to {n}")
+        number = int_argument("number", number, 1, n, f"give a measure number from 1 to {n}")
         old = self.scenario.measures[number - 1]
         if "type" in fields and fields["type"] != old.type:
-            raise ValueError(
-                f"change_measure: measure {number} is a {old.type}; a change keeps the type "
-                f"(add a new measure for a {fields['type']})"
+            raise argument_error(
+                "type",
+                f"measure {number} is a {old.type}; a change keeps the type",
+                fields["type"],
+                fix="add a new measure instead",
             )
         unknown = set(fields) - set(type(old).model_fields)
         if unknown:
-            raise TypeError(
-                f"change_measure: {old.type} has no field(s) {', '.join(sorted(unknown))}; "
-                f"fields: {', '.join(type(old).model_fields)}"
+            raise argument_error(
+                "fields",
+                f"{old.type} has no field(s) {', '.join(sorted(unknown))}",
+                fix=f"use {', '.join(type(old).model_fields)}",
             )
-        new = type(old).model_validate({**old.model_dump(), **fields})
+        try:
+            new = type(old).model_validate({**old.model_dump(), **fields})
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(x) for x in err["loc"]) or "fields"
+            raise argument_error(where, err["msg"].replace("Value error, ", "")) from None
         self._check_in_horizon(new, number - 1)
         measures = list(self.scenario.measures)
         measures[number - 1] = new
@@ -399,10 +403,11 @@ class Model:
     def _check_in_horizon(self, m: Any, index: int) -> None:
         last = m.end[1] if isinstance(m.end, tuple) else m.end
         if m.start >= self.scenario.end or (last is not None and last <= self.date):
-            raise ValueError(
+            raise argument_error(
+                "measure",
                 f"measure {index + 1} ({m.type}) runs from {m.start} to {last or 'open end'}, "
-                f"outside the days still to simulate ({self.date} to {self.scenario.end}, "
-                "exclusive): it would change nothing"
+                f"outside the days still to simulate ({self.date} .. {self.scenario.end}, "
+                "exclusive): it would change nothing",
             )
 
     def _reschedule(self, measures: list, changed: int) -> None:
@@ -459,5 +464,27 @@ class Model:
 
     def result(self):
         """The labelled result of the days simulated, an :class:`xarray.Dataset`
-        (docs/outputs.md)."""
-        return self.record.to_dataset()
+        (docs/outputs.md), with its non-finite members counted (:func:`finish`)."""
+        return finish(self.record.to_dataset())
+
+
+def finish(ds: xr.Dataset) -> xr.Dataset:
+    """Count members with non-finite model outputs; log them (never drop them).
+
+    The root seed becomes a string attribute: any seed up to 2^64 - 1 is kept exactly and
+    can be written to netCDF (whose integer attributes are 32-bit)."""
+    ds.attrs["seed"] = str(ds.attrs["seed"])
+    bad = np.zeros(ds.sizes["member"], bool)
+    for name in VARIABLES:
+        da = ds[name]
+        bad |= ~np.isfinite(da.values).reshape(da.sizes["member"], -1).all(axis=1)
+    n = int(bad.sum())
+    ds.attrs["nonfinite_members"] = n
+    if n:
+        log.warning(
+            "%d of %d member(s) have non-finite results (members %s); they are kept",
+            n,
+            ds.sizes["member"],
+            ", ".join(map(str, ds["member"].values[bad][:10])),
+        )
+    return ds

@@ -241,6 +241,9 @@ class Schedule:
                 extra += np.where(am, v["extra_days"], 0.0)
             elif m.type == "afghan_duty":
                 afghan += np.where(am, v["rate"], 0.0)
+        # the collected rate cannot fall below zero: a cut beyond it (one, or several adding
+        # up) stops at a zero rate (#18: the fuzzer found negative revenue and an import boom)
+        afghan = np.maximum(afghan, -net.rate[None, None, :])
         avail = avail * quota
         capacity = self.capacity(cap, extra)
         # evasion responds to the Afghan rate's own change (Fisman & Wei 2004), not to what

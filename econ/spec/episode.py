@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from .scenario import Scenario
+from .checks import strict_number
+from .scenario import Date, Scenario
 
 METRICS = (
     "trade_change",
@@ -18,14 +18,18 @@ METRICS = (
     "queue_days",
     "price_change",
 )
+#: largest observed value or tolerance, in percent or percentage points
+MAX_PERCENT = 10_000.0
+
+Percent = Annotated[float, BeforeValidator(strict_number)]
 
 
 class Outcome(BaseModel):
     """One observed outcome of an episode (all values in percent or percentage points)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    id: str
+    id: str = Field(min_length=1)
     metric: Literal[
         "trade_change",
         "revenue_change",
@@ -34,10 +38,10 @@ class Outcome(BaseModel):
         "queue_days",
         "price_change",
     ]
-    window_start: dt.date
-    window_end: dt.date
-    compare_start: dt.date | None = None
-    compare_end: dt.date | None = None
+    window_start: Date
+    window_end: Date
+    compare_start: Date | None = None
+    compare_end: Date | None = None
     crossings: list[str] | None = None
     corridors: list[str] | None = None
     routes: list[str] | None = None
@@ -47,8 +51,8 @@ class Outcome(BaseModel):
     groups: list[str] | None = None
     #: basket items of a price_change outcome (inputs/io/basket.csv)
     items: list[str] | None = None
-    observed: float
-    tolerance: float
+    observed: Percent = Field(ge=-MAX_PERCENT, le=MAX_PERCENT)
+    tolerance: Percent = Field(le=MAX_PERCENT)
     comparison: Literal["before_after", "counterfactual", "level"]
     source: str
     note: str = ""

@@ -6,10 +6,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from ..errors import InputError
 from .io_table import IOTable
-from .parameters import Parameter
+from .parameters import REQUIRED, Parameter
 
 
 @dataclass(frozen=True)
@@ -67,3 +69,44 @@ class Inputs:
     def with_parameters(self, parameters: dict[str, Parameter]) -> Inputs:
         """A copy with the parameters replaced (e.g. from ``calibrate``)."""
         return replace(self, parameters=parameters)
+
+
+def check_inputs(inputs: Inputs) -> None:
+    """An :class:`Inputs` built or edited in code still holds together: every reference
+    resolves, every required parameter is there and the flows are finite and non-negative.
+
+    :func:`econ.load_inputs` guarantees this for files; this check catches an edited record
+    (e.g. a route dropped from ``routes`` while ``flows`` still use it, whose flows would
+    silently drop out). Raises a one-line :class:`InputError` naming the argument.
+    """
+    refs = (
+        ("routes", inputs.routes["crossing"], inputs.crossings.index, "crossings"),
+        ("flows", inputs.flows["route"], inputs.routes.index, "routes"),
+        ("flows", inputs.flows["commodity"], inputs.commodities.index, "commodities"),
+    )
+    for table, col, ids, target in refs:
+        missing = sorted(set(col) - set(ids))
+        if missing:
+            raise InputError(
+                f"argument 'inputs': {table} name {target[:-1]} {missing[0]!r}, which is not "
+                f"in inputs.{target}; fix: edit {table} and {target} together (or reload with "
+                "econ.load_inputs)"
+            )
+    lacking = sorted(set(inputs.crossings.index) - set(inputs.revenue_by_crossing.index))
+    if lacking:
+        raise InputError(
+            f"argument 'inputs': crossing {lacking[0]!r} has no row in revenue_by_crossing; "
+            "fix: edit the tables together (or reload with econ.load_inputs)"
+        )
+    absent = sorted(set(REQUIRED) - set(inputs.parameters))
+    if absent:
+        raise InputError(
+            f"argument 'inputs': parameter {absent[0]!r} is missing; "
+            "fix: keep every parameter of parameters.toml"
+        )
+    v = pd.to_numeric(inputs.flows["value_usd"], errors="coerce").to_numpy(float)
+    if not (np.isfinite(v) & (v >= 0)).all():
+        raise InputError(
+            "argument 'inputs': flows.value_usd must be finite and >= 0; "
+            "fix: correct the edited flows"
+        )

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import input_error
+from .checks import describe, known_keys, strict_number
 
 DISTS = ("fixed", "uniform", "normal", "lognormal", "triangular")
 Z95 = 1.6448536269514722  # standard normal 95th percentile
@@ -159,7 +160,7 @@ class Parameter:
         distribution or an old value of 0), so the distribution keeps its shape.
         """
         v = float(value)
-        ratio = float(self.scale(np.array(v)))
+        ratio = v / self.value if self.value != 0 else 1.0  # a float: inf, never a warning
         p05, p95 = self.p05, self.p95
         if keep_spread and p05 is not None and p95 is not None:
             if self.dist == "normal" or self.value == 0:
@@ -174,10 +175,99 @@ class Parameter:
         return replace(self, value=v, p05=p05, p95=p95, by_commodity=byk)
 
 
+#: the largest p95 / value of a parameter with per-commodity values: members scale those
+#: values by draw / value, which a central value near zero would blow up (a value of 5e-324
+#: overflowed; found by tests/test_fuzz.py)
+MAX_SPREAD = 1000.0
+#: the fields a parameter's table may have
+FIELDS = (
+    "value",
+    "dist",
+    "p05",
+    "p95",
+    "unit",
+    "source",
+    "description",
+    "by_commodity",
+    "prior",
+)
+#: the fields that must be numbers
+NUMBER_FIELDS = ("value", "p05", "p95")
+#: the fields that must be strings
+TEXT_FIELDS = ("dist", "unit", "source", "description")
+
+
+def check_table(file: str, name: str, tab: Any) -> None:
+    """One parameter's table: known name and fields, strict types, numbers in range.
+
+    Every number must be a finite int or float (not a boolean or a string) inside the
+    parameter's allowed range (:data:`RANGES`); ``by_commodity`` must be a table of them.
+    The rules across fields (order of the percentiles, the distribution) are
+    :func:`parse_parameters`'.
+    """
+    if name not in RANGES:
+        raise input_error(
+            file,
+            f"unknown parameter [{name}]",
+            expected=f"one of {', '.join(sorted(RANGES))}",
+            fix="correct the name or remove the table",
+        )
+    if not isinstance(tab, dict):
+        raise input_error(
+            file, f"'{name}' is not a table", found=describe(tab), fix=f"write it as [{name}]"
+        )
+    lo, hi = RANGES[name]
+    known_keys(file, f"[{name}] ", tab, FIELDS)
+    for key, v in tab.items():
+        if key in NUMBER_FIELDS:
+            _number(file, f"[{name}] {key}", v, lo, hi)
+        elif key == "prior" and isinstance(v, list):
+            for x in v:  # its form and order are _prior's to check
+                _number(file, f"[{name}] prior", x, lo, hi)
+        elif key in TEXT_FIELDS and not isinstance(v, str):
+            raise input_error(
+                file,
+                f"[{name}] {key} is not a string",
+                found=describe(v),
+                fix=f'write {key} = "..."',
+            )
+    byk = tab.get("by_commodity", {})
+    if not isinstance(byk, dict):
+        raise input_error(
+            file,
+            f"[{name}.by_commodity] is not a table",
+            found=describe(byk),
+            fix=f"write it as [{name}.by_commodity] with lines commodity-id = number",
+        )
+    for k, v in byk.items():
+        _number(file, f"[{name}.by_commodity] {k}", v, lo, hi)
+
+
+def _number(file: str, what: str, v: Any, lo: float, hi: float) -> float:
+    try:
+        x = strict_number(v)
+    except ValueError as exc:
+        raise input_error(file, f"{what}: {exc}", fix="write a finite number") from None
+    if not lo <= x <= hi:
+        raise input_error(
+            file,
+            f"{what} out of range",
+            found=x,
+            expected=f"[{lo:g}, {hi:g}]",
+            fix="check the value and its unit",
+        )
+    return x
+
+
 def parse_parameters(
     data: dict[str, Any], file: str, commodities: Iterable[str]
 ) -> dict[str, Parameter]:
-    """Validate the parameters table and return :class:`Parameter` objects."""
+    """Validate the parameters table and return :class:`Parameter` objects.
+
+    Every table must name a known parameter (:data:`RANGES`), every required one
+    (:data:`REQUIRED`) must be there, and each is checked by :func:`check_table`, then
+    across its fields.
+    """
     known = set(commodities)
     out: dict[str, Parameter] = {}
     for name in REQUIRED:
@@ -188,29 +278,10 @@ def parse_parameters(
                 fix=f"add a [{name}] table with value, dist, p05, p95, unit, source",
             )
     for name, tab in data.items():
-        if not isinstance(tab, dict):
-            raise input_error(file, f"'{name}' is not a table", fix=f"write it as [{name}]")
+        check_table(file, name, tab)
         if "value" not in tab:
             raise input_error(file, f"[{name}] has no 'value'", fix="add value = <central value>")
         value = tab["value"]
-        if (
-            not isinstance(value, (int, float))
-            or isinstance(value, bool)
-            or not math.isfinite(value)
-        ):
-            raise input_error(
-                file, f"[{name}] value is not a finite number", found=value, fix="write a number"
-            )
-        if name in RANGES:
-            lo, hi = RANGES[name]
-            if not lo <= value <= hi:
-                raise input_error(
-                    file,
-                    f"[{name}] value out of range",
-                    found=value,
-                    expected=f"[{lo}, {hi}]",
-                    fix="check the value and its unit",
-                )
         dist = tab.get("dist", "fixed")
         if dist not in DISTS:
             raise input_error(
@@ -247,8 +318,8 @@ def parse_parameters(
             raise input_error(
                 file, f"[{name}] has no source", fix="add source = \"...\" (or 'derived: how')"
             )
-        byk = tab.get("by_commodity", {}) or {}
-        for k, v in byk.items():
+        byk = tab.get("by_commodity", {})
+        for k in byk:
             if k not in known:
                 raise input_error(
                     file,
@@ -257,13 +328,21 @@ def parse_parameters(
                     expected="an id from commodities.csv",
                     fix="correct the id",
                 )
-            if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-                raise input_error(
-                    file,
-                    f"[{name}.by_commodity] {k} is not a non-negative number",
-                    found=v,
-                    fix="write a number >= 0",
-                )
+        if byk and dist != "fixed" and not p95 <= MAX_SPREAD * value:
+            raise input_error(
+                file,
+                f"[{name}] with per-commodity values, p95 may be at most {MAX_SPREAD:g} times "
+                "the value (each member scales them by its draw / value)",
+                found=(value, p95),
+                fix="raise the value or lower p95",
+            )
+        if byk and name not in BY_COMMODITY:
+            raise input_error(
+                file,
+                f"[{name}] cannot have per-commodity values",
+                expected=f"by_commodity only on {', '.join(BY_COMMODITY)}",
+                fix=f"remove [{name}.by_commodity]",
+            )
         out[name] = Parameter(
             name=name,
             value=float(value),

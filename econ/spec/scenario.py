@@ -13,9 +13,33 @@ deterministic run uses the midpoint, an ensemble draws uniformly between them.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+import logging
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from .checks import (
+    MAX_MONTHS,
+    MAX_SEED,
+    START_MAX,
+    START_MIN,
+    date_or_range,
+    in_bounds,
+    int_argument,
+    number_or_range,
+    strict_date,
+)
+
+log = logging.getLogger(__name__)
 
 #: the numeric fields of each measure type (each may be a ``[low, high]`` range)
 MEASURE_NUMBERS: dict[str, tuple[str, ...]] = {
@@ -50,8 +74,32 @@ def measure_fields(measure: Measure) -> tuple[str, ...]:
     return ("end",) + MEASURE_NUMBERS[measure.type]
 
 
-Number = float | tuple[float, float]
-DateOrRange = dt.date | tuple[dt.date, dt.date]
+#: allowed range and unit of each numeric field of each measure type (both ends of a range must
+#: lie in it; docs/scenarios.md, "Measure types")
+NUMBER_BOUNDS: dict[str, dict[str, tuple[float, float, str]]] = {
+    "tariff": {"rate": (0.0, 10.0, "share of value, 0.1 = 10%")},
+    "bank_guarantee": {
+        "cover": (0.0, 1.0, "share of the base"),
+        "lockup_days": (0.0, 3650.0, "day"),
+        "annual_cost": (0.0, 1.0, "share of the guaranteed amount per year"),
+        "excluded_share": (0.0, 1.0, "share of traders"),
+        "fee": (0.0, 1.0, "the bank's commission, share of the guaranteed amount per year"),
+        "validity_days": (0.0, 3650.0, "day"),
+    },
+    "restriction": {"quota": (0.0, 1.0, "share of the matched cargo")},
+    "closure": {"capacity": (0.0, 1.0, "share of normal capacity")},
+    "delay": {"extra_days": (0.0, 3650.0, "day")},
+    "afghan_duty": {"rate": (-1.0, 1.0, "change of the collected rate, 0.05 = five points")},
+}
+NUMBER_FIELDS = tuple(sorted({f for fields in NUMBER_BOUNDS.values() for f in fields}))
+
+
+#: a number or a ``[low, high]`` range of numbers: strict (no booleans or strings), finite
+Number = Annotated[float | tuple[float, float], BeforeValidator(number_or_range)]
+#: a date (TOML date or ``"YYYY-MM-DD"``) in the date window, or a ``[low, high]`` range of them
+DateOrRange = Annotated[dt.date | tuple[dt.date, dt.date], BeforeValidator(date_or_range)]
+Date = Annotated[dt.date, BeforeValidator(strict_date)]
+StrictInt = Annotated[int, Strict()]
 
 
 def central(x: Any) -> Any:
@@ -64,24 +112,18 @@ def central(x: Any) -> Any:
     return x
 
 
-def _ordered(v: Any) -> Any:
-    if isinstance(v, tuple) and v[1] < v[0]:
-        raise ValueError("range [low, high] has high below low")
-    return v
-
-
 SLUG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 LABEL_PATTERN = r"^[A-Za-z0-9]+([-_][A-Za-z0-9]+)*$"
 
 
 class _Measure(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     #: the standing measure (inputs/measures_in_force.toml) this measure is, if any
     id: str | None = Field(default=None, pattern=SLUG_PATTERN)
-    start: dt.date
+    start: Date
     end: DateOrRange | None = None
-    announced: dt.date | None = None
+    announced: Date | None = None
     label: str = ""
     source: str = ""
     crossings: list[str] | None = None
@@ -90,10 +132,21 @@ class _Measure(BaseModel):
     commodities: list[str] | None = None
     kinds: list[Literal["bilateral", "transit"]] | None = None
 
-    @field_validator("end")
+    @field_validator(*NUMBER_FIELDS, check_fields=False)
     @classmethod
-    def _end_ordered(cls, v: Any) -> Any:
-        return _ordered(v)
+    def _bounded(cls, v: Any, info: ValidationInfo) -> Any:
+        if v is not None:
+            (mtype,) = get_args(cls.model_fields["type"].annotation)
+            lo, hi, unit = NUMBER_BOUNDS[mtype][info.field_name]
+            try:
+                in_bounds(v, lo, hi, f" ({unit})")
+            except ValueError as exc:
+                # a share or rate written as a percentage (20 for 0.20): say so
+                big = [x for x in (v if isinstance(v, tuple) else (v,)) if 1 < abs(x) <= 100]
+                if hi <= 10 and big:
+                    raise ValueError(f"{exc}; did you mean {percent_hint(big[0])}?") from None
+                raise
+        return v
 
     @model_validator(mode="after")
     def _dates(self) -> _Measure:
@@ -104,6 +157,16 @@ class _Measure(BaseModel):
             raise ValueError(f"announced {self.announced} is not before start {self.start}")
         return self
 
+    @property
+    def first_day(self) -> dt.date:
+        """The first day the measure can act: its announcement (anticipation) or its start."""
+        return self.start if self.announced is None else self.announced
+
+    @property
+    def last_end(self) -> dt.date | None:
+        """The latest end it may have (the high end of a range); ``None`` when open-ended."""
+        return self.end[1] if isinstance(self.end, tuple) else self.end
+
 
 def percent_hint(x: float) -> str:
     """The share a number above 1 was probably meant as: ``20`` -> ``"0.20"`` (a percentage
@@ -111,15 +174,6 @@ def percent_hint(x: float) -> str:
     text = f"{x / 100:.6f}".rstrip("0")
     whole, _, frac = text.partition(".")
     return f"{whole}.{frac:0<2}"
-
-
-def _share(v: Any) -> Any:
-    vals = v if isinstance(v, tuple) else (v,)
-    for x in vals:
-        if not 0.0 <= x <= 1.0:
-            hint = f"; did you mean {percent_hint(x)}?" if 1.0 < x <= 100.0 else ""
-            raise ValueError(f"{x:g} is not a share in [0, 1] (0.2 = 20%){hint}")
-    return _ordered(v)
 
 
 def _rates_at_most_1(m: Any, fields: tuple[str, ...]) -> None:
@@ -139,14 +193,6 @@ def _rates_at_most_1(m: Any, fields: tuple[str, ...]) -> None:
                 )
 
 
-def _nonneg(v: Any) -> Any:
-    vals = v if isinstance(v, tuple) else (v,)
-    for x in vals:
-        if x < 0:
-            raise ValueError(f"{x} is negative")
-    return _ordered(v)
-
-
 class Tariff(_Measure):
     """An ad valorem fee paid to the corridor country: ``rate`` in share of value (0.1 = 10%).
 
@@ -157,8 +203,6 @@ class Tariff(_Measure):
     rate: Number
     #: a rate above 1 (a fee of more than 100% of value) is meant, not a percentage typo
     allow_rate_above_1: bool = False
-
-    _v = field_validator("rate")(classmethod(lambda cls, v: _nonneg(v)))
 
     @model_validator(mode="after")
     def _rate_hint(self) -> Tariff:
@@ -180,12 +224,6 @@ class BankGuarantee(_Measure):
     #: days the guarantee must stay valid (SRO 1402(I)/2023: at least a year)
     validity_days: Number = 0.0
 
-    _v1 = field_validator("cover", "excluded_share")(
-        classmethod(lambda cls, v: v if v is None else _share(v))
-    )
-    _v2 = field_validator("lockup_days", "annual_cost", "fee", "validity_days")(
-        classmethod(lambda cls, v: v if v is None else _nonneg(v))
-    )
     #: an annual cost or commission above 100% a year is meant, not a percentage typo
     allow_rate_above_1: bool = False
 
@@ -201,16 +239,12 @@ class Restriction(_Measure):
     type: Literal["restriction"] = "restriction"
     quota: Number = 0.0
 
-    _v = field_validator("quota")(classmethod(lambda cls, v: _share(v)))
-
 
 class Closure(_Measure):
     """A closure of whole crossings: ``capacity`` = share of capacity left (0 = shut)."""
 
     type: Literal["closure"] = "closure"
     capacity: Number = 0.0
-
-    _v = field_validator("capacity")(classmethod(lambda cls, v: _share(v)))
 
 
 class Delay(_Measure):
@@ -219,19 +253,6 @@ class Delay(_Measure):
     type: Literal["delay"] = "delay"
     extra_days: Number
 
-    _v = field_validator("extra_days")(classmethod(lambda cls, v: _nonneg(v)))
-
-
-def _duty_change(v: Any) -> Any:
-    vals = v if isinstance(v, tuple) else (v,)
-    for x in vals:
-        if not -1.0 <= x <= 1.0:
-            hint = f"; did you mean {percent_hint(x)}?" if 1.0 < abs(x) <= 100.0 else ""
-            raise ValueError(
-                f"{x:g} is not a change of a rate in [-1, 1] (0.05 = five points){hint}"
-            )
-    return _ordered(v)
-
 
 class AfghanDuty(_Measure):
     """A change in the Afghan collected rate (duty, BRT and fees) on the matched goods and
@@ -239,8 +260,6 @@ class AfghanDuty(_Measure):
 
     type: Literal["afghan_duty"] = "afghan_duty"
     rate: Number
-
-    _v = field_validator("rate")(classmethod(lambda cls, v: _duty_change(v)))
 
 
 Measure = Annotated[
@@ -261,15 +280,21 @@ class Scenario(BaseModel):
         )
 
     :meth:`to_toml` gives the text a result records (docs/coupling.md).
+
+    Every number is strict (no booleans or numeric strings) and finite, and lies in its
+    documented range (:data:`NUMBER_BOUNDS`); dates lie in 2000-01-01 .. 2100-12-31 and the
+    start in 2000-01-01 .. 2050-12-31; a measure wholly outside the horizon, which could
+    never act, is an error naming it. ``path`` and ``text`` are set by the reader
+    (:mod:`econ.io.scenarios`), never by a file.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)
 
-    name: str
+    name: str = Field(min_length=1)
     description: str = ""
-    start: dt.date
-    months: int = Field(gt=0, le=240)
-    seed: int | None = Field(default=None, ge=0)
+    start: Annotated[dt.date, BeforeValidator(lambda v: strict_date(v, START_MIN, START_MAX))]
+    months: StrictInt = Field(gt=0, le=MAX_MONTHS)
+    seed: StrictInt | None = Field(default=None, ge=0, le=MAX_SEED)
     #: base year to run on (a label of the inputs, e.g. "FY1401"); None: the most recent
     base_year: str | None = Field(default=None, pattern=LABEL_PATTERN)
     #: standing measures left out on purpose: id -> the reason (econ.spec.in_force)
@@ -277,6 +302,20 @@ class Scenario(BaseModel):
     measures: list[Measure] = Field(default_factory=list, alias="measure")
     path: str = Field(default="", exclude=True)
     text: str = Field(default="", exclude=True)
+
+    @model_validator(mode="after")
+    def _measures_act(self) -> Scenario:
+        for i, m in enumerate(self.measures):
+            last = m.last_end
+            if m.first_day >= self.end or (last is not None and last <= self.start):
+                label = f" '{m.label}'" if m.label else ""
+                raise ValueError(
+                    f"measure {i + 1} ({m.type}{label}) is in force "
+                    f"{m.first_day} .. {last or 'open end'}, wholly outside the horizon "
+                    f"{self.start} .. {self.end}, so it can never act; fix: move its dates "
+                    "into the horizon, change start or months, or remove the measure"
+                )
+        return self
 
     @field_validator("leaves_out")
     @classmethod
@@ -290,29 +329,30 @@ class Scenario(BaseModel):
                 raise ValueError(f"leaves_out.{mid}: give the reason for leaving it out")
         return v
 
-    @model_validator(mode="after")
-    def _within_horizon(self) -> Scenario:
-        """A measure wholly outside the horizon is a mistake (it would change nothing)."""
-        end = self.end
-        for i, m in enumerate(self.measures):
-            last = m.end[1] if isinstance(m.end, tuple) else m.end
-            if m.start >= end or (last is not None and last <= self.start):
-                what = f"measure {i + 1} ({m.type}{': ' + m.label if m.label else ''})"
-                raise ValueError(
-                    f"{what} runs from {m.start} to {last or 'open end'}, wholly outside the "
-                    f"horizon {self.start} to {end} (exclusive): it would change nothing; "
-                    "fix: correct its dates, change start or months, or remove it"
-                )
-        return self
-
     @property
     def end(self) -> dt.date:
         """First day after the horizon."""
         return add_months(self.start, self.months)
 
     def with_months(self, months: int) -> Scenario:
-        """The scenario with another horizon (months from the same start)."""
-        return self.model_copy(update={"months": months})
+        """The scenario with another horizon (months from the same start).
+
+        ``months`` is checked like the file's field (a whole number from 1 to 240). Measures
+        the shorter horizon leaves out are allowed here (the caller cut them off on purpose)
+        and logged.
+        """
+        months = int_argument("months", months, 1, MAX_MONTHS, "give 1 to 240 months")
+        out = self.model_copy(update={"months": months})
+        for i, m in enumerate(out.measures):
+            if m.first_day >= out.end:
+                log.info(
+                    "%s: measure %d (%s) starts after the %d-month horizon and does not act",
+                    self.name,
+                    i + 1,
+                    m.type,
+                    months,
+                )
+        return out
 
     def to_toml(self) -> str:
         """The scenario as TOML text that :func:`econ.parse_scenario` reads back to an equal
@@ -332,10 +372,10 @@ class Scenario(BaseModel):
             lines.append(f"base_year = {_toml_value(self.base_year)}")
         end = self.end
         for i, m in enumerate(self.measures):
-            last = m.end[1] if isinstance(m.end, tuple) else m.end
-            if m.start >= end or (last is not None and last <= self.start):
+            last = m.last_end
+            if m.first_day >= end or (last is not None and last <= self.start):
                 # a horizon shortened by with_months: the measure changes nothing, and a file
-                # with it would be refused (Scenario._within_horizon)
+                # with it would be refused (Scenario._measures_act)
                 lines += ["", f"# measure {i + 1} ({m.type}) left out: outside the horizon"]
                 continue
             lines += ["", "[[measure]]", f"type = {_toml_value(m.type)}"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import logging
 import math
 from collections.abc import Iterable
@@ -15,6 +16,7 @@ import pandas as pd
 
 from ...errors import input_error
 from ...io.inputs import default_inputs_dir
+from ...io.toml import BOM, read_text
 from ...spec.inputs import Inputs
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,8 @@ PANEL_COLUMNS = (
 MEASURES = ("trade_value_usd", "customs_revenue_usd", "customs_revenue_afn", "trucks")
 KINDS = ("all", "bilateral", "transit")
 DIRECTIONS = ("all", "import", "export")
+#: the largest value a panel row may hold (USD, AFN or trucks in one period)
+MAX_VALUE = 1.0e13
 
 
 def default_panel_path() -> Path:
@@ -90,14 +94,14 @@ def load_panel(
         inputs = load_inputs()
     p = Path(path) if path is not None else default_panel_path()
     file = p.name
-    if not p.is_file():
-        raise input_error(str(p), "panel file not found", fix="pass an existing CSV with --panel")
+    # the one text reader: a missing file, a directory or non-UTF-8 text is one line
+    text = read_text(p, str(p), what="panel file", fix="pass an existing CSV with --panel")
+    text = text[len(BOM) :] if text.startswith(BOM) else text
     try:
-        with p.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.reader(fh))
-    except (UnicodeDecodeError, csv.Error) as exc:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
         raise input_error(
-            file, f"not a readable UTF-8 CSV ({exc})", fix="save the file as UTF-8 CSV"
+            file, f"not a readable CSV ({exc})", fix="check the quotes on that line"
         ) from None
     if not rows:
         raise input_error(file, "empty file", fix=f"add a header row: {','.join(PANEL_COLUMNS)}")
@@ -179,6 +183,16 @@ def load_panel(
                 column="value",
                 found=cell["value"],
                 fix="write a finite number",
+            )
+        if value > MAX_VALUE:
+            raise input_error(
+                file,
+                "value out of range",
+                row=line,
+                column="value",
+                found=value,
+                expected=f"at most {MAX_VALUE:g}",
+                fix="check the value and its unit",
             )
         if value < 0:
             raise input_error(
