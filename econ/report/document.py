@@ -167,18 +167,18 @@ def build(
 # --------------------------------------------------------------------------- HTML
 
 CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; max-width: 1100px;
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; max-width: 1500px;
        margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
 h1 { font-size: 1.6em; border-bottom: 2px solid #1f4e79; padding-bottom: .2em; }
 h2 { font-size: 1.25em; color: #1f4e79; margin-top: 1.8em; }
-table { border-collapse: collapse; font-size: .82em; margin: .6em 0 1.2em; }
+table { border-collapse: collapse; font-size: .78em; margin: .6em 0 1.2em; }
 th, td { border-bottom: 1px solid #ddd; padding: 3px 8px; text-align: right; white-space: nowrap; }
 th:first-child, td:first-child { text-align: left; }
 th { background: #f0f4f8; }
 caption { text-align: left; font-weight: 600; padding: .3em 0; caption-side: top; }
 .note { color: #555; font-size: .9em; }
 figure { margin: 1em 0; } figcaption { color: #555; font-size: .9em; }
-img { max-width: 100%; border: 1px solid #eee; }
+img { max-width: min(100%, 1100px); border: 1px solid #eee; }
 .scroll { overflow-x: auto; }
 """
 
