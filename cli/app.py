@@ -453,9 +453,12 @@ def compare(
     guard(go)
 
 
-def _run_many(names, inputs, params, months, base_year, members, seed, baseline, workers) -> dict:
-    """Run each scenario (on its own base year unless ``base_year``); keyed by name."""
-    inp = load_inputs(inputs, params, base_year)
+def _run_many(
+    names, inputs, params, months, base_year, members, seed, baseline, workers, inp=None
+) -> dict:
+    """Run each scenario (on its own base year unless ``base_year``); keyed by name. ``inp``:
+    the inputs already loaded."""
+    inp = load_inputs(inputs, params, base_year) if inp is None else inp
     opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
     res = {}
     for n in names:
@@ -643,13 +646,16 @@ def report(
         fmt = _fmt(out)
         check_out(out, tuple("." + f for f in document.FORMATS), force, "--out")
         names_ = names or ["default"]
-        res = _run_many(names_, inputs, params, months, base_year, members, seed, baseline, workers)
+        loaded = load_inputs(inputs, params, base_year)
+        res = _run_many(
+            names_, inputs, params, months, base_year, members, seed, baseline, workers, loaded
+        )
         scs = {}
         for n, key in zip(names_, res):
             sc = econ.load_scenario(n)
             scs[key] = sc.with_months(months) if months is not None else sc
         first = next(iter(scs.values()))
-        inp = inputs_for(first, load_inputs(inputs, params, base_year), base_year)
+        inp = inputs_for(first, loaded, base_year)
         drivers, dnote = None, ""
         if sensitivity_:
             from econ.analysis.sensitivity import sensitivity as sens

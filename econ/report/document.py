@@ -145,8 +145,8 @@ def build(
             f"{name}: base year {ds.attrs['base_year']} (exchange rate {ds.attrs['afn_per_usd']} "
             f"AFN per USD); baseline {ds.attrs['baseline']}; "
             f"{ds.sizes['member']} member(s), seed {ds.attrs['seed']}; horizon "
-            f"{ds.attrs['scenario_start']}, {ds.attrs['scenario_months']} months; inputs "
-            f"{ds.attrs['inputs_dir']}; chokepoint {__version__}."
+            f"{ds.attrs['scenario_start']}, {ds.attrs['scenario_months']} months; inputs from "
+            f"the directory '{ds.attrs['inputs_dir']}'; chokepoint {__version__}."
         )
     if charts:
         from . import charts as ch
@@ -180,6 +180,7 @@ caption { text-align: left; font-weight: 600; padding: .3em 0; caption-side: top
 figure { margin: 1em 0; } figcaption { color: #555; font-size: .9em; }
 img { max-width: min(100%, 1100px); border: 1px solid #eee; }
 .scroll { overflow-x: auto; }
+td.text { text-align: left; white-space: normal; min-width: 30em; font-size: .95em; }
 """
 
 
@@ -187,7 +188,15 @@ def _html_table(df: pd.DataFrame, caption: str) -> str:
     df = df.reset_index()
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+        "<tr>"
+        + "".join(
+            # long text (sources, notes) wraps and reads from the left
+            f'<td class="text">{html.escape(str(v))}</td>'
+            if len(str(v)) > 60
+            else f"<td>{html.escape(str(v))}</td>"
+            for v in row
+        )
+        + "</tr>"
         for row in df.itertuples(index=False)
     )
     return (

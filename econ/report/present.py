@@ -64,8 +64,9 @@ class Output:
     lines: list[str] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
 
-    def about(self, units: str = "musd") -> str:
-        """The suffix every title carries: ensemble, base year and baseline."""
+    def about(self, units: str = "musd", title: str = "") -> str:
+        """The suffix every title carries: ensemble, base year and baseline (those ``title``
+        already names are not repeated)."""
         parts = []
         if self.members > 1:
             parts.append(f"median [p05–p95] of {self.members} members")
@@ -73,7 +74,7 @@ class Output:
             parts.append(f"base year {self.base_year}")
         if self.baseline:
             parts.append(f"baseline {self.baseline}")
-        return "; ".join(parts)
+        return "; ".join(p for p in parts if p not in title)
 
 
 def slug(title: str) -> str:
@@ -184,7 +185,7 @@ def title_of(table: Table, out: Output, units: str) -> str:
     bits = []
     if "USD" in shown or "million USD" in shown:
         bits.append("amounts in " + ("million USD" if units == "musd" else "USD"))
-    about = out.about(units)
+    about = out.about(units, table.title)
     if about:
         bits.append(about)
     return table.title + (f" ({'; '.join(bits)})" if bits else "")
