@@ -941,6 +941,13 @@ def backtest(
                         res["time_split"],
                     )
                 )
+                tables.append(
+                    (
+                        "Summary out of sample (time split), over the later fitted outcomes "
+                        "every predictor can compute",
+                        out_of_sample_summary(table, res["time_split_errors"]),
+                    )
+                )
             tables.append(
                 (
                     "Profile objective: the smallest penalised loss at each grid value over the "

@@ -350,6 +350,24 @@ def test_summary_over_fitted_outcomes_drops_the_unfitted():
     assert not table.loc["pak-exports-jul-2020", "fit"]
 
 
+def test_out_of_sample_summary_scores_the_errors_it_is_given():
+    """Given the in-sample errors, the out-of-sample summary is summary()'s fitted block (same
+    outcomes, same numbers); halving one error moves only the model's row."""
+    from econ.analysis.backtest import out_of_sample_summary
+
+    table = _table()
+    errors = table["model_error"] / table["tolerance"]
+    oos = out_of_sample_summary(table, errors)
+    ref = summary(table, common=True, fitted=True)
+    assert list(oos.index) == ["model, out of sample", "no_diversion", "instant_diversion"]
+    np.testing.assert_allclose(oos.iloc[0].to_numpy(float), ref.loc["model"].to_numpy(float))
+    np.testing.assert_allclose(oos.iloc[1:].to_numpy(float), ref.iloc[1:].to_numpy(float))
+    worst = (errors.abs() * table["fit"]).idxmax()
+    changed = out_of_sample_summary(table, errors.where(errors.index != worst, errors / 2))
+    assert changed.loc["model, out of sample", "mae_pp"] < oos.loc["model, out of sample", "mae_pp"]
+    pd.testing.assert_frame_equal(changed.iloc[1:], oos.iloc[1:])
+
+
 def test_known_failures_are_few_and_explained():
     """Every known failure gives its reason; among the outcomes the fit uses (fit = true, not
     protest cases) at most a third fail. Outcomes the model cannot represent (COVID-19,

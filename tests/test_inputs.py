@@ -173,6 +173,25 @@ def test_every_parameter_has_source(default_inputs: econ.Inputs) -> None:
         assert p.source.strip(), name
 
 
+@pytest.mark.parametrize(
+    "name,factors",
+    [
+        # its source: x1.6 homogeneous bulk, x0.6 perishables and coal tied to Pakistani buyers
+        ("route_substitution_elasticity", {0.6, 0.8, 1.0, 1.2, 1.6}),
+    ],
+)
+def test_per_commodity_profile_follows_the_central_value(
+    default_inputs: econ.Inputs, name: str, factors: set[float]
+) -> None:
+    """A fitted parameter's per-commodity values are its documented relative profile times its
+    central value: a new central value written without rescaling the profile would leave every
+    commodity at the old fit (members and the fit scale the profile by draw / value)."""
+    p = default_inputs.parameters[name]
+    ratios = {round(v / p.value, 6) for v in p.by_commodity.values()}
+    assert ratios <= factors, sorted(ratios - factors)
+    assert 1.0 in ratios
+
+
 # --------------------------------------------------------------------------- calibration identity
 
 

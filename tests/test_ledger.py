@@ -246,12 +246,6 @@ def test_a_fee_that_costs_pakistan_nothing_has_an_unbounded_fiscal_ratio(toy_inp
     assert "fiscal unbounded (Pakistan gains" in ledger_summary(ds)[1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fails on main since 25bc3a2 (#16 rebuilt the IO table; the fit moved to about "
-    "-3.384 against the shipped -3.459): the shipped protest parameters need the refit on main; "
-    "not changed here, as #17 leaves the model's numbers alone",
-)
 def test_protest_calibration(default_inputs):
     """The shipped protest parameters are the fit (econ.analysis.protest) to the protest and
     no-protest cases of the shipped episodes: this fails if the model or the cases drift."""

@@ -359,22 +359,28 @@ def out_of_sample_summary(table: pd.DataFrame, errors: pd.Series) -> pd.DataFram
     """The model's scores out of sample, in the form of :func:`summary`: ``errors`` are
     tolerance-scaled errors of outcomes scored at parameters fitted without them (``fit``'s
     ``out_of_sample_errors`` or ``time_split_errors``), over the fitted outcomes all three
-    predictors can compute."""
+    predictors can compute. The naive baselines follow, scored on the same outcomes (they have
+    no parameters, so in and out of sample are the same for them)."""
     every = table[[f"{n}_error" for n in PREDICTORS]].notna().all(axis=1) & table["fit"]
     ids = [i for i in errors.dropna().index if i in table.index and every.loc[i]]
     t = table.loc[ids]
-    err = errors.loc[ids] * t["tolerance"]
     denom = np.maximum(t["observed"].abs(), t["tolerance"])
-    row = {
-        "outcomes": len(ids),
-        "within_tolerance_pct": 100.0 * float((err.abs() <= t["tolerance"]).mean())
-        if ids
-        else np.nan,
-        "mae_pp": float(err.abs().mean()) if ids else np.nan,
-        "mape_pct": 100.0 * float((err.abs() / denom).mean()) if ids else np.nan,
-    }
-    df = pd.DataFrame([row], index=pd.Index(["model, out of sample"], name="predictor"))
-    return df
+
+    def row(err: pd.Series) -> dict[str, float]:
+        return {
+            "outcomes": len(ids),
+            "within_tolerance_pct": 100.0 * float((err.abs() <= t["tolerance"]).mean())
+            if ids
+            else np.nan,
+            "mae_pp": float(err.abs().mean()) if ids else np.nan,
+            "mape_pct": 100.0 * float((err.abs() / denom).mean()) if ids else np.nan,
+        }
+
+    rows = {"model, out of sample": row(errors.loc[ids] * t["tolerance"])}
+    for n in PREDICTORS:
+        if n != "model":
+            rows[n] = row(t[f"{n}_error"])
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("predictor")
 
 
 def backtest(
