@@ -24,12 +24,18 @@ from .common import (
     InputsOpt,
     MembersOpt,
     MonthsOpt,
+    OutDirOpt,
     ParamsOpt,
+    PlotOpt,
     ScenarioArg,
     SeedOpt,
+    UnitsOpt,
+    WideOpt,
     WorkersOpt,
+    XlsxOpt,
     check_baseline,
     check_out,
+    check_plot_path,
     guard,
     load_and_run,
     load_inputs,
@@ -37,10 +43,10 @@ from .common import (
     parse_grid,
     progress_bar,
     run_one,
-    summary_lines,
+    save_chart,
     write_atomic,
 )
-from .render import Format
+from .render import Format, Units, emit, legacy
 
 app = typer.Typer(
     name="chokepoint",
@@ -97,15 +103,16 @@ def run(
     out: Path | None = typer.Option(
         None,
         "--out",
-        help="Write the full Dataset to this netCDF file (.nc; a new file unless --force).",
+        help="Write the full Dataset to FILE.nc (compressed netCDF4), or with --format xlsx "
+        "the tables to FILE.xlsx (a new file unless --force).",
         dir_okay=False,
     ),
     force: bool = ForceOpt,
     no_stamp: bool = typer.Option(
         False,
         "--no-stamp",
-        help="With --out: leave out the creation stamp (date_created), so that the same run "
-        "writes a byte-identical file.",
+        help="With --out FILE.nc: leave out the creation stamp (date_created), so that the same "
+        "run writes a byte-identical file.",
     ),
     members: int = MembersOpt,
     seed: int | None = SeedOpt,
@@ -118,26 +125,27 @@ def run(
     params: Path | None = ParamsOpt,
     workers: int = WorkersOpt,
     base_year: str | None = BaseYearOpt,
+    units: Units = UnitsOpt,
+    wide: bool = WideOpt,
+    out_dir: Path | None = OutDirOpt,
+    plot: Path | None = PlotOpt,
 ) -> None:
-    """Run a scenario and print the revenue-impact table (USD), the coal and non-coal revenue
-    change and the national monthly path.
+    """Run a scenario and print the revenue-impact table, the coal and non-coal revenue
+    change and the national monthly path (amounts in million USD unless --units usd).
 
-    With --members N every figure is the ensemble median, with its 5–95% range in
-    the _p05/_p95 columns."""
+    With --members N every figure is the ensemble median with its 5–95% range
+    ("median [p05–p95]"; separate _p05/_p95 columns in csv, json and xlsx)."""
 
     def go() -> None:
-        from econ.analysis.tables import (
-            coal_table,
-            economy_summary,
-            ledger_summary,
-            national_path,
-            revenue_impact_table,
-        )
-        from econ.model.record import percentiles
+        from econ.report.outputs import RUN_TABLES, run_output
 
-        from .render import render_many
-
-        check_out(out, (".nc",), force, "--out")
+        xlsx = out is not None and out.suffix.lower() == ".xlsx"
+        check_out(out, (".nc", ".xlsx"), force, "--out")
+        if fmt is Format.xlsx and not xlsx:
+            raise typer.BadParameter("--format xlsx needs --out FILE.xlsx", param_hint="--out")
+        if plot is not None:
+            check_plot_path(plot)
+        check_out(plot, PLOT_SUFFIXES, force, "--plot")
         opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
         ds = load_and_run(
             scenario,
@@ -145,40 +153,30 @@ def run(
             params,
             months,
             base_year=base_year,
-            out=out,
+            out=None if xlsx else out,
             percentiles_only=percentiles_only,
             **opts,
         )
-        by = ds.attrs["base_year"]
-        tables = []
-        if table in (Table.all, Table.crossings):
-            tables.append(
-                (
-                    f"Revenue impact by crossing, {ds.attrs['scenario']} "
-                    f"(USD, whole horizon; base year {by})",
-                    revenue_impact_table(ds),
-                )
-            )
-        if table in (Table.all, Table.coal):
-            tables.append(
-                (
-                    f"Revenue impact, coal export duty and the rest, {ds.attrs['scenario']} "
-                    f"(USD, whole horizon; base year {by})",
-                    coal_table(ds),
-                )
-            )
-        if table in (Table.all, Table.path):
-            tables.append(
-                (f"National customs revenue by month (USD; base year {by})", national_path(ds))
-            )
-        if out is not None:
+        names = RUN_TABLES if table is Table.all else (table.value,)
+        result = run_output(ds, names)
+        if out is not None and not xlsx:
             from econ.io.write import write_netcdf
+            from econ.model.record import percentiles
 
             saved = percentiles(ds) if percentiles_only and ds.sizes["member"] > 1 else ds
             write_netcdf(saved, out, stamp=not no_stamp, overwrite=force)
             note(f"wrote {out}")
-        sys.stdout.write(render_many(tables, fmt))
-        summary_lines(ledger_summary(ds) + economy_summary(ds), fmt)
+        if plot is not None:
+            save_chart({ds.attrs["scenario"]: ds}, plot, force=force)
+        emit(
+            result,
+            Format.xlsx if xlsx else fmt,
+            units=units.value,
+            wide=wide,
+            out_file=out if xlsx else None,
+            out_dir=out_dir,
+            force=force,
+        )
 
     guard(go)
 
@@ -203,15 +201,18 @@ def economy(
     baseline: str = BaselineOpt,
     params: Path | None = ParamsOpt,
     workers: int = WorkersOpt,
+    units: Units = UnitsOpt,
+    out: Path | None = XlsxOpt,
+    force: bool = ForceOpt,
+    out_dir: Path | None = OutDirOpt,
 ) -> None:
     """The economy behind the border: output, domestic revenue and jobs lost by sector, and
     staple prices (docs/economy.md)."""
 
     def go() -> None:
-        from econ.analysis.tables import economy_summary, sector_table, staple_table
+        check_out(out, (".xlsx",), force, "--out")
         from econ.errors import InputError
-
-        from .render import render_many
+        from econ.report.outputs import ECONOMY_TABLES, economy_output
 
         inp = load_inputs(inputs, params)
         if inp.economy is None:
@@ -222,19 +223,15 @@ def economy(
         ds = run_one(
             scenario, inp, months, members=members, seed=seed, baseline=baseline, workers=workers
         )
-        tables = []
-        if table in (EconomyTable.all, EconomyTable.sectors):
-            tables.append(
-                (
-                    f"Sectors, {ds.attrs['scenario']} (output and revenue in USD over the "
-                    "horizon; jobs in persons)",
-                    sector_table(ds),
-                )
-            )
-        if table in (EconomyTable.all, EconomyTable.staples):
-            tables.append(("Staple prices (% change against the baseline)", staple_table(ds)))
-        sys.stdout.write(render_many(tables, fmt))
-        summary_lines(economy_summary(ds), fmt)
+        names = ECONOMY_TABLES if table is EconomyTable.all else (table.value,)
+        emit(
+            economy_output(ds, names),
+            fmt,
+            units=units.value,
+            out_file=out,
+            out_dir=out_dir,
+            force=force,
+        )
 
     guard(go)
 
@@ -260,38 +257,32 @@ def pressure(
     params: Path | None = ParamsOpt,
     workers: int = WorkersOpt,
     base_year: str | None = BaseYearOpt,
+    units: Units = UnitsOpt,
+    wide: bool = WideOpt,
+    out: Path | None = XlsxOpt,
+    force: bool = ForceOpt,
+    out_dir: Path | None = OutDirOpt,
 ) -> None:
-    """Who pays: trader-group pressure and protest risk, and the coercion ledger with Pakistan."""
+    """Who pays: trader-group pressure and protest risk, and the coercion ledger with Pakistan.
+
+    The groups table shows its main columns; --wide shows every cost component."""
 
     def go() -> None:
-        from econ.analysis.tables import ledger_summary, pakistan_table, pressure_table
-
-        from .render import render_many
+        check_out(out, (".xlsx",), force, "--out")
+        from econ.report.outputs import PRESSURE_TABLES, pressure_output
 
         opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
         ds = load_and_run(scenario, inputs, params, months, base_year=base_year, **opts)
-        by = ds.attrs["base_year"]
-        tables = []
-        if table in (PressureTable.all, PressureTable.groups):
-            tables.append(
-                (
-                    f"Trader pressure by group, {ds.attrs['scenario']} "
-                    f"(costs in USD, whole horizon; base year {by})",
-                    pressure_table(ds),
-                )
-            )
-        if table in (PressureTable.all, PressureTable.ledger):
-            tables.append(
-                (
-                    "Coercion ledger by month, like for like (USD; fiscal ratio = Afghan customs "
-                    "lost per USD of Pakistan's net fiscal cost, value-added ratio = Afghan "
-                    "margins lost per USD of Pakistan's value added lost; cumulative; inf = "
-                    f"Pakistan gives up nothing on that account; base year {by})",
-                    pakistan_table(ds),
-                )
-            )
-        sys.stdout.write(render_many(tables, fmt))
-        summary_lines(ledger_summary(ds), fmt)
+        names = PRESSURE_TABLES if table is PressureTable.all else (table.value,)
+        emit(
+            pressure_output(ds, names),
+            fmt,
+            units=units.value,
+            wide=wide,
+            out_file=out,
+            out_dir=out_dir,
+            force=force,
+        )
 
     guard(go)
 
@@ -301,24 +292,32 @@ def scenarios(
     inputs: Path | None = InputsOpt,
     fmt: Format = FormatOpt,
     base_year: str | None = BaseYearOpt,
+    brief: bool = typer.Option(
+        False, "--brief", help="One line per scenario (the description's first line)."
+    ),
+    out: Path | None = XlsxOpt,
+    force: bool = ForceOpt,
 ) -> None:
-    """List the built-in scenarios with their descriptions (each checked against the inputs
-    of the base year it runs on)."""
+    """List the built-in scenarios: base year, horizon, the whole description, each measure
+    in words and its source (each scenario checked against the inputs of its base year)."""
 
     def go() -> None:
+        check_out(out, (".xlsx",), force, "--out")
         import pandas as pd
 
         import econ
         from econ.io.inputs import inputs_for
 
-        from .render import render
-
         inp = econ.load_inputs(inputs, base_year=base_year)
-        rows = []
+        rows, measures, networks = [], [], {}
         for name, path in econ.builtin_scenarios().items():
             sc = econ.load_scenario(path)
             on = inputs_for(sc, inp, base_year)
-            econ.Model(on, sc)  # raises a one-line InputError if a selector does not fit the inputs
+            if on.label not in networks:
+                networks[on.label] = econ.Network.from_inputs(on)
+            # raises a one-line InputError if a selector does not fit the inputs
+            econ.Model(on, sc, network=networks[on.label], economy=False)
+            text = sc.description.strip()
             rows.append(
                 {
                     "name": name,
@@ -326,15 +325,95 @@ def scenarios(
                     "start": sc.start.isoformat(),
                     "months": sc.months,
                     "measures": len(sc.measures),
-                    "description": sc.description.strip().splitlines()[0]
-                    if sc.description.strip()
-                    else "",
+                    "description": (text.splitlines()[0] if text else "")
+                    if brief
+                    else " ".join(text.split()),
                 }
             )
-        df = pd.DataFrame(rows).set_index("name")
-        sys.stdout.write(render(df, fmt, "Built-in scenarios"))
+            for i, (m, words) in enumerate(zip(sc.measures, sc.describe())):
+                measures.append(
+                    {
+                        "scenario": name,
+                        "measure": i + 1,
+                        "what": words,
+                        "source": " ".join(m.source.split()),
+                    }
+                )
+        tables = [("Built-in scenarios", pd.DataFrame(rows).set_index("name"))]
+        names = ["scenarios"]
+        if not brief:
+            tables.append(
+                ("Their measures and sources", pd.DataFrame(measures).set_index("scenario"))
+            )
+            names.append("measures")
+        result = legacy("scenarios", tables, names=names, base_year=base_year)
+        if fmt in (Format.table, Format.markdown) and not brief:
+            raw = {
+                n: econ.load_scenario(p).description for n, p in econ.builtin_scenarios().items()
+            }
+            sys.stdout.write(_scenarios_text(rows, measures, fmt is Format.markdown, raw))
+            return
+        emit(result, fmt, out_file=out, force=force)
 
     guard(go)
+
+
+def _paragraphs(text: str) -> list[str]:
+    """A description's paragraphs and list items, each as one line (its own wrapping gone)."""
+    out: list[str] = []
+    for line in text.strip().splitlines():
+        stripped = line.strip()
+        if not stripped:
+            out.append("")
+        elif stripped.startswith(("- ", "* ")) or not out or not out[-1]:
+            out.append(stripped)
+        else:
+            out[-1] += " " + stripped
+    return [p for p in out if p]
+
+
+def _scenarios_text(
+    rows: list[dict], measures: list[dict], markdown: bool, raw: dict[str, str]
+) -> str:
+    """The built-in scenarios for people: whole descriptions and every measure's source,
+    wrapped to the terminal (a table would cut them)."""
+    import shutil
+    import textwrap
+
+    width = min(110, shutil.get_terminal_size((100, 20)).columns)
+    out = []
+    for r in rows:
+        head = (
+            f"{r['name']}: base year {r['base_year']}, from {r['start']}, {r['months']} months, "
+            f"{r['measures']} measure(s)"
+        )
+        out.append(f"## {head}" if markdown else head + "\n" + "=" * min(len(head), width))
+        for par in _paragraphs(raw.get(r["name"], r["description"])):
+            item = par.startswith(("- ", "* "))
+            out.append(
+                textwrap.fill(
+                    par,
+                    width,
+                    subsequent_indent="  " if item else "",
+                    break_on_hyphens=False,
+                    break_long_words=False,
+                )
+            )
+        for m in (m for m in measures if m["scenario"] == r["name"]):
+            out.append(
+                textwrap.fill(f"{m['measure']}. {m['what']}", width, subsequent_indent="   ")
+            )
+            if m["source"]:
+                out.append(
+                    textwrap.fill(
+                        f"Source: {m['source']}",
+                        width,
+                        initial_indent="   ",
+                        subsequent_indent="   ",
+                    )
+                )
+        out.append("")
+    return "\n".join(out)
 
 
 @app.command()
@@ -349,30 +428,279 @@ def compare(
     params: Path | None = ParamsOpt,
     workers: int = WorkersOpt,
     base_year: str | None = BaseYearOpt,
+    units: Units = UnitsOpt,
+    out: Path | None = XlsxOpt,
+    force: bool = ForceOpt,
+    plot: Path | None = PlotOpt,
 ) -> None:
-    """Set scenarios side by side: national revenue impact and its decomposition (USD).
+    """Set scenarios side by side: national revenue impact and its decomposition.
 
-    Each scenario runs on its own base year unless --base-year is given (column base_year)."""
+    Each scenario runs on its own base year unless --base-year is given (column base_year).
+    With --members N each figure is the median with its 5–95% range."""
 
     def go() -> None:
-        from econ.analysis.tables import compare_table
+        from econ.report.outputs import compare_output
 
-        from .render import render
+        if plot is not None:
+            check_plot_path(plot)
+        check_out(out, (".xlsx",), force, "--out")
+        check_out(plot, PLOT_SUFFIXES, force, "--plot")
+        res = _run_many(names, inputs, params, months, base_year, members, seed, baseline, workers)
+        if plot is not None:
+            save_chart(res, plot, force=force)
+        emit(compare_output(res), fmt, units=units.value, out_file=out, force=force)
 
-        inp = load_inputs(inputs, params, base_year)
-        opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
-        res = {}
-        for n in names:
-            ds = run_one(n, inp, months, base_year=base_year, **opts)
-            res[ds.attrs["scenario"] if ds.attrs["scenario"] not in res else n] = ds
-        years = ", ".join(sorted({str(d.attrs["base_year"]) for d in res.values()}))
-        sys.stdout.write(
-            render(
-                compare_table(res),
-                fmt,
-                f"Scenarios compared (USD, national, whole horizon; base year {years})",
-            )
+    guard(go)
+
+
+def _run_many(
+    names, inputs, params, months, base_year, members, seed, baseline, workers, inp=None
+) -> dict:
+    """Run each scenario (on its own base year unless ``base_year``); keyed by name. ``inp``:
+    the inputs already loaded."""
+    inp = load_inputs(inputs, params, base_year) if inp is None else inp
+    opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
+    res = {}
+    for n in names:
+        ds = run_one(n, inp, months, base_year=base_year, **opts)
+        res[ds.attrs["scenario"] if ds.attrs["scenario"] not in res else n] = ds
+    return res
+
+
+class ChartKind(StrEnum):
+    all = "all"
+    path = "path"
+    crossings = "crossings"
+    corridors = "corridors"
+    pressure = "pressure"
+    map = "map"
+
+
+@app.command()
+def plot(
+    names: list[str] = typer.Argument(
+        None, help="Scenario names or paths (default: default); the path chart shows them all."
+    ),
+    out: Path = typer.Option(
+        ..., "--out", dir_okay=False, help="The chart file: .png, .svg or .pdf."
+    ),
+    force: bool = ForceOpt,
+    kind: ChartKind = typer.Option(
+        ChartKind.all,
+        "--kind",
+        help="all (one page of five charts), path, crossings, corridors, pressure or map.",
+    ),
+    inputs: Path | None = InputsOpt,
+    months: int | None = MonthsOpt,
+    members: int = MembersOpt,
+    seed: int | None = SeedOpt,
+    baseline: str = BaselineOpt,
+    params: Path | None = ParamsOpt,
+    workers: int = WorkersOpt,
+    base_year: str | None = BaseYearOpt,
+) -> None:
+    """Draw charts of scenarios: national revenue a month against the baseline (with the
+    5–95% band for --members N), revenue change by crossing in its parts, corridor shares,
+    trader pressure with protest risk shaded, and a map of the crossings."""
+
+    def go() -> None:
+        check_plot_path(out)
+        check_out(out, PLOT_SUFFIXES, force, "--out")
+        res = _run_many(
+            names or ["default"],
+            inputs,
+            params,
+            months,
+            base_year,
+            members,
+            seed,
+            baseline,
+            workers,
         )
+        save_chart(res, out, kind.value, force=force)
+
+    guard(go)
+
+
+@app.command()
+def sweep(
+    scenario: str = ScenarioArg,
+    set_: str = typer.Option(
+        ...,
+        "--set",
+        metavar="FIELD=START:STOP:STEP",
+        help="The number to sweep and its values (STOP included), e.g. pk-transit-fee.rate=0:0.3:"
+        "0.05, closure.days=5:60:5, measure3.cover=0:1:0.25, queue_patience_days=10:60:10; or "
+        "FIELD=V1,V2,...",
+    ),
+    inputs: Path | None = InputsOpt,
+    months: int | None = MonthsOpt,
+    fmt: Format = FormatOpt,
+    baseline: str = BaselineOpt,
+    params: Path | None = ParamsOpt,
+    base_year: str | None = BaseYearOpt,
+    units: Units = UnitsOpt,
+    out: Path | None = XlsxOpt,
+    force: bool = ForceOpt,
+    plot: Path | None = PlotOpt,
+) -> None:
+    """Run a scenario for a series of values of one number, as one vectorised batch: the
+    cumulative revenue loss, Pakistan's net fiscal cost and the peak trader pressure per
+    value, and where raising the value stops raising the treasury's loss."""
+
+    def go() -> None:
+        import econ
+        from econ.analysis.forecast import baseline_forecast
+        from econ.analysis.sweep import parse_set, sweep_summary
+        from econ.analysis.sweep import sweep as run_sweep
+        from econ.io.inputs import inputs_for
+        from econ.report.present import Output, Table, baseline_name
+
+        check_baseline(baseline)
+        if plot is not None:
+            check_plot_path(plot)
+        check_out(out, (".xlsx",), force, "--out")
+        check_out(plot, PLOT_SUFFIXES, force, "--plot")
+        field, values = parse_set(set_)
+        sc = econ.load_scenario(scenario)
+        if months is not None:
+            sc = sc.with_months(months)
+        inp = inputs_for(sc, load_inputs(inputs, params, base_year), base_year)
+        note(f"sweep {sc.name}: {field} over {len(values)} values in one batch")
+        df = run_sweep(sc, inp, field, values, forecast=baseline_forecast(inp, sc, baseline))
+        frame = df.copy()
+        frame.attrs = {"units": df.attrs["units"]}
+        line = sweep_summary(df)
+        result = Output(
+            "sweep",
+            [Table("sweep", f"Sweep of {field}, {sc.name}, whole horizon", frame)],
+            scenario=sc.name,
+            base_year=df.attrs["base_year"],
+            baseline=baseline_name({"baseline": df.attrs["baseline"]}),
+            lines=[line],
+            summary={"field": field, "key": df.attrs["key"], "peak_value": df.attrs["peak_value"]},
+        )
+        if plot is not None:
+            from econ.report.charts import save, sweep_figure
+
+            about = f"scenario {sc.name}; base year {inp.label}; baseline {result.baseline}"
+            write_atomic(
+                plot,
+                lambda p: save(sweep_figure(df, field, sc.name, about), p, _fmt(plot)),
+                force,
+            )
+            note(f"wrote {plot}")
+        emit(result, fmt, units=units.value, out_file=out, force=force)
+
+    guard(go)
+
+
+def _fmt(path: Path) -> str:
+    return path.suffix.lstrip(".").lower()
+
+
+class ReportFormat(StrEnum):
+    html = "html"
+    md = "md"
+    xlsx = "xlsx"
+
+
+@app.command()
+def report(
+    names: list[str] = typer.Argument(None, help="Scenario names or paths (default: default)."),
+    out: Path = typer.Option(
+        ..., "--out", dir_okay=False, help="The report: FILE.html, FILE.md or FILE.xlsx."
+    ),
+    force: bool = ForceOpt,
+    inputs: Path | None = InputsOpt,
+    months: int | None = MonthsOpt,
+    members: int = MembersOpt,
+    seed: int | None = SeedOpt,
+    baseline: str = BaselineOpt,
+    params: Path | None = ParamsOpt,
+    workers: int = WorkersOpt,
+    base_year: str | None = BaseYearOpt,
+    units: Units = UnitsOpt,
+    sensitivity_: bool = typer.Option(
+        True,
+        "--sensitivity/--no-sensitivity",
+        help="Rank what drives the result (one-at-a-time swings; about 20 s on the default).",
+    ),
+    validation: bool = typer.Option(
+        True,
+        "--validation/--no-validation",
+        help="Score the model on the documented episodes (about 20 s; shipped inputs only).",
+    ),
+    charts: bool = typer.Option(True, "--charts/--no-charts", help="Embed the charts."),
+) -> None:
+    """Write a one-file report: the scenario in words, headline numbers with ranges, charts,
+    the revenue-impact and pressure tables, what drives the result, the validation score,
+    the base year and baseline, and the data sources (.html self-contained, .md, or .xlsx
+    with one sheet per table)."""
+
+    def go() -> None:
+        import econ
+        from econ.io.inputs import default_inputs_dir, inputs_for
+        from econ.report import document
+
+        fmt = _fmt(out)
+        check_out(out, tuple("." + f for f in document.FORMATS), force, "--out")
+        names_ = names or ["default"]
+        loaded = load_inputs(inputs, params, base_year)
+        res = _run_many(
+            names_, inputs, params, months, base_year, members, seed, baseline, workers, loaded
+        )
+        scs = {}
+        for n, key in zip(names_, res):
+            sc = econ.load_scenario(n)
+            scs[key] = sc.with_months(months) if months is not None else sc
+        first = next(iter(scs.values()))
+        inp = inputs_for(first, loaded, base_year)
+        drivers, dnote = None, ""
+        if sensitivity_:
+            from econ.analysis.sensitivity import sensitivity as sens
+
+            note(f"sensitivity of {first.name} (one at a time)")
+            drivers = sens(first, inp, members=1)
+            dnote = (
+                f"Ranked for {first.name}; `chokepoint sensitivity {first.name} --members 200` "
+                "adds variance-based indices."
+            )
+        else:
+            dnote = "Not computed (--no-sensitivity)."
+        vtable, vnote = None, ""
+        shipped = inputs is None or Path(inputs).resolve() == default_inputs_dir().resolve()
+        if validation and shipped:
+            from econ.analysis.backtest import backtest, summary
+
+            note("validation: backtest on the documented episodes")
+            table, _ = backtest(load_inputs(inputs, params))
+            vtable = summary(table, common=True, fitted=True)
+            vnote = (
+                "Share of observed outcomes within tolerance and mean absolute error (percentage "
+                "points) of the model and two naive baselines; out of sample: "
+                "`chokepoint backtest --fit` (docs/validation.md)."
+            )
+        elif validation:
+            vnote = (
+                "Not computed: the episodes are defined on the shipped inputs, and these are "
+                f"{Path(inputs).name}."
+            )
+        else:
+            vnote = "Not computed (--no-validation)."
+        rep = document.build(
+            res,
+            scs,
+            inp,
+            drivers=drivers,
+            drivers_note=dnote,
+            validation=vtable,
+            validation_note=vnote,
+            charts=charts,
+            units=units.value,
+        )
+        write_atomic(out, lambda p: document.write(rep, p, fmt), force)
+        note(f"wrote {out}")
 
     guard(go)
 
@@ -414,6 +742,7 @@ def sensitivity(
     params: Path | None = ParamsOpt,
     workers: int = WorkersOpt,
     base_year: str | None = BaseYearOpt,
+    out: Path | None = XlsxOpt,
 ) -> None:
     """Rank the uncertain numbers by their effect on the revenue loss and peak trader pressure.
 
@@ -422,19 +751,13 @@ def sensitivity(
     below S1_noise are indistinguishable from zero)."""
 
     def go() -> None:
+        check_out(out, (".xlsx",), force, "--out")
         import econ
         from econ.analysis.sensitivity import sensitivity as sens
         from econ.analysis.sensitivity import tornado
 
-        from .render import render
-
         if plot is not None:
-            try:
-                import matplotlib  # noqa: F401
-            except ImportError:
-                raise econ.InputError(
-                    "--plot needs matplotlib; fix: pip install 'chokepoint[plot]'"
-                ) from None
+            check_plot_path(plot)
         check_out(plot, PLOT_SUFFIXES, force, "--plot")
         from econ.io.inputs import inputs_for
 
@@ -466,17 +789,42 @@ def sensitivity(
             note(f"wrote {plot}")
         c = table.attrs["central"]
         title = (
-            f"Sensitivity, {sc.name} (base year {inp.label}): central revenue loss "
-            f"{c['revenue_loss']:,.0f} USD, peak pressure {c['peak_pressure']:.3g}"
+            f"Sensitivity, {sc.name}: central revenue loss "
+            f"{c['revenue_loss'] / 1e6:,.2f} million USD, peak pressure {c['peak_pressure']:.3g}"
         )
         if members > 1:
             title += (
                 f"; S1 from {table.attrs['members']} members, "
                 f"noise level {table.attrs['S1_noise']:.3f}"
             )
-        sys.stdout.write(render(table, fmt, title))
+        result = legacy(
+            "sensitivity",
+            [(title, table)],
+            names=["sensitivity"],
+            scenario=sc.name,
+            base_year=inp.label,
+            baseline="flat",
+            summary={"central": c},
+        )
+        emit(result, fmt, out_file=out, force=force)
 
     guard(go)
+
+
+#: backtest's tables by the start of their title: (prefix, machine name)
+BACKTEST_TABLES = (
+    ("Backtest by outcome", "outcomes"),
+    ("Summary over outcomes every", "summary"),
+    ("Summary over the fitted outcomes", "summary-fitted"),
+    ("Summary over each predictor", "summary-each"),
+    ("Leave-one-episode-out", "held-out"),
+    ("Summary out of sample", "summary-out-of-sample"),
+    ("Time split", "time-split"),
+    ("Profile objective", "profile"),
+    ("Profile loss without", "profile-unpenalised"),
+    ("Protest cases", "protest-cases"),
+    ("Protest risk scores", "protest-scores"),
+)
 
 
 @app.command()
@@ -509,6 +857,9 @@ def backtest(
     ),
     fmt: Format = FormatOpt,
     base_year: str | None = BaseYearOpt,
+    out: Path | None = XlsxOpt,
+    force: bool = ForceOpt,
+    out_dir: Path | None = OutDirOpt,
 ) -> None:
     """Score the model against documented episodes, next to two naive baselines.
 
@@ -521,10 +872,9 @@ def backtest(
     base year (--base-year picks the inputs for episodes that name none)."""
 
     def go() -> None:
+        check_out(out, (".xlsx",), force, "--out")
         from econ.analysis.backtest import backtest as run_backtest
         from econ.analysis.backtest import check_grid, fit, out_of_sample_summary, summary
-
-        from .render import render_many
 
         check_baseline(baseline)
         inp = load_inputs(inputs, params, base_year)
@@ -631,7 +981,24 @@ def backtest(
                 )
             )
             tables.append(("Protest risk scores (higher log score is better)", pres["scores"]))
-        sys.stdout.write(render_many(tables, fmt))
+        # machine names of the tables (csv --out-dir files, json keys, Excel sheets)
+        names = []
+        for title, _ in tables:
+            for prefix, name in BACKTEST_TABLES:
+                if title.startswith(prefix):
+                    names.append(name)
+                    break
+            else:
+                names.append(None)
+        result = legacy(
+            "backtest",
+            tables,
+            names=[n or f"table-{i + 1}" for i, n in enumerate(names)],
+            base_year=years,
+            baseline=baseline,
+            members=members,
+        )
+        emit(result, fmt, out_file=out, out_dir=out_dir, force=force)
 
     guard(go)
 
@@ -641,19 +1008,22 @@ def inputs_check(
     inputs: Path | None = InputsOpt,
     fmt: Format = FormatOpt,
     base_year: str | None = BaseYearOpt,
+    out: Path | None = XlsxOpt,
+    force: bool = ForceOpt,
+    out_dir: Path | None = OutDirOpt,
 ) -> None:
     """Validate the inputs of a base year and print a summary: totals against base_year.toml,
     revenue by crossing, and which crossing revenues are observed and which are residual
     allocations (or one error line and exit code 1)."""
 
     def go() -> None:
+        check_out(out, (".xlsx",), force, "--out")
         import econ
         from econ.analysis.summary import inputs_summary
 
-        from .render import render_many
-
         inp = econ.load_inputs(inputs, base_year=base_year)
-        sys.stdout.write(render_many(inputs_summary(inp), fmt))
+        result = legacy("inputs check", inputs_summary(inp), base_year=inp.label)
+        emit(result, fmt, out_file=out, out_dir=out_dir, force=force)
 
     guard(go)
 

@@ -49,7 +49,8 @@ def register(app: typer.Typer) -> None:
             None,
             "--out",
             dir_okay=False,
-            help="Write the estimated parameters to this TOML file (for `run --params FILE`).",
+            help="Write the estimated parameters to this TOML file (for `run --params FILE`), "
+            "or with a .xlsx name the tables as a workbook.",
         ),
         method: Method = typer.Option(
             Method.ppml,
@@ -93,9 +94,9 @@ def register(app: typer.Typer) -> None:
                 to_parameters_toml,
             )
 
-            from .render import render_many
+            from .render import emit, legacy
 
-            check_out(out, (".toml",), force, "--out")
+            check_out(out, (".toml", ".xlsx"), force, "--out")
             inp = econ.load_inputs(inputs, base_year=base_year)
             pan = load_panel(panel if panel is not None else _default_panel(inp), inputs=inp)
             names = tuple(param) if param else DEFAULT_PARAMS
@@ -128,7 +129,8 @@ def register(app: typer.Typer) -> None:
                 tables.append(
                     ("Rows dropped", pd.DataFrame({"reason": list(res.dropped)}).rename_axis("n"))
                 )
-            if out is not None:
+            xlsx = out is not None and out.suffix.lower() == ".xlsx"
+            if out is not None and not xlsx:
                 text = to_parameters_toml(res, inp, include_weak=include_weak)
                 write_atomic(out, lambda p: p.write_text(text, encoding="utf-8"), force)
                 shown = [
@@ -138,7 +140,15 @@ def register(app: typer.Typer) -> None:
                     or (include_weak and n in res.weak and n not in res.at_bound)
                 ]
                 note(f"wrote {out} ({', '.join(shown) or 'no parameter: none well identified'})")
-            sys.stdout.write(render_many(tables, fmt))
+            result = legacy(
+                "calibrate", tables, names=["estimates", "fit", "dropped"], base_year=years
+            )
+            emit(
+                result,
+                Format.xlsx if xlsx else fmt,
+                out_file=out if xlsx else None,
+                force=force,
+            )
 
         guard(go)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import typer
 import typer.core
 
-from .render import Format
+from .formats import Format, Units
 
 #: global flags, set by the main callback (they may stand before or after the subcommand)
 OPTS = {"debug": False, "quiet": False}
@@ -65,6 +65,27 @@ WorkersOpt = typer.Option(1, "--workers", min=1, max=64, help="Processes for ens
 MonthsOpt = typer.Option(None, "--months", min=1, max=240, help="Override the horizon.")
 ForceOpt = typer.Option(False, "--force", help="Replace the output file if it exists.")
 ScenarioArg = typer.Argument("default", help="Built-in scenario name or path to a TOML file.")
+UnitsOpt = typer.Option(
+    Units.musd, "--units", help="Amounts in tables: musd (million USD, the default) or usd."
+)
+WideOpt = typer.Option(
+    False, "--wide", help="Every column (table and markdown show the main ones by default)."
+)
+OutDirOpt = typer.Option(
+    None,
+    "--out-dir",
+    file_okay=False,
+    help="With --format csv: write one CSV file per table into this directory.",
+)
+XlsxOpt = typer.Option(
+    None, "--out", dir_okay=False, help="With --format xlsx: the workbook to write (FILE.xlsx)."
+)
+PlotOpt = typer.Option(
+    None,
+    "--plot",
+    dir_okay=False,
+    help="Also draw the charts to this file (.png, .svg or .pdf).",
+)
 
 
 class Group(typer.core.TyperGroup):
@@ -335,13 +356,28 @@ def load_and_run(
     )
 
 
-def summary_lines(lines: list[str], fmt: Format) -> None:
-    """Prose summary: after the tables on stdout for table/markdown; on stderr for csv/json."""
-    if fmt in (Format.table, Format.markdown):
-        sys.stdout.write("\n" + "\n".join(lines) + "\n")
-    else:
-        for line in lines:
-            note(line)
+CHART_FORMATS = (".png", ".svg", ".pdf")
+
+
+def check_plot_path(path: Path) -> None:
+    """Charts need matplotlib (a core dependency; one line if it is missing). The file itself
+    is checked by :func:`check_out` with :data:`CHART_FORMATS`."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        from econ.errors import InputError
+
+        raise InputError("charts need matplotlib; fix: pip install matplotlib") from None
+
+
+def save_chart(results: dict, path: Path, kind: str = "all", *, force: bool = False) -> None:
+    """Draw ``kind`` (econ.report.charts) of ``results`` to ``path``, atomically (an existing
+    file is replaced only with ``force``)."""
+    from econ.report.charts import figure, save
+
+    fmt = path.suffix.lstrip(".").lower()
+    write_atomic(path, lambda p: save(figure(results, kind), p, fmt), force)
+    note(f"wrote {path}")
 
 
 def parse_grid(specs: list[str]) -> dict[str, tuple[float, ...]]:

@@ -11,8 +11,13 @@ or step by step (to couple with another model)::
 
     model = econ.Model(inputs, scenario)
     while model.t < model.T:
-        model.step()
+        day = model.step()                 # DayValues: date, member, crossing labels
     ds = model.result()
+
+Scenarios can be built in Python from the measure classes (:class:`Tariff`,
+:class:`BankGuarantee`, :class:`Restriction`, :class:`Closure`, :class:`Delay`,
+:class:`AfghanDuty`) and changed during a run (:meth:`Model.add_measure`,
+:meth:`Model.change_measure`); docs/coupling.md has a worked example.
 
 Layers (docs/model.md, "Map of the code"): :mod:`econ.equations` (pure numpy) ←
 :mod:`econ.spec` (validated records) ← :mod:`econ.model` (network, draws, schedule, engine,
@@ -28,6 +33,7 @@ from .io.scenarios import builtin_scenarios, load_scenario, parse_scenario
 from .model import (
     DECOMPOSITION,
     VARIABLES,
+    DayValues,
     Draws,
     Engine,
     Model,
@@ -37,10 +43,27 @@ from .model import (
     revenue_gap,
 )
 from .spec.inputs import Inputs
-from .spec.scenario import Scenario
+from .spec.scenario import (
+    AfghanDuty,
+    BankGuarantee,
+    Closure,
+    Delay,
+    Measure,
+    Restriction,
+    Scenario,
+    Tariff,
+)
 
 __all__ = [
     "__version__",
+    "AfghanDuty",
+    "BankGuarantee",
+    "Closure",
+    "DayValues",
+    "Delay",
+    "Measure",
+    "Restriction",
+    "Tariff",
     "DECOMPOSITION",
     "Draws",
     "Engine",

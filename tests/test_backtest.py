@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import re
 
 import numpy as np
@@ -171,10 +172,18 @@ def test_at_least_five_episodes_and_sources():
 def test_cli_backtest_one_episode():
     r = CliRunner().invoke(app, ["backtest", "torkham-closure-2023-09", "-f", "csv"])
     assert r.exit_code == 0, r.output
-    assert (
-        "pak-exports-sep-2023" in r.stdout
-        and "predictor,outcomes,within_tolerance_pct,mae_pp,mape_pct" in r.stdout
-    )
+    assert "pak-exports-sep-2023" in r.stdout  # plain CSV: the first table on stdout
+    assert "--table NAME or --out-dir DIR" in r.stderr
+    r = CliRunner().invoke(app, ["backtest", "torkham-closure-2023-09", "-f", "json"])
+    tables = json.loads(r.stdout)["tables"]
+    assert list(tables)[:4] == ["outcomes", "summary", "summary-fitted", "summary-each"]
+    assert list(tables["summary"][0])[:5] == [
+        "predictor",
+        "outcomes",
+        "within_tolerance_pct",
+        "mae_pp",
+        "mape_pct",
+    ]
     r = CliRunner().invoke(app, ["backtest", "no-such-episode"])
     assert r.exit_code == 1 and r.stderr.startswith("error: no-such-episode")
 
@@ -278,7 +287,7 @@ def test_check_grid_rejects(grid, message):
         check_grid(grid, econ.load_inputs())
 
 
-def test_cli_backtest_grid():
+def test_cli_backtest_grid(tmp_path):
     r = CliRunner().invoke(
         app,
         [
@@ -287,6 +296,8 @@ def test_cli_backtest_grid():
             "transit-measures-2023",
             "-f",
             "csv",
+            "--out-dir",
+            str(tmp_path),
             "--grid",
             "import_demand_elasticity=0.5,2",
             "--grid",
@@ -294,8 +305,10 @@ def test_cli_backtest_grid():
         ],
     )
     assert r.exit_code == 0, r.output
-    assert "# Profile loss" in r.stdout and "import_demand_elasticity,2.0," in r.stdout
-    assert "held_out,chosen_import_demand_elasticity,chosen_flight_speed_factor" in r.stdout
+    profile = (tmp_path / "profile-unpenalised.csv").read_text(encoding="utf-8")
+    assert "import_demand_elasticity,2.0," in profile
+    held_out = (tmp_path / "held-out.csv").read_text(encoding="utf-8")
+    assert held_out.startswith("held_out,chosen_import_demand_elasticity,chosen_flight_speed")
     for bad, msg in [
         ("import_demand_elasticity", "malformed grid"),
         ("x=1", "unknown parameter 'x'"),

@@ -346,13 +346,15 @@ def test_calibrate_command_prints_estimates_and_writes_params(tmp_path, inputs, 
         ],
     )
     assert res.exit_code == 0, res.output
-    data = json.loads(res.stdout)
-    (key,) = [k for k in data if k.startswith("Estimates (90% interval lognormal")]
-    assert key.endswith("episodes on base year FY1401)")  # the episode's own base year
-    est = data[key][0]
+    doc = json.loads(res.stdout)
+    data, titles = doc["tables"], doc["summary"]["titles"]
+    assert titles["estimates"].startswith("Estimates (90% interval lognormal")
+    assert "episodes on base year FY1401" in titles["estimates"]  # the episode's own base year
+    est = data["estimates"][0]
     assert est["parameter"] == SIGMA and est["status"] == "estimated"
     assert abs(est["estimate"] - 7.0) < 2 * est["std_error"]
-    fit = {r["statistic"]: r["value"] for r in data["Fit (base year FY1401)"]}
+    assert titles["fit"].startswith("Fit (base year FY1401")
+    fit = {r["statistic"]: r["value"] for r in data["fit"]}
     # every row is used but those the model predicts zero for (none before the Chaman blockade
     # of 20 Nov 2023; Spin Boldak carries nothing in December), which are dropped and counted
     assert fit["method"] == "ppml" and int(fit["observations"]) + int(fit["rows dropped"]) == len(

@@ -50,13 +50,15 @@ def _assert_one_error_line(result, *tokens: str) -> str:
     return lines[0]
 
 
-def _csv_tables(text: str) -> list[list[dict[str, str]]]:
-    """Split render_many's csv output (blank-line separated, '# title' lines) into tables."""
-    tables = []
-    for block in text.strip("\n").split("\n\n"):
-        body = "\n".join(ln for ln in block.splitlines() if not ln.startswith("#"))
-        tables.append(list(csv.DictReader(io.StringIO(body))))
-    return tables
+def _csv_rows(text: str) -> list[dict[str, str]]:
+    """One plain CSV table (no title lines) as rows."""
+    assert not text.startswith("#"), text[:80]
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def _csv_dir(path: Path) -> dict[str, list[dict[str, str]]]:
+    """The tables --out-dir wrote, by file stem."""
+    return {p.stem: _csv_rows(p.read_text(encoding="utf-8")) for p in sorted(path.glob("*.csv"))}
 
 
 # --------------------------------------------------------------------------- help, version
@@ -102,12 +104,16 @@ def test_inputs_check_base_year(runner: CliRunner) -> None:
     result = runner.invoke(app, ["inputs", "check", "--base-year", "FY1401", "--format", "json"])
     assert result.exit_code == 0, result.output
     obj = json.loads(result.stdout)
-    (overview,) = [v for k, v in obj.items() if k == "Inputs, base year FY1401"]
+    assert obj["base_year"] == "FY1401"
+    titles = obj["summary"]["titles"]
+    (overview,) = [obj["tables"][k] for k, t in titles.items() if t.startswith("Inputs, base year")]
     items = {r["item"]: r["value"] for r in overview}
     assert items["Torkham + Spin Boldak share"] == "41.2%"
     assert items["Torkham + Spin Boldak vs seed article"].startswith("not a check")
     assert items["imports, calibrated (USD/yr)"] == items["imports, base_year.toml (USD/yr)"]
-    (evidence,) = [v for k, v in obj.items() if k.startswith("Which crossing revenues")]
+    (evidence,) = [
+        obj["tables"][k] for k, t in titles.items() if t.startswith("Which crossing revenues")
+    ]
     methods = {r["method"]: r for r in evidence}
     assert methods["observed"]["crossings"] == "hairatan"
     assert methods["observed-split"]["crossings"] == "islam-qala, torghundi"
@@ -119,12 +125,15 @@ def test_unknown_base_year_one_line(runner: CliRunner) -> None:
     _assert_one_error_line(result, "--base-year", "FY1300", "FY1401, FY1403")
 
 
-def test_inputs_check_toy_csv(runner: CliRunner, toy_dir: Path) -> None:
-    result = runner.invoke(app, ["inputs", "check", "--inputs", str(toy_dir), "--format", "csv"])
+def test_inputs_check_toy_csv(runner: CliRunner, toy_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "tables"
+    args = ["inputs", "check", "--inputs", str(toy_dir), "--format", "csv", "--out-dir", str(out)]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    tables = _csv_tables(result.stdout)
+    assert result.stdout == ""
+    tables = list(_csv_dir(out).values())
     assert len(tables) == 3
-    rev = {r["crossing"]: r for r in tables[1]}
+    (rev,) = [{r["crossing"]: r for r in t} for t in tables if t and "revenue_afn" in t[0]]
     assert set(rev) == {"east", "west"}
     assert float(rev["east"]["revenue_afn"]) == pytest.approx(8176000000)
 
@@ -165,29 +174,31 @@ def test_inputs_check_missing_toml_no_traceback(runner: CliRunner, broken_inputs
 # --------------------------------------------------------------------------- run
 
 
-def test_run_csv(runner: CliRunner, toy_run_args: list[str]) -> None:
-    result = runner.invoke(app, [*toy_run_args, "--format", "csv"])
+def test_run_csv(runner: CliRunner, toy_run_args: list[str], tmp_path: Path) -> None:
+    out = tmp_path / "tables"
+    args = [*toy_run_args, "--format", "csv", "--units", "usd", "--out-dir", str(out)]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    tables = _csv_tables(result.stdout)
-    assert len(tables) == 3  # by crossing, coal and the rest, national path
+    found = _csv_dir(out)
+    assert sorted(found) == ["coal", "crossings", "path"]  # by crossing, coal and rest, by month
+    tables = [found["crossings"], found["coal"], found["path"]]
     first = tables[0]
     assert list(first[0].keys()) == IMPACT_COLUMNS
     rows = {r["crossing"]: {k: float(v) for k, v in r.items() if k != "crossing"} for r in first}
     assert list(rows) == ["east", "west", "TOTAL"]
     # 90 days of the toy's annual revenue: east 116.8e6, west 76.65e6 USD/yr
-    assert rows["east"]["baseline"] == pytest.approx(116.8e6 * 90 / 365, rel=1e-9)
-    assert rows["west"]["baseline"] == pytest.approx(76.65e6 * 90 / 365, rel=1e-9)
+    # (whole USD: amounts are rounded at output)
+    assert rows["east"]["baseline"] == pytest.approx(116.8e6 * 90 / 365, abs=0.5)
+    assert rows["west"]["baseline"] == pytest.approx(76.65e6 * 90 / 365, abs=0.5)
     # east is closed: it loses revenue, some of which is diverted to west
     assert rows["east"]["change"] < 0 < rows["west"]["change"]
     assert rows["east"]["diverted"] > 0 > rows["west"]["diverted"]
     for r in rows.values():
-        assert r["change"] == pytest.approx(r["scenario"] - r["baseline"], rel=1e-9, abs=1e-3)
-        assert r["change"] == pytest.approx(-sum(r[c] for c in DECOMP), rel=1e-6, abs=1e-3)
+        assert r["change"] == pytest.approx(r["scenario"] - r["baseline"], abs=1.5)
+        assert r["change"] == pytest.approx(-sum(r[c] for c in DECOMP), abs=3.5)
     for c in ("baseline", "scenario", "change", *DECOMP):
-        assert rows["TOTAL"][c] == pytest.approx(
-            rows["east"][c] + rows["west"][c], rel=1e-9, abs=1e-3
-        )
-    assert rows["TOTAL"]["diverted"] == pytest.approx(0.0, abs=1e-3)
+        assert rows["TOTAL"][c] == pytest.approx(rows["east"][c] + rows["west"][c], abs=1.5)
+    assert rows["TOTAL"]["diverted"] == 0.0  # no float noise: rounded at output
     # second table: coal and the rest (the toy has no coal); third: one row per month
     assert [r["group"] for r in tables[1]] == ["coal", "non-coal", "TOTAL"]
     assert float(tables[1][0]["baseline"]) == 0.0
@@ -198,12 +209,14 @@ def test_run_json(runner: CliRunner, toy_run_args: list[str]) -> None:
     result = runner.invoke(app, [*toy_run_args, "--format", "json"])
     assert result.exit_code == 0, result.output
     obj = json.loads(result.stdout)
-    assert len(obj) == 3
-    (impact_title,) = [t for t in obj if t.startswith("Revenue impact by crossing")]
+    assert list(obj) == ["command", "scenario", "base_year", "baseline", "tables", "summary"]
+    assert (obj["command"], obj["scenario"], obj["base_year"]) == ("run", "toy-closure", "TOY")
+    assert list(obj["tables"]) == ["crossings", "coal", "path"]
+    impact_title = obj["summary"]["titles"]["crossings"]
     assert "base year TOY" in impact_title
     assert "toy-closure" in impact_title
-    assert [r["crossing"] for r in obj[impact_title]] == ["east", "west", "TOTAL"]
-    assert set(obj[impact_title][0]) == set(IMPACT_COLUMNS)
+    assert [r["crossing"] for r in obj["tables"]["crossings"]] == ["east", "west", "TOTAL"]
+    assert set(obj["tables"]["crossings"][0]) == set(IMPACT_COLUMNS)
 
 
 def test_run_markdown(runner: CliRunner, toy_run_args: list[str]) -> None:
@@ -218,10 +231,9 @@ def test_run_markdown(runner: CliRunner, toy_run_args: list[str]) -> None:
 def test_run_table_crossings_only(runner: CliRunner, toy_run_args: list[str]) -> None:
     result = runner.invoke(app, [*toy_run_args, "--format", "csv", "--table", "crossings"])
     assert result.exit_code == 0, result.output
-    tables = _csv_tables(result.stdout)
-    assert len(tables) == 1
-    assert [r["crossing"] for r in tables[0]] == ["east", "west", "TOTAL"]
-    assert result.stdout.count("# ") == 1
+    rows = _csv_rows(result.stdout)
+    assert [r["crossing"] for r in rows] == ["east", "west", "TOTAL"]
+    assert "#" not in result.stdout
     assert "National customs revenue by month" not in result.stdout
 
 
@@ -229,7 +241,10 @@ def test_run_table_path_only(runner: CliRunner, toy_run_args: list[str]) -> None
     result = runner.invoke(app, [*toy_run_args, "--format", "json", "--table", "path"])
     assert result.exit_code == 0, result.output
     obj = json.loads(result.stdout)
-    assert list(obj) == ["National customs revenue by month (USD; base year TOY)"]
+    assert list(obj["tables"]) == ["path"]
+    assert obj["summary"]["titles"]["path"] == (
+        "National customs revenue by month (amounts in million USD; base year TOY; baseline flat)"
+    )
 
 
 def test_run_default_table_format(runner: CliRunner, toy_run_args: list[str]) -> None:
@@ -248,7 +263,7 @@ def test_run_out_netcdf(runner: CliRunner, toy_run_args: list[str], tmp_path: Pa
     assert result.exit_code == 0, result.output
     assert out.is_file()
     assert sorted(p.name for p in out_dir.iterdir()) == ["x.nc"]  # no stray temp files
-    with xr.open_dataset(out, engine="scipy") as ds:
+    with xr.open_dataset(out, engine="h5netcdf") as ds:
         var = ds["customs_revenue"]
         assert var.attrs.get("units"), var.attrs
         assert var.attrs.get("long_name"), var.attrs
@@ -341,11 +356,15 @@ def test_run_base_year_in_titles_and_coal(runner: CliRunner) -> None:
     for extra, label in (([], "FY1403"), (["--base-year", "FY1401"], "FY1401")):
         result = runner.invoke(app, [*args, *extra, "--table", "coal"])
         assert result.exit_code == 0, result.output
-        ((title, rows),) = json.loads(result.stdout).items()
-        assert title.endswith(f"base year {label})") and "coal export duty" in title
+        obj = json.loads(result.stdout)
+        ((title,),) = [list(obj["summary"]["titles"].values())]
+        ((rows,),) = [list(obj["tables"].values())]
+        assert obj["base_year"] == label
+        assert f"base year {label};" in title and "coal export duty" in title
         rows = {r["group"]: r for r in rows}
+        # each figure is rounded to 0.01 million USD at output, so the parts add up to that
         assert rows["coal"]["change"] + rows["non-coal"]["change"] == pytest.approx(
-            rows["TOTAL"]["change"]
+            rows["TOTAL"]["change"], abs=0.0101
         )
 
 
@@ -354,7 +373,7 @@ def test_run_builtin_default_short(runner: CliRunner) -> None:
         app, ["run", "default", "--months", "2", "--format", "json", "--table", "crossings"]
     )
     assert result.exit_code == 0, result.output
-    (rows,) = json.loads(result.stdout).values()
+    (rows,) = json.loads(result.stdout)["tables"].values()
     assert [r["crossing"] for r in rows][-1] == "TOTAL"
     assert len(rows) == 15
 

@@ -31,6 +31,16 @@ ALLOWED = {
         "econ.io",
     },
     "econ.api": {"econ.errors", "econ.spec", "econ.model", "econ.io", "econ.analysis"},
+    # rendering for people and programs (tables, charts, reports): on top of the library
+    "econ.report": {
+        "econ.errors",
+        "econ.spec",
+        "econ.model",
+        "econ.io",
+        "econ.analysis",
+        "econ.api",
+        "econ._version",
+    },
     "econ": {"econ.api", "econ.errors", "econ.spec", "econ.model", "econ.io", "econ._version"},
 }
 

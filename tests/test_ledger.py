@@ -353,7 +353,7 @@ def test_cli_pressure(toy_dir, tmp_path):
         app, ["pressure", str(sc), "--inputs", str(toy_dir), "-f", "csv", "--table", "groups"]
     )
     assert r.exit_code == 0, r.output
-    head = r.stdout.splitlines()[1]
+    head = r.stdout.splitlines()[0]  # plain CSV: the header first
     assert head.startswith("group,kind,peak_pressure,rank,peak_month,cost_fees")
     r = CliRunner().invoke(app, ["run", str(sc), "--inputs", str(toy_dir), "--table", "crossings"])
     assert r.exit_code == 0

@@ -78,7 +78,7 @@ def test_out_existing_file_needs_force(runner, tmp_path: Path) -> None:
     assert out.read_bytes() == b"earlier result"
     result = runner.invoke(app, [*RUN, "--out", str(out), "--force"])
     assert result.exit_code == 0, result.output
-    with xr.open_dataset(out, engine="scipy") as ds:
+    with xr.open_dataset(out, engine="h5netcdf") as ds:
         assert ds.attrs["scenario"] == "toy-closure"
 
 
@@ -211,7 +211,7 @@ def test_same_seed_byte_identical_netcdf(runner, tmp_path: Path, monkeypatch) ->
         assert result.exit_code == 0, result.output
         paths.append(p)
     assert paths[0].read_bytes() == paths[1].read_bytes()
-    with xr.open_dataset(paths[0], engine="scipy") as ds:
+    with xr.open_dataset(paths[0], engine="h5netcdf") as ds:
         assert "date_created" not in ds.attrs and ds.attrs["seed"] == str(2**64 - 1)
     # with the stamp: SOURCE_DATE_EPOCH pins it, so the files are identical too
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
@@ -222,7 +222,7 @@ def test_same_seed_byte_identical_netcdf(runner, tmp_path: Path, monkeypatch) ->
         stamped.append(p)
     assert stamped[0].read_bytes() == stamped[1].read_bytes()
     assert stamped[0].read_bytes() != paths[0].read_bytes()
-    with xr.open_dataset(stamped[0], engine="scipy") as ds:
+    with xr.open_dataset(stamped[0], engine="h5netcdf") as ds:
         assert ds.attrs["date_created"] == "2023-11-14T22:13:20Z"
 
 

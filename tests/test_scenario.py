@@ -203,7 +203,7 @@ MODEL_ERRORS = [
     (
         "unknown-crossing",
         HEAD + CLOSURE.replace('["east"]', '["north"]'),
-        ["measure 1", "crossings", "north", "east, west"],
+        ["measure 1", "crossings", "north", "east (East Gate), west (West Gate)"],
     ),
     (
         "unknown-route",

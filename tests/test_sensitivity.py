@@ -121,6 +121,6 @@ def test_cli_plot_without_matplotlib_is_one_line(monkeypatch, tmp_path):
     )
     assert r.exit_code == 1
     assert r.stderr.strip().splitlines() == [
-        "error: --plot needs matplotlib; fix: pip install 'chokepoint[plot]'"
+        "error: charts need matplotlib; fix: pip install matplotlib"
     ]
     assert not (tmp_path / "t.png").exists()

@@ -96,6 +96,8 @@ BOUNDED = [(t, f) for t, fields in NUMBER_BOUNDS.items() for f in fields]
 @pytest.mark.parametrize("mtype,field", BOUNDED)
 def test_every_measure_number_has_bounds(mtype: str, field: str) -> None:
     extra = "lockup_days = 1\n" if mtype == "bank_guarantee" and field != "lockup_days" else ""
+    if (mtype, field) == ("tariff", "rate"):  # above 1 only when meant (#17: rate = 20 for 20%)
+        extra += "allow_rate_above_1 = true\n"
     lo, hi, _ = NUMBER_BOUNDS[mtype][field]
     ok = HEAD + M + f'type = "{mtype}"\n{extra}{field} = {hi}\n'
     assert econ.parse_scenario(ok).measures[0]  # the bounds themselves are allowed

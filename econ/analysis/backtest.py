@@ -203,7 +203,10 @@ def outcome_value(ds: xr.Dataset, o: Outcome, network: Network) -> np.ndarray:
         # the largest queue of the window's periods, in days of the crossings' normal traffic
         if "queue_trucks_max" not in ds:
             return np.full(M, np.nan)
-        sel = xr.DataArray(np.isin(network.crossing_ids, o.crossings), dims="crossing")
+        sel = xr.DataArray(
+            np.isin(network.crossing_ids, [network.crossing_id(c) for c in o.crossings]),
+            dims="crossing",
+        )
         w = window_weights(ds, o.window_start, o.window_end)
         queue = ds["queue_trucks_max"].where(sel, 0.0).sum("crossing").where(w > 0)
         load = float(network.baseline_load[sel.values].sum())

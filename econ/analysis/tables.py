@@ -18,6 +18,55 @@ COMPONENT_LABELS = {
 }
 assert set(COMPONENT_LABELS) == set(DECOMPOSITION), "every decomposition part needs a label"
 
+#: the quantiles every ensemble figure carries: the median and the 5–95% range
+QUANTILES = (0.05, 0.5, 0.95)
+
+
+def with_units(df: pd.DataFrame, units: dict[str, str]) -> pd.DataFrame:
+    """Record each column's unit in ``df.attrs["units"]`` (range columns ``x_p05``/``x_p95``
+    take the unit of ``x``); presentation (econ.report.present) scales and rounds by it."""
+    full = {}
+    for c in df.columns:
+        base = c[:-4] if c.endswith(("_p05", "_p95")) else c
+        if base in units:
+            full[c] = units[base]
+    df.attrs["units"] = full
+    return df
+
+
+def add_stat(df: pd.DataFrame, name: str, da: xr.DataArray, *, method: str = "linear") -> None:
+    """Add column ``name``: the median of ``da`` across members (the value itself in a
+    deterministic run) and, for ensembles, ``name_p05``/``name_p95``. ``da`` has dims
+    (member, <df's index>) or (member,) for a one-row frame. ``method="inverted_cdf"`` for
+    unbounded figures (an exchange ratio that may be infinite)."""
+    import warnings
+
+    da = da.reset_coords(drop=True)
+    n = da.sizes.get("member", 1)
+    if n == 1:
+        df[name] = np.asarray(da.isel(member=0).values if "member" in da.dims else da.values)
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
+        q = da.quantile(list(QUANTILES), dim="member", skipna=True, method=method)
+    df[name] = q.sel(quantile=QUANTILES[1]).values
+    df[f"{name}_p05"] = q.sel(quantile=QUANTILES[0]).values
+    df[f"{name}_p95"] = q.sel(quantile=QUANTILES[2]).values
+
+
+IMPACT_UNITS = {
+    "baseline": "USD",
+    "scenario": "USD",
+    "change": "USD",
+    "change_pct": "%",
+    **{lab: "USD" for lab in COMPONENT_LABELS.values()},
+}
+#: one line on how to read the signs of a revenue-impact table
+SIGN_LEGEND = (
+    "Signs: change < 0 is revenue lost; lost, diverted, delayed, spoiled, evaded and "
+    "rate_change > 0 are losses to the treasury, < 0 gains (diverted sums to 0 nationally)."
+)
+
 
 def revenue_impact_table(
     ds: xr.Dataset, *, quantiles: tuple[float, ...] = (0.05, 0.5, 0.95)
@@ -89,56 +138,45 @@ def _impact_frame(
             out[f"{name}_p95"] = q.sel(quantile=quantiles[2]).to_pandas()
     df = pd.DataFrame(out)
     df.index.name = index
-    return df
+    return with_units(df, IMPACT_UNITS)
 
 
 def national_path(ds: xr.Dataset) -> pd.DataFrame:
-    """National customs revenue by period (USD): baseline, scenario, change and components."""
-    s = ds[["baseline_customs_revenue", "customs_revenue", *DECOMPOSITION]].sum(
-        ["crossing", "commodity"]
+    """National customs revenue by period (USD): baseline, scenario, change and components;
+    for ensembles the median of each figure across members with its 5–95% range."""
+    s = (
+        ds[["baseline_customs_revenue", "customs_revenue", *DECOMPOSITION]]
+        .reset_coords(drop=True)
+        .sum(["crossing", "commodity"])
     )
-    s = s.median("member") if ds.sizes.get("member", 1) > 1 else s.isel(member=0)
+    base, scen = s["baseline_customs_revenue"], s["customs_revenue"]
+    change = scen - base
     df = pd.DataFrame(
-        {
-            "baseline": s["baseline_customs_revenue"].to_pandas(),
-            "scenario": s["customs_revenue"].to_pandas(),
-        }
+        index=pd.Index(pd.DatetimeIndex(ds["time"].values).strftime("%Y-%m-%d"), name="period")
     )
-    df["change"] = df["scenario"] - df["baseline"]
-    df["change_pct"] = np.where(
-        df["baseline"] > 0, 100 * df["change"] / df["baseline"].where(df["baseline"] > 0, 1), 0.0
-    )
+    add_stat(df, "baseline", base)
+    add_stat(df, "scenario", scen)
+    add_stat(df, "change", change)
+    add_stat(df, "change_pct", xr.where(base > 0, 100 * change / base.where(base > 0, 1), 0.0))
     for v, lab in COMPONENT_LABELS.items():
-        df[lab] = s[v].to_pandas()
-    df.index = pd.DatetimeIndex(df.index).strftime("%Y-%m-%d")
-    df.index.name = "period"
-    return df
+        add_stat(df, lab, s[v])
+    return with_units(df, IMPACT_UNITS)
 
 
 def compare_table(results: dict[str, xr.Dataset]) -> pd.DataFrame:
-    """Scenarios side by side: national totals over each horizon (USD)."""
-    rows = {}
+    """Scenarios side by side: national totals over each horizon (USD), with 5–95% ranges
+    for ensembles, the base year, the horizon and the peak queue (trucks)."""
+    frames = []
     for name, ds in results.items():
-        t = revenue_impact_table(ds).loc["TOTAL"]
-        q = ds["queue_trucks_max"].max(["time", "crossing"])
-        rows[name] = {
-            **{
-                k: t[k]
-                for k in (
-                    "baseline",
-                    "scenario",
-                    "change",
-                    "change_pct",
-                    *COMPONENT_LABELS.values(),
-                )
-            },
-            "base_year": str(ds.attrs["base_year"]),
-            "months": int(ds.attrs["scenario_months"]),
-            "peak_queue_trucks": float(q.median("member")),
-        }
-    df = pd.DataFrame(rows).T
+        t = revenue_impact_table(ds).loc[["TOTAL"]]
+        t.index = pd.Index([name], name="name")
+        t.insert(0, "base_year", str(ds.attrs["base_year"]))
+        t.insert(1, "months", int(ds.attrs["scenario_months"]))
+        add_stat(t, "peak_queue_trucks", ds["queue_trucks_max"].max(["time", "crossing"]))
+        frames.append(t)
+    df = pd.concat(frames)
     df.index.name = "name"
-    return df
+    return with_units(df, {**IMPACT_UNITS, "peak_queue_trucks": "truck"})
 
 
 def _med(da: xr.DataArray) -> xr.DataArray:
@@ -173,30 +211,49 @@ def pressure_table(ds: xr.Dataset) -> pd.DataFrame:
     df["rank"] = np.median(ranks, axis=0)
     df["peak_month"] = pd.DatetimeIndex(med_pr.idxmax("time").values).strftime("%Y-%m")
     df.loc[med_pr.max("time").values <= 1e-9, "peak_month"] = ""
-    cost = _med(ds["trader_cost"].sum("time"))
+    cost = ds["trader_cost"].sum("time")
     for comp in ds["component"].values:
-        df[f"cost_{comp}"] = cost.sel(component=comp).values
-    df["cost_total"] = _med(ds["trader_cost"].sum(["time", "component"])).values
-    df["baseline_margin"] = _med(ds["trader_baseline_margin"].sum("time")).values
-    df["peak_accumulated"] = _med(ds["trader_pressure_accumulated"].max("time")).values
-    df["peak_protest_risk"] = _med(risk.max("time")).values
-    locked = _med(ds["trader_capital_locked"].max("time")).values
-    df["peak_capital_locked"] = locked
-    wc = ds["working_capital"].values
-    df["locked_share_of_working_capital"] = np.divide(
-        locked, wc, out=np.zeros_like(locked), where=wc > 0
-    )
+        add_stat(df, f"cost_{comp}", cost.sel(component=comp))
+    add_stat(df, "cost_total", ds["trader_cost"].sum(["time", "component"]))
+    add_stat(df, "baseline_margin", ds["trader_baseline_margin"].sum("time"))
+    add_stat(df, "peak_accumulated", ds["trader_pressure_accumulated"].max("time"))
+    add_stat(df, "peak_protest_risk", risk.max("time"))
+    locked = ds["trader_capital_locked"].max("time")
+    add_stat(df, "peak_capital_locked", locked)
+    wc = ds["working_capital"].reset_coords(drop=True)
+    add_stat(df, "locked_share_of_working_capital", xr.where(wc > 0, locked / wc.where(wc > 0), 0))
     if ds.sizes.get("member", 1) > 1:
-        for name, da in (
-            ("peak_pressure", pr.max("time")),
-            ("peak_protest_risk", risk.max("time")),
-        ):
-            q = da.quantile([0.05, 0.95], dim="member")
-            df[f"{name}_p05"] = q.sel(quantile=0.05).values
-            df[f"{name}_p95"] = q.sel(quantile=0.95).values
+        q = pr.max("time").quantile([0.05, 0.95], dim="member")
+        df["peak_pressure_p05"] = q.sel(quantile=0.05).values
+        df["peak_pressure_p95"] = q.sel(quantile=0.95).values
         df["rank_p05"] = np.quantile(ranks, 0.05, axis=0, method="inverted_cdf")
         df["rank_p95"] = np.quantile(ranks, 0.95, axis=0, method="inverted_cdf")
-    return df
+    order = ["kind", "peak_pressure", "rank", "peak_month"]
+    df = df[order + [c for c in df.columns if c not in order]]
+    units = {
+        "peak_pressure": "1",
+        "rank": "rank",
+        "baseline_margin": "USD",
+        "peak_accumulated": "month",
+        "peak_protest_risk": "1",
+        "peak_capital_locked": "USD",
+        "locked_share_of_working_capital": "1",
+        "cost_total": "USD",
+        **{f"cost_{c}": "USD" for c in ds["component"].values},
+    }
+    return with_units(df, units)
+
+
+#: the pressure table's columns a person sees by default (``--wide``: all of them)
+PRESSURE_NARROW = (
+    "kind",
+    "peak_pressure",
+    "rank",
+    "peak_month",
+    "cost_total",
+    "peak_protest_risk",
+    "locked_share_of_working_capital",
+)
 
 
 def pakistan_table(ds: xr.Dataset) -> pd.DataFrame:
@@ -205,26 +262,31 @@ def pakistan_table(ds: xr.Dataset) -> pd.DataFrame:
     and value added (Afghan traders' margins lost against Pakistan's exporters' and
     transporters' value added lost), with both exchange ratios (cumulative; ``inf`` where
     Pakistan gives up nothing on that account, blank where neither side loses)."""
-    pk = _med(ds["pakistan_cost"])
+    pk = ds["pakistan_cost"]
     df = pd.DataFrame(
-        {
-            "afghan_customs_lost": _med(ds["treasury_loss"]).to_pandas(),
-            **{
-                str(c): pk.sel(pakistan_component=c).to_pandas()
-                for c in ds["pakistan_component"].values
-            },
-            "pakistan_fiscal_net_cost": _med(ds["pakistan_fiscal_net_cost"]).to_pandas(),
-            "fiscal_ratio_cumulative": _med(ds["coercion_exchange_ratio_cumulative"]).to_pandas(),
-            "afghan_value_added_lost": _med(ds["afghan_value_added_lost"]).to_pandas(),
-            "pakistan_value_added_lost": _med(ds["pakistan_value_added_lost"]).to_pandas(),
-            "value_added_ratio_cumulative": _med(
-                ds["value_added_exchange_ratio_cumulative"]
-            ).to_pandas(),
-        }
+        index=pd.Index(pd.DatetimeIndex(ds["time"].values).strftime("%Y-%m-%d"), name="period")
     )
-    df.index = pd.DatetimeIndex(df.index).strftime("%Y-%m-%d")
-    df.index.name = "period"
-    return df
+    add_stat(df, "afghan_customs_lost", ds["treasury_loss"])
+    for c in ds["pakistan_component"].values:
+        add_stat(df, str(c), pk.sel(pakistan_component=c))
+    add_stat(df, "pakistan_fiscal_net_cost", ds["pakistan_fiscal_net_cost"])
+    add_stat(
+        df,
+        "fiscal_ratio_cumulative",
+        ds["coercion_exchange_ratio_cumulative"],
+        method="inverted_cdf",
+    )
+    add_stat(df, "afghan_value_added_lost", ds["afghan_value_added_lost"])
+    add_stat(df, "pakistan_value_added_lost", ds["pakistan_value_added_lost"])
+    add_stat(
+        df,
+        "value_added_ratio_cumulative",
+        ds["value_added_exchange_ratio_cumulative"],
+        method="inverted_cdf",
+    )
+    units = {c: "USD" for c in df.columns if not c.endswith(("_p05", "_p95"))}
+    units.update(fiscal_ratio_cumulative="1", value_added_ratio_cumulative="1")
+    return with_units(df, units)
 
 
 def _ratio_text(afghan: float, pakistan: float, tol: float, afghan_what: str, what: str) -> str:
@@ -364,7 +426,15 @@ def sector_table(ds: xr.Dataset) -> pd.DataFrame:
     med = _med(with_total(loss.reset_coords(drop=True)))
     months = pd.DatetimeIndex(med.idxmax("time").values).strftime("%Y-%m")
     df["peak_month"] = np.where(med.max("time").values > 1e-9, months, "")
-    return df
+    return with_units(
+        df,
+        {
+            "output_loss": "USD",
+            "domestic_revenue_lost": "USD",
+            "jobs_lost_peak": "person",
+            "jobs_lost_mean": "person",
+        },
+    )
 
 
 def staple_table(ds: xr.Dataset) -> pd.DataFrame:
@@ -380,7 +450,10 @@ def staple_table(ds: xr.Dataset) -> pd.DataFrame:
     days = ds["days_in_period"]
     _with_range(df, "mean_change_pct", 100.0 * ((mean * days).sum("time") / days.sum("time") - 1))
     _with_range(df, "end_change_pct", 100.0 * (mean.isel(time=-1) - 1.0))
-    return df
+    return with_units(
+        df,
+        {"cpi_weight": "%", "peak_change_pct": "%", "mean_change_pct": "%", "end_change_pct": "%"},
+    )
 
 
 def economy_summary(ds: xr.Dataset) -> list[str]:

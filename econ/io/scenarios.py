@@ -11,6 +11,7 @@ ensemble draws uniformly between them. The record itself is :class:`econ.spec.Sc
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from ..errors import InputError, input_error
 from ..spec.checks import describe
 from ..spec.scenario import MEASURE_TYPES, Scenario
 from .toml import parse_toml, read_toml, resolve_toml
+
+log = logging.getLogger(__name__)
 
 
 def builtin_dir() -> Path:
@@ -121,13 +124,159 @@ def scenario_from_data(data: dict[str, Any], file: str, text: str = "") -> Scena
         raise format_validation_error(file, exc, data) from None
 
 
-def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
-    """Parse and validate scenario TOML text."""
-    return scenario_from_data(parse_toml(text, file), file, text)
+#: the fields of a scenario that extends another and are not scenario fields themselves
+COMPOSITION_FIELDS = ("extends", "remove_measures", "change")
+
+
+def _measure_ref(file: str, ref: Any, measures: list[dict[str, Any]], what: str) -> int:
+    """The 0-based position of the measure ``ref`` names: its ``id``, its ``label`` or its
+    number (1-based, as error messages count)."""
+    if (
+        isinstance(ref, int)
+        and not isinstance(ref, bool)
+        or (isinstance(ref, str) and ref.isdigit())
+    ):
+        i = int(ref) - 1
+        if 0 <= i < len(measures):
+            return i
+    elif isinstance(ref, str):
+        for key in ("id", "label"):
+            hits = [i for i, m in enumerate(measures) if m.get(key) == ref]
+            if len(hits) == 1:
+                return hits[0]
+            if len(hits) > 1:
+                raise input_error(
+                    file,
+                    f"{what}: {key} {ref!r} names {len(hits)} measures of the base scenario",
+                    fix="name the measure by its number instead",
+                )
+    known = ", ".join(
+        f"{i + 1}"
+        + (f" ({m.get('id') or m.get('label')})" if m.get("id") or m.get("label") else "")
+        for i, m in enumerate(measures)
+    )
+    raise input_error(
+        file,
+        f"{what}: no measure of the base scenario is {ref!r}",
+        expected=f"a measure id, label or number: {known}" if known else "none (it has none)",
+        fix="correct the reference",
+    )
+
+
+def compose(
+    data: dict[str, Any], file: str, base_dir: Path | None = None, seen: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Resolve ``extends``: the base scenario's data with this file's fields applied.
+
+    * top-level fields (``name``, ``description``, ``start``, ``months``, ``seed``,
+      ``base_year``) override the base's; ``[leaves_out]`` entries are added to its;
+    * ``remove_measures = [...]`` removes measures of the base by ``id``, ``label`` or number
+      (1-based);
+    * ``[change.<ref>]`` tables set fields of one measure of the base (same references);
+    * ``[[measure]]`` entries are added after the base's (remaining) measures.
+
+    ``extends`` names a built-in scenario or a TOML path (relative to the extending file);
+    a base may itself extend another. Returns plain scenario data (no composition fields).
+    """
+    if "extends" not in data:
+        for k in COMPOSITION_FIELDS[1:]:
+            if k in data:
+                raise input_error(
+                    file, f"'{k}' needs 'extends'", fix='add extends = "<base scenario>"'
+                )
+        return data
+    ref = data["extends"]
+    if not isinstance(ref, str) or not ref:
+        raise input_error(file, "'extends' must name a scenario", found=ref)
+    rel = Path(ref)
+    if base_dir is not None and rel.suffix and not rel.is_absolute():
+        rel = base_dir / rel
+    p = resolve_toml(rel if rel.suffix else ref, builtin_scenarios(), "scenario")
+    key = str(p.resolve())
+    if key in seen:
+        raise input_error(file, f"'extends' goes round in a circle through {p.name}")
+    base, _ = read_toml(p, what="scenario file")
+    base = compose(base, p.name, p.parent, seen + (key,))
+    out = {k: v for k, v in base.items() if k != "measure"}
+    measures = [dict(m) for m in base.get("measure", [])]
+    for k, v in data.items():
+        if k in ("measure", "leaves_out", *COMPOSITION_FIELDS):
+            continue
+        out[k] = v
+    if "leaves_out" in data:
+        out["leaves_out"] = {**base.get("leaves_out", {}), **data["leaves_out"]}
+    changes = data.get("change", {})
+    if not isinstance(changes, dict):
+        raise input_error(file, "'change' must be tables [change.<measure>]", found=changes)
+    for mref, fields in changes.items():
+        i = _measure_ref(file, mref, measures, f"change.{mref}")
+        if not isinstance(fields, dict):
+            raise input_error(file, f"change.{mref}: give the fields to set as a table")
+        measures[i].update(fields)
+    drop = data.get("remove_measures", [])
+    if not isinstance(drop, list):
+        raise input_error(file, "'remove_measures' must be a list", found=drop)
+    gone = {_measure_ref(file, r, measures, "remove_measures") for r in drop}
+    measures = [m for i, m in enumerate(measures) if i not in gone]
+    measures = _within(measures, out, file)
+    out["measure"] = measures + list(data.get("measure", []))
+    if "name" not in data:
+        out["name"] = Path(file).stem if file.endswith(".toml") else f"{base.get('name')}-variant"
+    return out
+
+
+def _within(measures: list[dict], out: dict[str, Any], file: str) -> list[dict]:
+    """The base's measures that touch the variant's horizon: a variant that moves or shortens
+    the horizon leaves out the inherited measures wholly outside it (logged), where a measure
+    the file itself adds there is an error (Scenario._within_horizon)."""
+    import datetime as dt
+
+    from ..spec.scenario import add_months
+
+    def day(v: Any) -> dt.date | None:
+        if isinstance(v, list):
+            v = v[-1] if v else None
+        return None if v is None else dt.date.fromisoformat(str(v)[:10])
+
+    try:
+        start, months = day(out["start"]), int(out["months"])
+        end = add_months(start, months)
+        kept = []
+        for m in measures:
+            first, last = day(m.get("announced") or m.get("start")), day(m.get("end"))
+            if first is not None and (first >= end or (last is not None and last <= start)):
+                log.info("%s: inherited measure %r left out: outside the horizon", file, m)
+                continue
+            kept.append(m)
+    except (KeyError, TypeError, ValueError):
+        return measures  # malformed fields: validation names them
+    return kept
+
+
+def parse_scenario(text: str, file: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
+    """Parse and validate scenario TOML text (``extends`` resolved, relative to
+    ``base_dir``)."""
+    data = parse_toml(text, file)
+    if any(k in data for k in COMPOSITION_FIELDS):  # compose refuses them without extends
+        sc = scenario_from_data(compose(data, file, base_dir), file)
+        return sc.model_copy(update={"text": _composed_text(sc, text)})
+    return scenario_from_data(data, file, text)
+
+
+def _composed_text(sc: Scenario, text: str) -> str:
+    """A composed scenario's recorded text: the resolved scenario (re-runnable on its own),
+    with the file as written in comments."""
+    original = "\n".join("# " + ln for ln in text.strip().splitlines())
+    return f"# resolved from a scenario with 'extends'; as written:\n{original}\n\n" + (
+        sc.to_toml()
+    )
 
 
 def load_scenario(path_or_name: str | Path) -> Scenario:
     """Load a scenario by built-in name (e.g. ``"default"``) or from a TOML path."""
     p = resolve_toml(path_or_name, builtin_scenarios(), "scenario")
     data, text = read_toml(p, what="scenario file")
+    if any(k in data for k in COMPOSITION_FIELDS):  # compose refuses them without extends
+        sc = scenario_from_data(compose(data, p.name, p.parent), p.name)
+        return sc.model_copy(update={"text": _composed_text(sc, text)})
     return scenario_from_data(data, p.name, text)

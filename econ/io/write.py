@@ -245,14 +245,17 @@ def creation_stamp() -> str:
 
 
 def write_netcdf(ds: Any, path: str | Path, *, stamp: bool = True, overwrite: bool = True) -> None:
-    """Write a result Dataset to netCDF (scipy engine, netCDF3) atomically.
+    """Write a result Dataset atomically as compressed netCDF4 (HDF5 with zlib, through
+    h5netcdf; :mod:`econ.io.netcdf`).
 
     Attributes go through :func:`netcdf_attrs`. With ``stamp``, a ``date_created`` attribute
     records when (:func:`creation_stamp`); without it the same result gives a byte-identical
     file. ``overwrite`` as in :func:`write_atomic`.
     """
+    from .netcdf import to_netcdf
+
     out = ds.copy(deep=False)
     out.attrs = netcdf_attrs(dict(ds.attrs))
     if stamp:
         out.attrs["date_created"] = creation_stamp()
-    write_atomic(path, lambda p: out.to_netcdf(p, engine="scipy"), overwrite=overwrite)
+    write_atomic(path, lambda p: to_netcdf(out, p), overwrite=overwrite)

@@ -11,7 +11,7 @@
 from .draws import Draws
 from .engine import Engine
 from .ensemble import run_members
-from .model import Model, root_seed
+from .model import DayValues, Model, root_seed
 from .network import Network
 from .record import DECOMPOSITION, LEDGER_VARIABLES, VARIABLES, RunRecord, percentiles, revenue_gap
 from .schedule import Schedule
@@ -21,6 +21,7 @@ __all__ = [
     "Draws",
     "Engine",
     "LEDGER_VARIABLES",
+    "DayValues",
     "Model",
     "Network",
     "RunRecord",

@@ -10,17 +10,20 @@ axis of every array.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
-from ..spec.checks import argument_error
+from ..spec.checks import argument_error, int_argument
 from ..spec.in_force import check_measure_ids, warn_missing_measures
 from ..spec.inputs import Inputs
-from ..spec.scenario import Scenario
+from ..spec.scenario import MEASURE_TYPES, Scenario, _Measure, measure_fields, measure_key
 from . import arguments as arg
 from .draws import Draws
 from .economy import Economy
@@ -46,6 +49,93 @@ def root_seed(rng: int | np.random.Generator | None, scenario: Scenario) -> int:
     if scenario.seed is not None:
         return int(scenario.seed)
     return 0
+
+
+@dataclasses.dataclass(frozen=True)
+class DayValues(Mapping):
+    """What one simulated day produced, labelled: returned by :meth:`Model.step`.
+
+    Arrays lead with the ``member`` axis (length 1 in a deterministic run); crossing arrays
+    follow the order of :attr:`crossing`. Amounts in USD for that day. A ``Mapping`` too:
+    ``day["customs_revenue"]``. :meth:`to_frame` and :meth:`to_xarray` label everything.
+    """
+
+    date: dt.date  #: the day simulated
+    member: np.ndarray  #: (M,) member numbers
+    crossing: tuple[str, ...]  #: crossing ids
+    customs_revenue: np.ndarray  #: (M,) USD, national customs revenue of the day
+    baseline_customs_revenue: np.ndarray  #: (M,) USD, the same without the measures
+    customs_revenue_by_crossing: np.ndarray  #: (M, C) USD
+    queue_trucks: np.ndarray  #: (M, C) trucks queuing at the day's end
+    wait_days: np.ndarray  #: (M, C) expected wait at the day's end (days)
+
+    _FIELDS = (
+        "customs_revenue",
+        "baseline_customs_revenue",
+        "customs_revenue_by_crossing",
+        "queue_trucks",
+        "wait_days",
+    )
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if key not in self._FIELDS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._FIELDS)
+
+    def __len__(self) -> int:
+        return len(self._FIELDS)
+
+    @property
+    def revenue_change(self) -> np.ndarray:
+        """(M,) USD: customs revenue minus the baseline's (negative = lost)."""
+        return self.customs_revenue - self.baseline_customs_revenue
+
+    def to_frame(self) -> pd.DataFrame:
+        """The crossing figures, one row per (member, crossing), with the day's date."""
+        M, C = len(self.member), len(self.crossing)
+        idx = pd.MultiIndex.from_product(
+            [self.member, list(self.crossing)], names=["member", "crossing"]
+        )
+        df = pd.DataFrame(
+            {
+                "customs_revenue": self.customs_revenue_by_crossing.reshape(M * C),
+                "queue_trucks": self.queue_trucks.reshape(M * C),
+                "wait_days": self.wait_days.reshape(M * C),
+            },
+            index=idx,
+        )
+        df.attrs["date"] = self.date.isoformat()
+        return df
+
+    def to_xarray(self):
+        """An :class:`xarray.Dataset` with ``member`` and ``crossing`` dimensions and a scalar
+        ``time`` coordinate."""
+        import xarray as xr
+
+        coords = {"member": self.member, "crossing": list(self.crossing)}
+        mc, m = ("member", "crossing"), ("member",)
+        ds = xr.Dataset(
+            {
+                "customs_revenue": (m, self.customs_revenue, {"units": "USD/day"}),
+                "baseline_customs_revenue": (
+                    m,
+                    self.baseline_customs_revenue,
+                    {"units": "USD/day"},
+                ),
+                "customs_revenue_by_crossing": (
+                    mc,
+                    self.customs_revenue_by_crossing,
+                    {"units": "USD/day"},
+                ),
+                "queue_trucks": (mc, self.queue_trucks, {"units": "truck"}),
+                "wait_days": (mc, self.wait_days, {"units": "day"}),
+            },
+            coords=coords,
+        )
+        return ds.assign_coords(time=pd.Timestamp(self.date))
 
 
 class Model:
@@ -119,6 +209,8 @@ class Model:
             fix="run fewer members at a time (econ.run chunks them with chunk_size)",
         )
         self.inputs, self.scenario, self.freq = inputs, scenario, freq
+        self._overrides = dict(values or {})
+        self._forecast_used = forecast is not None
         if member_ids is None:  # a whole run (chunks of an ensemble are checked by run_members)
             warn_missing_measures(scenario, inputs.measures_in_force)
             if scenario.base_year and scenario.base_year != inputs.label:
@@ -206,9 +298,12 @@ class Model:
         :meth:`Engine.full_state`)."""
         return self.engine.full_state()
 
-    def step(self) -> dict[str, np.ndarray]:
-        """Advance the simulation by one day; returns that day's national figures, (M,) each:
-        ``customs_revenue``, ``baseline_customs_revenue`` (USD) and ``queue_trucks`` (M, C)."""
+    @property
+    def date(self) -> dt.date:
+        """The next day to simulate (the first day after the horizon once it is done)."""
+        return self.scenario.start + dt.timedelta(days=self.t)
+
+    def _advance(self):
         day = self.engine.step()
         self.record.add(day)
         if self.economy is not None:
@@ -216,19 +311,146 @@ class Model:
             # the one coupling back: tomorrow's freight cost follows today's fuel price
             self.engine.freight_multiplier = eday.freight_multiplier
             self.record.add_economy(eday)
-        return {
-            "customs_revenue": day.revenue,
-            "baseline_customs_revenue": day.baseline_revenue,
-            "queue_trucks": day.queue_trucks.copy(),
-        }
+        return day
+
+    def step(self) -> DayValues:
+        """Advance the simulation by one day and return that day's figures, labelled by date,
+        member and crossing (:class:`DayValues`). Raises ``RuntimeError`` past the horizon."""
+        date = self.date
+        day = self._advance()
+        net = self.network
+        return DayValues(
+            date=date,
+            member=self.member_ids.copy(),
+            crossing=tuple(net.crossing_ids),
+            customs_revenue=day.revenue.copy(),
+            baseline_customs_revenue=day.baseline_revenue.copy(),
+            customs_revenue_by_crossing=net.cells.pairs_to_crossing(day.revenue_pairs),
+            queue_trucks=day.queue_trucks.copy(),
+            wait_days=day.wait_days.copy(),
+        )
 
     def run(self, progress: Callable[[int, int], None] | None = None) -> Model:
         """Step to the end of the horizon; ``progress(done, total)`` is called each 30 days."""
         while self.t < self.T:
-            self.step()
+            self._advance()
             if progress is not None and (self.t % 30 == 0 or self.t == self.T):
                 progress(self.t, self.T)
         return self
+
+    # ------------------------------------------------------------------ measures during a run
+    def add_measure(self, measure: Any) -> int:
+        """Put a new measure in force from its ``start`` (today or later) and return its number
+        (1-based, as in messages and in ``measure{n}.*`` keys).
+
+        ``measure`` is one of the measure classes (:class:`econ.Tariff`, :class:`econ.Closure`,
+        ...). Its selectors are checked against the network as for a scenario file; the
+        members' parameter draws and the other measures stay as they are, and a ``[low, high]``
+        range of the new measure is drawn for each member. The result then records the
+        scenario with the measure added (``scenario_text``).
+        """
+        if not isinstance(measure, _Measure):
+            raise argument_error(
+                "measure", "expected a measure (econ.Tariff, econ.Closure, ...)", measure
+            )
+        if measure.start < self.date:
+            raise argument_error(
+                "measure",
+                f"it starts {measure.start}, before the next day to simulate ({self.date})",
+                fix=f"start it on {self.date} or later",
+            )
+        self._check_in_horizon(measure, len(self.scenario.measures))
+        self._reschedule([*self.scenario.measures, measure], changed=len(self.scenario.measures))
+        return len(self.scenario.measures)
+
+    def change_measure(self, number: int, **fields: Any) -> Any:
+        """Change fields of measure ``number`` (1-based) from the next day on, e.g.
+        ``model.change_measure(1, rate=0.2)`` or ``end=date``; returns the changed measure.
+
+        The days already simulated keep what they were; the other measures and the members'
+        draws are unchanged. The result records the scenario as changed (re-running that text
+        from the start reproduces the run only for changes made before the measure began).
+        """
+        n = len(self.scenario.measures)
+        number = int_argument("number", number, 1, n, f"give a measure number from 1 to {n}")
+        old = self.scenario.measures[number - 1]
+        if "type" in fields and fields["type"] != old.type:
+            raise argument_error(
+                "type",
+                f"measure {number} is a {old.type}; a change keeps the type",
+                fields["type"],
+                fix="add a new measure instead",
+            )
+        unknown = set(fields) - set(type(old).model_fields)
+        if unknown:
+            raise argument_error(
+                "fields",
+                f"{old.type} has no field(s) {', '.join(sorted(unknown))}",
+                fix=f"use {', '.join(type(old).model_fields)}",
+            )
+        try:
+            new = type(old).model_validate({**old.model_dump(), **fields})
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(x) for x in err["loc"]) or "fields"
+            raise argument_error(where, err["msg"].replace("Value error, ", "")) from None
+        self._check_in_horizon(new, number - 1)
+        measures = list(self.scenario.measures)
+        measures[number - 1] = new
+        self._reschedule(measures, changed=number - 1)
+        return new
+
+    def _check_in_horizon(self, m: Any, index: int) -> None:
+        last = m.end[1] if isinstance(m.end, tuple) else m.end
+        if m.start >= self.scenario.end or (last is not None and last <= self.date):
+            raise argument_error(
+                "measure",
+                f"measure {index + 1} ({m.type}) runs from {m.start} to {last or 'open end'}, "
+                f"outside the days still to simulate ({self.date} .. {self.scenario.end}, "
+                "exclusive): it would change nothing",
+            )
+
+    def _reschedule(self, measures: list, changed: int) -> None:
+        """Recompile the schedule for ``measures``; the parameter draws, the baseline and the
+        values of every measure but ``changed`` are kept."""
+        assert all(m.type in MEASURE_TYPES for m in measures)
+        sc = self.scenario.model_copy(update={"measures": measures, "text": ""})
+        old_keys = {
+            measure_key(changed, m.type, f)
+            for m in self.scenario.measures[changed : changed + 1]
+            for f in measure_fields(m)
+        }
+        overrides = {k: v for k, v in self._overrides.items() if k not in old_keys}
+        new = Draws.build(
+            self.inputs.parameters,
+            sc,
+            self.network.commodity_ids,
+            member_ids=self.draws.member_ids,
+            seed=self.draws.seed,
+            deterministic=self.draws.deterministic,
+            overrides=overrides,
+            forecast=self._forecast_used,
+        )
+        new_keys = {
+            measure_key(changed, measures[changed].type, f)
+            for f in measure_fields(measures[changed])
+        }
+        kept = {k: v for k, v in self.draws.measure_values.items() if k not in old_keys | new_keys}
+        values = {k: v for k, v in new.values.items() if k in new_keys}
+        values = {**{k: v for k, v in self.draws.values.items() if k not in old_keys}, **values}
+        draws = dataclasses.replace(
+            new,
+            params=self.draws.params,
+            values=values,
+            measure_values={**new.measure_values, **kept},
+            baseline_quantile=self.draws.baseline_quantile,
+        )
+        schedule = Schedule(self.network, sc, draws, self.T)  # raises before anything changes
+        self.scenario, self.draws, self.schedule = sc, draws, schedule
+        self.engine.draws, self.engine.schedule = draws, schedule
+        self.engine.memo.key = None
+        self.record.scenario, self.record.draws = sc, draws
+        log.info("%s: measures rescheduled on %s (measure %d)", sc.name, self.date, changed + 1)
 
     # ------------------------------------------------------------------ results
     @property

@@ -58,21 +58,67 @@ def route_origin_names(routes: pd.DataFrame) -> list[str]:
 
 
 class UnknownId(ValueError):
-    """A selector names an id the network does not have (``field``, ``value``, ``known``)."""
+    """A selector names an id the network does not have (``field``, ``value``, ``known``;
+    ``names`` gives the display name of known ids that have one)."""
 
-    def __init__(self, field: str, value: str, known: list[str]) -> None:
+    def __init__(
+        self, field: str, value: str, known: list[str], names: dict[str, str] | None = None
+    ) -> None:
         super().__init__(f"unknown id {value!r} in {field!r}")
         self.field, self.value, self.known = field, value, known
+        self.names = names or {}
 
     def as_input_error(self, file: str, what: str) -> InputError:
-        """The one-line input error for ``what`` (e.g. "measure 2 (tariff)") in ``file``."""
+        """The one-line input error for ``what`` (e.g. "measure 2 (tariff)") in ``file``:
+        the known ids, each with its name beside it."""
+        known = [
+            f"{k} ({self.names[k]})" if self.names.get(k) and self.names[k] != k else k
+            for k in self.known
+        ]
+        also = (
+            " (a crossing's name from crossings.csv or a part of it, e.g. 'chaman', also works)"
+            if self.field == "crossings"
+            else ""
+        )
         return input_error(
             file,
             f"{what}: unknown id in '{self.field}'",
             found=self.value,
-            expected=f"one of {', '.join(self.known)}",
+            expected=f"one of {', '.join(known)}{also}",
             fix=f"correct the id in {self.field}",
         )
+
+
+def _key(text: str) -> str:
+    """A name as a lookup key: lower case, spaces, underscores and dashes as one hyphen."""
+    import re
+
+    return re.sub(r"[\s_\-–—]+", "-", text.strip().lower()).strip("-")
+
+
+def crossing_aliases(crossings: pd.DataFrame) -> dict[str, str]:
+    """Every name a crossing may be called by in a selector, as a lookup key → its id.
+
+    The id itself and its name in ``crossings.csv`` (e.g. "Spin Boldak – Chaman (Friendship
+    Gate)"), and each part of the name split at dashes, "+" and brackets ("Spin Boldak",
+    "Chaman", "Friendship Gate"), matched case-insensitively with spaces and hyphens alike
+    (:func:`_key`). A part that two crossings share names neither.
+    """
+    import re
+
+    out: dict[str, str] = {}
+    clash: set[str] = set()
+    for cid, name in zip(crossings.index, crossings["name"]):
+        keys = {_key(cid), _key(str(name))}
+        keys |= {_key(p) for p in re.split(r"\s[–—-]\s|[()+]", str(name)) if p.strip()}
+        for k in keys - {""}:
+            if k in out and out[k] != cid:
+                clash.add(k)
+            out[k] = cid
+    for k in clash:
+        if k not in {_key(c) for c in crossings.index}:
+            del out[k]
+    return out
 
 
 def _frozen(a: Any) -> Any:
@@ -399,6 +445,14 @@ class Network:
         """Sum route arrays (..., R, K) to their crossings (..., C, K)."""
         return np.ascontiguousarray(self.incidence.T) @ x
 
+    def crossing_id(self, name: str) -> str:
+        """The crossing id a selector's name means: the id, or a name of
+        :func:`crossing_aliases` (``"chaman"`` → ``"spin-boldak"``); unknown names are
+        returned as given (and refused by :meth:`select`)."""
+        if name in self.crossing_ids:
+            return name
+        return crossing_aliases(self.inputs.crossings).get(_key(str(name)), name)
+
     def corridors(self) -> list[str]:
         """Corridor ids a selector may name (route corridors and crossing countries)."""
         inp = self.inputs
@@ -422,6 +476,8 @@ class Network:
         """
         routes_df = self.inputs.routes
         rmask = np.ones(self.n_routes, bool)
+        if crossings is not None:
+            crossings = [self.crossing_id(c) for c in crossings]
         for name, sel, known, col in (
             ("crossings", crossings, list(self.crossing_ids), routes_df["crossing"]),
             ("corridors", corridors, self.corridors(), routes_df["corridor"]),
@@ -437,13 +493,19 @@ class Network:
                 continue
             for s in sel:
                 if s not in known:
-                    raise UnknownId(name, s, known)
+                    names = (
+                        dict(zip(self.crossing_ids, self.inputs.crossings["name"]))
+                        if name == "crossings"
+                        else {}
+                    )
+                    raise UnknownId(name, s, known, names)
             rmask &= col.isin(list(sel)).to_numpy()
         kmask = np.ones(self.n_commodities, bool)
         if commodities is not None:
             for s in commodities:
                 if s not in self.commodity_ids:
-                    raise UnknownId("commodities", s, list(self.commodity_ids))
+                    names = dict(zip(self.commodity_ids, self.inputs.commodities["name"]))
+                    raise UnknownId("commodities", s, list(self.commodity_ids), names)
             kmask &= np.isin(self.commodity_ids, list(commodities))
         if direction is not None:
             kmask &= (self.inputs.commodities["direction"] == direction).to_numpy()

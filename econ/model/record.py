@@ -628,30 +628,76 @@ class RunRecord:
                 np.array(net.crossing_ids, dtype=object),
                 {"long_name": "border crossing"},
             ),
-            "crossing_name": ("crossing", inp.crossings["name"].to_numpy(object)),
-            "crossing_country": ("crossing", inp.crossings["country"].to_numpy(object)),
+            "crossing_name": (
+                "crossing",
+                inp.crossings["name"].to_numpy(object),
+                {"long_name": "crossing name"},
+            ),
+            "crossing_country": (
+                "crossing",
+                inp.crossings["country"].to_numpy(object),
+                {"long_name": "neighbour country of the crossing (air for Kabul)"},
+            ),
+            "crossing_lat": (
+                "crossing",
+                inp.crossings["lat"].to_numpy(float),
+                {"units": "degrees_north", "long_name": "latitude of the crossing (approximate)"},
+            ),
+            "crossing_lon": (
+                "crossing",
+                inp.crossings["lon"].to_numpy(float),
+                {"units": "degrees_east", "long_name": "longitude of the crossing (approximate)"},
+            ),
             "commodity": (
                 "commodity",
                 np.array(net.commodity_ids, dtype=object),
                 {"long_name": "commodity group"},
             ),
-            "direction": ("commodity", inp.commodities["direction"].to_numpy(object)),
+            "direction": (
+                "commodity",
+                inp.commodities["direction"].to_numpy(object),
+                {"long_name": "trade direction (import or export)"},
+            ),
             "route": (
                 "route",
                 np.array(net.route_ids, dtype=object),
                 {"long_name": "route (gateway to crossing)"},
             ),
-            "route_crossing": ("route", inp.routes["crossing"].to_numpy(object)),
-            "route_corridor": ("route", inp.routes["corridor"].to_numpy(object)),
-            "route_kind": ("route", inp.routes["kind"].to_numpy(object)),
+            "route_crossing": (
+                "route",
+                inp.routes["crossing"].to_numpy(object),
+                {"long_name": "crossing the route enters by"},
+            ),
+            "route_corridor": (
+                "route",
+                inp.routes["corridor"].to_numpy(object),
+                {"long_name": "country the route runs through"},
+            ),
+            "route_kind": (
+                "route",
+                inp.routes["kind"].to_numpy(object),
+                {"long_name": "route kind (bilateral or transit)"},
+            ),
         }
         gm = net.groups
         coords.update(
             {
                 "group": ("group", np.array(gm.ids, dtype=object), {"long_name": "trader group"}),
-                "group_name": ("group", np.array(gm.names, dtype=object)),
-                "group_kind": ("group", np.array(gm.kinds, dtype=object)),
-                "margin_basis": ("group", np.array(gm.basis, dtype=object)),
+                "group_name": (
+                    "group",
+                    np.array(gm.names, dtype=object),
+                    {"long_name": "trader group name"},
+                ),
+                "group_kind": (
+                    "group",
+                    np.array(gm.kinds, dtype=object),
+                    {"long_name": "trader group kind"},
+                ),
+                "margin_basis": (
+                    "group",
+                    np.array(gm.basis, dtype=object),
+                    {"long_name": "what the group's gross margin is earned on"},
+                ),
                 "working_capital": (
                     "group",
                     gm.working_capital(net.e0),
@@ -710,7 +756,11 @@ class RunRecord:
                         np.array(tab.sectors, dtype=object),
                         {"long_name": "sector of the IO table"},
                     ),
-                    "sector_name": ("sector", np.array(tab.sector_names, dtype=object)),
+                    "sector_name": (
+                        "sector",
+                        np.array(tab.sector_names, dtype=object),
+                        {"long_name": "sector name"},
+                    ),
                     "domestic_tax_rate": (
                         "sector",
                         tab.tax_rate,
@@ -757,7 +807,8 @@ class RunRecord:
             "package_version": __version__,
             "scenario": sc.name,
             "scenario_description": sc.description,
-            "scenario_text": sc.text,
+            # a scenario built in Python has no file text: record its TOML (Scenario.to_toml)
+            "scenario_text": sc.text or sc.to_toml(),
             "scenario_start": sc.start.isoformat(),
             "scenario_months": sc.months,
             "seed": draws.seed,

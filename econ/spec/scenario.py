@@ -138,7 +138,14 @@ class _Measure(BaseModel):
         if v is not None:
             (mtype,) = get_args(cls.model_fields["type"].annotation)
             lo, hi, unit = NUMBER_BOUNDS[mtype][info.field_name]
-            in_bounds(v, lo, hi, f" ({unit})")
+            try:
+                in_bounds(v, lo, hi, f" ({unit})")
+            except ValueError as exc:
+                # a share or rate written as a percentage (20 for 0.20): say so
+                big = [x for x in (v if isinstance(v, tuple) else (v,)) if 1 < abs(x) <= 100]
+                if hi <= 10 and big:
+                    raise ValueError(f"{exc}; did you mean {percent_hint(big[0])}?") from None
+                raise
         return v
 
     @model_validator(mode="after")
@@ -161,13 +168,52 @@ class _Measure(BaseModel):
         return self.end[1] if isinstance(self.end, tuple) else self.end
 
 
+def percent_hint(x: float) -> str:
+    """The share a number above 1 was probably meant as: ``20`` -> ``"0.20"`` (a percentage
+    written as a whole number)."""
+    text = f"{x / 100:.6f}".rstrip("0")
+    whole, _, frac = text.partition(".")
+    return f"{whole}.{frac:0<2}"
+
+
+def _rates_at_most_1(m: Any, fields: tuple[str, ...]) -> None:
+    """A rate above 1 (more than 100% of value, or per year) is almost always a percentage
+    written as a whole number (``rate = 20`` for 20%): an error with a hint, unless the
+    measure says ``allow_rate_above_1 = true``."""
+    if m.allow_rate_above_1:
+        return
+    for f in fields:
+        v = getattr(m, f)
+        for x in v if isinstance(v, tuple) else (() if v is None else (v,)):
+            if x > 1.0:
+                raise ValueError(
+                    f"{f} = {x:g} is above 1, i.e. more than 100% (rates are shares: 0.2 = 20%); "
+                    f"did you mean {percent_hint(x)}? fix: write {f} = {percent_hint(x)}, or set "
+                    "allow_rate_above_1 = true on this measure if the rate is meant"
+                )
+
+
 class Tariff(_Measure):
-    type: Literal["tariff"]
+    """An ad valorem fee paid to the corridor country: ``rate`` in share of value (0.1 = 10%).
+
+    A rate above 1 is refused with a hint (``rate = 20`` is probably 0.20) unless
+    ``allow_rate_above_1 = True``."""
+
+    type: Literal["tariff"] = "tariff"
     rate: Number
+    #: a rate above 1 (a fee of more than 100% of value) is meant, not a percentage typo
+    allow_rate_above_1: bool = False
+
+    @model_validator(mode="after")
+    def _rate_hint(self) -> Tariff:
+        _rates_at_most_1(self, ("rate",))
+        return self
 
 
 class BankGuarantee(_Measure):
-    type: Literal["bank_guarantee"]
+    """A bank guarantee on ``base`` × ``cover`` per consignment (docs/scenarios.md)."""
+
+    type: Literal["bank_guarantee"] = "bank_guarantee"
     base: Literal["duties", "value"] = "duties"
     cover: Number = 1.0
     lockup_days: Number
@@ -178,19 +224,33 @@ class BankGuarantee(_Measure):
     #: days the guarantee must stay valid (SRO 1402(I)/2023: at least a year)
     validity_days: Number = 0.0
 
+    #: an annual cost or commission above 100% a year is meant, not a percentage typo
+    allow_rate_above_1: bool = False
+
+    @model_validator(mode="after")
+    def _rate_hint(self) -> BankGuarantee:
+        _rates_at_most_1(self, ("annual_cost", "fee"))
+        return self
+
 
 class Restriction(_Measure):
-    type: Literal["restriction"]
+    """A quota on the matched cargo: ``quota`` = share allowed through (0 = banned)."""
+
+    type: Literal["restriction"] = "restriction"
     quota: Number = 0.0
 
 
 class Closure(_Measure):
-    type: Literal["closure"]
+    """A closure of whole crossings: ``capacity`` = share of capacity left (0 = shut)."""
+
+    type: Literal["closure"] = "closure"
     capacity: Number = 0.0
 
 
 class Delay(_Measure):
-    type: Literal["delay"]
+    """Extra days at the border on the matched cells."""
+
+    type: Literal["delay"] = "delay"
     extra_days: Number
 
 
@@ -198,7 +258,7 @@ class AfghanDuty(_Measure):
     """A change in the Afghan collected rate (duty, BRT and fees) on the matched goods and
     routes: ``rate`` in share of value, + raises it, − cuts it (docs/model.md §2, §6)."""
 
-    type: Literal["afghan_duty"]
+    type: Literal["afghan_duty"] = "afghan_duty"
     rate: Number
 
 
@@ -210,6 +270,16 @@ Measure = Annotated[
 
 class Scenario(BaseModel):
     """A validated scenario: horizon and measures.
+
+    Build one from a file (:func:`econ.load_scenario`), from TOML text
+    (:func:`econ.parse_scenario`) or in Python with the measure classes::
+
+        sc = econ.Scenario(
+            name="fee-20", start=dt.date(2025, 1, 1), months=12,
+            measures=[econ.Tariff(rate=0.2, start=dt.date(2025, 2, 1), corridors=["pakistan"])],
+        )
+
+    :meth:`to_toml` gives the text a result records (docs/coupling.md).
 
     Every number is strict (no booleans or numeric strings) and finite, and lies in its
     documented range (:data:`NUMBER_BOUNDS`); dates lie in 2000-01-01 .. 2100-12-31 and the
@@ -283,6 +353,103 @@ class Scenario(BaseModel):
                     months,
                 )
         return out
+
+    def to_toml(self) -> str:
+        """The scenario as TOML text that :func:`econ.parse_scenario` reads back to an equal
+        scenario (fields left at their defaults are omitted; a measure wholly outside a horizon
+        shortened by :meth:`with_months` is left out, with a comment, as it changes nothing).
+
+        A scenario built in Python records this text in its results (``scenario_text``), so
+        a result file can be re-run whatever way the scenario was made.
+        """
+        lines = [f"name = {_toml_value(self.name)}"]
+        if self.description:
+            lines.append(f"description = {_toml_value(self.description)}")
+        lines += [f"start = {self.start.isoformat()}", f"months = {self.months}"]
+        if self.seed is not None:
+            lines.append(f"seed = {self.seed}")
+        if self.base_year is not None:
+            lines.append(f"base_year = {_toml_value(self.base_year)}")
+        end = self.end
+        for i, m in enumerate(self.measures):
+            last = m.last_end
+            if m.first_day >= end or (last is not None and last <= self.start):
+                # a horizon shortened by with_months: the measure changes nothing, and a file
+                # with it would be refused (Scenario._measures_act)
+                lines += ["", f"# measure {i + 1} ({m.type}) left out: outside the horizon"]
+                continue
+            lines += ["", "[[measure]]", f"type = {_toml_value(m.type)}"]
+            for k, v in m.model_dump(exclude_defaults=True, exclude={"type"}).items():
+                lines.append(f"{k} = {_toml_value(v)}")
+        if self.leaves_out:
+            lines += ["", "[leaves_out]"]
+            lines += [f"{k} = {_toml_value(v)}" for k, v in self.leaves_out.items()]
+        return "\n".join(lines) + "\n"
+
+    def describe(self) -> list[str]:
+        """The scenario in words, one line per measure (for reports)."""
+        return [describe_measure(m) for m in self.measures]
+
+
+def _toml_value(v: Any) -> str:
+    """One value as TOML: strings (JSON escapes are TOML's), dates, numbers, arrays."""
+    import json
+    import math
+
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            raise ValueError(f"{v} cannot be written to a scenario")
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+def _words(v: Any, pct: bool = False) -> str:
+    def one(x: Any) -> str:
+        if isinstance(x, dt.date):
+            return x.strftime("%-d %b %Y")
+        return f"{100 * x:g}%" if pct else f"{x:g}"
+
+    if isinstance(v, tuple):
+        return f"{one(v[0])}–{one(v[1])}"
+    return one(v)
+
+
+def describe_measure(m: Any) -> str:
+    """One measure in words: what, where, when (e.g. "tariff of 10% on transit via
+    pakistan, from 3 Oct 2023")."""
+    what = {
+        "tariff": lambda: f"fee of {_words(m.rate, True)} of value",
+        "bank_guarantee": lambda: (
+            f"bank guarantee on {m.base} (cover {_words(m.cover, True)}, "
+            f"cash locked {_words(m.lockup_days)} days)"
+        ),
+        "restriction": lambda: f"restriction (quota {_words(m.quota, True)} let through)",
+        "closure": lambda: f"closure (capacity {_words(m.capacity, True)} of normal)",
+        "delay": lambda: f"delay of {_words(m.extra_days)} extra days",
+        "afghan_duty": lambda: f"Afghan duty change of {_words(m.rate, True)} of value",
+    }[m.type]()
+    where = []
+    for sel in ("crossings", "corridors", "routes", "kinds", "commodities"):
+        vals = getattr(m, sel)
+        if vals:
+            where.append(f"{sel} {', '.join(vals)}")
+    text = (m.label + ": " if m.label else "") + what
+    text += " on " + "; ".join(where) if where else " on all trade"
+    text += f", from {_words(m.start)}"
+    text += f" to {_words(m.end)} (exclusive)" if m.end is not None else " to the horizon's end"
+    if m.announced is not None:
+        text += f", announced {_words(m.announced)}"
+    return text
 
 
 def add_months(d: dt.date, n: int) -> dt.date:
