@@ -1,40 +1,96 @@
-"""Benchmarks: compute time of the default scenario, of a 1,000-member ensemble, and
-start-up time of the CLI.
+"""Benchmarks of issue 19: the jobs users wait on, as whole processes, against absolute targets.
 
-    python benchmarks/bench_run.py [--members 1000] [--workers 2] [--chunk-size 100] [--repeat 2]
+    python benchmarks/bench_run.py [--repeat 3] [--slow] [--only NAME ...]
 
-Targets: default scenario over 24 months <= 0.5 s (issue 4); `chokepoint --help` <= 0.3 s
-(issue 4); a 1,000-member ensemble over 24 months <= 50x one deterministic run (issue 6).
-Prints one line per benchmark with the best of several repeats and whether it met its target.
-The ensemble runs on one process and on ``--workers`` processes (default: all cores, at
-most 2); its chunk size is the library default unless ``--chunk-size`` is given.
-
-It also measures a reference for the ensemble ratio on this machine: the same ratio for a
-loop of bare in-place numpy additions on arrays of the engine's shape (members × the F
-route × commodity cells the loop works on), chunked as the ensemble is. That is what
-vectorising over members gives any numpy code whose work is on those cells: the model
-cannot beat it by much, and a target below it cannot be met by vectorisation in numpy
-(docs/uncertainty.md, "Speed").
+Every row runs the CLI (or ``python -c`` for library calls) in a subprocess and reports the
+median wall time of ``--repeat`` runs, the CPU time (user + system, the process and its
+children) and the peak memory: the largest sum of the resident set sizes of the process and
+its descendants, sampled every 20 ms from ``/proc`` (Linux; elsewhere ``ru_maxrss`` of the
+largest single process). ``--slow`` adds the rows that take minutes (``backtest --fit`` and
+the 10,000-member sweep); they run once. The table ends with the machine (cores, load
+average before and after) and the numpy reference of the old ensemble ratio: bare numpy
+additions on the engine's array shapes, which is what vectorising over members buys any
+numpy code (docs/performance.md).
 """
 
 from __future__ import annotations
 
 import argparse
-import inspect
 import os
+import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+CLI = shutil.which("chokepoint") or ""
+PY = sys.executable
+
+# name, command, target wall (s), target memory (GB), slow
+JOBS: list[tuple[str, list[str], float | None, float | None, bool]] = [
+    ("chokepoint --help", [CLI, "--help"], 0.3, None, False),
+    ("chokepoint run default (whole process)", [CLI, "-q", "run", "default"], 1.0, None, False),
+    (
+        "1,000 members x 24 months, 2 workers",
+        [CLI, "-q", "run", "default", "--months", "24", "-n", "1000", "--workers", "2"],
+        5.0,
+        1.5,
+        False,
+    ),
+    ("calibrate", [CLI, "-q", "calibrate"], 8.0, None, False),
+    ("sensitivity (default members)", [CLI, "-q", "sensitivity"], 3.0, None, False),
+    ("backtest --fit (shipped grid)", [CLI, "-q", "backtest", "--fit"], 60.0, 2.0, True),
+    (
+        "10,000 members x 24 months, 2 workers",
+        [CLI, "-q", "run", "default", "--months", "24", "-n", "10000", "--workers", "2"],
+        60.0,
+        2.0,
+        True,
+    ),
+]
+THROUGHPUT_TARGET = 150_000  # member-days per CPU-second, ensembles of >= 100 members
 
 
-def best_of(fn, repeat: int = 5) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+def _tree_rss(pid: int) -> int:
+    """Resident set size (bytes) of ``pid`` and its descendants, from /proc."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/statm") as fh:
+                total += int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    todo.extend(int(c) for c in fh.read().split())
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def measure(cmd: list[str]) -> tuple[float, float, float]:
+    """Wall time (s), CPU time (s) and peak memory (GB) of one run of ``cmd``."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    linux = Path("/proc").is_dir()
+    while True:
+        pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if linux:
+            peak = max(peak, _tree_rss(proc.pid))
+        time.sleep(0.02)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {err[-400:]}")
+    if proc.stderr:
+        proc.stderr.close()
+    peak = max(peak, ru.ru_maxrss * 1024)
+    return wall, ru.ru_utime + ru.ru_stime, peak / 1e9
 
 
 def numpy_reference(cells: int, members: int, chunk: int, days: int, ops: int = 20) -> float:
@@ -57,61 +113,57 @@ def numpy_reference(cells: int, members: int, chunk: int, days: int, ops: int = 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--members", type=int, default=1000)
-    ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
-    ap.add_argument(
-        "--chunk-size", type=int, default=None, help="members per chunk (default: econ.run's)"
-    )
-    ap.add_argument(
-        "--repeat", type=int, default=2, help="repeats of each ensemble run (the best is kept)"
-    )
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each fast row (median)")
+    ap.add_argument("--slow", action="store_true", help="add backtest --fit and 10,000 members")
+    ap.add_argument("--only", nargs="*", help="rows whose name contains one of these")
     args = ap.parse_args()
+    if not CLI:
+        sys.exit("chokepoint is not on PATH: install the package (pip install -e .)")
+    load0 = os.getloadavg()
+    lines = []
+    throughput = None
+    for name, cmd, t_target, m_target, slow in JOBS:
+        if args.only and not any(s in name for s in args.only):
+            continue
+        if slow and not args.slow:
+            lines.append(f"| {name} | not run (--slow) | | | |")
+            continue
+        runs = [measure(cmd) for _ in range(1 if slow else args.repeat)]
+        wall = statistics.median(r[0] for r in runs)
+        cpu = statistics.median(r[1] for r in runs)
+        mem = max(r[2] for r in runs)
+        ok = wall <= t_target and (m_target is None or mem <= m_target)
+        target = f"<= {t_target:g} s" + ("" if m_target is None else f", <= {m_target:g} GB")
+        spread = f"{min(r[0] for r in runs):.2f}-{max(r[0] for r in runs):.2f}"
+        lines.append(
+            f"| {name} | {wall:.2f} s ({spread}; CPU {cpu:.1f} s) | {mem:.2f} GB | {target} | "
+            f"{'met' if ok else 'MISSED'} |"
+        )
+        if "members" in name:
+            n = int(name.split()[0].replace(",", ""))
+            throughput = n * 731 / cpu  # whole process: includes start-up and input loading
+            lines.append(
+                f"| throughput ({name}) | {throughput / 1e3:.1f}k member-days per CPU-s "
+                f"| | >= {THROUGHPUT_TARGET / 1e3:.0f}k | "
+                f"{'met' if throughput >= THROUGHPUT_TARGET else 'MISSED'} |"
+            )
+    load1 = os.getloadavg()
+    print("| job | median wall (range; CPU) | peak memory | target | |")
+    print("|---|---|---|---|---|")
+    print("\n".join(lines))
+    print(
+        f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}; load average {load0[0]:.1f} before, {load1[0]:.1f} after"
+    )
     import econ
 
     inputs = econ.load_inputs()
-    sc = econ.load_scenario("default").with_months(24)
-    econ.run(sc, inputs=inputs)  # warm-up
-    t_run = best_of(lambda: econ.run(sc, inputs=inputs))
-    exe = shutil.which("chokepoint")
-    cmd = [exe, "--help"] if exe else [sys.executable, "-m", "cli.app", "--help"]
-    t_help = best_of(lambda: subprocess.run(cmd, capture_output=True, check=True))
-    rows = [
-        ("default scenario, 24 months (compute)", t_run, 0.5, "s"),
-        ("chokepoint --help (process)", t_help, 0.3, "s"),
-    ]
-    chunk = {} if args.chunk_size is None else {"chunk_size": args.chunk_size}
-    for workers in sorted({1, args.workers}):
-        t_ens = best_of(
-            lambda w=workers: econ.run(
-                sc, inputs=inputs, members=args.members, rng=1, workers=w, **chunk
-            ),
-            repeat=args.repeat,
-        )
-        rows.append(
-            (
-                f"{args.members} members, {workers} process(es): x deterministic",
-                t_ens / t_run,
-                50.0,
-                "x",
-            )
-        )
-        print(
-            f"  ({args.members} members on {workers} process(es): {t_ens:.1f} s; "
-            f"one member costs {t_ens / args.members * 1e3:.1f} ms = "
-            f"1/{t_run * args.members / t_ens:.1f} of a run)"
-        )
-    chunk_size = args.chunk_size or inspect.signature(econ.run).parameters["chunk_size"].default
-    cells = econ.Model(inputs, sc).network.cells.n_cells
-    ref = numpy_reference(cells, args.members, chunk_size, days=(sc.end - sc.start).days)
+    cells = econ.Model(inputs, econ.load_scenario("default")).network.cells.n_cells
+    ref = numpy_reference(cells, 1000, 100, days=731)
     print(
-        f"  (reference: bare numpy additions on {args.members} x {cells} cells in chunks of "
-        f"{chunk_size} take {ref:.0f}x the time on 1 x {cells} on this machine)"
+        f"numpy reference: bare numpy additions on 1000 x {cells} cells in chunks of 100 take "
+        f"{ref:.0f}x the time on 1 x {cells} on this machine"
     )
-    for name, t, target, unit in rows:
-        print(
-            f"{name:55s} {t:8.3f} {unit}   target <= {target} {unit}   "
-            f"{'ok' if t <= target else 'MISSED'}"
-        )
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from .common import (
     OPTS,
     BaselineOpt,
     BaseYearOpt,
+    DaskOpt,
     FormatOpt,
     Group,
     InputsOpt,
@@ -102,6 +103,7 @@ def run(
     params: Path | None = ParamsOpt,
     workers: int = WorkersOpt,
     base_year: str | None = BaseYearOpt,
+    dask: str | None = DaskOpt,
 ) -> None:
     """Run a scenario and print the revenue-impact table (USD), the coal and non-coal revenue
     change and the national monthly path.
@@ -121,7 +123,7 @@ def run(
 
         from .render import render_many
 
-        opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
+        opts = dict(members=members, seed=seed, baseline=baseline, workers=workers, dask=dask)
         ds = load_and_run(scenario, inputs, params, months, base_year=base_year, **opts)
         by = ds.attrs["base_year"]
         tables = []
@@ -232,6 +234,7 @@ def pressure(
     params: Path | None = ParamsOpt,
     workers: int = WorkersOpt,
     base_year: str | None = BaseYearOpt,
+    dask: str | None = DaskOpt,
 ) -> None:
     """Who pays: trader-group pressure and protest risk, and the coercion ledger with Pakistan."""
 
@@ -240,7 +243,7 @@ def pressure(
 
         from .render import render_many
 
-        opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
+        opts = dict(members=members, seed=seed, baseline=baseline, workers=workers, dask=dask)
         ds = load_and_run(scenario, inputs, params, months, base_year=base_year, **opts)
         by = ds.attrs["base_year"]
         tables = []

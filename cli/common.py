@@ -57,6 +57,13 @@ ParamsOpt = typer.Option(
     help="TOML of parameters replacing the inputs' (e.g. from `calibrate --out`).",
 )
 WorkersOpt = typer.Option(1, "--workers", min=1, max=64, help="Processes for ensemble chunks.")
+DaskOpt = typer.Option(
+    None,
+    "--dask",
+    metavar="ADDRESS",
+    help="Run ensemble chunks on dask: a scheduler address (tcp://host:8786), or 'local' to "
+    "start a LocalCluster here (--workers processes, else one per core). Same numbers.",
+)
 MonthsOpt = typer.Option(None, "--months", min=1, max=240, help="Override the horizon.")
 ScenarioArg = typer.Argument("default", help="Built-in scenario name or path to a TOML file.")
 
@@ -178,6 +185,7 @@ def run_one(
     baseline: str = "flat",
     workers: int = 1,
     base_year: str | None = None,
+    dask: str | None = None,
 ):
     """Load and run one scenario with a progress bar; warn about non-finite members.
 
@@ -191,6 +199,8 @@ def run_one(
         sc = sc.with_months(months)
     kw = dict(inputs=inputs, members=members, rng=seed, baseline=baseline, workers=workers)
     kw["base_year"] = base_year
+    if dask is not None:
+        kw["dask"] = dask
     prog, cb = progress_bar(label or sc.name)
     if prog is not None:
         with prog:
@@ -217,13 +227,19 @@ def load_and_run(
     baseline: str = "flat",
     workers: int = 1,
     base_year: str | None = None,
+    dask: str | None = None,
 ):
     """``run`` and ``pressure``: load the inputs (``--inputs``, ``--params``, ``--base-year``)
-    and run one scenario on its base year (:func:`run_one`)."""
-    opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
-    return run_one(
-        scenario, load_inputs(inputs, params, base_year), months, base_year=base_year, **opts
-    )
+    and run one scenario on its base year (:func:`run_one`).
+
+    The inputs are loaded once, for the base year the run uses (``--base-year``, else the
+    scenario's own), not first for the most recent base year and then again for the scenario's
+    (a third of the start-up of ``chokepoint run default``; docs/performance.md)."""
+    import econ
+
+    opts = dict(members=members, seed=seed, baseline=baseline, workers=workers, dask=dask)
+    year = base_year or getattr(econ.load_scenario(scenario), "base_year", None)
+    return run_one(scenario, load_inputs(inputs, params, year), months, base_year=base_year, **opts)
 
 
 def summary_lines(lines: list[str], fmt: Format) -> None:

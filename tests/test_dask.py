@@ -1,0 +1,42 @@
+"""Ensembles on dask: the same numbers as in this process, whatever the chunking (issue 19).
+
+Run on a small in-process ``LocalCluster`` (threads, no worker processes: a worker process
+would import the package and cost seconds of the suite's budget); a process cluster or a
+remote scheduler runs the same tasks on pickled inputs (docs/performance.md, "Dask").
+"""
+
+from __future__ import annotations
+
+import pytest
+import xarray as xr
+
+import econ
+from econ.io.inputs import inputs_for
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    )
+    c = distributed.Client(cluster)
+    yield c
+    c.close()
+    cluster.close()
+
+
+def test_dask_identical_to_in_process_across_chunkings(default_inputs, client):
+    sc = econ.load_scenario("transit-fee").with_months(1)
+    kw = dict(inputs=inputs_for(sc, default_inputs), members=3, rng=7)
+    ref = econ.run(sc, **kw, chunk_size=3)
+    one = econ.run(sc, **kw, chunk_size=1, dask=client)
+    whole = econ.run(sc, **kw, chunk_size=3, dask=client)
+    xr.testing.assert_identical(ref, one)
+    xr.testing.assert_identical(ref, whole)
+
+
+def test_dask_rejects_an_unknown_target(default_inputs):
+    with pytest.raises(ValueError, match="dask must be"):
+        econ.run("default", inputs=default_inputs, members=2, months=1, dask=3.5)
