@@ -25,8 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-CLI = shutil.which("chokepoint") or ""
-PY = sys.executable
+CLI = shutil.which("chokepoint") or str(Path(sys.executable).with_name("chokepoint"))
 
 # name, command, target wall (s), target memory (GB), slow
 JOBS: list[tuple[str, list[str], float | None, float | None, bool]] = [
@@ -116,18 +115,28 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="runs of each fast row (median)")
     ap.add_argument("--slow", action="store_true", help="add backtest --fit and 10,000 members")
     ap.add_argument("--only", nargs="*", help="rows whose name contains one of these")
+    ap.add_argument(
+        "--module",
+        action="store_true",
+        help="run python -m cli.app instead of the installed chokepoint (a checkout on PYTHONPATH)",
+    )
     args = ap.parse_args()
-    if not CLI:
-        sys.exit("chokepoint is not on PATH: install the package (pip install -e .)")
+    if not args.module and not Path(CLI).exists():
+        sys.exit("chokepoint is not installed: pip install -e . (or use --module)")
     load0 = os.getloadavg()
-    lines = []
+    print("| job | median wall (range; CPU) | peak memory | target | |")
+    print("|---|---|---|---|---|", flush=True)
+    lines: list[str] = []
     throughput = None
     for name, cmd, t_target, m_target, slow in JOBS:
         if args.only and not any(s in name for s in args.only):
             continue
         if slow and not args.slow:
             lines.append(f"| {name} | not run (--slow) | | | |")
+            print(lines[-1], flush=True)
             continue
+        if args.module:  # the CLI of the checkout on PYTHONPATH (e.g. a "before" tree)
+            cmd = [sys.executable, "-m", "cli.app", *cmd[1:]]
         runs = [measure(cmd) for _ in range(1 if slow else args.repeat)]
         wall = statistics.median(r[0] for r in runs)
         cpu = statistics.median(r[1] for r in runs)
@@ -139,7 +148,8 @@ def main() -> None:
             f"| {name} | {wall:.2f} s ({spread}; CPU {cpu:.1f} s) | {mem:.2f} GB | {target} | "
             f"{'met' if ok else 'MISSED'} |"
         )
-        if "members" in name:
+        print(lines[-1], flush=True)
+        if name[0].isdigit():  # an ensemble: "1,000 members ..."
             n = int(name.split()[0].replace(",", ""))
             throughput = n * 731 / cpu  # whole process: includes start-up and input loading
             lines.append(
@@ -147,10 +157,8 @@ def main() -> None:
                 f"| | >= {THROUGHPUT_TARGET / 1e3:.0f}k | "
                 f"{'met' if throughput >= THROUGHPUT_TARGET else 'MISSED'} |"
             )
+            print(lines[-1], flush=True)
     load1 = os.getloadavg()
-    print("| job | median wall (range; CPU) | peak memory | target | |")
-    print("|---|---|---|---|---|")
-    print("\n".join(lines))
     print(
         f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}; load average {load0[0]:.1f} before, {load1[0]:.1f} after"
