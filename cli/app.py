@@ -35,6 +35,7 @@ from .common import (
     note,
     parse_grid,
     progress_bar,
+    run_base_year,
     run_one,
     summary_lines,
     write_atomic,
@@ -388,6 +389,7 @@ def sensitivity(
     params: Path | None = ParamsOpt,
     workers: int = WorkersOpt,
     base_year: str | None = BaseYearOpt,
+    dask: str | None = DaskOpt,
 ) -> None:
     """Rank the uncertain numbers by their effect on the revenue loss and peak trader pressure.
 
@@ -414,7 +416,7 @@ def sensitivity(
         sc = econ.load_scenario(scenario)
         if months is not None:
             sc = sc.with_months(months)
-        inp = inputs_for(sc, load_inputs(inputs, params, base_year), base_year)
+        inp = inputs_for(sc, load_inputs(inputs, params, run_base_year(sc, base_year)), base_year)
         prog, cb = progress_bar(f"sensitivity {sc.name}")
         if prog is not None:
             with prog:
@@ -426,10 +428,17 @@ def sensitivity(
                     bins=bins,
                     workers=workers,
                     progress=cb,
+                    dask=dask,
                 )
         else:
             table = sens(
-                sc, inp, members=members if members > 1 else 1, rng=seed, bins=bins, workers=workers
+                sc,
+                inp,
+                members=members if members > 1 else 1,
+                rng=seed,
+                bins=bins,
+                workers=workers,
+                dask=dask,
             )
         if plot is not None:
             kind = plot.suffix.lstrip(".").lower() or "png"

@@ -165,6 +165,16 @@ def load_inputs(inputs: Path | None, params: Path | None = None, base_year: str 
     return inp
 
 
+def run_base_year(scenario, base_year: str | None = None) -> str | None:
+    """The base year a scenario (a name, path or :class:`~econ.Scenario`) runs on:
+    ``--base-year`` if given, else the scenario's own (``None``: the most recent). Loading the
+    inputs for it at once saves the reload :func:`econ.io.inputs.inputs_for` would do."""
+    import econ
+
+    sc = scenario if isinstance(scenario, econ.Scenario) else econ.load_scenario(scenario)
+    return base_year or getattr(sc, "base_year", None)
+
+
 def check_baseline(baseline: str) -> None:
     """``--baseline`` must name a known baseline (one line, exit 1, otherwise)."""
     from econ.analysis.forecast import BASELINES
@@ -235,10 +245,8 @@ def load_and_run(
     The inputs are loaded once, for the base year the run uses (``--base-year``, else the
     scenario's own), not first for the most recent base year and then again for the scenario's
     (a third of the start-up of ``chokepoint run default``; docs/performance.md)."""
-    import econ
-
     opts = dict(members=members, seed=seed, baseline=baseline, workers=workers, dask=dask)
-    year = base_year or getattr(econ.load_scenario(scenario), "base_year", None)
+    year = run_base_year(scenario, base_year)
     return run_one(scenario, load_inputs(inputs, params, year), months, base_year=base_year, **opts)
 
 

@@ -7,6 +7,9 @@ remote scheduler runs the same tasks on pickled inputs (docs/performance.md, "Da
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import xarray as xr
 
@@ -40,3 +43,22 @@ def test_dask_identical_to_in_process_across_chunkings(default_inputs, client):
 def test_dask_rejects_an_unknown_target(default_inputs):
     with pytest.raises(ValueError, match="dask must be"):
         econ.run("default", inputs=default_inputs, members=2, months=1, dask=3.5)
+
+
+def test_help_imports_no_heavy_module():
+    """`chokepoint --help` and `run --help` load neither dask nor xarray (nor numba, pandas or
+    pymrio): start-up stays the CLI's own (docs/performance.md)."""
+    code = (
+        "import sys\n"
+        "from cli.app import main\n"
+        "for argv in (['--help'], ['run', '--help']):\n"
+        "    sys.argv = ['chokepoint', *argv]\n"
+        "    try:\n"
+        "        main()\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = ('dask', 'distributed', 'numba', 'xarray', 'pandas', 'pymrio')\n"
+        "sys.stderr.write(repr(sorted(m for m in heavy if m in sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stderr.strip().endswith("[]"), out.stderr[-300:]
