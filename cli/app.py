@@ -489,6 +489,13 @@ def backtest(
     ),
     fmt: Format = FormatOpt,
     base_year: str | None = BaseYearOpt,
+    dask: str | None = typer.Option(
+        None,
+        "--dask",
+        metavar="ADDRESS",
+        help="Run the fit's grid chunks on dask: a scheduler address, or 'local' for a "
+        "LocalCluster here. Same numbers.",
+    ),
 ) -> None:
     """Score the model against documented episodes, next to two naive baselines.
 
@@ -543,6 +550,7 @@ def backtest(
                 fit_on,
                 episodes=episodes or None,
                 progress=lambda name: note(f"fit: episode {name}"),
+                dask=dask,
             )
             best = ", ".join(f"{k} = {v:g}" for k, v in res["best"].items())
             note(

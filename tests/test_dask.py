@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -62,3 +63,16 @@ def test_help_imports_no_heavy_module():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stderr.strip().endswith("[]"), out.stderr[-300:]
+
+
+def test_fit_grid_on_dask_gives_the_same_values(default_inputs, client):
+    """The fit's grid chunks on dask give the in-process outcome values (chunks of 1 point)."""
+    from econ.analysis.backtest import grid_values
+
+    grid = {"adjust_medium_days": (20.0, 40.0)}
+    eps = ["torkham-closure-2023-02"]  # 6 months
+    points, ref = grid_values(default_inputs, grid, eps)
+    points_d, got = grid_values(default_inputs, grid, eps, chunk=1, dask=client)
+    pd.testing.assert_frame_equal(points, points_d)
+    pd.testing.assert_frame_equal(ref, got)
+    assert ref.attrs == got.attrs

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -169,6 +170,20 @@ def run_chunks_on_dask(jobs: list[tuple], dask: Any, workers: int = 1) -> Iterat
     as it is taken, so the caller holds one chunk beyond what it keeps (docs/performance.md,
     "Dask").
     """
+    with dask_client(dask, workers) as client:
+        inputs = client.scatter(jobs[0][0], broadcast=True, hash=False)
+        futures = [client.submit(_chunk_result, inputs, *job[1:], pure=False) for job in jobs]
+        log.info("running %d chunk(s) on dask (%s)", len(jobs), client.scheduler.address)
+        for fut in futures:
+            part = fut.result()
+            fut.release()
+            yield part
+
+
+@contextmanager
+def dask_client(dask: Any, workers: int = 1) -> Iterator[Any]:
+    """A ``distributed.Client`` for ``dask`` (see :func:`run_chunks_on_dask`); a cluster or
+    connection opened here is closed on exit, a given client is left open."""
     try:
         from distributed import Client, LocalCluster
     except ImportError as err:  # pragma: no cover - depends on the environment
@@ -192,13 +207,7 @@ def run_chunks_on_dask(jobs: list[tuple], dask: Any, workers: int = 1) -> Iterat
     else:
         raise ValueError(f"dask must be a Client, an address or 'local', got {dask!r}")
     try:
-        inputs = client.scatter(jobs[0][0], broadcast=True, hash=False)
-        futures = [client.submit(_chunk_result, inputs, *job[1:], pure=False) for job in jobs]
-        log.info("running %d chunk(s) on dask (%s)", len(jobs), client.scheduler.address)
-        for fut in futures:
-            part = fut.result()
-            fut.release()
-            yield part
+        yield client
     finally:
         for obj in own:
             obj.close()
