@@ -1,6 +1,7 @@
 """Benchmarks of issue 19: the jobs users wait on, as whole processes, against absolute targets.
 
     python benchmarks/bench_run.py [--repeat 3] [--slow] [--only NAME ...]
+    python benchmarks/bench_run.py --before /path/to/main-checkout [--only NAME ...]
 
 Every row runs the CLI (or ``python -c`` for library calls) in a subprocess and reports the
 median wall time of ``--repeat`` runs, the CPU time (user + system, the process and its
@@ -68,10 +69,10 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def measure(cmd: list[str]) -> tuple[float, float, float]:
+def measure(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float]:
     """Wall time (s), CPU time (s) and peak memory (GB) of one run of ``cmd``."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     peak = 0
     linux = Path("/proc").is_dir()
     while True:
@@ -110,6 +111,39 @@ def numpy_reference(cells: int, members: int, chunk: int, days: int, ops: int = 
     return many / one
 
 
+def compare(args: argparse.Namespace) -> None:
+    """Rows timed alternately on ``args.before`` and on this checkout; medians of each."""
+    env_before = dict(os.environ, PYTHONPATH=str(Path(args.before).resolve()))
+    here = str(Path(__file__).resolve().parents[1])
+    env_here = dict(os.environ, PYTHONPATH=here)
+    print("| job | before: wall (CPU) | after: wall (CPU) | peak memory before / after |")
+    print("|---|---|---|---|", flush=True)
+    load0 = os.getloadavg()
+    for name, cmd, _t, _m, slow in JOBS:
+        if args.only and not any(s in name for s in args.only):
+            continue
+        if slow and not args.slow:
+            continue
+        cmd = [sys.executable, "-m", "cli.app", *cmd[1:]]
+        runs: dict[str, list] = {"before": [], "after": []}
+        for _ in range(1 if slow else args.repeat):
+            runs["before"].append(measure(cmd, env_before))
+            runs["after"].append(measure(cmd, env_here))
+        cells = []
+        for k in ("before", "after"):
+            r = runs[k]
+            wall, cpu = statistics.median(x[0] for x in r), statistics.median(x[1] for x in r)
+            cells.append(f"{wall:.2f} s ({cpu:.1f} s)")
+        mem = " / ".join(f"{max(x[2] for x in runs[k]):.2f} GB" for k in ("before", "after"))
+        print(f"| {name} | {cells[0]} | {cells[1]} | {mem} |", flush=True)
+    load1 = os.getloadavg()
+    print(
+        f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}; load average {load0[0]:.1f} before, {load1[0]:.1f} after; "
+        f"{args.repeat} alternating runs each"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3, help="runs of each fast row (median)")
@@ -120,7 +154,17 @@ def main() -> None:
         action="store_true",
         help="run python -m cli.app instead of the installed chokepoint (a checkout on PYTHONPATH)",
     )
+    ap.add_argument(
+        "--before",
+        metavar="CHECKOUT",
+        help="also time the CLI of another checkout (PYTHONPATH=CHECKOUT python -m cli.app), "
+        "alternating run by run with this one, and print both (a fair before/after on a "
+        "machine whose load drifts); the numpy reference is skipped",
+    )
     args = ap.parse_args()
+    if args.before:
+        compare(args)
+        return
     if not args.module and not Path(CLI).exists():
         sys.exit("chokepoint is not installed: pip install -e . (or use --module)")
     load0 = os.getloadavg()
