@@ -7,8 +7,9 @@ Every row runs the CLI (or ``python -c`` for library calls) in a subprocess and 
 median wall time of ``--repeat`` runs, the CPU time (user + system, the process and its
 children) and the peak memory: the largest sum of the resident set sizes of the process and
 its descendants, sampled every 20 ms from ``/proc`` (Linux; elsewhere ``ru_maxrss`` of the
-largest single process). ``--slow`` adds the rows that take minutes (``backtest --fit`` and
-the 10,000-member sweep); they run once. The table ends with the machine (cores, load
+largest single process). ``--slow`` adds the rows that take minutes (``backtest --fit``,
+the 10,000-member sweep and a 1,000-member sweep on a dask LocalCluster of 1 and of 2 worker
+processes, with the speed-up); they run once. The table ends with the machine (cores, load
 average before and after) and the numpy reference of the old ensemble ratio: bare numpy
 additions on the engine's array shapes, which is what vectorising over members buys any
 numpy code (docs/performance.md).
@@ -51,6 +52,15 @@ JOBS: list[tuple[str, list[str], float | None, float | None, bool]] = [
     ),
 ]
 THROUGHPUT_TARGET = 150_000  # member-days per CPU-second, ensembles of >= 100 members
+DASK_MEMBERS, DASK_TARGET = 1000, 1.6  # members of the dask sweep; speed-up of 2 workers over 1
+DASK_SNIPPET = """
+import econ
+from distributed import Client, LocalCluster
+if __name__ == "__main__":
+    with LocalCluster(n_workers={n}, threads_per_worker=1, dashboard_address=None) as cl:
+        with Client(cl) as c:
+            econ.run("default", months=24, members={m}, rng=1, chunk_size=50, dask=c)
+"""
 
 
 def _tree_rss(pid: int) -> int:
@@ -109,6 +119,26 @@ def numpy_reference(cells: int, members: int, chunk: int, days: int, ops: int = 
     one = min(loop(1) for _ in range(3))
     many = min(sum(loop(m) for m in sizes) for _ in range(2))
     return many / one
+
+
+def dask_rows() -> None:
+    """The same sweep on a LocalCluster of 1 and of 2 worker processes: the speed-up."""
+    walls = {}
+    for n in (1, 2):
+        code = DASK_SNIPPET.format(n=n, m=DASK_MEMBERS)
+        wall, cpu, mem = measure([sys.executable, "-c", code])
+        walls[n] = wall
+        print(
+            f"| dask LocalCluster, {n} worker(s), {DASK_MEMBERS:,} members | {wall:.2f} s "
+            f"(CPU {cpu:.1f} s) | {mem:.2f} GB | | |",
+            flush=True,
+        )
+    ratio = walls[1] / walls[2]
+    print(
+        f"| dask speed-up, 2 workers over 1 | {ratio:.2f}x | | >= {DASK_TARGET}x | "
+        f"{'met' if ratio >= DASK_TARGET else 'MISSED'} |",
+        flush=True,
+    )
 
 
 def compare(args: argparse.Namespace) -> None:
@@ -202,6 +232,8 @@ def main() -> None:
                 f"{'met' if throughput >= THROUGHPUT_TARGET else 'MISSED'} |"
             )
             print(lines[-1], flush=True)
+    if args.slow and (not args.only or any("dask" in s for s in args.only)):
+        dask_rows()
     load1 = os.getloadavg()
     print(
         f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python "
