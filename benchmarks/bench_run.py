@@ -1,40 +1,106 @@
-"""Benchmarks: compute time of the default scenario, of a 1,000-member ensemble, and
-start-up time of the CLI.
+"""Benchmarks of issue 19: the jobs users wait on, as whole processes, against absolute targets.
 
-    python benchmarks/bench_run.py [--members 1000] [--workers 2] [--chunk-size 100] [--repeat 2]
+    python benchmarks/bench_run.py [--repeat 3] [--slow] [--only NAME ...]
+    python benchmarks/bench_run.py --before /path/to/main-checkout [--only NAME ...]
 
-Targets: default scenario over 24 months <= 0.5 s (issue 4); `chokepoint --help` <= 0.3 s
-(issue 4); a 1,000-member ensemble over 24 months <= 50x one deterministic run (issue 6).
-Prints one line per benchmark with the best of several repeats and whether it met its target.
-The ensemble runs on one process and on ``--workers`` processes (default: all cores, at
-most 2); its chunk size is the library default unless ``--chunk-size`` is given.
-
-It also measures a reference for the ensemble ratio on this machine: the same ratio for a
-loop of bare in-place numpy additions on arrays of the engine's shape (members × the F
-route × commodity cells the loop works on), chunked as the ensemble is. That is what
-vectorising over members gives any numpy code whose work is on those cells: the model
-cannot beat it by much, and a target below it cannot be met by vectorisation in numpy
-(docs/uncertainty.md, "Speed").
+Every row runs the CLI (or ``python -c`` for library calls) in a subprocess and reports the
+median wall time of ``--repeat`` runs, the CPU time (user + system, the process and its
+children) and the peak memory: the largest sum of the resident set sizes of the process and
+its descendants, sampled every 20 ms from ``/proc`` (Linux; elsewhere ``ru_maxrss`` of the
+largest single process). ``--slow`` adds the rows that take minutes (``backtest --fit``,
+the 10,000-member sweep and a 1,000-member sweep on a dask LocalCluster of 1 and of 2 worker
+processes, with the speed-up); they run once. The table ends with the machine (cores, load
+average before and after) and the numpy reference of the old ensemble ratio: bare numpy
+additions on the engine's array shapes, which is what vectorising over members buys any
+numpy code (docs/performance.md).
 """
 
 from __future__ import annotations
 
 import argparse
-import inspect
 import os
+import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+CLI = shutil.which("chokepoint") or str(Path(sys.executable).with_name("chokepoint"))
+
+# name, command, target wall (s), target memory (GB), slow
+JOBS: list[tuple[str, list[str], float | None, float | None, bool]] = [
+    ("chokepoint --help", [CLI, "--help"], 0.3, None, False),
+    ("chokepoint run default (whole process)", [CLI, "-q", "run", "default"], 1.0, None, False),
+    (
+        "1,000 members x 24 months, 2 workers",
+        [CLI, "-q", "run", "default", "--months", "24", "-n", "1000", "--workers", "2"],
+        5.0,
+        1.5,
+        False,
+    ),
+    ("calibrate", [CLI, "-q", "calibrate"], 8.0, None, False),
+    ("sensitivity (default members)", [CLI, "-q", "sensitivity"], 3.0, None, False),
+    ("backtest --fit (shipped grid)", [CLI, "-q", "backtest", "--fit"], 60.0, 2.0, True),
+    (
+        "10,000 members x 24 months, 2 workers",
+        [CLI, "-q", "run", "default", "--months", "24", "-n", "10000", "--workers", "2"],
+        60.0,
+        2.0,
+        True,
+    ),
+]
+THROUGHPUT_TARGET = 150_000  # member-days per CPU-second, ensembles of >= 100 members
+DASK_MEMBERS, DASK_TARGET = 1000, 1.6  # members of the dask sweep; speed-up of 2 workers over 1
+DASK_SNIPPET = """
+import econ
+from distributed import Client, LocalCluster
+if __name__ == "__main__":
+    with LocalCluster(n_workers={n}, threads_per_worker=1, dashboard_address=None) as cl:
+        with Client(cl) as c:
+            econ.run("default", months=24, members={m}, rng=1, chunk_size=50, dask=c)
+"""
 
 
-def best_of(fn, repeat: int = 5) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+def _tree_rss(pid: int) -> int:
+    """Resident set size (bytes) of ``pid`` and its descendants, from /proc."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/statm") as fh:
+                total += int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    todo.extend(int(c) for c in fh.read().split())
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def measure(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float]:
+    """Wall time (s), CPU time (s) and peak memory (GB) of one run of ``cmd``."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    peak = 0
+    linux = Path("/proc").is_dir()
+    while True:
+        pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if linux:
+            peak = max(peak, _tree_rss(proc.pid))
+        time.sleep(0.02)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {err[-400:]}")
+    if proc.stderr:
+        proc.stderr.close()
+    peak = max(peak, ru.ru_maxrss * 1024)
+    return wall, ru.ru_utime + ru.ru_stime, peak / 1e9
 
 
 def numpy_reference(cells: int, members: int, chunk: int, days: int, ops: int = 20) -> float:
@@ -55,63 +121,133 @@ def numpy_reference(cells: int, members: int, chunk: int, days: int, ops: int = 
     return many / one
 
 
+def dask_rows() -> None:
+    """The same sweep on a LocalCluster of 1 and of 2 worker processes: the speed-up."""
+    walls = {}
+    for n in (1, 2):
+        code = DASK_SNIPPET.format(n=n, m=DASK_MEMBERS)
+        wall, cpu, mem = measure([sys.executable, "-c", code])
+        walls[n] = wall
+        print(
+            f"| dask LocalCluster, {n} worker(s), {DASK_MEMBERS:,} members | {wall:.2f} s "
+            f"(CPU {cpu:.1f} s) | {mem:.2f} GB | | |",
+            flush=True,
+        )
+    ratio = walls[1] / walls[2]
+    print(
+        f"| dask speed-up, 2 workers over 1 | {ratio:.2f}x | | >= {DASK_TARGET}x | "
+        f"{'met' if ratio >= DASK_TARGET else 'MISSED'} |",
+        flush=True,
+    )
+
+
+def compare(args: argparse.Namespace) -> None:
+    """Rows timed alternately on ``args.before`` and on this checkout; medians of each."""
+    env_before = dict(os.environ, PYTHONPATH=str(Path(args.before).resolve()))
+    here = str(Path(__file__).resolve().parents[1])
+    env_here = dict(os.environ, PYTHONPATH=here)
+    print("| job | before: wall (CPU) | after: wall (CPU) | peak memory before / after |")
+    print("|---|---|---|---|", flush=True)
+    load0 = os.getloadavg()
+    for name, cmd, _t, _m, slow in JOBS:
+        if args.only and not any(s in name for s in args.only):
+            continue
+        if slow and not args.slow:
+            continue
+        cmd = [sys.executable, "-m", "cli.app", *cmd[1:]]
+        runs: dict[str, list] = {"before": [], "after": []}
+        for _ in range(1 if slow else args.repeat):
+            runs["before"].append(measure(cmd, env_before))
+            runs["after"].append(measure(cmd, env_here))
+        cells = []
+        for k in ("before", "after"):
+            r = runs[k]
+            wall, cpu = statistics.median(x[0] for x in r), statistics.median(x[1] for x in r)
+            cells.append(f"{wall:.2f} s ({cpu:.1f} s)")
+        mem = " / ".join(f"{max(x[2] for x in runs[k]):.2f} GB" for k in ("before", "after"))
+        print(f"| {name} | {cells[0]} | {cells[1]} | {mem} |", flush=True)
+    load1 = os.getloadavg()
+    print(
+        f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}; load average {load0[0]:.1f} before, {load1[0]:.1f} after; "
+        f"{args.repeat} alternating runs each"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--members", type=int, default=1000)
-    ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each fast row (median)")
+    ap.add_argument("--slow", action="store_true", help="add backtest --fit and 10,000 members")
+    ap.add_argument("--only", nargs="*", help="rows whose name contains one of these")
     ap.add_argument(
-        "--chunk-size", type=int, default=None, help="members per chunk (default: econ.run's)"
+        "--module",
+        action="store_true",
+        help="run python -m cli.app instead of the installed chokepoint (a checkout on PYTHONPATH)",
     )
     ap.add_argument(
-        "--repeat", type=int, default=2, help="repeats of each ensemble run (the best is kept)"
+        "--before",
+        metavar="CHECKOUT",
+        help="also time the CLI of another checkout (PYTHONPATH=CHECKOUT python -m cli.app), "
+        "alternating run by run with this one, and print both (a fair before/after on a "
+        "machine whose load drifts); the numpy reference is skipped",
     )
     args = ap.parse_args()
+    if args.before:
+        compare(args)
+        return
+    if not args.module and not Path(CLI).exists():
+        sys.exit("chokepoint is not installed: pip install -e . (or use --module)")
+    load0 = os.getloadavg()
+    print("| job | median wall (range; CPU) | peak memory | target | |")
+    print("|---|---|---|---|---|", flush=True)
+    lines: list[str] = []
+    throughput = None
+    for name, cmd, t_target, m_target, slow in JOBS:
+        if args.only and not any(s in name for s in args.only):
+            continue
+        if slow and not args.slow:
+            lines.append(f"| {name} | not run (--slow) | | | |")
+            print(lines[-1], flush=True)
+            continue
+        if args.module:  # the CLI of the checkout on PYTHONPATH (e.g. a "before" tree)
+            cmd = [sys.executable, "-m", "cli.app", *cmd[1:]]
+        runs = [measure(cmd) for _ in range(1 if slow else args.repeat)]
+        wall = statistics.median(r[0] for r in runs)
+        cpu = statistics.median(r[1] for r in runs)
+        mem = max(r[2] for r in runs)
+        ok = wall <= t_target and (m_target is None or mem <= m_target)
+        target = f"<= {t_target:g} s" + ("" if m_target is None else f", <= {m_target:g} GB")
+        spread = f"{min(r[0] for r in runs):.2f}-{max(r[0] for r in runs):.2f}"
+        lines.append(
+            f"| {name} | {wall:.2f} s ({spread}; CPU {cpu:.1f} s) | {mem:.2f} GB | {target} | "
+            f"{'met' if ok else 'MISSED'} |"
+        )
+        print(lines[-1], flush=True)
+        if name[0].isdigit():  # an ensemble: "1,000 members ..."
+            n = int(name.split()[0].replace(",", ""))
+            throughput = n * 731 / cpu  # whole process: includes start-up and input loading
+            lines.append(
+                f"| throughput ({name}) | {throughput / 1e3:.1f}k member-days per CPU-s "
+                f"| | >= {THROUGHPUT_TARGET / 1e3:.0f}k | "
+                f"{'met' if throughput >= THROUGHPUT_TARGET else 'MISSED'} |"
+            )
+            print(lines[-1], flush=True)
+    if args.slow and (not args.only or any("dask" in s for s in args.only)):
+        dask_rows()
+    load1 = os.getloadavg()
+    print(
+        f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}; load average {load0[0]:.1f} before, {load1[0]:.1f} after"
+    )
     import econ
 
     inputs = econ.load_inputs()
-    sc = econ.load_scenario("default").with_months(24)
-    econ.run(sc, inputs=inputs)  # warm-up
-    t_run = best_of(lambda: econ.run(sc, inputs=inputs))
-    exe = shutil.which("chokepoint")
-    cmd = [exe, "--help"] if exe else [sys.executable, "-m", "cli.app", "--help"]
-    t_help = best_of(lambda: subprocess.run(cmd, capture_output=True, check=True))
-    rows = [
-        ("default scenario, 24 months (compute)", t_run, 0.5, "s"),
-        ("chokepoint --help (process)", t_help, 0.3, "s"),
-    ]
-    chunk = {} if args.chunk_size is None else {"chunk_size": args.chunk_size}
-    for workers in sorted({1, args.workers}):
-        t_ens = best_of(
-            lambda w=workers: econ.run(
-                sc, inputs=inputs, members=args.members, rng=1, workers=w, **chunk
-            ),
-            repeat=args.repeat,
-        )
-        rows.append(
-            (
-                f"{args.members} members, {workers} process(es): x deterministic",
-                t_ens / t_run,
-                50.0,
-                "x",
-            )
-        )
-        print(
-            f"  ({args.members} members on {workers} process(es): {t_ens:.1f} s; "
-            f"one member costs {t_ens / args.members * 1e3:.1f} ms = "
-            f"1/{t_run * args.members / t_ens:.1f} of a run)"
-        )
-    chunk_size = args.chunk_size or inspect.signature(econ.run).parameters["chunk_size"].default
-    cells = econ.Model(inputs, sc).network.cells.n_cells
-    ref = numpy_reference(cells, args.members, chunk_size, days=(sc.end - sc.start).days)
+    cells = econ.Model(inputs, econ.load_scenario("default")).network.cells.n_cells
+    ref = numpy_reference(cells, 1000, 100, days=731)
     print(
-        f"  (reference: bare numpy additions on {args.members} x {cells} cells in chunks of "
-        f"{chunk_size} take {ref:.0f}x the time on 1 x {cells} on this machine)"
+        f"numpy reference: bare numpy additions on 1000 x {cells} cells in chunks of 100 take "
+        f"{ref:.0f}x the time on 1 x {cells} on this machine"
     )
-    for name, t, target, unit in rows:
-        print(
-            f"{name:55s} {t:8.3f} {unit}   target <= {target} {unit}   "
-            f"{'ok' if t <= target else 'MISSED'}"
-        )
 
 
 if __name__ == "__main__":

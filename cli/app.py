@@ -18,6 +18,7 @@ from .common import (
     OPTS,
     BaselineOpt,
     BaseYearOpt,
+    DaskOpt,
     ForceOpt,
     FormatOpt,
     Group,
@@ -42,6 +43,7 @@ from .common import (
     note,
     parse_grid,
     progress_bar,
+    run_base_year,
     run_one,
     save_chart,
     write_atomic,
@@ -129,6 +131,7 @@ def run(
     wide: bool = WideOpt,
     out_dir: Path | None = OutDirOpt,
     plot: Path | None = PlotOpt,
+    dask: str | None = DaskOpt,
 ) -> None:
     """Run a scenario and print the revenue-impact table, the coal and non-coal revenue
     change and the national monthly path (amounts in million USD unless --units usd).
@@ -146,7 +149,7 @@ def run(
         if plot is not None:
             check_plot_path(plot)
         check_out(plot, PLOT_SUFFIXES, force, "--plot")
-        opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
+        opts = dict(members=members, seed=seed, baseline=baseline, workers=workers, dask=dask)
         ds = load_and_run(
             scenario,
             inputs,
@@ -262,6 +265,7 @@ def pressure(
     out: Path | None = XlsxOpt,
     force: bool = ForceOpt,
     out_dir: Path | None = OutDirOpt,
+    dask: str | None = DaskOpt,
 ) -> None:
     """Who pays: trader-group pressure and protest risk, and the coercion ledger with Pakistan.
 
@@ -271,7 +275,7 @@ def pressure(
         check_out(out, (".xlsx",), force, "--out")
         from econ.report.outputs import PRESSURE_TABLES, pressure_output
 
-        opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
+        opts = dict(members=members, seed=seed, baseline=baseline, workers=workers, dask=dask)
         ds = load_and_run(scenario, inputs, params, months, base_year=base_year, **opts)
         names = PRESSURE_TABLES if table is PressureTable.all else (table.value,)
         emit(
@@ -743,6 +747,7 @@ def sensitivity(
     workers: int = WorkersOpt,
     base_year: str | None = BaseYearOpt,
     out: Path | None = XlsxOpt,
+    dask: str | None = DaskOpt,
 ) -> None:
     """Rank the uncertain numbers by their effect on the revenue loss and peak trader pressure.
 
@@ -764,7 +769,7 @@ def sensitivity(
         sc = econ.load_scenario(scenario)
         if months is not None:
             sc = sc.with_months(months)
-        inp = inputs_for(sc, load_inputs(inputs, params, base_year), base_year)
+        inp = inputs_for(sc, load_inputs(inputs, params, run_base_year(sc, base_year)), base_year)
         prog, cb = progress_bar(f"sensitivity {sc.name}")
         if prog is not None:
             with prog:
@@ -776,10 +781,17 @@ def sensitivity(
                     bins=bins,
                     workers=workers,
                     progress=cb,
+                    dask=dask,
                 )
         else:
             table = sens(
-                sc, inp, members=members if members > 1 else 1, rng=seed, bins=bins, workers=workers
+                sc,
+                inp,
+                members=members if members > 1 else 1,
+                rng=seed,
+                bins=bins,
+                workers=workers,
+                dask=dask,
             )
         if plot is not None:
             kind = plot.suffix.lstrip(".").lower() or "png"
@@ -860,6 +872,13 @@ def backtest(
     out: Path | None = XlsxOpt,
     force: bool = ForceOpt,
     out_dir: Path | None = OutDirOpt,
+    dask: str | None = typer.Option(
+        None,
+        "--dask",
+        metavar="ADDRESS",
+        help="Run the fit's grid chunks on dask: a scheduler address, or 'local' for a "
+        "LocalCluster here. Same numbers.",
+    ),
 ) -> None:
     """Score the model against documented episodes, next to two naive baselines.
 
@@ -913,6 +932,7 @@ def backtest(
                 fit_on,
                 episodes=episodes or None,
                 progress=lambda name: note(f"fit: episode {name}"),
+                dask=dask,
             )
             best = ", ".join(f"{k} = {v:g}" for k, v in res["best"].items())
             note(

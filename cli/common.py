@@ -62,6 +62,13 @@ ParamsOpt = typer.Option(
     help="TOML of parameters replacing the inputs' (e.g. from `calibrate --out`).",
 )
 WorkersOpt = typer.Option(1, "--workers", min=1, max=64, help="Processes for ensemble chunks.")
+DaskOpt = typer.Option(
+    None,
+    "--dask",
+    metavar="ADDRESS",
+    help="Run ensemble chunks on dask: a scheduler address (tcp://host:8786), or 'local' to "
+    "start a LocalCluster here (--workers processes, else one per core). Same numbers.",
+)
 MonthsOpt = typer.Option(None, "--months", min=1, max=240, help="Override the horizon.")
 ForceOpt = typer.Option(False, "--force", help="Replace the output file if it exists.")
 ScenarioArg = typer.Argument("default", help="Built-in scenario name or path to a TOML file.")
@@ -252,6 +259,16 @@ def load_inputs(inputs: Path | None, params: Path | None = None, base_year: str 
     return inp
 
 
+def run_base_year(scenario, base_year: str | None = None) -> str | None:
+    """The base year a scenario (a name, path or :class:`~econ.Scenario`) runs on:
+    ``--base-year`` if given, else the scenario's own (``None``: the most recent). Loading the
+    inputs for it at once saves the reload :func:`econ.io.inputs.inputs_for` would do."""
+    import econ
+
+    sc = scenario if isinstance(scenario, econ.Scenario) else econ.load_scenario(scenario)
+    return base_year or getattr(sc, "base_year", None)
+
+
 def check_baseline(baseline: str) -> None:
     """``--baseline`` must name a known baseline (one line, exit 1, otherwise)."""
     from econ.analysis.forecast import BASELINES
@@ -274,6 +291,7 @@ def run_one(
     base_year: str | None = None,
     out: Path | None = None,
     percentiles_only: bool = False,
+    dask: str | None = None,
 ):
     """Load and run one scenario with a progress bar; warn about non-finite members.
 
@@ -312,6 +330,8 @@ def run_one(
     )
     kw = dict(inputs=inputs, members=members, rng=seed, baseline=baseline, workers=workers)
     kw["base_year"] = base_year
+    if dask is not None:
+        kw["dask"] = dask
     prog, cb = progress_bar(label or sc.name)
     if prog is not None:
         with prog:
@@ -340,14 +360,20 @@ def load_and_run(
     base_year: str | None = None,
     out: Path | None = None,
     percentiles_only: bool = False,
+    dask: str | None = None,
 ):
     """``run`` and ``pressure``: load the inputs (``--inputs``, ``--params``, ``--base-year``)
     and run one scenario on its base year (:func:`run_one`; ``out`` and ``percentiles_only``
-    for its memory guard)."""
-    opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
+    for its memory guard).
+
+    The inputs are loaded once, for the base year the run uses (``--base-year``, else the
+    scenario's own), not first for the most recent base year and then again for the scenario's
+    (a third of the start-up of ``chokepoint run default``; docs/performance.md)."""
+    opts = dict(members=members, seed=seed, baseline=baseline, workers=workers, dask=dask)
+    year = run_base_year(scenario, base_year)
     return run_one(
         scenario,
-        load_inputs(inputs, params, base_year),
+        load_inputs(inputs, params, year),
         months,
         base_year=base_year,
         out=out,

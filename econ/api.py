@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -36,6 +37,7 @@ def run(
     chunk_size: int = 100,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    dask: Any = None,
 ) -> xr.Dataset:
     """Simulate a scenario day by day and return the labelled result.
 
@@ -74,6 +76,12 @@ def run(
     progress
         Callback ``progress(days_done, days_total)``; with several chunks, days are
         counted over all chunks.
+    dask
+        Run the chunks as tasks of a dask cluster (needs ``dask.distributed``): a
+        ``distributed.Client``, a scheduler address (``"tcp://host:8786"``) or ``"local"``
+        (start a ``LocalCluster`` on this machine, ``workers`` processes or one per core).
+        Results are identical to the in-process run for the same seed
+        (:func:`econ.model.ensemble.run_chunks_on_dask`, docs/performance.md).
 
     Examples
     --------
@@ -111,4 +119,5 @@ def run(
         chunk_size=chunk_size,
         workers=workers,
         progress=progress,
+        dask=dask,
     )

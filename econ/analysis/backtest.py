@@ -18,7 +18,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +31,7 @@ from ..errors import input_error
 from ..io.episodes import builtin_episodes, load_episode
 from ..io.inputs import inputs_for
 from ..model import Model
+from ..model.ensemble import dask_client
 from ..model.network import Network, UnknownId
 from ..model.record import cleared_by_route as _cleared_by_route
 from ..spec.episode import Episode, Outcome
@@ -488,6 +491,7 @@ def grid_errors(
     episodes: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
     chunk: int = FIT_CHUNK,
+    dask: Any = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Tolerance-scaled errors of every fit outcome at every grid point.
 
@@ -497,7 +501,7 @@ def grid_errors(
     (model − observed) / tolerance, with the episode of each outcome in
     ``errors.attrs["episode"]`` and its window's end in ``errors.attrs["window_end"]``.
     """
-    points, values = grid_values(inputs, grid, episodes, progress, chunk)
+    points, values = grid_values(inputs, grid, episodes, progress, chunk, dask=dask)
     errors = values.copy()
     for ep_name in set(values.attrs["episode"].values()):
         for o in fit_outcomes(load_episode(ep_name)):
@@ -514,44 +518,80 @@ def grid_values(
     episodes: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
     chunk: int = FIT_CHUNK,
+    dask: Any = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The model's value of every fit outcome (percent) at every grid point: ``(points,
     values)`` as in :func:`grid_errors`, before the error is taken (e.g. the transit outcomes
     across the range of ``guarantee_excluded_share``, docs/validation.md). Each episode runs
-    on its own base year (:func:`econ.io.inputs.inputs_for`)."""
+    on its own base year (:func:`econ.io.inputs.inputs_for`).
+
+    Each chunk keeps only its outcome values, not its members' results. With ``dask`` (a
+    ``distributed.Client``, a scheduler address or ``"local"``, as in :func:`econ.run`) the
+    chunks run as tasks of that cluster; the values are the same."""
     grid = DEFAULT_GRID if grid is None else grid
     names = list(grid)
     mesh = np.meshgrid(*[np.asarray(grid[n], float) for n in names], indexing="ij")
     points = pd.DataFrame({n: m.ravel() for n, m in zip(names, mesh)})
     cols: dict[str, np.ndarray] = {}
     episode_of, window_end = {}, {}
-    networks: dict[str, tuple[Inputs, Network]] = {}  # one per base year of the episodes
-    for n in list(builtin_episodes()) if episodes is None else episodes:
-        ep = load_episode(n)
-        outs = fit_outcomes(ep)
-        if not outs:
-            continue
-        if progress is not None:
-            progress(ep.name)
-        label = ep.scenario.base_year or inputs.label
-        if label not in networks:
-            inp = inputs_for(ep.scenario, inputs)
-            networks[label] = (inp, Network.from_inputs(inp))
-        inp, network = networks[label]
+    shared: dict[str, Any] = {}  # (inputs, network) per base year of the episodes
+
+    def store(outs: list[Outcome], lo: int, got: dict[str, np.ndarray]) -> None:
         for o in outs:
-            cols[o.id] = np.empty(len(points))
-            episode_of[o.id], window_end[o.id] = ep.name, o.window_end
-        for lo in range(0, len(points), chunk):
-            part = points.iloc[lo : lo + chunk]
-            values = {k: part[k].to_numpy() for k in names}
-            model = Model(inp, ep.scenario, members=len(part), values=values, network=network)
-            ds = model.run().result()
+            cols[o.id][lo : lo + len(got[o.id])] = got[o.id]
+
+    with ExitStack() as stack:
+        client = None if dask is None else stack.enter_context(dask_client(dask))
+        pending = []
+        for n in list(builtin_episodes()) if episodes is None else episodes:
+            ep = load_episode(n)
+            outs = fit_outcomes(ep)
+            if not outs:
+                continue
+            if progress is not None:
+                progress(ep.name)
+            label = ep.scenario.base_year or inputs.label
+            if label not in shared:
+                inp = inputs_for(ep.scenario, inputs)
+                both = (inp, Network.from_inputs(inp))
+                # on dask: sent to the workers once, not once per chunk
+                if client is not None:
+                    both = client.scatter(both, broadcast=True, hash=False)
+                shared[label] = both
             for o in outs:
-                cols[o.id][lo : lo + len(part)] = outcome_value(ds, o, network)
+                cols[o.id] = np.empty(len(points))
+                episode_of[o.id], window_end[o.id] = ep.name, o.window_end
+            for lo in range(0, len(points), chunk):
+                part = points.iloc[lo : lo + chunk]
+                values = {k: part[k].to_numpy() for k in names}
+                args = (shared[label], ep.scenario, values, outs)
+                if client is None:
+                    store(outs, lo, chunk_outcomes(*args))
+                else:
+                    pending.append((outs, lo, client.submit(chunk_outcomes, *args, pure=False)))
+        for outs, lo, fut in pending:
+            store(outs, lo, fut.result())
+            fut.release()
     values_out = pd.DataFrame(cols, index=points.index)
     values_out.attrs["episode"] = episode_of
     values_out.attrs["window_end"] = window_end
     return points, values_out
+
+
+def chunk_outcomes(
+    shared: tuple[Inputs, Network],
+    scenario: Any,
+    values: dict[str, np.ndarray],
+    outs: list[Outcome],
+) -> dict[str, np.ndarray]:
+    """The fit outcomes ``outs`` of one chunk of grid points (``values``, one array per
+    parameter) run as the members of one model on ``shared`` = (inputs, network): each
+    outcome's value per point. The members' results are dropped here, so a fit holds one
+    chunk's result at a time."""
+    inp, network = shared
+    n = len(next(iter(values.values())))
+    ds = Model(inp, scenario, members=n, values=values, network=network).run().result()
+    return {o.id: outcome_value(ds, o, network) for o in outs}
 
 
 def loss(errors: pd.DataFrame) -> pd.Series:
@@ -581,6 +621,7 @@ def fit(
     grid: dict[str, tuple[float, ...]] | None = None,
     episodes: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    dask: Any = None,
 ) -> dict[str, object]:
     """Fit the grid's parameters to all episodes together, with priors, and check it out of
     sample (docs/validation.md).
@@ -601,10 +642,11 @@ def fit(
     ``time_split`` (a one-row frame) with ``time_split_errors``, ``profile``
     (:func:`profile_loss` of the objective) and ``profile_unpenalised`` (of the loss alone:
     what the episodes say without the priors). A grid given here is checked with
-    :func:`check_grid`.
+    :func:`check_grid`. ``dask`` runs the grid's chunks on a dask cluster (as in
+    :func:`econ.run`; the same numbers).
     """
     grid = DEFAULT_GRID if grid is None else check_grid(grid, inputs)
-    points, errors = grid_errors(inputs, grid, episodes, progress)
+    points, errors = grid_errors(inputs, grid, episodes, progress, dask=dask)
     penalty = prior_penalty(points, inputs)
     ep_of = pd.Series(errors.attrs["episode"])
     total = objective(errors, penalty)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -151,18 +152,20 @@ def sensitivity(
     bins: int = 10,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    dask: Any = None,
 ) -> pd.DataFrame:
     """OAT swings and first-order indices for both metrics, ranked by revenue-loss swing.
 
     Columns as in :func:`one_at_a_time`, plus ``<metric>_S1`` and ``<metric>_rank`` (by
     swing, 1 = largest). ``attrs`` hold the central metrics, ``members``, ``bins`` and
     ``S1_noise`` = (bins − 1)/(members − 1). The scenario runs on its own base year if it
-    names one (:func:`econ.io.inputs.inputs_for`); ``attrs["base_year"]`` says which.
+    names one (:func:`econ.io.inputs.inputs_for`); ``attrs["base_year"]`` says which. ``dask``
+    runs the ensemble's chunks on a dask cluster (as in :func:`econ.run`; the same numbers).
     """
     inputs = inputs_for(scenario, inputs)
     oat = one_at_a_time(scenario, inputs, progress=progress)
     if members > 1:
-        ds = run_members(inputs, scenario, members=members, rng=rng, workers=workers)
+        ds = run_members(inputs, scenario, members=members, rng=rng, workers=workers, dask=dask)
         x = ds["parameter_value"].to_pandas()
         met = metrics(ds)
         for k in METRICS:

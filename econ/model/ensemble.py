@@ -2,13 +2,15 @@
 and stacked into one Dataset.
 
 Member ``m`` draws from ``numpy.random.default_rng([m, seed])`` whatever chunk or worker runs
-it, so results do not depend on ``chunk_size`` or ``workers`` (tests/test_ensemble.py).
+it, so results do not depend on ``chunk_size``, ``workers`` or the dask cluster that runs the
+chunks (tests/test_ensemble.py, tests/test_dask.py).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -39,12 +41,14 @@ def run_members(
     chunk_size: int = 100,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    dask: Any = None,
 ) -> xr.Dataset:
     """Run ``members`` members of ``scenario`` and return one Dataset (see :func:`econ.run`).
 
     ``members == 1`` is the deterministic run at central values; otherwise members are drawn
     from the root seed (``rng``, else the scenario's, else 0) and run ``chunk_size`` at a time,
-    on ``workers`` processes when more than one. Non-finite members are counted and logged.
+    on ``workers`` processes when more than one, or as tasks of a dask cluster when ``dask``
+    is given (:func:`run_chunks_on_dask`). Non-finite members are counted and logged.
     """
     arg.check_inputs_argument(inputs)
     arg.check_scenario_argument(scenario)
@@ -82,7 +86,12 @@ def run_members(
     n_days = (scenario.end - scenario.start).days
     total = n_days * len(chunks)
     stack = MemberStack(ids)
-    if workers == 1:
+    if dask is not None:
+        for i, part in enumerate(run_chunks_on_dask(jobs, dask, workers)):
+            stack.add(part)
+            if progress is not None:
+                progress((i + 1) * n_days, total)
+    elif workers == 1:
         for i, job in enumerate(jobs):
             cb = (
                 None
@@ -165,4 +174,63 @@ def _chunk_model(
 
 
 def _run_chunk(job: tuple) -> xr.Dataset:
+    return _chunk_result(*job)
+
+
+def _chunk_result(*job: Any) -> xr.Dataset:
     return _chunk_model(*job).run().result()
+
+
+def run_chunks_on_dask(jobs: list[tuple], dask: Any, workers: int = 1) -> Iterator[xr.Dataset]:
+    """Run the chunks ``jobs`` as tasks of a dask cluster; yield their results in member order.
+
+    ``dask`` is a ``distributed.Client``, a scheduler address (``"tcp://host:8786"``: connect
+    to a running cluster) or ``True``/``"local"`` (start a ``LocalCluster`` of single-threaded
+    worker processes, ``workers`` of them if more than one, else one per core; closed at the
+    end). The inputs go to the workers once (``scatter``), not once per chunk. A chunk is one
+    task: its members step through the whole horizon together, so a member's numbers are those
+    of the in-process run whatever worker runs it. A chunk's result leaves the cluster as soon
+    as it is taken, so the caller holds one chunk beyond what it keeps (docs/performance.md,
+    "Dask").
+    """
+    with dask_client(dask, workers) as client:
+        inputs = client.scatter(jobs[0][0], broadcast=True, hash=False)
+        futures = [client.submit(_chunk_result, inputs, *job[1:], pure=False) for job in jobs]
+        log.info("running %d chunk(s) on dask (%s)", len(jobs), client.scheduler.address)
+        for fut in futures:
+            part = fut.result()
+            fut.release()
+            yield part
+
+
+@contextmanager
+def dask_client(dask: Any, workers: int = 1) -> Iterator[Any]:
+    """A ``distributed.Client`` for ``dask`` (see :func:`run_chunks_on_dask`); a cluster or
+    connection opened here is closed on exit, a given client is left open."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            'running on dask needs dask.distributed: pip install "chokepoint[dask]"'
+        ) from err
+    own: list[Any] = []
+    if isinstance(dask, Client):
+        client = dask
+    elif dask is True or dask == "local":
+        cluster = LocalCluster(
+            n_workers=workers if workers > 1 else None,
+            threads_per_worker=1,
+            dashboard_address=None,
+        )
+        client = Client(cluster)
+        own = [client, cluster]
+    elif isinstance(dask, str):
+        client = Client(dask)
+        own = [client]
+    else:
+        raise ValueError(f"dask must be a Client, an address or 'local', got {dask!r}")
+    try:
+        yield client
+    finally:
+        for obj in own:
+            obj.close()

@@ -122,23 +122,39 @@ class _Design:
 
     def predict(self, values: Mapping[str, float]) -> np.ndarray:
         """m_i(θ): the model's value of every panel row at parameter values ``values``."""
-        out = np.empty(len(self.rows))
-        cache: dict[str, dict[str, np.ndarray]] = {}
-        overrides = {n: np.array([float(v)]) for n, v in values.items()}
+        return self.predict_many([values])[0]
+
+    def predict_many(self, points: Sequence[Mapping[str, float]]) -> np.ndarray:
+        """m_i(θ_p) for several parameter points (p, i): each episode runs once, the points as
+        its members (``Model(values=...)``). A member's numbers do not depend on the other
+        members of its run, so each row is what :meth:`predict` gives for that point alone,
+        bit for bit; one run of p members costs little more than one of a single member (the
+        Jacobian's columns, docs/performance.md). The points must name the same parameters."""
+        names = list(points[0])
+        if any(list(p) != names for p in points):
+            raise ValueError("predict_many: every point must name the same parameters")
+        P = len(points)
+        out = np.empty((P, len(self.rows)))
+        cache: dict[str, list[dict[str, np.ndarray]]] = {}
+        overrides = {n: np.array([float(p[n]) for p in points]) for n in names}
         for name, sc in self.episodes.items():
             inp, network = self.runs_on[name]
-            model = Model(inp, sc, freq="D", values=overrides, network=network)
+            model = Model(inp, sc, freq="D", members=P, values=overrides, network=network)
             model.run()
-            self.runs += 1
+            self.runs += P
             o = model.out
             z = lambda a: np.concatenate([np.zeros((1,) + a.shape[1:]), np.cumsum(a, axis=0)])  # noqa: E731
-            cache[name] = {
-                "tv": z(o["trade_value"][0]),
-                "rtv": z(o["route_trade_value"][0]),
-                "rev": z(o["customs_revenue"][0]),
-            }
-        for i, (name, row) in enumerate(self.rows):
-            out[i] = self._row_value(cache[name], row, self.runs_on[name][1])
+            cache[name] = [
+                {
+                    "tv": z(o["trade_value"][k]),
+                    "rtv": z(o["route_trade_value"][k]),
+                    "rev": z(o["customs_revenue"][k]),
+                }
+                for k in range(P)
+            ]
+        for k in range(P):
+            for i, (name, row) in enumerate(self.rows):
+                out[k, i] = self._row_value(cache[name][k], row, self.runs_on[name][1])
         return out
 
     def _row_value(self, c: dict[str, np.ndarray], row: _Row, net: Network) -> float:
