@@ -115,6 +115,10 @@ def calc_tree_elasticities(sigma_origin, sigma_route, eta, tree):
     return sig_o, sig_r, eta
 
 
+#: availability below which a route counts as closed in :func:`calc_nested_shares`
+AVAILABILITY_FLOOR = 1e-12
+
+
 def calc_nested_shares(s0, availability, cost_ratio, eta, sigma_route, sigma_origin, tree):
     """share[r]/s0[r] = (w/S_n) · (ã_n·S_n^(σr/η) / S_o) · (a_o·S_o^(σo/σr) / S_k),  PI[k]   [1]
 
@@ -145,7 +149,10 @@ def calc_nested_shares(s0, availability, cost_ratio, eta, sigma_route, sigma_ori
     grouping (:class:`GroupTree` or the engine's equivalent). Returns ``(share/s0 (..., F),
     PI (..., K))``: each route's share relative to its baseline share (exactly 1 in the
     baseline), and the price index; PI is ``inf`` where no route of a commodity is available.
+    An availability below :data:`AVAILABILITY_FLOOR` counts as none: the tree's products of
+    such a share underflow to zero (a = 5e-324 left the shares summing to 0, not 1).
     """
+    availability = np.where(availability < AVAILABILITY_FLOOR, 0.0, availability)
     sig_o, sig_r, eta = calc_tree_elasticities(sigma_origin, sigma_route, eta, tree)
     eta, sig_r, sig_o = _nudge(eta), _nudge(sig_r), _nudge(sig_o)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):

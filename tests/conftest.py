@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 import econ
 from econ.io.inputs import default_inputs_dir
 
 TOY_DIR = Path(__file__).parent / "data" / "toy"
+
+# Property tests draw the same examples on every run (CI cannot pass or fail by luck; a failure
+# reproduces); CHOKEPOINT_HYPOTHESIS=explore draws new ones, to look for failures locally.
+settings.register_profile("ci", derandomize=True, database=None)
+settings.register_profile("explore")
+settings.load_profile(os.environ.get("CHOKEPOINT_HYPOTHESIS", "ci"))
 
 
 @pytest.fixture(scope="session")
