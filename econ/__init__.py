@@ -25,33 +25,92 @@ run record, ensembles) ← :mod:`econ.io` (files) and :mod:`econ.analysis` (back
 sensitivity, calibration, forecast, tables) ← :mod:`econ.api` ← the ``cli`` package.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__
-from .api import run
-from .errors import InputError
-from .io.inputs import load_inputs
-from .io.scenarios import builtin_scenarios, load_scenario, parse_scenario
-from .model import (
-    DECOMPOSITION,
-    VARIABLES,
-    DayValues,
-    Draws,
-    Engine,
-    Model,
-    Network,
-    RunRecord,
-    Schedule,
-    revenue_gap,
-)
-from .spec.inputs import Inputs
-from .spec.scenario import (
-    AfghanDuty,
-    BankGuarantee,
-    Closure,
-    Delay,
-    Measure,
-    Restriction,
-    Scenario,
-    Tariff,
+
+# The public names are imported on first use (PEP 562), so that ``import econ`` (and with it
+# ``chokepoint --version`` and any ``econ.<submodule>`` import) does not load xarray, pandas
+# and the model: start-up is paid only by the commands that simulate (docs/performance.md).
+_LAZY = {
+    "run": "api",
+    "InputError": "errors",
+    "load_inputs": "io.inputs",
+    "builtin_scenarios": "io.scenarios",
+    "load_scenario": "io.scenarios",
+    "parse_scenario": "io.scenarios",
+    "DECOMPOSITION": "model",
+    "VARIABLES": "model",
+    "DayValues": "model",
+    "Draws": "model",
+    "Engine": "model",
+    "Model": "model",
+    "Network": "model",
+    "RunRecord": "model",
+    "Schedule": "model",
+    "revenue_gap": "model",
+    "Inputs": "spec.inputs",
+    "AfghanDuty": "spec.scenario",
+    "BankGuarantee": "spec.scenario",
+    "Closure": "spec.scenario",
+    "Delay": "spec.scenario",
+    "Measure": "spec.scenario",
+    "Restriction": "spec.scenario",
+    "Scenario": "spec.scenario",
+    "Tariff": "spec.scenario",
+}
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
+    from .api import run
+    from .errors import InputError
+    from .io.inputs import load_inputs
+    from .io.scenarios import builtin_scenarios, load_scenario, parse_scenario
+    from .model import (
+        DECOMPOSITION,
+        VARIABLES,
+        DayValues,
+        Draws,
+        Engine,
+        Model,
+        Network,
+        RunRecord,
+        Schedule,
+        revenue_gap,
+    )
+    from .spec.inputs import Inputs
+    from .spec.scenario import (
+        AfghanDuty,
+        BankGuarantee,
+        Closure,
+        Delay,
+        Measure,
+        Restriction,
+        Scenario,
+        Tariff,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name (or a subpackage such as ``econ.model``) on first use."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
+
+
+_SUBMODULES = frozenset(
+    {"analysis", "api", "economy", "equations", "errors", "io", "model", "report", "spec"}
 )
 
 __all__ = [

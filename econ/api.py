@@ -15,7 +15,14 @@ from .io.inputs import inputs_for
 from .io.scenarios import load_scenario
 from .model.arguments import check_freq, check_members, check_rng
 from .model.ensemble import run_members
-from .spec.checks import MAX_MONTHS, choice_argument, int_argument, type_argument
+from .spec.checks import (
+    MAX_MEMBERS,
+    MAX_MONTHS,
+    argument_error,
+    choice_argument,
+    int_argument,
+    type_argument,
+)
 from .spec.inputs import Inputs
 from .spec.scenario import Scenario
 
@@ -34,10 +41,11 @@ def run(
     rng: int | np.random.Generator | None = None,
     months: int | None = None,
     baseline: str = "flat",
-    chunk_size: int = 100,
+    chunks: int | None = None,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
     dask: Any = None,
+    chunk_size: int | None = None,
 ) -> xr.Dataset:
     """Simulate a scenario day by day and return the labelled result.
 
@@ -55,11 +63,11 @@ def run(
         Reporting frequency: ``"MS"`` (monthly, default), ``"D"``, ``"W"``, ``"QS"``, ``"YS"``.
     members
         Ensemble size (1 = deterministic run at central parameter values). Members run
-        vectorised along the ``member`` axis, in chunks of ``chunk_size``.
+        vectorised along the ``member`` axis, in chunks of ``chunks`` members.
     rng
         Root seed for ensembles (SPEC 7); defaults to the scenario's ``seed`` or 0.
         Member ``m`` draws from ``numpy.random.default_rng([m, seed])``, so its numbers
-        do not depend on ``members``, ``chunk_size`` or ``workers``.
+        do not depend on ``members``, ``chunks`` or ``workers``.
     months
         Override the scenario's horizon.
     baseline
@@ -67,10 +75,11 @@ def run(
         ``"forecast"``: it follows the statsmodels forecast of customs revenue
         (:mod:`econ.forecast`, docs/forecast.md); ensemble members draw their path from
         the forecast's interval.
-    chunk_size
-        Members per vectorised chunk (bounds memory; results do not depend on it). The
-        default keeps a chunk's daily work arrays within a core's cache; 1,000 members of
-        the default scenario run fastest with chunks of about 100.
+    chunks
+        Members per vectorised chunk (default 100; bounds memory; results do not depend on
+        it). The default keeps a chunk's daily work arrays within a core's cache; 1,000
+        members of the default scenario run fastest with chunks of about 100. With ``dask``,
+        each chunk is one task.
     workers
         Processes running chunks in parallel (1 = in this process).
     progress
@@ -82,6 +91,8 @@ def run(
         (start a ``LocalCluster`` on this machine, ``workers`` processes or one per core).
         Results are identical to the in-process run for the same seed
         (:func:`econ.model.ensemble.run_chunks_on_dask`, docs/performance.md).
+    chunk_size
+        The former name of ``chunks`` (still accepted; give one of the two).
 
     Examples
     --------
@@ -102,6 +113,7 @@ def run(
     members = check_members(members)
     check_rng(rng)
     check_freq(freq)
+    chunk = _chunks(chunks, chunk_size)
     if months is not None:
         int_argument("months", months, 1, MAX_MONTHS, f"give 1 to {MAX_MONTHS} months")
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
@@ -116,8 +128,19 @@ def run(
         rng=rng,
         freq=freq,
         forecast=fc,
-        chunk_size=chunk_size,
+        chunk_size=chunk,
         workers=workers,
         progress=progress,
         dask=dask,
     )
+
+
+def _chunks(chunks: Any, chunk_size: Any) -> int:
+    """Members per chunk from ``chunks`` or its former name ``chunk_size`` (default 100)."""
+    if chunks is not None and chunk_size is not None:
+        raise argument_error(
+            "chunks", "given together with its alias chunk_size", chunk_size, "give only chunks"
+        )
+    if chunk_size is not None:
+        return int_argument("chunk_size", chunk_size, 1, MAX_MEMBERS)
+    return int_argument("chunks", 100 if chunks is None else chunks, 1, MAX_MEMBERS)

@@ -47,18 +47,20 @@ def test_dask_rejects_an_unknown_target(default_inputs):
 
 
 def test_help_imports_no_heavy_module():
-    """`chokepoint --help` and `run --help` load neither dask nor xarray (nor numba, pandas or
-    pymrio): start-up stays the CLI's own (docs/performance.md)."""
+    """`chokepoint --help`, `--version` and `run --help` load neither dask nor xarray (nor numba,
+    pandas, pymrio, matplotlib, scipy or statsmodels): start-up stays the CLI's own
+    (docs/performance.md)."""
     code = (
         "import sys\n"
         "from cli.app import main\n"
-        "for argv in (['--help'], ['run', '--help']):\n"
+        "for argv in (['--help'], ['--version'], ['run', '--help']):\n"
         "    sys.argv = ['chokepoint', *argv]\n"
         "    try:\n"
         "        main()\n"
         "    except SystemExit:\n"
         "        pass\n"
-        "heavy = ('dask', 'distributed', 'numba', 'xarray', 'pandas', 'pymrio')\n"
+        "heavy = ('dask', 'distributed', 'numba', 'xarray', 'pandas', 'pymrio', 'matplotlib',\n"
+        "         'scipy', 'statsmodels')\n"
         "sys.stderr.write(repr(sorted(m for m in heavy if m in sys.modules)))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

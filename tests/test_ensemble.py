@@ -40,6 +40,29 @@ def test_member_independent_of_ensemble_size_chunks_and_workers(inputs):
     xr.testing.assert_identical(small, par)
 
 
+def test_chunks_is_the_name_of_chunk_size(inputs):
+    """``chunks=`` sets the members per chunk (``chunk_size=`` is its alias): same numbers."""
+    kw = dict(inputs=inputs, members=5, rng=2, months=2)
+    ref = econ.run("transit-fee", **kw)
+    xr.testing.assert_identical(ref, econ.run("transit-fee", **kw, chunks=2))
+    xr.testing.assert_identical(ref, econ.run("transit-fee", **kw, chunk_size=2))
+    xr.testing.assert_identical(ref, econ.run("transit-fee", **kw, chunks=1))
+
+
+def test_chunks_reaches_the_ensemble(monkeypatch):
+    """``chunks`` (or ``chunk_size``) is the chunk size the ensemble runs with (default 100)."""
+    import econ.api
+
+    seen = []
+    monkeypatch.setattr(econ.api, "run_members", lambda *a, **k: seen.append(k["chunk_size"]))
+    sc = econ.load_scenario("default").with_months(1)
+    monkeypatch.setattr(econ.api, "inputs_for", lambda *a: None)
+    monkeypatch.setattr(econ.api, "baseline_forecast", lambda *a: None)
+    for kw in ({}, {"chunks": 7}, {"chunk_size": 9}):
+        econ.run(sc, members=20, **kw)
+    assert seen == [100, 7, 9]
+
+
 def test_chunks_stacked_as_concatenation(inputs):
     """Chunks written into one preallocated Dataset equal xr.concat of the chunk results."""
     sc = econ.load_scenario("default").with_months(3)

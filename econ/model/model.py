@@ -206,7 +206,7 @@ class Model:
         check_memory(
             {"the run's state and period sums": model_bytes(inputs, scenario, len(ids), freq)},
             what=f"Model with {len(ids):,} member(s)",
-            fix="run fewer members at a time (econ.run chunks them with chunk_size)",
+            fix="run fewer members at a time (econ.run chunks them with chunks=)",
         )
         self.inputs, self.scenario, self.freq = inputs, scenario, freq
         self._overrides = dict(values or {})
