@@ -204,6 +204,7 @@ def economy(
     baseline: str = BaselineOpt,
     params: Path | None = ParamsOpt,
     workers: int = WorkersOpt,
+    base_year: str | None = BaseYearOpt,
     units: Units = UnitsOpt,
     out: Path | None = XlsxOpt,
     force: bool = ForceOpt,
@@ -217,15 +218,14 @@ def economy(
         from econ.errors import InputError
         from econ.report.outputs import ECONOMY_TABLES, economy_output
 
-        inp = load_inputs(inputs, params)
+        inp = load_inputs(inputs, params, run_base_year(scenario, base_year))
         if inp.economy is None:
             raise InputError(
                 f"{inp.directory.name}: no input-output table (io/); fix: add io/ to the inputs "
                 "directory (the shipped inputs have one) or run without --inputs"
             )
-        ds = run_one(
-            scenario, inp, months, members=members, seed=seed, baseline=baseline, workers=workers
-        )
+        opts = dict(members=members, seed=seed, baseline=baseline, workers=workers)
+        ds = run_one(scenario, inp, months, base_year=base_year, **opts)
         names = ECONOMY_TABLES if table is EconomyTable.all else (table.value,)
         emit(
             economy_output(ds, names),
@@ -569,7 +569,7 @@ def sweep(
         sc = econ.load_scenario(scenario)
         if months is not None:
             sc = sc.with_months(months)
-        inp = inputs_for(sc, load_inputs(inputs, params, base_year), base_year)
+        inp = inputs_for(sc, load_inputs(inputs, params, run_base_year(sc, base_year)), base_year)
         note(f"sweep {sc.name}: {field} over {len(values)} values in one batch")
         df = run_sweep(sc, inp, field, values, forecast=baseline_forecast(inp, sc, baseline))
         frame = df.copy()

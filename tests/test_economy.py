@@ -252,6 +252,14 @@ def test_economy_command_every_format(fmt) -> None:
         assert "jobs_lost_peak" in res.stdout
 
 
+@pytest.mark.parametrize("year", ["FY1401", "FY1403"])
+def test_economy_command_runs_on_the_base_year_asked(year) -> None:
+    args = ["economy", "pakistan-closure-2025", "--months", "2", "--base-year", year]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert f"base year {year}" in res.stdout
+
+
 def test_run_reports_treasury_total() -> None:
     res = CliRunner().invoke(app, ["run", "pakistan-closure-2025", "--months", "2"])
     assert res.exit_code == 0, res.output
@@ -260,6 +268,7 @@ def test_run_reports_treasury_total() -> None:
 
 
 def test_economy_without_io_table_is_one_line_error(toy_dir) -> None:
-    res = CliRunner().invoke(app, ["economy", "--inputs", str(toy_dir)])
+    scenario = str(toy_dir / "scen" / "closure.toml")  # a scenario on the toy's own base year
+    res = CliRunner().invoke(app, ["economy", scenario, "--inputs", str(toy_dir)])
     assert res.exit_code == 1
     assert "no input-output table" in res.stderr
