@@ -606,122 +606,13 @@ class RunRecord:
     # ------------------------------------------------------------------ labelled
     def to_dataset(self) -> xr.Dataset:
         """The labelled result of the days simulated (see docs/outputs.md)."""
-        net, draws, sc = self.network, self.draws, self.scenario
+        net, draws = self.network, self.draws
         inp = net.inputs
         P = self.n_periods
         o = self.sums()
         o["customs_revenue_afn"] = o["customs_revenue"] * inp.afn_per_usd
-        coords: dict[str, Any] = {
-            "member": (
-                "member",
-                draws.member_ids.astype(np.int32),
-                {"long_name": "ensemble member"},
-            ),
-            "time": ("time", self.periods.values[:P], {"long_name": "start of reporting period"}),
-            "days_in_period": (
-                "time",
-                self.period_days().astype(np.int32),
-                {"units": "day", "long_name": "days simulated in the period"},
-            ),
-            "crossing": (
-                "crossing",
-                np.array(net.crossing_ids, dtype=object),
-                {"long_name": "border crossing"},
-            ),
-            "crossing_name": (
-                "crossing",
-                inp.crossings["name"].to_numpy(object),
-                {"long_name": "crossing name"},
-            ),
-            "crossing_country": (
-                "crossing",
-                inp.crossings["country"].to_numpy(object),
-                {"long_name": "neighbour country of the crossing (air for Kabul)"},
-            ),
-            "crossing_lat": (
-                "crossing",
-                inp.crossings["lat"].to_numpy(float),
-                {"units": "degrees_north", "long_name": "latitude of the crossing (approximate)"},
-            ),
-            "crossing_lon": (
-                "crossing",
-                inp.crossings["lon"].to_numpy(float),
-                {"units": "degrees_east", "long_name": "longitude of the crossing (approximate)"},
-            ),
-            "commodity": (
-                "commodity",
-                np.array(net.commodity_ids, dtype=object),
-                {"long_name": "commodity group"},
-            ),
-            "direction": (
-                "commodity",
-                inp.commodities["direction"].to_numpy(object),
-                {"long_name": "trade direction (import or export)"},
-            ),
-            "route": (
-                "route",
-                np.array(net.route_ids, dtype=object),
-                {"long_name": "route (gateway to crossing)"},
-            ),
-            "route_crossing": (
-                "route",
-                inp.routes["crossing"].to_numpy(object),
-                {"long_name": "crossing the route enters by"},
-            ),
-            "route_corridor": (
-                "route",
-                inp.routes["corridor"].to_numpy(object),
-                {"long_name": "country the route runs through"},
-            ),
-            "route_kind": (
-                "route",
-                inp.routes["kind"].to_numpy(object),
-                {"long_name": "route kind (bilateral or transit)"},
-            ),
-        }
-        gm = net.groups
-        coords.update(
-            {
-                "group": ("group", np.array(gm.ids, dtype=object), {"long_name": "trader group"}),
-                "group_name": (
-                    "group",
-                    np.array(gm.names, dtype=object),
-                    {"long_name": "trader group name"},
-                ),
-                "group_kind": (
-                    "group",
-                    np.array(gm.kinds, dtype=object),
-                    {"long_name": "trader group kind"},
-                ),
-                "margin_basis": (
-                    "group",
-                    np.array(gm.basis, dtype=object),
-                    {"long_name": "what the group's gross margin is earned on"},
-                ),
-                "working_capital": (
-                    "group",
-                    gm.working_capital(net.e0),
-                    {"units": "USD", "long_name": "group's working capital at base-year turnover"},
-                ),
-                "component": (
-                    "component",
-                    np.array(ledger.COMPONENTS, dtype=object),
-                    {"long_name": "trader cost component"},
-                ),
-                "pakistan_component": (
-                    "pakistan_component",
-                    np.array(ledger.PAKISTAN_COMPONENTS, dtype=object),
-                    {"long_name": "Pakistan ledger component"},
-                ),
-            }
-        )
-        data_vars: dict[str, Any] = {}
-        for name, (dims, units, long_name, method) in VARIABLES.items():
-            data_vars[name] = (
-                ("member", "time") + dims,
-                o[name][:, :P],
-                {"units": units, "long_name": long_name, "cell_methods": f"time: {method}"},
-            )
+        coords = _coords(net, draws, self.periods.values[:P], self.period_days())
+        data_vars = _period_variables(VARIABLES, o, P)
         names = list(draws.values)
         coords["parameter"] = (
             "parameter",
@@ -746,85 +637,212 @@ class RunRecord:
             if "time" in dims:
                 attrs["cell_methods"] = f"time: {method}"
             data_vars[name] = (("member",) + dims, led[name], attrs)
-        tab = self.economy
-        if tab is not None:
+        if self.economy is not None:
             o["treasury_revenue_lost"] = led["treasury_loss"] + o["domestic_revenue_lost"]
-            coords.update(
-                {
-                    "sector": (
-                        "sector",
-                        np.array(tab.sectors, dtype=object),
-                        {"long_name": "sector of the IO table"},
-                    ),
-                    "sector_name": (
-                        "sector",
-                        np.array(tab.sector_names, dtype=object),
-                        {"long_name": "sector name"},
-                    ),
-                    "domestic_tax_rate": (
-                        "sector",
-                        tab.tax_rate,
-                        {"units": "1", "long_name": "domestic revenue per USD of output"},
-                    ),
-                    "baseline_output": (
-                        "sector",
-                        tab.output,
-                        {"units": "USD/year", "long_name": "base-year gross output"},
-                    ),
-                    "baseline_employment": (
-                        "sector",
-                        tab.employment,
-                        {"units": "person", "long_name": "base-year employment"},
-                    ),
-                    "item": (
-                        "item",
-                        np.array(tab.items, dtype=object),
-                        {"long_name": "consumer basket item"},
-                    ),
-                    "cpi_weight": (
-                        "item",
-                        tab.item_weight,
-                        {"units": "%", "long_name": "weight in the CPI"},
-                    ),
-                    "import_group": (
-                        "import_group",
-                        np.array(tab.import_ids, dtype=object),
-                        {"long_name": "imported commodity group (an IO table import row)"},
-                    ),
-                }
-            )
-            for name, (dims, units, long_name, method) in ECONOMY_VARIABLES.items():
-                data_vars[name] = (
-                    ("member", "time") + dims,
-                    o[name][:, :P],
-                    {"units": units, "long_name": long_name, "cell_methods": f"time: {method}"},
-                )
+            coords.update(_economy_coords(self.economy))
+            data_vars.update(_period_variables(ECONOMY_VARIABLES, o, P))
         ds = xr.Dataset(data_vars, coords=coords)
-        ds.attrs = {
-            "title": f"chokepoint result: {sc.name}",
-            "Conventions": "CF-1.8",
-            "source": f"chokepoint {__version__}",
-            "package_version": __version__,
-            "scenario": sc.name,
-            "scenario_description": sc.description,
-            # a scenario built in Python has no file text: record its TOML (Scenario.to_toml)
-            "scenario_text": sc.text or sc.to_toml(),
-            "scenario_start": sc.start.isoformat(),
-            "scenario_months": sc.months,
-            "seed": draws.seed,
-            "members": draws.n_members,
-            "deterministic": int(draws.deterministic),
-            "freq": self.freq,
-            "baseline": self.baseline,
-            "base_year": str(inp.base_year["label"]),
-            "afn_per_usd": inp.afn_per_usd,
-            "input_hashes": json.dumps(inp.hashes, sort_keys=True),
-            "inputs_dir": str(inp.directory.name),
-            "days_simulated": self.days_done,
-            "history": f"chokepoint {__version__}: run {sc.name} "
-            f"({draws.n_members} member(s), freq {self.freq})",
-        }
+        ds.attrs = _attrs(self, inp)
         return ds
+
+
+def _period_variables(table: dict, o: dict[str, np.ndarray], P: int) -> dict[str, Any]:
+    """(member, time, ...) variables of ``table`` (name: dims, units, long name, cell method)
+    from the period sums ``o``, cut to the ``P`` periods simulated."""
+    return {
+        name: (
+            ("member", "time") + dims,
+            o[name][:, :P],
+            {"units": units, "long_name": long_name, "cell_methods": f"time: {method}"},
+        )
+        for name, (dims, units, long_name, method) in table.items()
+    }
+
+
+def _coords(net, draws, times: np.ndarray, period_days: np.ndarray) -> dict[str, Any]:
+    """Coordinates of a result: members, periods, crossings, commodities, routes, trader
+    groups and cost components, with long names and units."""
+    inp = net.inputs
+    coords: dict[str, Any] = {
+        "member": (
+            "member",
+            draws.member_ids.astype(np.int32),
+            {"long_name": "ensemble member"},
+        ),
+        "time": ("time", times, {"long_name": "start of reporting period"}),
+        "days_in_period": (
+            "time",
+            period_days.astype(np.int32),
+            {"units": "day", "long_name": "days simulated in the period"},
+        ),
+        "crossing": (
+            "crossing",
+            np.array(net.crossing_ids, dtype=object),
+            {"long_name": "border crossing"},
+        ),
+        "crossing_name": (
+            "crossing",
+            inp.crossings["name"].to_numpy(object),
+            {"long_name": "crossing name"},
+        ),
+        "crossing_country": (
+            "crossing",
+            inp.crossings["country"].to_numpy(object),
+            {"long_name": "neighbour country of the crossing (air for Kabul)"},
+        ),
+        "crossing_lat": (
+            "crossing",
+            inp.crossings["lat"].to_numpy(float),
+            {"units": "degrees_north", "long_name": "latitude of the crossing (approximate)"},
+        ),
+        "crossing_lon": (
+            "crossing",
+            inp.crossings["lon"].to_numpy(float),
+            {"units": "degrees_east", "long_name": "longitude of the crossing (approximate)"},
+        ),
+        "commodity": (
+            "commodity",
+            np.array(net.commodity_ids, dtype=object),
+            {"long_name": "commodity group"},
+        ),
+        "direction": (
+            "commodity",
+            inp.commodities["direction"].to_numpy(object),
+            {"long_name": "trade direction (import or export)"},
+        ),
+        "route": (
+            "route",
+            np.array(net.route_ids, dtype=object),
+            {"long_name": "route (gateway to crossing)"},
+        ),
+        "route_crossing": (
+            "route",
+            inp.routes["crossing"].to_numpy(object),
+            {"long_name": "crossing the route enters by"},
+        ),
+        "route_corridor": (
+            "route",
+            inp.routes["corridor"].to_numpy(object),
+            {"long_name": "country the route runs through"},
+        ),
+        "route_kind": (
+            "route",
+            inp.routes["kind"].to_numpy(object),
+            {"long_name": "route kind (bilateral or transit)"},
+        ),
+    }
+    gm = net.groups
+    coords.update(
+        {
+            "group": ("group", np.array(gm.ids, dtype=object), {"long_name": "trader group"}),
+            "group_name": (
+                "group",
+                np.array(gm.names, dtype=object),
+                {"long_name": "trader group name"},
+            ),
+            "group_kind": (
+                "group",
+                np.array(gm.kinds, dtype=object),
+                {"long_name": "trader group kind"},
+            ),
+            "margin_basis": (
+                "group",
+                np.array(gm.basis, dtype=object),
+                {"long_name": "what the group's gross margin is earned on"},
+            ),
+            "working_capital": (
+                "group",
+                gm.working_capital(net.e0),
+                {"units": "USD", "long_name": "group's working capital at base-year turnover"},
+            ),
+            "component": (
+                "component",
+                np.array(ledger.COMPONENTS, dtype=object),
+                {"long_name": "trader cost component"},
+            ),
+            "pakistan_component": (
+                "pakistan_component",
+                np.array(ledger.PAKISTAN_COMPONENTS, dtype=object),
+                {"long_name": "Pakistan ledger component"},
+            ),
+        }
+    )
+    return coords
+
+
+def _economy_coords(tab) -> dict[str, Any]:
+    """Coordinates of the economy stage's variables (sectors, basket items, import groups)."""
+    return {
+        "sector": (
+            "sector",
+            np.array(tab.sectors, dtype=object),
+            {"long_name": "sector of the IO table"},
+        ),
+        "sector_name": (
+            "sector",
+            np.array(tab.sector_names, dtype=object),
+            {"long_name": "sector name"},
+        ),
+        "domestic_tax_rate": (
+            "sector",
+            tab.tax_rate,
+            {"units": "1", "long_name": "domestic revenue per USD of output"},
+        ),
+        "baseline_output": (
+            "sector",
+            tab.output,
+            {"units": "USD/year", "long_name": "base-year gross output"},
+        ),
+        "baseline_employment": (
+            "sector",
+            tab.employment,
+            {"units": "person", "long_name": "base-year employment"},
+        ),
+        "item": (
+            "item",
+            np.array(tab.items, dtype=object),
+            {"long_name": "consumer basket item"},
+        ),
+        "cpi_weight": (
+            "item",
+            tab.item_weight,
+            {"units": "%", "long_name": "weight in the CPI"},
+        ),
+        "import_group": (
+            "import_group",
+            np.array(tab.import_ids, dtype=object),
+            {"long_name": "imported commodity group (an IO table import row)"},
+        ),
+    }
+
+
+def _attrs(rec: RunRecord, inp) -> dict[str, Any]:
+    """The result's attributes: scenario, seed, version, base year and input hashes."""
+    sc, draws = rec.scenario, rec.draws
+    return {
+        "title": f"chokepoint result: {sc.name}",
+        "Conventions": "CF-1.8",
+        "source": f"chokepoint {__version__}",
+        "package_version": __version__,
+        "scenario": sc.name,
+        "scenario_description": sc.description,
+        # a scenario built in Python has no file text: record its TOML (Scenario.to_toml)
+        "scenario_text": sc.text or sc.to_toml(),
+        "scenario_start": sc.start.isoformat(),
+        "scenario_months": sc.months,
+        "seed": draws.seed,
+        "members": draws.n_members,
+        "deterministic": int(draws.deterministic),
+        "freq": rec.freq,
+        "baseline": rec.baseline,
+        "base_year": str(inp.base_year["label"]),
+        "afn_per_usd": inp.afn_per_usd,
+        "input_hashes": json.dumps(inp.hashes, sort_keys=True),
+        "inputs_dir": str(inp.directory.name),
+        "days_simulated": rec.days_done,
+        "history": f"chokepoint {__version__}: run {sc.name} "
+        f"({draws.n_members} member(s), freq {rec.freq})",
+    }
 
 
 def revenue_gap(ds: xr.Dataset) -> xr.DataArray:
