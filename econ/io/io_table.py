@@ -103,8 +103,6 @@ def load_io_table(directory: Path, commodities: pd.DataFrame) -> IOTable:
 
     ``commodities`` is the validated ``commodities.csv`` (indexed by id, with ``direction``).
     """
-    import pymrio
-
     sectors_df = _read(directory, "sectors.csv")
     sectors = [str(s) for s in sectors_df["id"]]
     z = _read(directory, "table_Z.csv", 0)
@@ -127,7 +125,71 @@ def load_io_table(directory: Path, commodities: pd.DataFrame) -> IOTable:
     _numeric(acc, "sector_accounts.csv", ["output", "employment", "domestic_tax_rate"])
     _numeric(acc, "sector_accounts.csv", ["domestic_tax_rate"], hi=1.0)
 
-    # the IO system, with pymrio
+    out, a, leontief = _io_system(z, y, va, m, acc, sectors)
+    import_ids, export_ids = _commodity_rows(directory, commodities)
+    missing = sorted(set(import_ids) - set(m.index))
+    if missing:
+        raise input_error(
+            "io/imports_use.csv",
+            "import group without a row",
+            found=missing[0],
+            fix="rebuild the table with python inputs/io/build_io.py",
+        )
+    m = m.loc[import_ids]
+
+    crit = _read(directory, "input_criticality.csv", 0)
+    _labels(list(crit.columns[: len(sectors)]), sectors, "input_criticality.csv", "columns")
+    _numeric(crit, "input_criticality.csv", sectors, hi=1.0)
+    missing = sorted(set(import_ids) - set(crit.index))
+    if missing:
+        raise input_error(
+            "io/input_criticality.csv",
+            "import group without a row",
+            found=missing[0],
+            fix="add a row with a 0, 0.5 or 1 rating per sector",
+        )
+
+    split = _export_split(directory, export_ids, sectors)
+    basket = _basket(directory, import_ids)
+
+    table = IOTable(
+        sectors=tuple(sectors),
+        sector_names=tuple(str(s) for s in sectors_df["name"]),
+        import_ids=tuple(import_ids),
+        export_ids=tuple(export_ids),
+        items=tuple(str(s) for s in basket["item"]),
+        output=out * 1e6,
+        z=z.to_numpy(float) * 1e6,
+        y=y.to_numpy(float).sum(axis=1) * 1e6,
+        a=a.to_numpy(float),
+        leontief=leontief,
+        import_use=m[sectors].to_numpy(float) * 1e6,
+        import_total=m.to_numpy(float).sum(axis=1) * 1e6,
+        criticality=crit.loc[import_ids, sectors].to_numpy(float),
+        export_split=split,
+        tax_rate=acc["domestic_tax_rate"].to_numpy(float),
+        employment=acc["employment"].to_numpy(float),
+        item_import=np.array([import_ids.index(k) for k in basket["commodity"]], dtype=int),
+        item_import_share=basket["import_share"].to_numpy(float),
+        item_elasticity=basket["elasticity"].to_numpy(float),
+        item_weight=basket["cpi_weight"].to_numpy(float),
+        hashes={f"io/{f}": _hash(directory / f) for f in FILES},
+    )
+    log.info(
+        "loaded the IO table from %s: %d sectors, %d import groups, %d basket items",
+        directory,
+        len(sectors),
+        len(import_ids),
+        len(table.items),
+    )
+    return table
+
+
+def _io_system(z, y, va, m, acc, sectors: list[str]):
+    """Output x, technical coefficients A and the Leontief inverse L of the table (pymrio's
+    calc_x, calc_A, calc_L), after checking that rows and columns add up to output."""
+    import pymrio
+
     x = pymrio.calc_x(z, y)
     out = x.to_numpy(float).ravel()
     gap = np.abs(out - acc["output"].to_numpy(float))
@@ -160,8 +222,12 @@ def load_io_table(directory: Path, commodities: pd.DataFrame) -> IOTable:
             fix="rebuild the table with python inputs/io/build_io.py",
         )
     leontief = pymrio.calc_L(a).to_numpy(float)
+    return out, a, leontief
 
-    # the 15 commodity groups: imports are IO import rows, exports final demand
+
+def _commodity_rows(directory: Path, commodities: pd.DataFrame) -> tuple[list, list]:
+    """The import and export groups of commodities.csv, checked against commodity_map.csv
+    (imports are IO import rows, exports final demand)."""
     cmap = _read(directory, "commodity_map.csv")
     direction = commodities["direction"]
     missing = sorted(set(commodities.index) - set(cmap["commodity"]))
@@ -197,28 +263,11 @@ def load_io_table(directory: Path, commodities: pd.DataFrame) -> IOTable:
                 expected=f"({direction[k]}, {want})",
                 fix="an import group maps to its own import row, an export group to 'exports'",
             )
-    missing = sorted(set(import_ids) - set(m.index))
-    if missing:
-        raise input_error(
-            "io/imports_use.csv",
-            "import group without a row",
-            found=missing[0],
-            fix="rebuild the table with python inputs/io/build_io.py",
-        )
-    m = m.loc[import_ids]
+    return import_ids, export_ids
 
-    crit = _read(directory, "input_criticality.csv", 0)
-    _labels(list(crit.columns[: len(sectors)]), sectors, "input_criticality.csv", "columns")
-    _numeric(crit, "input_criticality.csv", sectors, hi=1.0)
-    missing = sorted(set(import_ids) - set(crit.index))
-    if missing:
-        raise input_error(
-            "io/input_criticality.csv",
-            "import group without a row",
-            found=missing[0],
-            fix="add a row with a 0, 0.5 or 1 rating per sector",
-        )
 
+def _export_split(directory: Path, export_ids: list, sectors: list[str]) -> np.ndarray:
+    """Each export group's split over the sectors that produce it (rows sum to 1)."""
     exp = _read(directory, "exports_by_sector.csv")
     _numeric(exp, "exports_by_sector.csv", ["share"], hi=1.0)
     split = np.zeros((len(export_ids), len(sectors)))
@@ -240,7 +289,11 @@ def load_io_table(directory: Path, commodities: pd.DataFrame) -> IOTable:
             found=(export_ids[int(np.flatnonzero(off)[0])], float(split.sum(axis=1)[off][0])),
             fix="correct the shares",
         )
+    return split
 
+
+def _basket(directory: Path, import_ids: list) -> pd.DataFrame:
+    """The consumer basket, each item on an import group with a negative elasticity."""
     basket = _read(directory, "basket.csv")
     _numeric(basket, "basket.csv", ["cpi_weight", "import_share"], hi=100.0)
     _numeric(basket, "basket.csv", ["import_share"], hi=1.0)
@@ -265,35 +318,4 @@ def load_io_table(directory: Path, commodities: pd.DataFrame) -> IOTable:
                 column="elasticity",
                 fix="write the short-run own-price elasticity of demand, e.g. -0.3",
             )
-
-    table = IOTable(
-        sectors=tuple(sectors),
-        sector_names=tuple(str(s) for s in sectors_df["name"]),
-        import_ids=tuple(import_ids),
-        export_ids=tuple(export_ids),
-        items=tuple(str(s) for s in basket["item"]),
-        output=out * 1e6,
-        z=z.to_numpy(float) * 1e6,
-        y=y.to_numpy(float).sum(axis=1) * 1e6,
-        a=a.to_numpy(float),
-        leontief=leontief,
-        import_use=m[sectors].to_numpy(float) * 1e6,
-        import_total=m.to_numpy(float).sum(axis=1) * 1e6,
-        criticality=crit.loc[import_ids, sectors].to_numpy(float),
-        export_split=split,
-        tax_rate=acc["domestic_tax_rate"].to_numpy(float),
-        employment=acc["employment"].to_numpy(float),
-        item_import=np.array([import_ids.index(k) for k in basket["commodity"]], dtype=int),
-        item_import_share=basket["import_share"].to_numpy(float),
-        item_elasticity=basket["elasticity"].to_numpy(float),
-        item_weight=basket["cpi_weight"].to_numpy(float),
-        hashes={f"io/{f}": _hash(directory / f) for f in FILES},
-    )
-    log.info(
-        "loaded the IO table from %s: %d sectors, %d import groups, %d basket items",
-        directory,
-        len(sectors),
-        len(import_ids),
-        len(table.items),
-    )
-    return table
+    return basket
