@@ -893,7 +893,7 @@ def backtest(
     def go() -> None:
         check_out(out, (".xlsx",), force, "--out")
         from econ.analysis.backtest import backtest as run_backtest
-        from econ.analysis.backtest import check_grid, fit, out_of_sample_summary, summary
+        from econ.analysis.backtest import check_grid, fit, summary
 
         check_baseline(baseline)
         inp = load_inputs(inputs, params, base_year)
@@ -934,73 +934,9 @@ def backtest(
                 progress=lambda name: note(f"fit: episode {name}"),
                 dask=dask,
             )
-            best = ", ".join(f"{k} = {v:g}" for k, v in res["best"].items())
-            note(
-                f"in-sample best: {best} (loss {res['in_sample_loss']:.3f}, objective with the "
-                f"prior penalty {res['in_sample_objective']:.3f}; loss at the shipped central "
-                f"values {res['central_loss']:.3f})"
-            )
-            tables.append(
-                (
-                    "Leave-one-episode-out: loss (mean capped |error|/tolerance) "
-                    "of each held-out episode",
-                    res["out_of_sample"],
-                )
-            )
-            tables.append(
-                (
-                    "Summary out of sample (leave one episode out), over the fitted outcomes "
-                    "every predictor can compute",
-                    out_of_sample_summary(table, res["out_of_sample_errors"]),
-                )
-            )
-            if not res["time_split"].empty:
-                tables.append(
-                    (
-                        "Time split: fit on the earlier outcomes, score the later ones",
-                        res["time_split"],
-                    )
-                )
-                tables.append(
-                    (
-                        "Summary out of sample (time split), over the later fitted outcomes "
-                        "every predictor can compute",
-                        out_of_sample_summary(table, res["time_split_errors"]),
-                    )
-                )
-            tables.append(
-                (
-                    "Profile objective: the smallest penalised loss at each grid value over the "
-                    "other grid parameters",
-                    res["profile"],
-                )
-            )
-            tables.append(
-                (
-                    "Profile loss without the priors (flat = not pinned down by the episodes)",
-                    res["profile_unpenalised"],
-                )
-            )
+            tables += _fit_tables(res, table)
         if protest:
-            from econ.analysis.protest import fit_protest, protest_cases
-
-            pres = fit_protest(
-                protest_cases(inp, episodes or None, progress=lambda n: note(f"protest: {n}")),
-                inp,
-            )
-            note(
-                f"protest risk fit: intercept {pres['intercept']:.3f}, slope "
-                f"{pres['slope']:.3f} per month of margin lost (base rate only: intercept "
-                f"{pres['base_rate_intercept']:.3f})"
-            )
-            tables.append(
-                (
-                    "Protest cases (probability of at least one protest in the window: fitted, "
-                    "leave one case out, and a base rate with no slope)",
-                    pres["cases"],
-                )
-            )
-            tables.append(("Protest risk scores (higher log score is better)", pres["scores"]))
+            tables += _protest_tables(inp, episodes)
         # machine names of the tables (csv --out-dir files, json keys, Excel sheets)
         names = []
         for title, _ in tables:
@@ -1021,6 +957,86 @@ def backtest(
         emit(result, fmt, out_file=out, out_dir=out_dir, force=force)
 
     guard(go)
+
+
+def _fit_tables(res: dict, table) -> list[tuple[str, object]]:
+    """`backtest --fit`/`--grid`: the in-sample best (a note), the leave-one-episode-out and
+    time-split tables with their summaries, and the profile losses."""
+    from econ.analysis.backtest import out_of_sample_summary
+
+    tables: list[tuple[str, object]] = []
+    best = ", ".join(f"{k} = {v:g}" for k, v in res["best"].items())
+    note(
+        f"in-sample best: {best} (loss {res['in_sample_loss']:.3f}, objective with the "
+        f"prior penalty {res['in_sample_objective']:.3f}; loss at the shipped central "
+        f"values {res['central_loss']:.3f})"
+    )
+    tables.append(
+        (
+            "Leave-one-episode-out: loss (mean capped |error|/tolerance) of each held-out episode",
+            res["out_of_sample"],
+        )
+    )
+    tables.append(
+        (
+            "Summary out of sample (leave one episode out), over the fitted outcomes "
+            "every predictor can compute",
+            out_of_sample_summary(table, res["out_of_sample_errors"]),
+        )
+    )
+    if not res["time_split"].empty:
+        tables.append(
+            (
+                "Time split: fit on the earlier outcomes, score the later ones",
+                res["time_split"],
+            )
+        )
+        tables.append(
+            (
+                "Summary out of sample (time split), over the later fitted outcomes "
+                "every predictor can compute",
+                out_of_sample_summary(table, res["time_split_errors"]),
+            )
+        )
+    tables.append(
+        (
+            "Profile objective: the smallest penalised loss at each grid value over the "
+            "other grid parameters",
+            res["profile"],
+        )
+    )
+    tables.append(
+        (
+            "Profile loss without the priors (flat = not pinned down by the episodes)",
+            res["profile_unpenalised"],
+        )
+    )
+    return tables
+
+
+def _protest_tables(inp, episodes) -> list[tuple[str, object]]:
+    """`backtest --protest`: the protest-risk fit (a note), its cases and its scores."""
+    from econ.analysis.protest import fit_protest, protest_cases
+
+    tables: list[tuple[str, object]] = []
+    pres = fit_protest(
+        protest_cases(inp, episodes or None, progress=lambda n: note(f"protest: {n}")),
+        inp,
+    )
+    note(
+        f"protest risk fit: intercept {pres['intercept']:.3f}, slope "
+        f"{pres['slope']:.3f} per month of margin lost (base rate only: intercept "
+        f"{pres['base_rate_intercept']:.3f})"
+    )
+    tables.append(
+        (
+            "Protest cases (probability of at least one protest in the window: fitted, "
+            "leave one case out, and a base rate with no slope)",
+            pres["cases"],
+        )
+    )
+    tables.append(("Protest risk scores (higher log score is better)", pres["scores"]))
+    return tables
 
 
 @inputs_app.command("check")

@@ -169,6 +169,17 @@ def test_at_least_five_episodes_and_sources():
             assert m.source.strip(), (ep.name, m.label)
 
 
+def test_cli_backtest_protest_prints_cases_and_scores():
+    args = ["backtest", "torkham-closure-2023-09", "--protest", "-f", "json"]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    tables = json.loads(r.stdout)["tables"]
+    cases, scores = list(tables.values())[-2:]
+    assert [c["outcome"] for c in cases] == ["protest-torkham-sep-2023"]
+    assert {s["index"] for s in scores} >= {"model, out of sample", "base rate, out of sample"}
+    assert "protest risk fit: intercept" in r.stderr
+
+
 def test_cli_backtest_one_episode():
     r = CliRunner().invoke(app, ["backtest", "torkham-closure-2023-09", "-f", "csv"])
     assert r.exit_code == 0, r.output
