@@ -15,6 +15,7 @@ from .io.inputs import inputs_for
 from .io.scenarios import load_scenario
 from .model.arguments import check_freq, check_members, check_rng
 from .model.ensemble import run_members
+from .model.kernel import MODES as KERNEL_MODES
 from .spec.checks import (
     MAX_MEMBERS,
     MAX_MONTHS,
@@ -46,6 +47,7 @@ def run(
     progress: Callable[[int, int], None] | None = None,
     dask: Any = None,
     chunk_size: int | None = None,
+    kernel: str | None = None,
 ) -> xr.Dataset:
     """Simulate a scenario day by day and return the labelled result.
 
@@ -75,6 +77,14 @@ def run(
         ``"forecast"``: it follows the statsmodels forecast of customs revenue
         (:mod:`econ.forecast`, docs/forecast.md); ensemble members draw their path from
         the forecast's interval.
+    kernel
+        The daily step: ``"numpy"`` (the reference), ``"numba"`` (the compiled day; needs
+        ``pip install "chokepoint[fast]"``), ``"compile"`` (compiled if numba is installed,
+        compiling it once, 1–3 minutes, and caching it) or ``"cached"`` (compiled only if
+        already cached). Default (``None``): ``"compile"`` for an ensemble, ``"cached"`` for
+        one member, so that no single run waits for a compile; ``CHOKEPOINT_KERNEL`` in the
+        environment overrides. The two agree to rounding (docs/performance.md); the result's
+        ``kernel`` attribute says which ran.
     chunks
         Members per vectorised chunk (default 100; bounds memory; results do not depend on
         it). The default keeps a chunk's daily work arrays within a core's cache; 1,000
@@ -114,6 +124,8 @@ def run(
     check_rng(rng)
     check_freq(freq)
     chunk = _chunks(chunks, chunk_size)
+    if kernel is not None:
+        choice_argument("kernel", kernel, KERNEL_MODES)
     if months is not None:
         int_argument("months", months, 1, MAX_MONTHS, f"give 1 to {MAX_MONTHS} months")
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
@@ -132,6 +144,7 @@ def run(
         workers=workers,
         progress=progress,
         dask=dask,
+        kernel=kernel,
     )
 
 

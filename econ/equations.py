@@ -115,6 +115,13 @@ def calc_tree_elasticities(sigma_origin, sigma_route, eta, tree):
     return sig_o, sig_r, eta
 
 
+def _ln_ces_sum(total, deviation):
+    """ln V of a CES sum given as ``total`` V and as ``deviation`` D = V − 1 computed term by
+    term: log V where V < 1/2 (V's own digits), log1p(D) elsewhere (D's digits near 1)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(total < 0.5, np.log(total), np.log1p(deviation))
+
+
 #: availability below which a route counts as closed in :func:`calc_nested_shares`
 AVAILABILITY_FLOOR = 1e-12
 
@@ -164,9 +171,6 @@ def calc_nested_shares(s0, availability, cost_ratio, eta, sigma_route, sigma_ori
         u = availability / tree.nest_to_cells(np.where(a_n > 0, a_n, 1.0))
         w = u * cost_ratio ** (-eta)
         S_n = np.where(s0_n > 0, tree.nest_sum(s0 * w) / np.where(s0_n > 0, s0_n, 1.0), 0.0)
-        V_n = np.where(
-            s0_n > 0, tree.nest_sum(s0 * w * cost_ratio) / np.where(s0_n > 0, s0_n, 1.0), 0.0
-        )
         eta_n = tree.nest_max(eta)  # η is the same for every route of a nest
         a_rel = np.where(a_n > 0, a_n / tree.origin_to_nests(np.where(a_o > 0, a_o, 1.0)), 0.0)
         incl_n = np.where(S_n > 0, a_rel * S_n ** (sig_r / eta_n), 0.0)
@@ -178,17 +182,47 @@ def calc_nested_shares(s0, availability, cost_ratio, eta, sigma_route, sigma_ori
         S_k = np.where(
             s0_k > 0, tree.commodity_sum(s0_o * incl_o) / np.where(s0_k > 0, s0_k, 1.0), 0.0
         )
-        # prices: CES of order 1 − σ at each level
-        pn = np.where((a_rel > 0) & (V_n > 0), a_rel * V_n ** ((1.0 - sig_r) / (1.0 - eta_n)), 0.0)
-        q_o = np.where(s0_o > 0, tree.origin_sum(s0_n * pn) / np.where(s0_o > 0, s0_o, 1.0), 0.0)
-        po = np.where((a_o > 0) & (q_o > 0), a_o * q_o ** ((1.0 - sig_o) / (1.0 - sig_r_o)), 0.0)
+        # prices: CES of order 1 − σ at each level, P = (Σθ·a·p^(1−σ))^(1/(1−σ)), carried as
+        # logarithms. The sum V is kept twice: as itself (accurate when small, e.g. a nest whose
+        # routes are all shut or very dear) and as its deviation from 1,
+        # D = Σθ·(a·expm1((1 − σ)·ln p) + a − 1) (accurate near 1); ln V is log V below 1/2 and
+        # log1p(D) above (:func:`_ln_ces_sum`). Either alone is ill-conditioned somewhere: near
+        # σ = 1 (σ is clipped to 1 and nudged 1e-9 away) one rounding of V became 1e-7 in P,
+        # and near V = 0 one rounding of D changed ln V entirely (docs/model.md §3). The
+        # baseline gives exactly ln P = 0.
+        ln_x = np.log(cost_ratio)
+        v_n = np.where(
+            s0_n > 0, tree.nest_sum(s0 * w * cost_ratio) / np.where(s0_n > 0, s0_n, 1.0), 0.0
+        )
+        dv_n = np.where(
+            s0_n > 0,
+            tree.nest_sum(s0 * (u * np.expm1((1.0 - eta) * ln_x) + (u - 1.0)))
+            / np.where(s0_n > 0, s0_n, 1.0),
+            -1.0,
+        )
+        # ln P_n^(1−σr) = (1 − σr)/(1 − η) · ln V_n; −inf where no route of the nest is open
+        y_n = (1.0 - sig_r) * (_ln_ces_sum(v_n, dv_n) / (1.0 - eta_n))
+        open_n = (a_rel > 0) & (v_n > 0)
+        q_n = np.where(open_n, a_rel * np.exp(y_n), 0.0)
+        dq_n = np.where(open_n, a_rel * np.expm1(y_n) + (a_rel - 1.0), -1.0)
+        q_o = np.where(s0_o > 0, tree.origin_sum(s0_n * q_n) / np.where(s0_o > 0, s0_o, 1.0), 0.0)
+        dq_o = np.where(
+            s0_o > 0, tree.origin_sum(s0_n * dq_n) / np.where(s0_o > 0, s0_o, 1.0), -1.0
+        )
+        y_o = (1.0 - sig_o) * (_ln_ces_sum(q_o, dq_o) / (1.0 - sig_r_o))
+        open_o = (a_o > 0) & (q_o > 0)
+        r_o = np.where(open_o, a_o * np.exp(y_o), 0.0)
+        dr_o = np.where(open_o, a_o * np.expm1(y_o) + (a_o - 1.0), -1.0)
         base = np.where(
-            s0_k > 0, tree.commodity_sum(s0_o * po) / np.where(s0_k > 0, s0_k, 1.0), 0.0
+            s0_k > 0, tree.commodity_sum(s0_o * r_o) / np.where(s0_k > 0, s0_k, 1.0), 0.0
+        )
+        dbase = np.where(
+            s0_k > 0, tree.commodity_sum(s0_o * dr_o) / np.where(s0_k > 0, s0_k, 1.0), -1.0
         )
         sig_k = tree.commodity_sum(np.where(s0_o > 0, sig_o, 0.0) * (s0_o > 0)) / np.maximum(
             tree.commodity_sum((s0_o > 0).astype(float)), 1.0
         )
-        price = np.where(base > 0, base ** (1.0 / (1.0 - np.where(base > 0, sig_k, 0.0))), np.inf)
+        price = np.where(base > 0, np.exp(_ln_ces_sum(base, dbase) / (1.0 - sig_k)), np.inf)
         price = np.where(s0_k > 0, price, 1.0)
         f_n = np.where(
             S_o[..., tree.nest_origin] > 0,
@@ -468,9 +502,9 @@ def calc_reroute(
     are members of a group at one crossing (``cell_member``: the group × crossing pair),
     members belong to a group (``member_group``). For a
     member, the open alternative is its group's open demand at other crossings,
-    excl = Σ_{group} O − Σ_{member} O; if excl exceeds max(1e-12 · Σ_group O, floor[group])
+    excl = Σ_{other members of the group} O; if excl exceeds max(1e-12 · Σ_group O, floor[group])
     the member's cargo is shared over the other crossings in proportion to their demand,
-    per = turned / excl, and each cell receives O · (Σ_{members of its group} per − per[own]);
+    per = turned / excl, and each cell receives O · Σ_{other members of its group} per;
     else it is stranded (it waits in the order backlog).
 
     Returns ``(received (..., F), stranded (..., F))``: what each cell receives, and what each
@@ -480,15 +514,19 @@ def calc_reroute(
     own = _group_sum(open_demand, cell_member, n_members)
     turned_m = _group_sum(turned, cell_member, n_members)
     total_m = total[..., member_group]
-    alternative = total_m - own
+    # the others' sums are added up, not taken as the total minus one's own: that difference
+    # keeps only the digits the total has left where one's own dominates
+    peers = (member_group[:, None] == member_group[None, :]) & ~np.eye(
+        len(member_group), dtype=bool
+    )
+    alternative = (own[..., None, :] * peers).sum(axis=-1)
     threshold = np.maximum(
         np.maximum(total_m, 1e-300) * 1e-12, np.asarray(floor)[..., member_group]
     )
     has = alternative > threshold
     with np.errstate(divide="ignore", invalid="ignore"):
         per = np.where(has, turned_m / np.where(has, alternative, 1.0), 0.0)
-    per_g = _group_sum(per, member_group, n_groups)
-    received = open_demand * (per_g[..., cell_group] - per[..., cell_member])
+    received = open_demand * (per[..., None, :] * peers).sum(axis=-1)[..., cell_member]
     stranded = np.where(per[..., cell_member] > 0.0, 0.0, turned)
     return received, stranded
 

@@ -21,6 +21,11 @@ settings.register_profile("ci", derandomize=True, database=None)
 settings.register_profile("explore")
 settings.load_profile(os.environ.get("CHOKEPOINT_HYPOTHESIS", "ci"))
 
+# Tests run the numpy engine, the reference, whatever the numba cache of the machine holds (a
+# single run takes the compiled day when it is cached, so results would depend on the cache);
+# tests/test_daykernel.py runs the compiled day explicitly.
+os.environ.setdefault("CHOKEPOINT_KERNEL", "numpy")
+
 
 @pytest.fixture(scope="session")
 def toy_dir() -> Path:

@@ -83,10 +83,18 @@ class Engine:
         The static network, the members' values and the compiled scenario.
     baseline_index
         (M, T) multiplier on base-year flows for each day.
+
+    The day runs the processes below, the reference, unless a compiled day is attached
+    (:func:`econ.model.compiled.attach`; :class:`Model` decides, :mod:`econ.model.kernel`):
+    then :attr:`compiled` runs it and :attr:`kernel` is ``"numba"``.
     """
 
     def __init__(
-        self, network: Network, draws: Draws, schedule: Schedule, baseline_index: np.ndarray
+        self,
+        network: Network,
+        draws: Draws,
+        schedule: Schedule,
+        baseline_index: np.ndarray,
     ) -> None:
         self.network, self.draws, self.schedule = network, draws, schedule
         self.baseline_index = baseline_index
@@ -133,6 +141,8 @@ class Engine:
         # baseline demand by commodity and origin group (USD/day, before the baseline index)
         self.v0_k = cl.cells_to_commodity(network.cell["v0"])  # (K,)
         self.v0_nest = cl.cells_to_nest(network.cell["v0"])  # (N,)
+        self.compiled = None  # the compiled day, if attached (econ.model.compiled)
+        self.kernel = "numpy"
 
     # ------------------------------------------------------------------ the day
     def step(self) -> Day:
@@ -143,6 +153,10 @@ class Engine:
         state, net = self.state, self.network
         cl, cell, pair = net.cells, net.cell, net.pair
         wedges = self.schedule.cell_wedges(t)
+        if self.compiled is not None:
+            day = self.compiled.step(t, wedges)
+            self.day += 1
+            return day
         b = self.baseline_index[:, t][:, None]  # (M, 1)
         v0 = cell["v0"] * b  # (M, F)
         demand0 = self.v0_k * b  # (M, K)
@@ -416,13 +430,12 @@ class Engine:
         own = cl.cells_to_npair(open_demand)
         turned_m = cl.cells_to_npair(border.turned)
         total_m = total[:, cl.npair_nest]
-        alternative = total_m - own
+        alternative = cl.others_in_nest(own)  # not total_m − own (CellLayout.others_in_nest)
         floor = (1e-3 * self.v0_nest * b)[:, cl.npair_nest]
         threshold = np.maximum(np.maximum(total_m, 1e-300) * 1e-12, floor)
         has = alternative > threshold
         per = np.divide(turned_m, alternative, out=np.zeros_like(turned_m), where=has)
-        per_g = cl.npairs_to_nest(per)
-        received = open_demand * (per_g[:, cl.cell_nest] - per[:, cl.cell_npair])
+        received = open_demand * cl.others_in_nest(per)[:, cl.cell_npair]
         stranded = np.where(per[:, cl.cell_npair] > 0.0, 0.0, border.turned)
         state["pending_value"] = state["pending_value"] - border.released + received
         state["backlog"] = state["backlog"] + stranded + border.barred

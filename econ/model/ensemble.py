@@ -21,6 +21,7 @@ from ..spec.in_force import warn_missing_measures
 from ..spec.inputs import Inputs
 from ..spec.scenario import Scenario
 from . import arguments as arg
+from .kernel import resolve as resolve_kernel
 from .memory import ensemble_bytes, guard_members
 from .model import Model, finish, root_seed
 
@@ -42,6 +43,7 @@ def run_members(
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
     dask: Any = None,
+    kernel: str | None = None,
 ) -> xr.Dataset:
     """Run ``members`` members of ``scenario`` and return one Dataset (see :func:`econ.run`).
 
@@ -49,6 +51,9 @@ def run_members(
     from the root seed (``rng``, else the scenario's, else 0) and run ``chunk_size`` at a time,
     on ``workers`` processes when more than one, or as tasks of a dask cluster when ``dask``
     is given (:func:`run_chunks_on_dask`). Non-finite members are counted and logged.
+    ``kernel`` picks the daily step once for every chunk (:func:`econ.model.kernel.resolve`;
+    default: the compiled day for an ensemble, compiling it once if needed, and for one
+    member only if it is already compiled), so that no chunk runs a different one.
     """
     arg.check_inputs_argument(inputs)
     arg.check_scenario_argument(scenario)
@@ -59,6 +64,7 @@ def run_members(
     chunk_size = int_argument("chunk_size", chunk_size, 1, MAX_MEMBERS)
     workers = int_argument("workers", workers, 1, MAX_WORKERS)
     arg.check_progress(progress)
+    kernel = resolve_kernel(kernel, "compile" if members > 1 else "cached")
     guard_members(
         lambda m: ensemble_bytes(
             inputs, scenario, m, freq=freq, chunk_size=chunk_size, workers=workers
@@ -68,7 +74,7 @@ def run_members(
         fix=lambda fits: f"run at most {fits:,} members (or a coarser freq, or fewer workers)",
     )
     if members == 1:
-        model = Model(inputs, scenario, rng=rng, freq=freq, forecast=forecast)
+        model = Model(inputs, scenario, rng=rng, freq=freq, forecast=forecast, kernel=kernel)
         log.info("running %s: %d days, 1 member (deterministic)", scenario.name, model.T)
         return finish(model.run(progress=progress).result())
     warn_missing_measures(scenario, inputs.measures_in_force)  # once, not per chunk
@@ -82,7 +88,7 @@ def run_members(
         len(chunks),
         workers,
     )
-    jobs = [(inputs, scenario, c, seed, freq, forecast) for c in chunks]
+    jobs = [(inputs, scenario, c, seed, freq, forecast, kernel) for c in chunks]
     n_days = (scenario.end - scenario.start).days
     total = n_days * len(chunks)
     stack = MemberStack(ids)
@@ -100,9 +106,13 @@ def run_members(
             )
             stack.add(_chunk_model(*job).run(progress=cb).result())
     else:
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(max_workers=workers) as ex:
+        # numba's thread pool does not survive a fork: worker processes of the compiled day are
+        # started fresh (spawned), and each runs its chunk on one thread (_run_chunk)
+        ctx = multiprocessing.get_context("spawn") if kernel == "numba" else None
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
             try:
                 for i, part in enumerate(ex.map(_run_chunk, jobs)):
                     stack.add(part)
@@ -168,12 +178,24 @@ class MemberStack:
 
 
 def _chunk_model(
-    inputs: Inputs, scenario: Scenario, ids: np.ndarray, seed: int, freq: str, forecast: Any
+    inputs: Inputs,
+    scenario: Scenario,
+    ids: np.ndarray,
+    seed: int,
+    freq: str,
+    forecast: Any,
+    kernel: str = "numpy",
 ) -> Model:
-    return Model(inputs, scenario, member_ids=ids, rng=seed, freq=freq, forecast=forecast)
+    return Model(
+        inputs, scenario, member_ids=ids, rng=seed, freq=freq, forecast=forecast, kernel=kernel
+    )
 
 
 def _run_chunk(job: tuple) -> xr.Dataset:
+    if job[-1] == "numba":  # one thread per worker process: the processes share the cores
+        import numba
+
+        numba.set_num_threads(1)
     return _chunk_result(*job)
 
 

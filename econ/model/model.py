@@ -25,6 +25,8 @@ from ..spec.in_force import check_measure_ids, warn_missing_measures
 from ..spec.inputs import Inputs
 from ..spec.scenario import MEASURE_TYPES, Scenario, _Measure, measure_fields, measure_key
 from . import arguments as arg
+from . import kernel as _kernel
+from .compiled import attach
 from .draws import Draws
 from .economy import Economy
 from .engine import Engine
@@ -172,6 +174,12 @@ class Model:
         Step the input-output layer (docs/economy.md) after the engine each day; ``None``
         (default): when the inputs have an IO table. Without it, freight never changes and the
         economy's variables are not in the result.
+    kernel
+        The daily step: ``"numpy"`` (the reference), ``"cached"`` (the numba-compiled day if
+        numba is installed and the day is already compiled, else numpy), ``"compile"``
+        (compile it once if needed) or ``"numba"``; ``None`` (default): ``"cached"``
+        (:mod:`econ.model.kernel`; the environment variable ``CHOKEPOINT_KERNEL`` overrides).
+        The two agree to rounding (docs/performance.md, "Compiled day").
     """
 
     def __init__(
@@ -188,6 +196,7 @@ class Model:
         values: Mapping[str, np.ndarray] | None = None,
         network: Network | None = None,
         economy: bool | None = None,
+        kernel: str | None = None,
     ) -> None:
         # every argument checked before any work: one line naming it (econ.model.arguments)
         arg.check_inputs_argument(inputs)
@@ -255,6 +264,8 @@ class Model:
             else f"forecast: {forecast.model} ({forecast.selection})"
         )
         self.engine = Engine(self.network, self.draws, self.schedule, self.baseline_index)
+        if _kernel.resolve(kernel, "compile" if n_members > 1 else "cached") == "numba":
+            attach(self.engine)
         table = inputs.economy if economy or economy is None else None
         if economy and table is None:
             raise ValueError("economy=True needs inputs with an IO table (inputs/io/)")
@@ -449,6 +460,8 @@ class Model:
         self.scenario, self.draws, self.schedule = sc, draws, schedule
         self.engine.draws, self.engine.schedule = draws, schedule
         self.engine.memo.key = None
+        if self.engine.compiled is not None:  # its layout holds the old schedule's wedges
+            attach(self.engine)
         self.record.scenario, self.record.draws = sc, draws
         log.info("%s: measures rescheduled on %s (measure %d)", sc.name, self.date, changed + 1)
 
@@ -465,7 +478,9 @@ class Model:
     def result(self):
         """The labelled result of the days simulated, an :class:`xarray.Dataset`
         (docs/outputs.md), with its non-finite members counted (:func:`finish`)."""
-        return finish(self.record.to_dataset())
+        ds = self.record.to_dataset()
+        ds.attrs["kernel"] = self.engine.kernel
+        return finish(ds)
 
 
 def finish(ds: xr.Dataset) -> xr.Dataset:

@@ -143,6 +143,7 @@ class GroupSum:
         self.starts = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])
         self.groups = sk[self.starts]
         self.n = n
+        self.size = len(keys)
 
     def __call__(self, x: np.ndarray, scratch: np.ndarray | None = None) -> np.ndarray:
         """Group sums of ``x``; a ``scratch`` array shaped like ``x`` receives the gather."""
@@ -205,6 +206,7 @@ class CellLayout:
     nest_origin: np.ndarray  # (N,) origin (commodity × origin) of each nest
     origin_commodity: np.ndarray  # (O,) commodity of each origin group
     npair_nest: np.ndarray  # (NP,) nest of each nest pair
+    npair_peers: np.ndarray  # (P, NP) the other nest pairs of each one's nest; NP where none
     pair_commodity: np.ndarray  # (G,)
     pair_crossing: np.ndarray  # (G,)
     nest_commodity: np.ndarray  # (N,) commodity of each nest of cells
@@ -237,6 +239,18 @@ class CellLayout:
 
     def nest_max(self, x: np.ndarray) -> np.ndarray:
         return self.cells_to_nest.max(x)
+
+    def others_in_nest(self, x: np.ndarray) -> np.ndarray:
+        """Σ of ``x`` (..., NP) over the *other* nest pairs of each nest pair's nest, added one
+        by one in index order. Not the nest's total minus one's own: where one's own dominates,
+        that difference keeps only the digits the total has left (a 1-ulp change of the total
+        moved re-routed cargo by 1e-9), while a sum of non-negative terms is exact to rounding.
+        """
+        padded = np.concatenate([x, np.zeros(x.shape[:-1] + (1,))], axis=-1)
+        out = np.zeros_like(x)
+        for peers in self.npair_peers:
+            out = out + padded[..., peers]
+        return out
 
     def origin_sum(self, x: np.ndarray) -> np.ndarray:
         return self.nests_to_origin(x)
@@ -352,6 +366,7 @@ class CellLayout:
         )
         npair_nest = npair_keys // n_crossings
         return cls(
+            npair_peers=_peers(npair_nest),
             cell_route=cell_route_a,
             cell_commodity=cell_commodity,
             cell_crossing=route_crossing[cell_route_a],
@@ -379,6 +394,18 @@ class CellLayout:
             cells_to_npair=GroupSum(cell_npair, len(npair_keys)),
             npairs_to_nest=GroupSum(npair_nest, len(nest_keys)),
         )
+
+
+def _peers(group: np.ndarray) -> np.ndarray:
+    """(P, n) index of the other members of each member's group, in index order, padded with
+    ``n`` (CellLayout.npair_peers)."""
+    n = len(group)
+    rows = [[j for j in np.flatnonzero(group == group[i]) if j != i] for i in range(n)]
+    width = max([len(r) for r in rows] + [1])
+    out = np.full((width, n), n, dtype=np.int64)
+    for i, r in enumerate(rows):
+        out[: len(r), i] = r
+    return out
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,168 @@
+"""The compiled day (econ/model/_daykernel.py) against the numpy engine, which stays the
+reference (docs/performance.md, "Compiled day").
+
+Two standards. One day from the same state: every output and every state array of the
+compiled day equals the numpy day's to 1e-12 of the array's scale, on random states of every
+built-in scenario (queues, backlogs and pending cargo at every crossing, random freight).
+Whole runs: the headline revenue loss agrees to 1e-12; a variable's monthly values agree to
+1e-6 of its scale, because the engine amplifies a rounding difference (a 1-ulp change of the
+numpy run's own inputs moves them by 1e-9; docs/performance.md). A baseline day is exactly
+the baseline, and results do not depend on the chunk or the number of threads.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pytest
+
+pytest.importorskip("numba")
+
+import econ
+from econ.io import load_scenario
+from econ.io.inputs import inputs_for
+from econ.model import kernel
+from econ.model.compiled import attach
+from econ.model.engine import Day, Engine
+from econ.model.model import Model
+
+
+@pytest.fixture(autouse=True)
+def _no_kernel_override(monkeypatch):
+    """The suite pins the numpy engine (conftest.py); these tests choose the day themselves."""
+    monkeypatch.delenv(kernel.ENV, raising=False)
+
+
+SCENARIOS = ["default", "pakistan-closure-2025", "maximum-pressure", "transit-fee", "baseline"]
+
+
+def _engines(name: str, members: int, rng: int = 3) -> tuple[Model, Engine, Engine]:
+    sc = load_scenario(name)
+    m = Model(inputs_for(sc), sc, members=members, rng=rng, kernel="numpy", economy=False)
+    fast = attach(Engine(m.network, m.draws, m.schedule, m.baseline_index))
+    assert fast.kernel == "numba" and m.engine.kernel == "numpy"
+    return m, m.engine, fast
+
+
+def _close(ref: np.ndarray, got: np.ndarray, tol: float, what: str, atol: float = 0.0) -> None:
+    ref, got = np.asarray(ref, float), np.asarray(got, float)
+    assert np.array_equal(np.isfinite(ref), np.isfinite(got)), what
+    fin = np.isfinite(ref)
+    scale = np.abs(ref[fin]).max() if fin.any() else 0.0
+    err = np.abs(ref[fin] - got[fin]).max() if fin.any() else 0.0
+    assert err <= max(tol * scale, atol), f"{what}: {err:.3e} of scale {scale:.3e}"
+
+
+def _random_day(m: Model, ref: Engine, fast: Engine, t: int, rng: np.random.Generator):
+    """Both engines put in one random state at day ``t`` (queues, backlog and pending cargo
+    everywhere, random freight) and stepped once; returns their days."""
+    while ref.day < t:
+        ref.step()
+    state = {k: v.copy() for k, v in ref.state.items()}
+    net = m.network
+    scale = net.cell["v0"] * ref.baseline_index[:, t][:, None]
+    state["backlog"] = state["backlog"] + rng.exponential(1.0, scale.shape) * scale
+    state["pending_value"] = state["pending_value"] + rng.exponential(0.5, scale.shape) * scale
+    q = state["queue_value"] * rng.uniform(0.5, 2.0, state["queue_value"].shape)
+    state["queue_value"] = q + rng.exponential(2.0, q.shape) * net.pair["e0"]
+    state["queue_trucks"] = net.cells.pairs_to_crossing(state["queue_value"] / net.pair["vpt"])
+    state["share_box"] = state["share_box"] + rng.normal(0, 0.01, state["share_box"].shape)
+    freight = rng.uniform(0.9, 1.3, ref.draws.n_members)
+    for eng in (ref, fast):
+        for k, v in state.items():
+            eng.state[k] = v.copy()
+        eng.day = t
+        eng.freight_multiplier = freight.copy()
+    ref.memo.key = None
+    if fast.compiled is not None:
+        fast.compiled.key = None
+    else:
+        fast.memo.key = None
+    return ref.step(), fast.step()
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_one_day_from_random_states_equals_numpy(name):
+    m, ref, fast = _engines(name, members=6)
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    for t in sorted(rng.choice(np.arange(1, ref.n_days - 1), size=3, replace=False)):
+        a, b = _random_day(m, ref, fast, int(t), rng)
+        for field in Day._fields[2:]:
+            _close(getattr(a, field), getattr(b, field), 1e-12, f"{name} day {t} {field}")
+        for k in ref.state:
+            _close(ref.state[k], fast.state[k], 1e-12, f"{name} day {t} state {k}")
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_whole_run_equals_numpy(name):
+    sc = load_scenario(name)
+    inp = inputs_for(sc)
+    a = Model(inp, sc, members=4, rng=5, kernel="numpy").run().result()
+    b = Model(inp, sc, members=4, rng=5, kernel="numba").run().result()
+    # the headline: revenue lost, to 1e-12 of the revenue the baseline collects
+    loss = [float((d.baseline_customs_revenue - d.customs_revenue).sum()) for d in (a, b)]
+    assert abs(loss[0] - loss[1]) <= 1e-12 * float(a.baseline_customs_revenue.sum())
+    for v in a.data_vars:  # a variable that is zero but for rounding: to 1e-6 of its unit
+        _close(a[v].values, b[v].values, 1e-6, f"{name} {v}", atol=1e-6)
+
+
+def test_baseline_day_is_exactly_the_baseline():
+    m, ref, fast = _engines("baseline", members=3)
+    for _ in range(40):
+        day = fast.step()
+        assert np.array_equal(day.revenue, day.baseline_revenue)
+    assert not fast.state["share_box"].any() and not fast.state["volume_box"].any()
+    assert not fast.state["backlog"].any() and not fast.state["queue_value"].any()
+
+
+def test_independent_of_chunks_and_threads():
+    import numba
+
+    whole = econ.run("pakistan-closure-2025", members=5, months=3, rng=2, chunks=5, kernel="numba")
+    split = econ.run("pakistan-closure-2025", members=5, months=3, rng=2, chunks=2, kernel="numba")
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        one = econ.run(
+            "pakistan-closure-2025", members=5, months=3, rng=2, chunks=5, kernel="numba"
+        )
+    finally:
+        numba.set_num_threads(before)
+    # worker processes (spawned: numba's threads do not survive a fork), one thread each
+    procs = econ.run(
+        "pakistan-closure-2025", members=5, months=3, rng=2, chunks=2, workers=2, kernel="numba"
+    )
+    for other in (split, one, procs):
+        for v in whole.data_vars:
+            np.testing.assert_array_equal(whole[v].values, other[v].values, err_msg=v)
+    assert whole.attrs["kernel"] == "numba"
+
+
+def test_modes(monkeypatch, tmp_path):
+    monkeypatch.delenv(kernel.ENV, raising=False)
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))  # an empty cache: nothing compiled
+    assert kernel.resolve("numpy") == "numpy"
+    assert kernel.resolve("cached") == "numpy"  # no run waits for a compile
+    assert kernel.resolve("compile") == "numba"
+    assert kernel.resolve(None, "cached") == "numpy"
+    monkeypatch.setenv(kernel.ENV, "numpy")
+    assert kernel.resolve("numba") == "numpy"  # the environment wins
+    monkeypatch.delenv(kernel.ENV)
+    with pytest.raises(ValueError, match="kernel must be one of"):
+        kernel.resolve("fast")
+    monkeypatch.setattr(kernel, "numba_installed", lambda: False)
+    assert kernel.resolve("compile") == "numpy"  # the numpy path is the fallback
+    with pytest.raises(RuntimeError, match="needs numba"):
+        kernel.resolve("numba")
+
+
+def test_cache_marker(monkeypatch, tmp_path, caplog):
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    assert not kernel.is_cached()
+    timer = kernel.Compiling()
+    with caplog.at_level("WARNING", logger="econ.model.kernel"):
+        timer.finished()
+        timer.finished()
+    assert kernel.is_cached() and kernel.resolve("cached") == "numba"
+    assert sum("compiled the daily kernel" in r.message for r in caplog.records) == 1
