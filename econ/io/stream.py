@@ -230,11 +230,11 @@ def reduce_members(
         template: dict[str, Any] = {}
         with MembersFile(scratch, members, along=along, complevel=SCRATCH_COMPLEVEL) as f:
             for part in chunks:
+                f.add(part)
                 if layout is None:
                     # the result's layout (variables, dims, coords) from the first chunk
-                    layout = reduce(part, frozenset())
+                    layout = reduce(part, frozenset(f.infinite))
                     template = _template(part)
-                f.add(part)
             infinite = frozenset(f.infinite)
             names = [k for k in f.names if k in template["data_vars"]]
             f.finish()
