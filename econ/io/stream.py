@@ -1,11 +1,11 @@
 """Ensemble results streamed chunk by chunk: members written to netCDF by region, and a
 statistic across members (the percentiles) reduced slab by slab, never all members at once.
 
-:class:`MembersFile` writes chunks along ``member`` into one netCDF4 file: the first chunk
-through xarray (so every variable, coordinate and attribute is encoded exactly as
-:func:`econ.io.write.write_netcdf` encodes it, compressed the same way), with ``member`` an
-unlimited dimension resized at once to the whole ensemble; each later chunk is written into
-its region (``[at : at + n]`` along ``member``). :func:`write_members` does that atomically
+:class:`MembersFile` writes chunks along ``member`` into one netCDF4 file: at the first chunk,
+xarray creates every variable with the whole ensemble's length (encoded, named and compressed
+exactly as :func:`econ.io.write.write_netcdf` writes a result, and ``member`` a fixed
+dimension), writing all but the member variables; each chunk is then written into its region
+(``[at : at + n]`` along ``member``) through h5py. :func:`write_members` does that atomically
 for a result file; read back with xarray, the file is the in-memory result
 (tests/test_stream.py).
 
@@ -106,19 +106,16 @@ class MembersFile:
             raise ValueError(f"{self.path}: {self.at + n} members arrived, {self.members} expected")
         if self.file is None:
             self._create(part)
-        else:
-            for k in self.names:
-                target = self.file.variables[k]
-                data = np.asarray(part.variables[k].values)
-                if data.dtype != target.dtype or data.shape[1:] != target.shape[1:]:
-                    raise ValueError(
-                        f"{k}: chunk has {data.dtype} {data.shape[1:]}, the file "
-                        f"{target.dtype} {target.shape[1:]}"
-                    )
-                target[self.at : self.at + n, ...] = data
         for k in self.names:
-            v = part.variables[k]
-            if v.dtype.kind == "f" and k not in self.infinite and np.isinf(v.values).any():
+            target = self.file[k]
+            data = np.asarray(part.variables[k].values)
+            if data.dtype != target.dtype or data.shape[1:] != target.shape[1:]:
+                raise ValueError(
+                    f"{k}: chunk has {data.dtype} {data.shape[1:]}, the file "
+                    f"{target.dtype} {target.shape[1:]}"
+                )
+            target[self.at : self.at + n, ...] = data
+            if data.dtype.kind == "f" and k not in self.infinite and np.isinf(data).any():
                 self.infinite.add(k)
         self.at += n
 
@@ -131,21 +128,35 @@ class MembersFile:
         self.close()
 
     def _create(self, part: xr.Dataset) -> None:
-        import h5netcdf
+        """Create the file with the whole ensemble's shape, encoded by xarray exactly as
+        ``to_netcdf`` encodes a result, but without writing the member variables: they are
+        given as zero-stride (memory-free) arrays of full length and skipped by the writer,
+        to be written chunk by chunk into their regions."""
+        import h5py
+        from xarray.backends import H5NetCDFStore
 
         self.names = member_variables(part)
-        out = part.copy(deep=False)
-        out.attrs = netcdf_attrs(dict(part.attrs))
-        out.to_netcdf(
-            self.path,
-            engine="h5netcdf",
-            format="NETCDF4",
-            encoding=self._encoding(part),
-            unlimited_dims=[MEMBER],
-            invalid_netcdf=False,
+
+        def full(k: str, v: xr.Variable) -> xr.Variable:
+            if k not in self.names:
+                return v
+            shape = (self.members, *v.shape[1:])
+            empty = np.broadcast_to(np.zeros((), v.dtype), shape)
+            return xr.Variable(v.dims, empty, v.attrs, v.encoding)
+
+        template = xr.Dataset(
+            {k: full(k, v) for k, v in part.data_vars.variables.items()},
+            coords={k: full(k, v) for k, v in part.coords.variables.items()},
+            attrs=netcdf_attrs(dict(part.attrs)),
         )
-        self.file = h5netcdf.File(self.path, "a")
-        self.file.resize_dimension(MEMBER, self.members)
+        store = H5NetCDFStore.open(self.path, mode="w", format="NETCDF4", invalid_netcdf=False)
+        try:
+            template.dump_to_store(
+                store, writer=_SkipMembers(set(self.names)), encoding=self._encoding(part)
+            )
+        finally:
+            store.close()
+        self.file = h5py.File(self.path, "r+")
 
     def _encoding(self, part: xr.Dataset) -> dict[str, dict]:
         """:func:`econ.io.netcdf.encoding`, with every member variable compressed and chunked
@@ -168,6 +179,21 @@ class MembersFile:
                 "chunksizes": (n, *shape),
             }
         return enc
+
+
+class _SkipMembers:
+    """An xarray array writer that writes every variable but those along ``member``."""
+
+    def __init__(self, names: set[str]) -> None:
+        self.names = names
+
+    def add(self, source: Any, target: Any, region: Any = None) -> None:
+        if str(getattr(target, "variable_name", "")).rsplit("/", 1)[-1] in self.names:
+            return
+        target[...] = source
+
+    def sync(self, **kwargs: Any) -> None:
+        pass
 
 
 def write_members(
@@ -273,19 +299,20 @@ def _reduce_file(
     along: str,
     slab_bytes: int,
 ) -> xr.Dataset:
-    import h5netcdf
+    import h5py
 
     out = layout.copy(deep=False)
     result_attrs: dict[str, Any] | None = None
-    with h5netcdf.File(path, "r") as f:
-        member = f.variables[MEMBER][...]
+    with h5py.File(path, "r") as f:
+        member = f[MEMBER][...]
         mv = template["member"]
         member_var = xr.Variable(mv.dims, member.astype(mv.dtype), mv.attrs)
         for name in names:
-            source = f.variables[name]
+            source = f[name]
             dims, var_attrs = template["data_vars"][name]
             res_dims = layout[name].dims
-            data = np.empty(layout[name].shape, layout[name].dtype)
+            # filled in place: the layout's own array, so the result is held once
+            data = np.require(out.variables[name].values, requirements=["W", "C"])
             for sl in _slabs(source.shape, source.dtype.itemsize, dims, along, slab_bytes):
                 index = tuple(sl if d == along else slice(None) for d in dims)
                 coords = {
