@@ -208,7 +208,7 @@ def write_members(
     """Write the ``members`` members arriving in ``chunks`` to ``path`` by region, atomically.
 
     Compressed and named as :func:`econ.io.write.write_netcdf` writes the whole result
-    (xarray reads back the same Dataset); ``member`` is an unlimited dimension. ``attrs()``,
+    (xarray reads back the same Dataset). ``attrs()``,
     called after the last chunk, gives global attributes known only then (the count of
     non-finite members); ``stamp`` adds ``date_created``; without it the same chunks give a
     byte-identical file. ``overwrite`` as in :func:`econ.io.write.write_atomic`; the
