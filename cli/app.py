@@ -39,6 +39,7 @@ from .common import (
     check_plot_path,
     guard,
     load_and_run,
+    load_and_stream,
     load_inputs,
     note,
     parse_grid,
@@ -150,6 +151,32 @@ def run(
             check_plot_path(plot)
         check_out(plot, PLOT_SUFFIXES, force, "--plot")
         opts = dict(members=members, seed=seed, baseline=baseline, workers=workers, dask=dask)
+        names = RUN_TABLES if table is Table.all else (table.value,)
+        if out is not None and not xlsx and members > 1 and plot is None:
+            # members streamed chunk by chunk to the file (or its percentiles): the tables
+            # come from the per-member summary, never from every member's result
+            streamed = load_and_stream(
+                scenario,
+                inputs,
+                params,
+                months,
+                out=out,
+                percentiles_only=percentiles_only,
+                stamp=not no_stamp,
+                force=force,
+                base_year=base_year,
+                **opts,
+            )
+            note(f"wrote {out}")
+            emit(
+                run_output(streamed.summary, names),
+                fmt,
+                units=units.value,
+                wide=wide,
+                out_dir=out_dir,
+                force=force,
+            )
+            return
         ds = load_and_run(
             scenario,
             inputs,
@@ -160,7 +187,6 @@ def run(
             percentiles_only=percentiles_only,
             **opts,
         )
-        names = RUN_TABLES if table is Table.all else (table.value,)
         result = run_output(ds, names)
         if out is not None and not xlsx:
             from econ.io.write import write_netcdf

@@ -347,6 +347,68 @@ def run_one(
     return ds
 
 
+def load_and_stream(
+    scenario: str,
+    inputs: Path | None,
+    params: Path | None,
+    months: int | None,
+    *,
+    out: Path,
+    percentiles_only: bool = False,
+    stamp: bool = True,
+    force: bool = False,
+    members: int = 1,
+    seed: int | None = None,
+    baseline: str = "flat",
+    workers: int = 1,
+    base_year: str | None = None,
+    dask: str | None = None,
+    label: str = "",
+):
+    """``run --out FILE.nc`` with members: load the inputs as :func:`load_and_run` does and
+    run chunk by chunk (:func:`econ.run_streamed`), writing the members to ``out`` by region,
+    or with ``percentiles_only`` their percentiles; returns the :class:`econ.api.Streamed`
+    (its ``summary`` makes the tables). The memory guard counts one chunk per worker, the
+    slabs and the per-member summary, not every member."""
+    import econ
+    from econ.model.memory import guard_members, stream_writer_bytes, streamed_bytes
+
+    check_baseline(baseline)
+    year = run_base_year(scenario, base_year)
+    inp = load_inputs(inputs, params, year)
+    sc = econ.load_scenario(scenario)
+    if months is not None:
+        sc = sc.with_months(months)
+
+    def need(m: int) -> dict[str, int]:
+        parts = streamed_bytes(inp, sc, m, workers=workers)
+        parts.update(stream_writer_bytes(inp, sc, m, percentiles_only=percentiles_only))
+        return parts
+
+    guard_members(
+        need,
+        members,
+        what=f"--members {members:,} with --out, chunk by chunk",
+        fix=lambda fits: f"use at most {fits:,} --members" if fits else "free memory",
+    )
+    kw = dict(inputs=inp, members=members, rng=seed, baseline=baseline, workers=workers)
+    kw.update(base_year=base_year, out=out, stamp=stamp, overwrite=force)
+    if percentiles_only:
+        kw["reduce"] = "percentiles"
+    if dask is not None:
+        kw["dask"] = dask
+    prog, cb = progress_bar(label or sc.name)
+    if prog is not None:
+        with prog:
+            streamed = econ.run_streamed(sc, progress=cb, **kw)
+    else:
+        streamed = econ.run_streamed(sc, **kw)
+    bad = streamed.summary.attrs.get("nonfinite_members", 0)
+    if bad:
+        note(f"warning: {bad} of {members} member(s) have non-finite results (kept; see {out})")
+    return streamed
+
+
 def load_and_run(
     scenario: str,
     inputs: Path | None,

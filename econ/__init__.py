@@ -37,6 +37,7 @@ from ._version import __version__
 # and the model: start-up is paid only by the commands that simulate (docs/performance.md).
 _LAZY = {
     "run": "api",
+    "run_streamed": "api",
     "InputError": "errors",
     "load_inputs": "io.inputs",
     "builtin_scenarios": "io.scenarios",
@@ -64,7 +65,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
-    from .api import run
+    from .api import run, run_streamed
     from .errors import InputError
     from .io.inputs import load_inputs
     from .io.scenarios import builtin_scenarios, load_scenario, parse_scenario
@@ -140,4 +141,5 @@ __all__ = [
     "parse_scenario",
     "revenue_gap",
     "run",
+    "run_streamed",
 ]

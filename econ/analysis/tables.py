@@ -21,6 +21,104 @@ assert set(COMPONENT_LABELS) == set(DECOMPOSITION), "every decomposition part ne
 #: the quantiles every ensemble figure carries: the median and the 5–95% range
 QUANTILES = (0.05, 0.5, 0.95)
 
+#: the revenue variables the run tables sum (baseline, scenario and the decomposition)
+REVENUE = ("baseline_customs_revenue", "customs_revenue", *DECOMPOSITION)
+#: the ledger's totals over the horizon in the summary lines (and the economy's, if run)
+LEDGER_TOTALS = (
+    "treasury_loss",
+    "pakistan_fiscal_net_cost",
+    "afghan_value_added_lost",
+    "pakistan_value_added_lost",
+)
+ECONOMY_TOTALS = ("domestic_revenue_lost", "treasury_revenue_lost")
+#: the attribute marking a Dataset as a :func:`run_summary`
+SUMMARY_ATTR = "summary_of"
+#: the revenue sums of a summary: by crossing (over time and commodity), by the coal split
+#: (over time, crossing and commodity) and by period (over crossing and commodity)
+REVENUE_SUMS = ("crossing", "split", "period")
+
+
+def is_run_summary(ds: xr.Dataset) -> bool:
+    """Whether ``ds`` is a :func:`run_summary` rather than a result."""
+    return ds.attrs.get(SUMMARY_ATTR) == "run tables"
+
+
+def run_summary(ds: xr.Dataset) -> xr.Dataset:
+    """What ``chokepoint run``'s tables and summary lines read of each member, a few kB per
+    member instead of the result's megabyte: the revenue variables summed by crossing, by
+    the coal split and by period, trader pressure by period and group, the peak protest risk
+    by group, the ledger's (and the economy's) totals over the horizon, the peak treasury
+    loss, the leverage half-life and the baseline's total.
+
+    Every figure is a reduction of one member's values, so the summaries of the chunks of an
+    ensemble, stacked along ``member``, are the summary of the whole ensemble, and the tables
+    (:func:`revenue_impact_table`, :func:`coal_table`, :func:`national_path`,
+    :func:`ledger_summary`, :func:`economy_summary`, which take either) come out the same
+    as from the whole result (tests/test_stream.py). Attributes are the result's.
+    """
+    if is_run_summary(ds):
+        return ds
+    out: dict[str, xr.DataArray] = {}
+    for by in REVENUE_SUMS:
+        sums = _revenue_sums(ds, by)
+        out.update({f"{v}_by_{by}": sums[v] for v in REVENUE})
+    out.update({k: _part(ds, k) for k in LEDGER_PARTS})
+    for v in ECONOMY_TOTALS:
+        if v in ds:
+            out[f"{v}_total"] = ds[v].sum("time").reset_coords(drop=True)
+    summary = xr.Dataset(out, attrs=dict(ds.attrs))
+    summary.attrs[SUMMARY_ATTR] = "run tables"
+    return summary.transpose("member", ...)
+
+
+def _revenue_sums(ds: xr.Dataset, by: str) -> xr.Dataset:
+    """The :data:`REVENUE` variables summed ``by`` one of :data:`REVENUE_SUMS` (read from a
+    summary, computed from a result); dims (member, crossing|split|time)."""
+    if is_run_summary(ds):
+        return xr.Dataset({v: ds[f"{v}_by_{by}"] for v in REVENUE})
+    data = ds[list(REVENUE)].reset_coords(drop=True)
+    if by == "crossing":
+        return data.sum(["time", "commodity"])
+    if by == "period":
+        return data.sum(["crossing", "commodity"])
+    is_coal = data["commodity"] == COAL
+    parts = [
+        data.where(is_coal, 0.0).sum(["time", "crossing", "commodity"]),
+        data.where(~is_coal, 0.0).sum(["time", "crossing", "commodity"]),
+        data.sum(["time", "crossing", "commodity"]),
+    ]
+    return xr.concat(parts, dim="split").assign_coords(split=["coal", "non-coal", "TOTAL"])
+
+
+def _part(ds: xr.Dataset, name: str) -> xr.DataArray:
+    """One per-member figure of :func:`ledger_summary` (one of :data:`LEDGER_PARTS`): a
+    summary's own, or computed from a result."""
+    if is_run_summary(ds):
+        return ds[name]
+    if name.endswith("_total") and name != "baseline_customs_revenue_total":
+        da = ds[name.removesuffix("_total")].sum("time")
+    elif name == "baseline_customs_revenue_total":
+        da = ds["baseline_customs_revenue"]
+        da = da.sum([d for d in da.dims if d != "member"])
+    elif name == "peak_protest_risk":
+        da = ds["protest_risk"].max("time")
+    elif name == "treasury_loss_peak":
+        da = ds["treasury_loss"].max("time")
+    else:
+        da = ds[name]
+    return da.reset_coords(drop=True)
+
+
+#: the per-member figures of the summary lines (:func:`ledger_summary`, half-life)
+LEDGER_PARTS = (
+    "trader_pressure",
+    "peak_protest_risk",
+    "treasury_loss_peak",
+    "leverage_half_life_months",
+    "baseline_customs_revenue_total",
+    *(f"{v}_total" for v in LEDGER_TOTALS),
+)
+
 
 def with_units(df: pd.DataFrame, units: dict[str, str]) -> pd.DataFrame:
     """Record each column's unit in ``df.attrs["units"]`` (range columns ``x_p05``/``x_p95``
@@ -77,11 +175,7 @@ def revenue_impact_table(
     loss (lost, diverted, delayed, spoiled, evaded, rate_change). With several members, each
     figure is the median and ``<col>_p05``/``<col>_p95`` columns give the range.
     """
-    sums = (
-        ds[["baseline_customs_revenue", "customs_revenue", *DECOMPOSITION]]
-        .reset_coords(drop=True)
-        .sum(["time", "commodity"])
-    )
+    sums = _revenue_sums(ds, "crossing")
     total = sums.sum("crossing").expand_dims(crossing=["TOTAL"])
     sums = xr.concat([sums, total], dim="crossing")
     return _impact_frame(ds, sums, "crossing", quantiles)
@@ -99,16 +193,7 @@ def coal_table(ds: xr.Dataset, *, quantiles: tuple[float, ...] = (0.05, 0.5, 0.9
     customs revenue in FY1401 and about 2% in FY1403, so a closure of the Pakistani crossings
     costs much less coal revenue from the later base year.
     """
-    data = ds[["baseline_customs_revenue", "customs_revenue", *DECOMPOSITION]].reset_coords(
-        drop=True
-    )
-    is_coal = data["commodity"] == COAL
-    parts = [
-        data.where(is_coal, 0.0).sum(["time", "crossing", "commodity"]),
-        data.where(~is_coal, 0.0).sum(["time", "crossing", "commodity"]),
-        data.sum(["time", "crossing", "commodity"]),
-    ]
-    sums = xr.concat(parts, dim="group").assign_coords(group=["coal", "non-coal", "TOTAL"])
+    sums = _revenue_sums(ds, "split").rename(split="group")
     return _impact_frame(ds, sums, "group", quantiles)
 
 
@@ -144,11 +229,7 @@ def _impact_frame(
 def national_path(ds: xr.Dataset) -> pd.DataFrame:
     """National customs revenue by period (USD): baseline, scenario, change and components;
     for ensembles the median of each figure across members with its 5–95% range."""
-    s = (
-        ds[["baseline_customs_revenue", "customs_revenue", *DECOMPOSITION]]
-        .reset_coords(drop=True)
-        .sum(["crossing", "commodity"])
-    )
+    s = _revenue_sums(ds, "period")
     base, scen = s["baseline_customs_revenue"], s["customs_revenue"]
     change = scen - base
     df = pd.DataFrame(
@@ -301,8 +382,10 @@ def _ratio_text(afghan: float, pakistan: float, tol: float, afghan_what: str, wh
 
 def ledger_summary(ds: xr.Dataset) -> list[str]:
     """Summary lines for ``chokepoint run``: who is squeezed most and when; the coercion
-    ledger like for like (fiscal, value added) and how long the leverage lasts."""
-    pt = pressure_table(ds)
+    ledger like for like (fiscal, value added) and how long the leverage lasts.
+
+    ``ds`` is a result or its :func:`run_summary`."""
+    pt = _peak_pressure(_part(ds, "trader_pressure"), _part(ds, "peak_protest_risk"))
     lines = []
     if pt["peak_pressure"].max() > 1e-9:
         g = pt["peak_pressure"].idxmax()
@@ -313,16 +396,8 @@ def ledger_summary(ds: xr.Dataset) -> list[str]:
         )
     else:
         lines.append("Peak trader pressure: none (no group bears extra cost).")
-    tot = {
-        v: float(_med(ds[v].sum("time")))
-        for v in (
-            "treasury_loss",
-            "pakistan_fiscal_net_cost",
-            "afghan_value_added_lost",
-            "pakistan_value_added_lost",
-        )
-    }
-    tol = 1e-9 * float(ds["baseline_customs_revenue"].sum()) / ds.sizes.get("member", 1)
+    tot = {v: float(_med(_part(ds, f"{v}_total"))) for v in LEDGER_TOTALS}
+    tol = 1e-9 * _baseline_total(ds) / ds.sizes.get("member", 1)
     fiscal = _ratio_text(
         tot["treasury_loss"],
         tot["pakistan_fiscal_net_cost"],
@@ -344,6 +419,25 @@ def ledger_summary(ds: xr.Dataset) -> list[str]:
     return lines
 
 
+def _peak_pressure(pr: xr.DataArray, peak_risk: xr.DataArray) -> pd.DataFrame:
+    """The columns ``peak_pressure``, ``peak_month`` and ``peak_protest_risk`` of
+    :func:`pressure_table`, computed the same way, from trader pressure (member, time, group)
+    and the peak protest risk (member, group)."""
+    med_pr = _med(pr)
+    df = pd.DataFrame(index=pd.Index(pr["group"].values, name="group"))
+    df["peak_pressure"] = _med(pr.max("time")).values
+    df["peak_month"] = pd.DatetimeIndex(med_pr.idxmax("time").values).strftime("%Y-%m")
+    df.loc[med_pr.max("time").values <= 1e-9, "peak_month"] = ""
+    add_stat(df, "peak_protest_risk", peak_risk)
+    return df
+
+
+def _baseline_total(ds: xr.Dataset) -> float:
+    """The baseline's customs revenue over the horizon, summed member by member (the scale of
+    the summary lines' tolerances)."""
+    return float(_part(ds, "baseline_customs_revenue_total").sum())
+
+
 def half_life_summary(ds: xr.Dataset) -> dict[str, float]:
     """The leverage half-life across members, counting members whose loss never halves.
 
@@ -354,9 +448,9 @@ def half_life_summary(ds: xr.Dataset) -> dict[str, float]:
     ``beyond`` (of those, how many never halve), ``horizon_months`` and ``median``/``p05``/
     ``p95`` in months (``inf`` = beyond the horizon; NaN if no member has a loss).
     """
-    hl = np.asarray(ds["leverage_half_life_months"].values, dtype=float)
-    loss = np.asarray(ds["treasury_loss"].max("time").values, dtype=float)
-    scale = float(ds["baseline_customs_revenue"].sum()) / max(ds.sizes.get("member", 1), 1)
+    hl = np.asarray(_part(ds, "leverage_half_life_months").values, dtype=float)
+    loss = np.asarray(_part(ds, "treasury_loss_peak").values, dtype=float)
+    scale = _baseline_total(ds) / max(ds.sizes.get("member", 1), 1)
     has_loss = loss > 1e-9 * scale
     vals = np.where(np.isfinite(hl), hl, np.inf)[has_loss]
     horizon = float(ds.attrs.get("scenario_months", np.nan))
@@ -457,12 +551,18 @@ def staple_table(ds: xr.Dataset) -> pd.DataFrame:
 
 
 def economy_summary(ds: xr.Dataset) -> list[str]:
-    """Lines for ``chokepoint run``: customs loss, domestic revenue loss and the total."""
-    if "treasury_revenue_lost" not in ds:
+    """Lines for ``chokepoint run``: customs loss, domestic revenue loss and the total
+    (``ds`` a result or its :func:`run_summary`)."""
+    summary = is_run_summary(ds)
+    if ("treasury_revenue_lost_total" if summary else "treasury_revenue_lost") not in ds:
         return []
-    customs = float(_med(ds["treasury_loss"].sum("time")))
-    domestic = float(_med(ds["domestic_revenue_lost"].sum("time")))
-    total = float(_med(ds["treasury_revenue_lost"].sum("time")))
+
+    def total_of(v: str) -> xr.DataArray:
+        return ds[f"{v}_total"] if summary else ds[v].sum("time")
+
+    customs = float(_med(total_of("treasury_loss")))
+    domestic = float(_med(total_of("domestic_revenue_lost")))
+    total = float(_med(total_of("treasury_revenue_lost")))
     return [
         f"Treasury revenue lost: {total:,.0f} USD = customs {customs:,.0f} + domestic "
         f"{domestic:,.0f} (sector output loss x domestic tax rate; `chokepoint economy` for "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ from ..spec.inputs import Inputs
 from ..spec.scenario import Scenario
 from . import arguments as arg
 from .kernel import resolve as resolve_kernel
-from .memory import ensemble_bytes, guard_members
+from .memory import ensemble_bytes, guard_members, streamed_bytes
 from .model import Model, finish, root_seed
 
 log = logging.getLogger(__name__)
@@ -50,11 +51,98 @@ def run_members(
     ``members == 1`` is the deterministic run at central values; otherwise members are drawn
     from the root seed (``rng``, else the scenario's, else 0) and run ``chunk_size`` at a time,
     on ``workers`` processes when more than one, or as tasks of a dask cluster when ``dask``
-    is given (:func:`run_chunks_on_dask`). Non-finite members are counted and logged.
-    ``kernel`` picks the daily step once for every chunk (:func:`econ.model.kernel.resolve`;
-    default: the compiled day for an ensemble, compiling it once if needed, and for one
-    member only if it is already compiled), so that no chunk runs a different one.
+    is given (:func:`run_chunks_on_dask`); the chunks of :func:`member_chunks` are stacked
+    along ``member``. Non-finite members are counted and logged. ``kernel`` picks the daily
+    step once for every chunk (:func:`econ.model.kernel.resolve`; default: the compiled day
+    for an ensemble, compiling it once if needed, and for one member only if it is already
+    compiled), so that no chunk runs a different one.
     """
+    job = _checked(
+        inputs, scenario, members, rng, freq, forecast, chunk_size, workers, progress, kernel
+    )
+    guard_members(
+        lambda m: ensemble_bytes(
+            inputs, scenario, m, freq=freq, chunk_size=job.chunk_size, workers=job.workers
+        ),
+        job.members,
+        what=f"{job.members:,} member(s) of {scenario.name}",
+        fix=lambda fits: f"run at most {fits:,} members (or a coarser freq, or fewer workers)",
+    )
+    chunks = _chunks(job, dask)
+    if job.members == 1:
+        return finish(next(chunks))
+    stack = MemberStack(np.arange(job.members))
+    for part in chunks:
+        stack.add(part)
+    return finish(stack.dataset)
+
+
+def member_chunks(
+    inputs: Inputs,
+    scenario: Scenario,
+    *,
+    members: int = 1,
+    rng: int | np.random.Generator | None = None,
+    freq: str = "MS",
+    forecast: Any = None,
+    chunk_size: int = 100,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+    dask: Any = None,
+    kernel: str | None = None,
+) -> Iterator[xr.Dataset]:
+    """Run the members of :func:`run_members` and yield each chunk's Dataset in member order,
+    without stacking them: the caller holds one chunk at a time (plus, with ``workers`` > 1
+    or ``dask``, the chunks being run).
+
+    Arguments as in :func:`run_members` (checked here, before the first chunk runs). Every
+    chunk carries the ensemble's attributes (``members``, ``seed``, ``history``) and its own
+    count of non-finite members in ``nonfinite_members``; stacked along ``member``, the chunks
+    are :func:`run_members`' result. The memory guard counts the chunks being run, not the
+    members (:func:`~econ.model.memory.streamed_bytes`).
+    """
+    job = _checked(
+        inputs, scenario, members, rng, freq, forecast, chunk_size, workers, progress, kernel
+    )
+    guard_members(
+        lambda m: streamed_bytes(
+            inputs, scenario, m, freq=freq, chunk_size=job.chunk_size, workers=job.workers
+        ),
+        job.members,
+        what=f"{job.members:,} member(s) of {scenario.name}, chunk by chunk",
+        fix=lambda fits: "use a smaller chunk size or fewer workers",
+    )
+    return _chunks(job, dask)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """The checked arguments of an ensemble run."""
+
+    inputs: Inputs
+    scenario: Scenario
+    members: int
+    rng: Any
+    freq: str
+    forecast: Any
+    chunk_size: int
+    workers: int
+    progress: Callable[[int, int], None] | None
+    kernel: str  # "numpy" or "numba", resolved once for every chunk
+
+
+def _checked(
+    inputs: Any,
+    scenario: Any,
+    members: Any,
+    rng: Any,
+    freq: Any,
+    forecast: Any,
+    chunk_size: Any,
+    workers: Any,
+    progress: Any,
+    kernel: Any,
+) -> _Job:
     arg.check_inputs_argument(inputs)
     arg.check_scenario_argument(scenario)
     members = arg.check_members(members)
@@ -65,72 +153,78 @@ def run_members(
     workers = int_argument("workers", workers, 1, MAX_WORKERS)
     arg.check_progress(progress)
     kernel = resolve_kernel(kernel, "compile" if members > 1 else "cached")
-    guard_members(
-        lambda m: ensemble_bytes(
-            inputs, scenario, m, freq=freq, chunk_size=chunk_size, workers=workers
-        ),
-        members,
-        what=f"{members:,} member(s) of {scenario.name}",
-        fix=lambda fits: f"run at most {fits:,} members (or a coarser freq, or fewer workers)",
+    return _Job(
+        inputs, scenario, members, rng, freq, forecast, chunk_size, workers, progress, kernel
     )
+
+
+def _chunks(job: _Job, dask: Any) -> Iterator[xr.Dataset]:
+    """The chunks of a checked run, in member order (one for the deterministic run)."""
+    inputs, scenario, members, freq = job.inputs, job.scenario, job.members, job.freq
+    progress = job.progress
     if members == 1:
-        model = Model(inputs, scenario, rng=rng, freq=freq, forecast=forecast, kernel=kernel)
+        model = Model(
+            inputs, scenario, rng=job.rng, freq=freq, forecast=job.forecast, kernel=job.kernel
+        )
         log.info("running %s: %d days, 1 member (deterministic)", scenario.name, model.T)
-        return finish(model.run(progress=progress).result())
+        yield model.run(progress=progress).result()
+        return
     warn_missing_measures(scenario, inputs.measures_in_force)  # once, not per chunk
-    seed = root_seed(rng, scenario)  # resolved once, so every chunk shares it
+    seed = root_seed(job.rng, scenario)  # resolved once, so every chunk shares it
     ids = np.arange(members)
-    chunks = [ids[i : i + chunk_size] for i in range(0, members, chunk_size)]
+    chunks = [ids[i : i + job.chunk_size] for i in range(0, members, job.chunk_size)]
     log.info(
         "running %s: %d members in %d chunk(s) on %d worker(s)",
         scenario.name,
         members,
         len(chunks),
-        workers,
+        job.workers,
     )
-    jobs = [(inputs, scenario, c, seed, freq, forecast, kernel) for c in chunks]
+    jobs = [(inputs, scenario, c, seed, freq, job.forecast, job.kernel) for c in chunks]
     n_days = (scenario.end - scenario.start).days
     total = n_days * len(chunks)
-    stack = MemberStack(ids)
+
+    def labelled(part: xr.Dataset) -> xr.Dataset:
+        part.attrs.update(
+            members=members,
+            seed=str(seed),
+            deterministic=0,
+            history=f"{part.attrs['history'].split(':')[0]}: run {scenario.name} "
+            f"({members} member(s), freq {freq})",
+        )
+        return part
+
     if dask is not None:
-        for i, part in enumerate(run_chunks_on_dask(jobs, dask, workers)):
-            stack.add(part)
+        for i, part in enumerate(run_chunks_on_dask(jobs, dask, job.workers)):
             if progress is not None:
                 progress((i + 1) * n_days, total)
-    elif workers == 1:
-        for i, job in enumerate(jobs):
+            yield labelled(part)
+    elif job.workers == 1:
+        for i, one in enumerate(jobs):
             cb = (
                 None
                 if progress is None
                 else (lambda d, _t, base=i * n_days: progress(base + d, total))
             )
-            stack.add(_chunk_model(*job).run(progress=cb).result())
+            yield labelled(_chunk_model(*one).run(progress=cb).result())
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         # numba's thread pool does not survive a fork: worker processes of the compiled day are
         # started fresh (spawned), and each runs its chunk on one thread (_run_chunk)
-        ctx = multiprocessing.get_context("spawn") if kernel == "numba" else None
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
+        ctx = multiprocessing.get_context("spawn") if job.kernel == "numba" else None
+        with ProcessPoolExecutor(max_workers=job.workers, mp_context=ctx) as ex:
             try:
                 for i, part in enumerate(ex.map(_run_chunk, jobs)):
-                    stack.add(part)
                     if progress is not None:
                         progress((i + 1) * n_days, total)
+                    yield labelled(part)
             except BaseException:
-                # interrupted or failed: chunks not yet started are dropped, not run
+                # interrupted or failed (here or in the consumer): chunks not yet started
+                # are dropped, not run
                 ex.shutdown(wait=False, cancel_futures=True)
                 raise
-    ds = stack.dataset
-    ds.attrs.update(
-        members=members,
-        seed=str(seed),
-        deterministic=0,
-        history=f"{ds.attrs['history'].split(':')[0]}: run {scenario.name} "
-        f"({members} member(s), freq {freq})",
-    )
-    return finish(ds)
 
 
 class MemberStack:

@@ -102,6 +102,64 @@ def ensemble_bytes(
     return parts
 
 
+def streamed_bytes(
+    inputs: Inputs,
+    scenario: Scenario,
+    members: int,
+    *,
+    freq: str = "MS",
+    chunk_size: int = 100,
+    workers: int = 1,
+) -> dict[str, int]:
+    """What :func:`~econ.model.ensemble.member_chunks` holds at its peak, by part: the chunks
+    being run (one per worker; a worker's chunk comes back pickled) and the chunk the caller
+    holds while the next one runs. Independent of ``members``: nothing is stacked."""
+    per = member_result_bytes(inputs, scenario, freq)
+    chunk = min(members, chunk_size)
+    running = workers * model_bytes(inputs, scenario, chunk, freq) + (workers - 1) * chunk * per
+    return {"the chunk(s) being run": running, "the chunk in hand": chunk * per}
+
+
+def summary_member_bytes(inputs: Inputs, scenario: Scenario, freq: str) -> int:
+    """Bytes per member of the run tables' summary (:func:`econ.analysis.tables.run_summary`):
+    the 8 revenue variables by crossing, by coal split (3) and by period, trader pressure by
+    period and group, the peak protest risk by group and a few totals (float64)."""
+    periods, groups = n_periods(scenario, freq), len(inputs.trader_groups)
+    return F64 * (8 * (len(inputs.crossings) + 3 + periods) + groups * (periods + 1) + 16)
+
+
+#: the bytes of members read at once when percentiles are taken slab by slab
+#: (:func:`econ.io.stream.reduce_members`)
+SLAB_BYTES = 64 * 2**20
+#: a slab, its copy without NaNs and the quantile's sorted copy and output (numpy's quantile)
+SLAB_COPIES = 4
+
+
+def stream_writer_bytes(
+    inputs: Inputs,
+    scenario: Scenario,
+    members: int,
+    *,
+    freq: str = "MS",
+    chunk_size: int = 100,
+    percentiles_only: bool = False,
+) -> dict[str, int]:
+    """What the streamed output adds to :func:`streamed_bytes`: the per-member summary the
+    tables are made from; writing members by region, the writer's copy of one chunk; taking
+    percentiles, the slabs being reduced and the 3 percentiles of every variable."""
+    per = member_result_bytes(inputs, scenario, freq)
+    chunk = min(members, chunk_size)
+    parts = {
+        "the tables' per-member summary": members * summary_member_bytes(inputs, scenario, freq)
+    }
+    if percentiles_only and members > 1:
+        slab = min(SLAB_BYTES, members * per)
+        parts["the slabs being reduced and the percentiles"] = SLAB_COPIES * slab + 2 * 3 * per
+    else:
+        parts["the writer's copy of a chunk"] = chunk * per
+    return parts
+
+
 def writer_bytes(result_bytes: int, members: int, percentiles_only: bool) -> dict[str, int]:
     """What writing the result adds: the netCDF3 writer's copy of what it writes, and for
     ``percentiles_only`` the 3 percentiles plus the sorted copy of a variable."""

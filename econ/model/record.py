@@ -10,6 +10,7 @@ Part-way through a run, everything covers only the days simulated.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -850,7 +851,12 @@ def revenue_gap(ds: xr.Dataset) -> xr.DataArray:
     return ds["baseline_customs_revenue"] - ds["customs_revenue"]
 
 
-def percentiles(ds: xr.Dataset, q: tuple[float, ...] = (5.0, 50.0, 95.0)) -> xr.Dataset:
+def percentiles(
+    ds: xr.Dataset,
+    q: tuple[float, ...] = (5.0, 50.0, 95.0),
+    *,
+    unbounded: Iterable[str] | None = None,
+) -> xr.Dataset:
     """Summarise an ensemble: every variable's percentiles across members.
 
     The ``member`` dimension is replaced by ``percentile`` (values in percent); NaNs (e.g.
@@ -858,11 +864,18 @@ def percentiles(ds: xr.Dataset, q: tuple[float, ...] = (5.0, 50.0, 95.0)) -> xr.
     ratio where Pakistan gives up nothing) take the member value at each percentile instead of
     interpolating between members (``inverted_cdf``), so a range reaching infinity says so.
     Attributes are kept, with ``members_summarised`` recording the ensemble size.
+
+    ``unbounded`` names the variables taken that way (default: those with an infinite value
+    in ``ds``); a caller reducing a variable slab by slab (:func:`econ.io.stream.reduce_members`)
+    passes the variables infinite anywhere, so that every slab takes the rule of the whole.
     """
     import warnings
 
     qs = [v / 100.0 for v in q]
-    unbounded = [v for v in ds.data_vars if np.isinf(ds[v].values).any()]
+    if unbounded is None:
+        unbounded = [v for v in ds.data_vars if np.isinf(ds[v].values).any()]
+    else:
+        unbounded = [v for v in ds.data_vars if v in set(unbounded)]
     with warnings.catch_warnings():
         # an all-NaN slice (e.g. a ratio undefined in every member) gives NaN, as it should
         warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)

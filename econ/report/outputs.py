@@ -67,7 +67,10 @@ def headline(ds: xr.Dataset) -> dict[str, float]:
 
 
 def run_output(ds: xr.Dataset, tables: Iterable[str] = RUN_TABLES) -> Output:
-    """``chokepoint run``: revenue impact by crossing, coal and the rest, the monthly path."""
+    """``chokepoint run``: revenue impact by crossing, coal and the rest, the monthly path.
+
+    ``ds`` is a result or its per-member summary (:func:`econ.analysis.tables.run_summary`,
+    what a streamed ensemble keeps); both give the same tables and lines."""
     name = ds.attrs["scenario"]
     made = []
     for t in tables:
