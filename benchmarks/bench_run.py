@@ -1,6 +1,6 @@
 """Benchmarks of issue 19: the jobs users wait on, as whole processes, against absolute targets.
 
-    python benchmarks/bench_run.py [--repeat 3] [--slow] [--only NAME ...]
+    python benchmarks/bench_run.py [--repeat 3] [--slow] [--only NAME ...] [--kernel numpy|numba]
     python benchmarks/bench_run.py --before /path/to/main-checkout [--only NAME ...]
 
 Every row runs the CLI (or ``python -c`` for library calls) in a subprocess and reports the
@@ -24,6 +24,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -44,8 +45,10 @@ JOBS: list[tuple[str, list[str], float | None, float | None, bool]] = [
     ("sensitivity (default members)", [CLI, "-q", "sensitivity"], 3.0, None, False),
     ("backtest --fit (shipped grid)", [CLI, "-q", "backtest", "--fit"], 60.0, 2.0, True),
     (
-        "10,000 members x 24 months, 2 workers",
-        [CLI, "-q", "run", "default", "--months", "24", "-n", "10000", "--workers", "2"],
+        "10,000 members x 24 months, 2 workers, percentiles streamed",
+        [CLI, "-q", "run", "default", "--months", "24", "-n", "10000", "--workers", "2"]
+        + ["--percentiles-only", "--out", str(Path(tempfile.gettempdir()) / "bench-p.nc")]
+        + ["--force"],
         60.0,
         2.0,
         True,
@@ -191,13 +194,21 @@ def main() -> None:
         "alternating run by run with this one, and print both (a fair before/after on a "
         "machine whose load drifts); the numpy reference is skipped",
     )
+    ap.add_argument(
+        "--kernel",
+        choices=("numpy", "numba"),
+        help="the daily step every row runs (CHOKEPOINT_KERNEL); default: the CLI's own choice "
+        "(the compiled day for ensembles when numba is installed, for single runs when cached)",
+    )
     args = ap.parse_args()
+    env = None if args.kernel is None else dict(os.environ, CHOKEPOINT_KERNEL=args.kernel)
     if args.before:
         compare(args)
         return
     if not args.module and not Path(CLI).exists():
         sys.exit("chokepoint is not installed: pip install -e . (or use --module)")
     load0 = os.getloadavg()
+    print(f"kernel: {args.kernel or 'the CLI default'}\n")
     print("| job | median wall (range; CPU) | peak memory | target | |")
     print("|---|---|---|---|---|", flush=True)
     lines: list[str] = []
@@ -211,7 +222,7 @@ def main() -> None:
             continue
         if args.module:  # the CLI of the checkout on PYTHONPATH (e.g. a "before" tree)
             cmd = [sys.executable, "-m", "cli.app", *cmd[1:]]
-        runs = [measure(cmd) for _ in range(1 if slow else args.repeat)]
+        runs = [measure(cmd, env) for _ in range(1 if slow else args.repeat)]
         wall = statistics.median(r[0] for r in runs)
         cpu = statistics.median(r[1] for r in runs)
         mem = max(r[2] for r in runs)

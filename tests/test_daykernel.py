@@ -116,8 +116,10 @@ def test_baseline_day_is_exactly_the_baseline():
     assert not fast.state["backlog"].any() and not fast.state["queue_value"].any()
 
 
-def test_independent_of_chunks_and_threads():
+def test_independent_of_chunks_and_threads(monkeypatch):
     import numba
+
+    import econ.model.ensemble as ensemble
 
     whole = econ.run("pakistan-closure-2025", members=5, months=3, rng=2, chunks=5, kernel="numba")
     split = econ.run("pakistan-closure-2025", members=5, months=3, rng=2, chunks=2, kernel="numba")
@@ -129,7 +131,9 @@ def test_independent_of_chunks_and_threads():
         )
     finally:
         numba.set_num_threads(before)
-    # worker processes (spawned: numba's threads do not survive a fork), one thread each
+    # worker processes (spawned: numba's threads do not survive a fork), one thread each, after
+    # the kernel is compiled once in this process (the warm-up runs when it is not cached)
+    monkeypatch.setattr(ensemble, "is_compiled", lambda: False)
     procs = econ.run(
         "pakistan-closure-2025", members=5, months=3, rng=2, chunks=2, workers=2, kernel="numba"
     )

@@ -22,6 +22,7 @@ from ..spec.in_force import warn_missing_measures
 from ..spec.inputs import Inputs
 from ..spec.scenario import Scenario
 from . import arguments as arg
+from .kernel import is_cached as is_compiled
 from .kernel import resolve as resolve_kernel
 from .memory import ensemble_bytes, guard_members, streamed_bytes
 from .model import Model, finish, root_seed
@@ -214,6 +215,9 @@ def _chunks(job: _Job, dask: Any) -> Iterator[xr.Dataset]:
         # numba's thread pool does not survive a fork: worker processes of the compiled day are
         # started fresh (spawned), and each runs its chunk on one thread (_run_chunk)
         ctx = multiprocessing.get_context("spawn") if job.kernel == "numba" else None
+        if job.kernel == "numba" and not is_compiled():
+            # compile once here, not once in every worker: a one-member day caches the kernel
+            Model(inputs, scenario, rng=job.rng, freq=freq, kernel="numba", economy=False).step()
         with ProcessPoolExecutor(max_workers=job.workers, mp_context=ctx) as ex:
             try:
                 for i, part in enumerate(ex.map(_run_chunk, jobs)):
