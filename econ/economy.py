@@ -169,9 +169,24 @@ def calc_landed_cost_change(
     m = cost_gap.shape[0]
     num = np.zeros((m, n_groups))
     den = np.zeros((m, n_groups))
-    np.add.at(num.T, group, (weight * cost_gap / g0).T)
-    np.add.at(den.T, group, weight.T)
+    x = weight * cost_gap / g0
+    # np.add.at(num.T, group, x.T) in its order (each group's cells added in cell order), one
+    # level at a time: the first cell of every group, then the second, ... (many times faster)
+    for cells in _levels(np.asarray(group)):
+        at = group[cells]
+        num[:, at] += x[:, cells]
+        den[:, at] += weight[:, cells]
     return np.divide(num, den, out=np.zeros_like(num), where=den > 0.0)
+
+
+def _levels(group: np.ndarray) -> list[np.ndarray]:
+    """Cells by their rank within their group: level j holds the j-th cell (in cell order) of
+    every group that has one; no group appears twice in a level."""
+    order = np.argsort(group, kind="stable")
+    sorted_g = group[order]
+    starts = np.flatnonzero(np.r_[True, sorted_g[1:] != sorted_g[:-1]])
+    rank = np.arange(len(group)) - np.repeat(starts, np.diff(np.r_[starts, len(group)]))
+    return [np.sort(order[rank == j]) for j in range(int(rank.max()) + 1 if len(group) else 0)]
 
 
 def calc_staple_price_index(

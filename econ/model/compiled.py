@@ -143,7 +143,10 @@ class CompiledDay:
         self.shapes = (M, F, G, C)
 
     def _day_wedges(self, key: bytes, w: CellWedges) -> tuple:
+        """The day's wedges laid out for the kernel; only the current pattern's are kept (each
+        is 7 arrays of members × cells: a fit's episode has dozens of patterns)."""
         if key not in self.wedges:
+            self.wedges.clear()
             M, F, _, C = self.shapes
             f = lambda a: np.broadcast_to(a, (M, F))  # noqa: E731
             g0 = np.asarray(w.g0, dtype=np.float64)
