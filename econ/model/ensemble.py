@@ -9,6 +9,7 @@ chunks (tests/test_ensemble.py, tests/test_dask.py).
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -220,10 +221,18 @@ def _chunks(job: _Job, dask: Any) -> Iterator[xr.Dataset]:
             Model(inputs, scenario, rng=job.rng, freq=freq, kernel="numba", economy=False).step()
         with ProcessPoolExecutor(max_workers=job.workers, mp_context=ctx) as ex:
             try:
-                for i, part in enumerate(ex.map(_run_chunk, jobs)):
+                # at most one chunk per worker and one more in flight: finished chunks do not
+                # pile up here while the caller is still writing an earlier one
+                ahead = job.workers + 1
+                pending = deque(ex.submit(_run_chunk, one) for one in jobs[:ahead])
+                for i in range(len(jobs)):
+                    part = pending.popleft().result()
+                    if i + ahead < len(jobs):
+                        pending.append(ex.submit(_run_chunk, jobs[i + ahead]))
                     if progress is not None:
                         progress((i + 1) * n_days, total)
                     yield labelled(part)
+                    del part
             except BaseException:
                 # interrupted or failed (here or in the consumer): chunks not yet started
                 # are dropped, not run

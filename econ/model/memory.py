@@ -96,7 +96,7 @@ def ensemble_bytes(
     running = model_bytes(inputs, scenario, chunk, freq)
     parts = {"the result": members * per}
     if members > 1:
-        parts["the chunk(s) being run"] = workers * running + (workers - 1) * chunk * per
+        parts["the chunk(s) being run"] = workers * running + _waiting(workers) * chunk * per
     else:
         parts["the run"] = running
     return parts
@@ -112,12 +112,19 @@ def streamed_bytes(
     workers: int = 1,
 ) -> dict[str, int]:
     """What :func:`~econ.model.ensemble.member_chunks` holds at its peak, by part: the chunks
-    being run (one per worker; a worker's chunk comes back pickled) and the chunk the caller
-    holds while the next one runs. Independent of ``members``: nothing is stacked."""
+    being run (one per worker process) and, with workers, the finished ones waiting here
+    (at most one per worker and one more), and the chunk the caller holds while the next one
+    runs. Independent of ``members``: nothing is stacked."""
     per = member_result_bytes(inputs, scenario, freq)
     chunk = min(members, chunk_size)
-    running = workers * model_bytes(inputs, scenario, chunk, freq) + (workers - 1) * chunk * per
+    running = workers * model_bytes(inputs, scenario, chunk, freq) + _waiting(workers) * chunk * per
     return {"the chunk(s) being run": running, "the chunk in hand": chunk * per}
+
+
+def _waiting(workers: int) -> int:
+    """Finished chunks an ensemble on ``workers`` processes can hold before the caller takes
+    them (:func:`econ.model.ensemble._chunks` keeps ``workers + 1`` in flight)."""
+    return workers + 1 if workers > 1 else 0
 
 
 def summary_member_bytes(inputs: Inputs, scenario: Scenario, freq: str) -> int:
