@@ -165,7 +165,7 @@ def test_cache_marker(monkeypatch, tmp_path, caplog):
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
     assert not kernel.is_cached()
     timer = kernel.Compiling()
-    with caplog.at_level("WARNING", logger="econ.model.kernel"):
+    with caplog.at_level("INFO", logger="econ.model.kernel"):
         timer.finished()
         timer.finished()
     assert kernel.is_cached() and kernel.resolve("cached") == "numba"

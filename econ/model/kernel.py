@@ -55,8 +55,10 @@ def cache_dir() -> Path:
 
 
 def _source_key() -> str:
-    """The compiled day's identity: its source, numba's and Python's versions."""
-    src = Path(__file__).with_name("_daykernel.py").read_bytes()
+    """The compiled day's identity: its source and where it lives (numba's cache is kept per
+    source file: another checkout or install compiles anew), numba's and Python's versions."""
+    path = Path(__file__).with_name("_daykernel.py").resolve()
+    src = path.read_bytes() + str(path).encode()
     ver = "?"
     try:
         from importlib.metadata import version
@@ -106,7 +108,8 @@ def load() -> Any:
     cached = _marker().exists()
     if not cached:
         log.warning(
-            "compiling the daily kernel with numba (once; about 1-3 minutes; cached in %s)",
+            "compiling the daily kernel with numba unless numba has it cached (once: up to 1-3 "
+            "minutes; cached in %s)",
             cache,
         )
     from . import _daykernel
@@ -126,4 +129,6 @@ class Compiling:
         if not self.done:
             self.done = True
             _marker().touch()
-            log.warning("compiled the daily kernel in %.0f s", time.perf_counter() - self.start)
+            took = time.perf_counter() - self.start
+            # a first day read from numba's own cache takes well under a second
+            (log.warning if took >= 2.0 else log.info)("compiled the daily kernel in %.0f s", took)
