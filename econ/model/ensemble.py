@@ -299,14 +299,16 @@ def _chunk_model(
 
 
 def _run_chunk(job: tuple) -> xr.Dataset:
-    if job[-1] == "numba":  # one thread per worker process: the processes share the cores
-        import numba
-
-        numba.set_num_threads(1)
     return _chunk_result(*job)
 
 
 def _chunk_result(*job: Any) -> xr.Dataset:
+    """A chunk run by a worker process or a dask worker: the compiled day on one thread (the
+    workers are the parallelism; numba's threads on top would oversubscribe the cores)."""
+    if job[-1] == "numba":
+        import numba
+
+        numba.set_num_threads(1)
     return _chunk_model(*job).run().result()
 
 
