@@ -142,6 +142,12 @@ class CompiledDay:
         self.wedges: dict[bytes, tuple] = {}
         self.shapes = (M, F, G, C)
 
+    def release(self) -> None:
+        """Free the per-member buffers once the horizon is over (a fit keeps many finished
+        models); stepping again would raise before reaching the kernel."""
+        self.scratch = self.memo = ()
+        self.wedges.clear()
+
     def _day_wedges(self, key: bytes, w: CellWedges) -> tuple:
         """The day's wedges laid out for the kernel; only the current pattern's are kept (each
         is 7 arrays of members × cells: a fit's episode has dozens of patterns)."""

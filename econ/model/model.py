@@ -347,6 +347,8 @@ class Model:
             self._advance()
             if progress is not None and (self.t % 30 == 0 or self.t == self.T):
                 progress(self.t, self.T)
+        if self.engine.compiled is not None:  # the horizon is over: free the kernel's buffers
+            self.engine.compiled.release()
         return self
 
     # ------------------------------------------------------------------ measures during a run
