@@ -796,20 +796,7 @@ def sensitivity(
         if months is not None:
             sc = sc.with_months(months)
         inp = inputs_for(sc, load_inputs(inputs, params, run_base_year(sc, base_year)), base_year)
-        prog, cb = progress_bar(f"sensitivity {sc.name}")
-        if prog is not None:
-            with prog:
-                table = sens(
-                    sc,
-                    inp,
-                    members=members if members > 1 else 1,
-                    rng=seed,
-                    bins=bins,
-                    workers=workers,
-                    progress=cb,
-                    dask=dask,
-                )
-        else:
+        with progress_bar(f"sensitivity {sc.name}") as cb:
             table = sens(
                 sc,
                 inp,
@@ -817,6 +804,7 @@ def sensitivity(
                 rng=seed,
                 bins=bins,
                 workers=workers,
+                progress=cb,
                 dask=dask,
             )
         if plot is not None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -207,10 +208,13 @@ def note(text: str) -> None:
         typer.echo(text, err=True)
 
 
-def progress_bar(total_label: str):
-    """A rich progress callback on stderr, or ``(None, None)`` when quiet or not a terminal."""
+@contextmanager
+def progress_bar(total_label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """``with progress_bar(label) as cb``: a rich progress callback on stderr for the block,
+    or ``None`` when quiet or not a terminal."""
     if OPTS["quiet"] or not sys.stderr.isatty():
-        return None, None
+        yield None
+        return
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TimeElapsedColumn
 
@@ -227,7 +231,8 @@ def progress_bar(total_label: str):
     def cb(done: int, total: int) -> None:
         prog.update(task, completed=done, total=total)
 
-    return prog, cb
+    with prog:
+        yield cb
 
 
 def check_out(path: Path | None, suffixes: tuple[str, ...], force: bool, option: str) -> None:
@@ -332,12 +337,8 @@ def run_one(
     kw["base_year"] = base_year
     if dask is not None:
         kw["dask"] = dask
-    prog, cb = progress_bar(label or sc.name)
-    if prog is not None:
-        with prog:
-            ds = econ.run(sc, progress=cb, **kw)
-    else:
-        ds = econ.run(sc, **kw)
+    with progress_bar(label or sc.name) as cb:
+        ds = econ.run(sc, progress=cb, **kw)
     bad = ds.attrs.get("nonfinite_members", 0)
     if bad:
         note(
@@ -397,12 +398,8 @@ def load_and_stream(
         kw["reduce"] = "percentiles"
     if dask is not None:
         kw["dask"] = dask
-    prog, cb = progress_bar(label or sc.name)
-    if prog is not None:
-        with prog:
-            streamed = econ.run_streamed(sc, progress=cb, **kw)
-    else:
-        streamed = econ.run_streamed(sc, **kw)
+    with progress_bar(label or sc.name) as cb:
+        streamed = econ.run_streamed(sc, progress=cb, **kw)
     bad = streamed.summary.attrs.get("nonfinite_members", 0)
     if bad:
         note(f"warning: {bad} of {members} member(s) have non-finite results (kept; see {out})")

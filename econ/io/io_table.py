@@ -98,6 +98,13 @@ def _hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
+def _require_rows(frame: pd.DataFrame, ids: list[str], file: str, fix: str) -> None:
+    """One line naming ``file`` if an import group in ``ids`` has no row in ``frame``."""
+    missing = sorted(set(ids) - set(frame.index))
+    if missing:
+        raise input_error(file, "import group without a row", found=missing[0], fix=fix)
+
+
 def load_io_table(directory: Path, commodities: pd.DataFrame) -> IOTable:
     """Read, check and assemble the IO table of ``directory`` (an inputs directory's ``io/``).
 
@@ -127,27 +134,20 @@ def load_io_table(directory: Path, commodities: pd.DataFrame) -> IOTable:
 
     out, a, leontief = _io_system(z, y, va, m, acc, sectors)
     import_ids, export_ids = _commodity_rows(directory, commodities)
-    missing = sorted(set(import_ids) - set(m.index))
-    if missing:
-        raise input_error(
-            "io/imports_use.csv",
-            "import group without a row",
-            found=missing[0],
-            fix="rebuild the table with python inputs/io/build_io.py",
-        )
+    _require_rows(
+        m, import_ids, "io/imports_use.csv", "rebuild the table with python inputs/io/build_io.py"
+    )
     m = m.loc[import_ids]
 
     crit = _read(directory, "input_criticality.csv", 0)
     _labels(list(crit.columns[: len(sectors)]), sectors, "input_criticality.csv", "columns")
     _numeric(crit, "input_criticality.csv", sectors, hi=1.0)
-    missing = sorted(set(import_ids) - set(crit.index))
-    if missing:
-        raise input_error(
-            "io/input_criticality.csv",
-            "import group without a row",
-            found=missing[0],
-            fix="add a row with a 0, 0.5 or 1 rating per sector",
-        )
+    _require_rows(
+        crit,
+        import_ids,
+        "io/input_criticality.csv",
+        "add a row with a 0, 0.5 or 1 rating per sector",
+    )
 
     split = _export_split(directory, export_ids, sectors)
     basket = _basket(directory, import_ids)
