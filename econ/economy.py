@@ -22,6 +22,10 @@ import numpy as np
 #: relative tolerance below which a deviation from the baseline is floating-point noise of the
 #: engine's sums (measured: 6e-16), so that no shock gives exactly zero change
 NOISE = 1e-9
+#: the output loss's fixed point stops when no sector's loss moves by more than this share of the
+#: largest sector's baseline output (USD/day, at least 1 USD), or after this many iterations
+OUTPUT_LOSS_TOL = 1e-10
+OUTPUT_LOSS_MAX_ITER = 500
 
 
 def calc_deviation(value: np.ndarray, baseline: np.ndarray, tol: float = NOISE) -> np.ndarray:
@@ -95,8 +99,8 @@ def calc_output_loss(
     demand_loss: np.ndarray,
     domestic_criticality: np.ndarray,
     *,
-    tol: float = 1e-10,
-    max_iter: int = 500,
+    tol: float = OUTPUT_LOSS_TOL,
+    max_iter: int = OUTPUT_LOSS_MAX_ITER,
 ) -> np.ndarray:
     """Output lost by each sector ℓ (M, J) USD/day, from two fixed points:
 
@@ -158,13 +162,19 @@ def calc_inoperability(a_star: np.ndarray, perturbation: np.ndarray) -> np.ndarr
 
 
 def calc_landed_cost_change(
-    cost_gap: np.ndarray, g0: np.ndarray, weight: np.ndarray, group: np.ndarray, n_groups: int
+    cost_gap: np.ndarray,
+    g0: np.ndarray,
+    weight: np.ndarray,
+    group: np.ndarray,
+    n_groups: int,
+    levels: list[np.ndarray] | None = None,
 ) -> np.ndarray:
     """ΔL[k] = Σ_f w[f]·(g − g0)[f]/g0[f] / Σ_f w[f]: the change of a commodity's landed cost per
     USD of goods value, weighted by the day's arrivals (1).
 
     ``cost_gap`` (M, F) g − g0 on route × commodity cells, ``g0`` (F,), ``weight`` (M, F) (the
-    day's arrivals, baseline flows where none arrive), ``group`` (F,) the cell's commodity.
+    day's arrivals, baseline flows where none arrive), ``group`` (F,) the cell's commodity;
+    ``levels`` is :func:`landed_cost_levels` of ``group``, for a caller that calls every day.
     """
     m = cost_gap.shape[0]
     num = np.zeros((m, n_groups))
@@ -172,16 +182,17 @@ def calc_landed_cost_change(
     x = weight * cost_gap / g0
     # np.add.at(num.T, group, x.T) in its order (each group's cells added in cell order), one
     # level at a time: the first cell of every group, then the second, ... (many times faster)
-    for cells in _levels(np.asarray(group)):
+    for cells in landed_cost_levels(group) if levels is None else levels:
         at = group[cells]
         num[:, at] += x[:, cells]
         den[:, at] += weight[:, cells]
     return np.divide(num, den, out=np.zeros_like(num), where=den > 0.0)
 
 
-def _levels(group: np.ndarray) -> list[np.ndarray]:
+def landed_cost_levels(group: np.ndarray) -> list[np.ndarray]:
     """Cells by their rank within their group: level j holds the j-th cell (in cell order) of
     every group that has one; no group appears twice in a level."""
+    group = np.asarray(group)
     order = np.argsort(group, kind="stable")
     sorted_g = group[order]
     starts = np.flatnonzero(np.r_[True, sorted_g[1:] != sorted_g[:-1]])

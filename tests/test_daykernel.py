@@ -24,6 +24,7 @@ from econ.io import load_scenario
 from econ.io.inputs import inputs_for
 from econ.model import kernel
 from econ.model.compiled import attach
+from econ.model.economy import FREIGHT_REVISION_DAYS
 from econ.model.engine import Day, Engine
 from econ.model.model import Model
 
@@ -92,6 +93,64 @@ def test_one_day_from_random_states_equals_numpy(name):
             _close(getattr(a, field), getattr(b, field), 1e-12, f"{name} day {t} {field}")
         for k in ref.state:
             _close(ref.state[k], fast.state[k], 1e-12, f"{name} day {t} state {k}")
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_one_economy_day_from_random_states_equals_numpy(name):
+    """The compiled economy stage (econ/model/_econkernel.py) against econ/model/economy.py:
+    the same day of the engine, from random stocks, yesterday's output losses, freight
+    multipliers and fuel-price sums, with random extra cargo lost and arriving late."""
+    sc = load_scenario(name)
+    inp = inputs_for(sc)
+    ref = Model(inp, sc, members=6, rng=4, kernel="numpy")
+    fast = Model(inp, sc, members=6, rng=4, kernel="numba")
+    assert ref.economy.compiled is None and fast.economy.compiled is not None
+    rng = np.random.default_rng(zlib.crc32(name.encode()) + 1)
+    days = set(int(t) for t in rng.choice(np.arange(1, ref.T - 1), size=3, replace=False))
+    days.add(FREIGHT_REVISION_DAYS - 1)  # a day that revises the freight tariffs
+    for t in range(max(days) + 1):
+        day = ref.engine.step()
+        fast.engine.step()  # the compiled economy reads the compiled day's wedges
+        if t not in days:
+            ref.economy.step(day)
+            fast.economy.compiled.economy.day += 1
+            continue
+        M, Ki = ref.economy.gap.shape
+        target = ref.economy.days * (ref.economy.e0_k[ref.economy.imp])
+        state = {
+            "gap": -rng.uniform(0.0, 1.2, (M, Ki)) * target,
+            "loss_share": rng.uniform(0.0, 0.3, ref.economy.loss_share.shape),
+            "freight_multiplier": rng.uniform(0.9, 1.3, M),
+            "fuel_price_sum": rng.uniform(0.0, 30.0, M),
+        }
+        noise = lambda a: a * rng.uniform(0.0, 2.0, a.shape)  # noqa: E731
+        day = day._replace(
+            lost=noise(day.lost) + rng.exponential(1.0, day.lost.shape) * ref.network.pair["e0"],
+            arrivals=noise(day.arrivals),
+            cleared=noise(day.cleared),
+            delay=day.delay + rng.exponential(2.0, day.delay.shape),
+        )
+        for eco in (ref.economy, fast.economy):
+            for k, v in state.items():
+                setattr(eco, k, np.array(v, dtype=float, order="C"))
+        a, b = ref.economy.step(day), fast.economy.step(day)
+        for field in a._fields:
+            _close(getattr(a, field), getattr(b, field), 1e-12, f"{name} day {t} {field}")
+        for k in state:
+            got = getattr(fast.economy, k)
+            _close(getattr(ref.economy, k), got, 1e-12, f"{name} day {t} state {k}")
+        assert ref.economy.day == fast.economy.day == t + 1
+
+
+def test_economy_kernel_constants_and_warm_up():
+    """The compiled stage takes the numpy stage's constants, and the warm-up (run when the
+    cache is marked) compiles the very signature a run calls: no run compiles it again."""
+    from econ.model import _econkernel
+
+    _econkernel.warm()
+    before = len(_econkernel.economy_members.signatures)
+    econ.run("default", members=2, months=2, rng=1, kernel="numba")
+    assert len(_econkernel.economy_members.signatures) == before == 1
 
 
 @pytest.mark.parametrize("name", SCENARIOS)

@@ -224,6 +224,50 @@ def test_pymrio_is_not_imported_at_start_up() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_io_system_cache(tmp_path, inputs, monkeypatch) -> None:
+    """The IO system pymrio computes is cached by the table's bytes: a second load reads it
+    without importing pymrio and gives the same arrays; a damaged cache file is computed anew,
+    and a changed table is not read from the cache (its check still fails)."""
+    import os
+    import shutil
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    code = (
+        "import sys, numpy as np, econ; t = econ.load_inputs().economy; "
+        "np.save(sys.argv[1], np.concatenate([t.a.ravel(), t.leontief.ravel(), t.output])); "
+        "print('pymrio' in sys.modules)"
+    )
+    runs = []
+    for i in range(2):
+        out = tmp_path / f"arrays{i}.npy"
+        res = subprocess.run(
+            [sys.executable, "-c", code, str(out)],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=dict(os.environ),
+        )
+        runs.append((res.stdout.strip(), np.load(out)))
+    assert [r[0] for r in runs] == ["True", "False"]  # computed by pymrio, then read back
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    cached = list((tmp_path / "cache" / "chokepoint" / "io").glob("io-*.npz"))
+    assert len(cached) == 1
+    cached[0].write_bytes(b"not an npz")  # damaged: computed again and rewritten
+    table = econ.load_inputs().economy
+    np.testing.assert_array_equal(
+        np.concatenate([table.a.ravel(), table.leontief.ravel(), table.output]), runs[0][1]
+    )
+    with np.load(cached[0]) as f:
+        np.testing.assert_array_equal(f["leontief"], table.leontief)
+    d = tmp_path / "inputs"
+    shutil.copytree(inputs.directory, d, ignore=shutil.ignore_patterns("scenarios", "episodes"))
+    z = pd.read_csv(d / "io" / "table_Z.csv", index_col=0)
+    z.iloc[0, 0] += 1.0  # a row no longer adds up to output
+    z.to_csv(d / "io" / "table_Z.csv")
+    with pytest.raises(econ.InputError, match="rows do not add up"):
+        econ.load_inputs(d)
+
+
 def test_bad_io_input_is_one_line_error(tmp_path, inputs) -> None:
     import shutil
 

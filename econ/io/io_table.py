@@ -4,13 +4,19 @@ The table is built by ``inputs/io/build_io.py`` from sourced figures; this reade
 the economy stage relies on, one rule per check, each failure a one-line
 :class:`~econ.errors.InputError` naming the file, the field and the fix, and computes the IO
 system with pymrio (``calc_x``, ``calc_A``, ``calc_L``). pymrio is imported here only, when a
-table is loaded.
+table is loaded whose IO system is not cached: pymrio's import takes 0.4-0.8 s (it loads
+matplotlib's pyplot), a third of a default run, so the system it computes is kept in
+``$XDG_CACHE_HOME/chokepoint/io`` (``~/.cache/chokepoint/io``), keyed by the bytes of every
+table it is computed from and pymrio's version, and read back by later runs with the same table.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import tempfile
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
@@ -185,9 +191,50 @@ def load_io_table(directory: Path, commodities: pd.DataFrame) -> IOTable:
     return table
 
 
+def io_cache_dir() -> Path:
+    """Where computed IO systems are cached (``$XDG_CACHE_HOME/chokepoint/io``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "chokepoint" / "io"
+
+
 def _io_system(z, y, va, m, acc, sectors: list[str]):
     """Output x, technical coefficients A and the Leontief inverse L of the table (pymrio's
-    calc_x, calc_A, calc_L), after checking that rows and columns add up to output."""
+    calc_x, calc_A, calc_L), after checking that rows and columns add up to output; read from
+    the cache when this very table was computed before (its checks passed then)."""
+    try:
+        pymrio_version = version("pymrio")
+    except PackageNotFoundError:  # pragma: no cover - pymrio is a dependency
+        pymrio_version = "?"
+    digest = hashlib.sha256(pymrio_version.encode() + "\0".join(sectors).encode())
+    for frame in (z, y, va[sectors], m[sectors], acc[["output"]]):
+        digest.update(np.ascontiguousarray(frame.to_numpy(float)).tobytes())
+        digest.update(str(frame.shape).encode())
+    path = io_cache_dir() / f"io-{digest.hexdigest()[:24]}.npz"
+    try:
+        with np.load(path) as f:
+            out, a, leontief = f["output"], f["a"], f["leontief"]
+        if a.shape == (len(sectors),) * 2 == leontief.shape and out.shape == (len(sectors),):
+            log.debug("IO system read from the cache %s", path)
+            return out, pd.DataFrame(a, index=z.index, columns=z.columns), leontief
+    except (OSError, KeyError, ValueError):
+        pass  # not cached (or unreadable): compute it
+    out, a, leontief = _compute_io_system(z, y, va, m, acc, sectors)
+    tmp = None
+    try:  # written whole, then renamed: a reader never sees part of a file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as f:
+            tmp = f.name
+            np.savez(f, output=out, a=a.to_numpy(float), leontief=leontief)
+        os.replace(tmp, path)
+    except OSError as exc:  # a read-only home: compute each time
+        log.debug("IO system not cached: %s", exc)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+    return out, a, leontief
+
+
+def _compute_io_system(z, y, va, m, acc, sectors: list[str]):
+    """:func:`_io_system` without the cache."""
     import pymrio
 
     x = pymrio.calc_x(z, y)

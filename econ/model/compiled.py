@@ -13,9 +13,26 @@ from __future__ import annotations
 import numpy as np
 
 from .. import equations as eq
+from ..economy import NOISE, OUTPUT_LOSS_MAX_ITER, OUTPUT_LOSS_TOL
 from . import kernel as _kernel
+from .economy import DAYS_PER_YEAR, FREIGHT_REVISION_DAYS, Economy, EconomyDay
 from .engine import Day, Engine
+from .record import PAIR_FIELDS, RunRecord
 from .schedule import CellWedges
+
+#: the Day's pair fields in the kernel's ``out_g`` rows
+OUT_G = (
+    "revenue_pairs",
+    "evaded",
+    "rate_change",
+    "lost",
+    "cancelled",
+    "delayed",
+    "diverted",
+    "cleared",
+    "spoiled",
+    "queue_trucks_pairs",
+)
 
 
 def attach(engine: Engine) -> Engine:
@@ -227,23 +244,205 @@ class CompiledDay:
             *self.scratch,
         )
         self.compiling.finished()
+        self.out_g = out_g
+        g = {name: out_g[i] for i, name in enumerate(OUT_G)}
         return Day(
             t,
             wedges,
             out_f[0],
             out_f[1],
-            out_g[7],
-            out_g[0],
-            out_g[1],
-            out_g[2],
-            out_g[8],
-            out_g[3],
-            out_g[4],
-            out_g[6],
-            out_g[5],
-            out_g[9],
-            out_c[0],
-            out_c[1],
-            out_m[0],
-            out_m[1],
+            **g,
+            queue_trucks=out_c[0],
+            wait_days=out_c[1],
+            revenue=out_m[0],
+            baseline_revenue=out_m[1],
+        )
+
+
+def attach_economy(economy: Economy, engine: Engine) -> Economy:
+    """Run ``economy``'s days with the compiled economy stage (``engine``'s day is compiled
+    too: the stage reads the compiled day's wedges)."""
+    economy.compiled = CompiledEconomy(economy, engine)
+    return economy
+
+
+class CompiledEconomy:
+    """The economy stage's day run by :mod:`econ.model._econkernel`: the IO table, the network's
+    groupings and the members' parameters laid out once per run; :meth:`step` runs one day of
+    every member and returns its :class:`~econ.model.economy.EconomyDay`. The economy's state
+    arrays (stock gaps, yesterday's output loss, the freight multiplier) are updated in place."""
+
+    def __init__(self, economy: Economy, engine: Engine) -> None:
+        self.economy, self.engine = economy, engine
+        ec = economy
+        self.k = _kernel.load_economy()
+        net, tab = ec.network, ec.table
+        cl, cell = net.cells, net.cell
+        f64 = lambda a: np.array(a, dtype=np.float64, order="C")  # noqa: E731
+        i64 = lambda a: np.array(a, dtype=np.int64, order="C")  # noqa: E731
+        M, J = ec.gap.shape[0], tab.n_sectors
+        group = lambda g: (  # noqa: E731
+            i64(np.arange(g.size) if g.perm is None else g.perm),
+            i64(np.r_[g.starts, g.size]),
+            i64(g.groups),
+        )
+        self.static = (
+            *group(cl.pairs_to_commodity),
+            *group(cl.cells_to_commodity),
+            i64(cl.cell_commodity),
+            f64(ec.e0_k),
+            i64(ec.imp),
+            i64(ec.exp),
+            f64(ec.use_share),
+            f64(tab.output / DAYS_PER_YEAR),
+            f64(tab.a),
+            f64(tab.criticality),
+            f64(tab.export_split),
+            f64(tab.tax_rate),
+            f64(tab.employment),
+            i64(tab.item_import),
+            f64(tab.item_import_share),
+            f64(cell["freight"]),
+            f64(cell["delay_cost"]),
+            f64(cell["v0"]),
+            f64(cell["g0"]),
+        )
+        self.members = (
+            f64(ec.days),
+            f64(np.broadcast_to(ec.psi[:, 0], (M,))),
+            f64(np.broadcast_to(ec.substitution, (M,))),
+            f64(np.broadcast_to(ec.domestic_criticality, (M, J, J))),
+            f64(np.broadcast_to(ec.pass_through, (M,))),
+            f64(np.broadcast_to(ec.elasticity, (M, len(tab.items)))),
+            f64(np.broadcast_to(ec.fuel_share, (M,))),
+            -1 if ec.fuel_item is None else int(ec.fuel_item),
+        )
+        self.jidx = i64(np.arange(J))
+        W = max(net.n_commodities, len(ec.imp))
+        self.scratch = (
+            np.zeros((M, 6, W)),
+            np.zeros((M, 7, J)),
+            np.zeros((M, 1, net.cells.n_pairs)),
+        )
+        for name in ("gap", "loss_share", "freight_multiplier", "fuel_price_sum"):
+            setattr(ec, name, f64(getattr(ec, name)))
+
+    def step(self, day: Day) -> EconomyDay:
+        ec = self.economy
+        M, J = ec.gap.shape[0], ec.table.n_sectors
+        compiled = self.engine.compiled  # re-attached when measures are rescheduled
+        key = self.engine.schedule.day_pattern[day.day]
+        wf = compiled._day_wedges(key, day.wedges)[0]
+        f64 = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
+        out = EconomyDay(
+            np.empty((M, J)),
+            np.empty(M),
+            np.empty((M, J)),
+            np.empty((M, len(ec.table.items))),
+            np.empty((M, len(ec.imp))),
+            ec.freight_multiplier,
+        )
+        self.k.economy_members(
+            *self.static,
+            *self.members,
+            (ec.day + 1) % FREIGHT_REVISION_DAYS == 0,
+            float(FREIGHT_REVISION_DAYS),
+            NOISE,
+            OUTPUT_LOSS_TOL,
+            OUTPUT_LOSS_MAX_ITER,
+            self.jidx,
+            f64(ec.baseline_index[:, day.day]),
+            f64(day.cleared),
+            f64(day.lost),
+            f64(day.spoiled),
+            f64(day.arrivals),
+            f64(day.delay),
+            wf,
+            ec.gap,
+            ec.loss_share,
+            ec.freight_multiplier,
+            ec.fuel_price_sum,
+            out.output_loss,
+            out.domestic_revenue_lost,
+            out.employment_loss,
+            out.price_index,
+            out.supply_ratio,
+            *self.scratch,
+        )
+        ec.day += 1
+        return out._replace(freight_multiplier=ec.freight_multiplier.copy())
+
+
+def attach_record(record: RunRecord, engine: Engine) -> RunRecord:
+    """Add ``record``'s days with the compiled daily sums (``engine``'s day is compiled)."""
+    record.compiled = CompiledRecord(record, engine)
+    return record
+
+
+class CompiledRecord:
+    """The record's daily sums (:meth:`RunRecord.add`) run by :mod:`econ.model._recordkernel`
+    into the record's own accumulators."""
+
+    def __init__(self, record: RunRecord, engine: Engine) -> None:
+        self.record, self.engine = record, engine
+        self.k = _kernel.load_record()
+        net = record.network
+        cl = net.cells
+        f64 = lambda a: np.array(a, dtype=np.float64, order="C")  # noqa: E731
+        i64 = lambda a: np.array(a, dtype=np.int64, order="C")  # noqa: E731
+        g = cl.cells_to_commodity
+        self.static = (
+            f64(net.cell["delay_cost"]),
+            f64(net.cell["premium"]),
+            i64(np.arange(g.size) if g.perm is None else g.perm),
+            i64(np.r_[g.starts, g.size]),
+            i64(g.groups),
+        )
+        M, F = record.acc_f.shape[2:]
+        self.scratch = np.zeros((M, F + net.n_commodities))
+        self.day_g = np.empty((len(PAIR_FIELDS), M, record.acc_g.shape[3]))
+        self.rows = i64([OUT_G.index(field) for _, field in PAIR_FIELDS])
+        self.in_order = i64(np.arange(len(PAIR_FIELDS)))
+        self.days_in_period = f64(record.days_in_period)
+        self.locked: tuple[bytes | None, np.ndarray | None] = (None, None)
+
+    def add(self, p: int, day: Day) -> None:
+        r = self.record
+        e = self.engine
+        key = e.schedule.day_pattern[day.day]
+        wf = e.compiled._day_wedges(key, day.wedges)[0]
+        if self.locked[0] != key:
+            M, F = self.scratch.shape[0], r.acc_f.shape[3]
+            locked = np.broadcast_to(day.wedges.locked, (M, F))
+            self.locked = (key, np.array(locked, dtype=np.float64, order="C"))
+        out_g = getattr(e.compiled, "out_g", None)
+        if out_g is not None and all(
+            getattr(day, f).base is out_g for f in OUT_G
+        ):  # the compiled day's own output block: read in place
+            day_g, rows = out_g, self.rows
+        else:
+            for i, (_, field) in enumerate(PAIR_FIELDS):
+                self.day_g[i] = getattr(day, field)
+            day_g, rows = self.day_g, self.in_order
+        c = np.ascontiguousarray
+        self.k.record_members(
+            int(p),
+            self.days_in_period,
+            day_g,
+            rows,
+            c(day.queue_trucks, dtype=np.float64),
+            c(day.wait_days, dtype=np.float64),
+            c(day.arrivals, dtype=np.float64),
+            c(day.delay, dtype=np.float64),
+            wf[0],
+            wf[1],
+            self.locked[1],
+            *self.static,
+            r.acc_g,
+            r.acc["queue_trucks"],
+            r.acc["queue_trucks_max"],
+            r.acc["wait_days"],
+            r.acc_f,
+            r.acc["mix_premium"],
+            self.scratch,
         )

@@ -84,16 +84,21 @@ class Economy:
                 0.0,
             )  # (Kimp, J)
         self.x0 = table.output / DAYS_PER_YEAR  # (J,) USD/day
+        self.levels = ec.landed_cost_levels(cl.cell_commodity)
         M = draws.n_members
         self.gap = np.zeros((M, len(self.imp)))  # stock minus target (USD)
         self.loss_share = np.zeros((M, table.n_sectors))  # yesterday's ℓ / x0
         self.freight_multiplier = np.ones(M)
         self.fuel_price_sum = np.zeros(M)
         self.day = 0
+        #: the compiled stage (econ.model.compiled.CompiledEconomy) when the run's day is compiled
+        self.compiled = None
 
     def step(self, day: Day) -> EconomyDay:
         """One day: stocks, rationing, output loss, revenue, jobs, prices, the freight multiplier
         for tomorrow."""
+        if self.compiled is not None:
+            return self.compiled.step(day)
         t, net, tab = day.day, self.network, self.table
         cl, cell = net.cells, net.cell
         b = self.baseline_index[:, t][:, None]  # (M, 1)
@@ -130,7 +135,7 @@ class Economy:
         arrived = cl.cells_to_commodity(day.arrivals)[:, cl.cell_commodity]
         weight = np.where(arrived > 0.0, day.arrivals, cell["v0"] * b)
         landed = ec.calc_landed_cost_change(
-            cost_gap, cell["g0"], weight, cl.cell_commodity, net.n_commodities
+            cost_gap, cell["g0"], weight, cl.cell_commodity, net.n_commodities, self.levels
         )
         item_k = tab.item_import
         price = ec.calc_staple_price_index(

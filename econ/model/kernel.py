@@ -39,6 +39,8 @@ MODES = ("numpy", "cached", "compile", "numba")
 ENV = "CHOKEPOINT_KERNEL"
 
 _loaded: Any = None  # the imported econ.model._daykernel
+#: the compiled modules, cached by numba in one directory under one marker
+KERNEL_FILES = ("_daykernel.py", "_econkernel.py", "_recordkernel.py")
 
 
 def numba_installed() -> bool:
@@ -57,8 +59,10 @@ def cache_dir() -> Path:
 def _source_key() -> str:
     """The compiled day's identity: its source and where it lives (numba's cache is kept per
     source file: another checkout or install compiles anew), numba's and Python's versions."""
-    path = Path(__file__).with_name("_daykernel.py").resolve()
-    src = path.read_bytes() + str(path).encode()
+    src = b""
+    for name in KERNEL_FILES:
+        path = Path(__file__).with_name(name).resolve()
+        src += path.read_bytes() + str(path).encode()
     ver = "?"
     try:
         from importlib.metadata import version
@@ -118,6 +122,22 @@ def load() -> Any:
     return _daykernel
 
 
+def load_economy() -> Any:
+    """The compiled economy stage's module (after :func:`load`, which says if it compiles)."""
+    load()
+    from . import _econkernel
+
+    return _econkernel
+
+
+def load_record() -> Any:
+    """The compiled record's daily sums (after :func:`load`)."""
+    load()
+    from . import _recordkernel
+
+    return _recordkernel
+
+
 class Compiling:
     """Times the first call of the compiled day and marks the cache once it succeeded."""
 
@@ -128,6 +148,10 @@ class Compiling:
     def finished(self) -> None:
         if not self.done:
             self.done = True
+            # the economy stage and the record's sums are compiled with the day, also by a run
+            # without an economy, so that the marker says all are cached
+            load_economy().warm()
+            load_record().warm()
             _marker().touch()
             took = time.perf_counter() - self.start
             # a first day read from numba's own cache takes well under a second

@@ -26,7 +26,7 @@ from ..spec.inputs import Inputs
 from ..spec.scenario import MEASURE_TYPES, Scenario, _Measure, measure_fields, measure_key
 from . import arguments as arg
 from . import kernel as _kernel
-from .compiled import attach
+from .compiled import attach, attach_economy, attach_record
 from .draws import Draws
 from .economy import Economy
 from .engine import Engine
@@ -272,6 +272,8 @@ class Model:
         self.economy = (
             None if table is None else Economy(table, self.network, self.draws, self.baseline_index)
         )
+        if self.economy is not None and self.engine.compiled is not None:
+            attach_economy(self.economy, self.engine)
         self.record = RunRecord(
             self.network,
             self.draws,
@@ -282,6 +284,8 @@ class Model:
             baseline,
             economy=table,
         )
+        if self.engine.compiled is not None:
+            attach_record(self.record, self.engine)
 
     # ------------------------------------------------------------------ stepping
     @property

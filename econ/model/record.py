@@ -38,6 +38,27 @@ FREQS = {
     "AS": "Y",
     "Y": "Y",
 }
+#: the engine Day's pair fields (M, G) summed into each period, as (accumulator, field)
+PAIR_FIELDS = (
+    ("trade_value", "cleared"),
+    ("customs_revenue", "revenue_pairs"),
+    ("evaded_revenue", "evaded"),
+    ("rate_change_revenue", "rate_change"),
+    ("cancelled_value", "cancelled"),
+    ("spoiled_value", "spoiled"),
+    ("trade_lost_value", "lost"),
+    ("diverted_value", "diverted"),
+    ("delayed_value", "delayed"),
+    ("queue_truck_days", "queue_trucks_pairs"),
+)
+#: the cell sums (M, F) of each period: arrivals and what traders pay on them
+CELL_FIELDS = (
+    "route_trade_value",
+    "tariff_paid",
+    "guarantee_cost",
+    "locked_value_days",
+    "congestion_cost",
+)
 #: name -> (dims after member/time, units, long_name, cell method)
 VARIABLES: dict[str, tuple[tuple[str, ...], str, str, str]] = {
     "trade_value": (
@@ -424,25 +445,16 @@ class RunRecord:
         # accumulators are period-first so that a day's update touches contiguous memory, and
         # on cells (F) and pairs (G) instead of (R, K) and (C, K); sums() presents them
         # member-first with full shapes
+        # the day's pair and cell sums live in two blocks (the compiled record adds a day to
+        # all of them in one pass, econ.model.compiled.CompiledRecord); acc holds views
+        self.acc_g = np.zeros((len(PAIR_FIELDS), P, M, G))
+        self.acc_f = np.zeros((len(CELL_FIELDS), P, M, F))
         self.acc = {
-            "trade_value": z(G),
-            "customs_revenue": z(G),
-            "evaded_revenue": z(G),
-            "rate_change_revenue": z(G),
-            "cancelled_value": z(G),
-            "spoiled_value": z(G),
-            "trade_lost_value": z(G),
-            "diverted_value": z(G),
-            "delayed_value": z(G),
+            **{name: self.acc_g[i] for i, (name, _) in enumerate(PAIR_FIELDS)},
+            **{name: self.acc_f[i] for i, name in enumerate(CELL_FIELDS)},
             "queue_trucks": z(C),
             "queue_trucks_max": z(C),
-            "queue_truck_days": z(G),
             "wait_days": z(C),
-            "route_trade_value": z(F),
-            "tariff_paid": z(F),
-            "guarantee_cost": z(F),
-            "locked_value_days": z(F),
-            "congestion_cost": z(F),
             "mix_premium": z(K),
         }
         self.economy = economy
@@ -462,24 +474,23 @@ class RunRecord:
         self._tmp = np.empty((M, F))
         self._gather = np.empty((M, F))
         self._memo: dict[str, np.ndarray] | None = None
+        #: the compiled daily sums (econ.model.compiled.CompiledRecord) when the day is compiled
+        self.compiled = None
 
     # ------------------------------------------------------------------ accumulate
     def add(self, day: Day) -> None:
         """Add one engine day to its period's sums."""
         p = self.period_index[day.day]
+        if self.compiled is not None:
+            self.compiled.add(p, day)
+            self.days_done = day.day + 1
+            self._memo = None
+            return
         o, tmp, cell = self.acc, self._tmp, self.network.cell
-        o["trade_value"][p] += day.cleared
-        o["customs_revenue"][p] += day.revenue_pairs
-        o["evaded_revenue"][p] += day.evaded
-        o["rate_change_revenue"][p] += day.rate_change
-        o["cancelled_value"][p] += day.cancelled
-        o["spoiled_value"][p] += day.spoiled
-        o["trade_lost_value"][p] += day.lost
-        o["diverted_value"][p] += day.diverted
-        o["delayed_value"][p] += day.delayed
+        for name, field in PAIR_FIELDS:
+            o[name][p] += getattr(day, field)
         o["queue_trucks"][p] = day.queue_trucks
         o["queue_trucks_max"][p] = np.maximum(o["queue_trucks_max"][p], day.queue_trucks)
-        o["queue_truck_days"][p] += day.queue_trucks_pairs
         o["wait_days"][p] += day.wait_days / self.days_in_period[p]
         arrivals = day.arrivals
         o["route_trade_value"][p] += arrivals
