@@ -45,6 +45,13 @@ JOBS: list[tuple[str, list[str], float | None, float | None, bool]] = [
     ("sensitivity (default members)", [CLI, "-q", "sensitivity"], 3.0, None, False),
     ("backtest --fit (shipped grid)", [CLI, "-q", "backtest", "--fit"], 60.0, 2.0, True),
     (
+        "10,000 members x 24 months, 2 workers, tables only (summaries streamed)",
+        [CLI, "-q", "run", "default", "--months", "24", "-n", "10000", "--workers", "2"],
+        60.0,
+        2.0,
+        True,
+    ),
+    (
         "10,000 members x 24 months, 2 workers, percentiles streamed",
         [CLI, "-q", "run", "default", "--months", "24", "-n", "10000", "--workers", "2"]
         + ["--percentiles-only", "--out", str(Path(tempfile.gettempdir()) / "bench-p.nc")]

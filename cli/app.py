@@ -152,9 +152,9 @@ def run(
         check_out(plot, PLOT_SUFFIXES, force, "--plot")
         opts = dict(members=members, seed=seed, baseline=baseline, workers=workers, dask=dask)
         names = RUN_TABLES if table is Table.all else (table.value,)
-        if out is not None and not xlsx and members > 1 and plot is None:
-            # members streamed chunk by chunk to the file (or its percentiles): the tables
-            # come from the per-member summary, never from every member's result
+        if not xlsx and members > 1 and plot is None:
+            # members streamed chunk by chunk (to the file, or its percentiles, if --out): the
+            # tables come from the per-member summary, never from every member's result
             streamed = load_and_stream(
                 scenario,
                 inputs,
@@ -167,7 +167,8 @@ def run(
                 base_year=base_year,
                 **opts,
             )
-            note(f"wrote {out}")
+            if out is not None:
+                note(f"wrote {out}")
             emit(
                 run_output(streamed.summary, names),
                 fmt,

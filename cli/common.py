@@ -354,7 +354,7 @@ def load_and_stream(
     params: Path | None,
     months: int | None,
     *,
-    out: Path,
+    out: Path | None,
     percentiles_only: bool = False,
     stamp: bool = True,
     force: bool = False,
@@ -366,11 +366,12 @@ def load_and_stream(
     dask: str | None = None,
     label: str = "",
 ):
-    """``run --out FILE.nc`` with members: load the inputs as :func:`load_and_run` does and
-    run chunk by chunk (:func:`econ.run_streamed`), writing the members to ``out`` by region,
-    or with ``percentiles_only`` their percentiles; returns the :class:`econ.api.Streamed`
-    (its ``summary`` makes the tables). The memory guard counts one chunk per worker, the
-    slabs and the per-member summary, not every member."""
+    """``run --members N`` (without a chart or an Excel file): load the inputs as
+    :func:`load_and_run` does and run chunk by chunk (:func:`econ.run_streamed`), writing
+    the members to ``out`` by region, or with ``percentiles_only`` their percentiles, or
+    without ``out`` keeping only each member's summary; returns the
+    :class:`econ.api.Streamed` (its ``summary`` makes the tables). The memory guard counts one
+    chunk per worker, the slabs and the per-member summary, not every member."""
     import econ
     from econ.model.memory import guard_members, stream_writer_bytes, streamed_bytes
 
@@ -383,18 +384,23 @@ def load_and_stream(
 
     def need(m: int) -> dict[str, int]:
         parts = streamed_bytes(inp, sc, m, workers=workers)
-        parts.update(stream_writer_bytes(inp, sc, m, percentiles_only=percentiles_only))
+        if out is not None:
+            parts.update(stream_writer_bytes(inp, sc, m, percentiles_only=percentiles_only))
         return parts
 
     guard_members(
         need,
         members,
-        what=f"--members {members:,} with --out, chunk by chunk",
+        what=f"--members {members:,}"
+        + (" with --out" if out is not None else "")
+        + ", chunk by chunk",
         fix=lambda fits: f"use at most {fits:,} --members" if fits else "free memory",
     )
     kw = dict(inputs=inp, members=members, rng=seed, baseline=baseline, workers=workers)
     kw.update(base_year=base_year, out=out, stamp=stamp, overwrite=force)
-    if percentiles_only:
+    if out is None:
+        kw["reduce"] = "summary"
+    elif percentiles_only:
         kw["reduce"] = "percentiles"
     if dask is not None:
         kw["dask"] = dask
@@ -402,7 +408,8 @@ def load_and_stream(
         streamed = econ.run_streamed(sc, progress=cb, **kw)
     bad = streamed.summary.attrs.get("nonfinite_members", 0)
     if bad:
-        note(f"warning: {bad} of {members} member(s) have non-finite results (kept; see {out})")
+        where = f"see {out}" if out is not None else "write them with --out FILE.nc"
+        note(f"warning: {bad} of {members} member(s) have non-finite results (kept; {where})")
     return streamed
 
 

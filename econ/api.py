@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 __all__ = ["BASELINES", "REDUCTIONS", "Streamed", "baseline_forecast", "run", "run_streamed"]
 
 #: what ``reduce=`` can take across members
-REDUCTIONS = ("percentiles",)
+REDUCTIONS = ("percentiles", "summary")
 
 
 def run(
@@ -119,8 +119,12 @@ def run(
         (:func:`econ.model.record.percentiles`), taken slab by slab from a scratch file (next
         to ``out``, else in ``$TMPDIR``; removed afterwards) so that memory holds one chunk
         and one slab, not the ensemble; identical to ``percentiles(run(...))``.
-        :func:`run_streamed` also returns the per-member summary the run tables need and
-        takes ``stamp``, ``overwrite`` and ``scratch_dir``.
+        ``"summary"``: return each member's figures of the run tables
+        (:func:`econ.analysis.tables.run_summary`, a few kB per member), chunk by chunk with
+        no scratch file; ``run_output(summary)`` gives the tables of ``run_output(run(...))``
+        (what ``chokepoint run --members N`` prints). :func:`run_streamed` also returns the
+        per-member summary the run tables need and takes ``stamp``, ``overwrite`` and
+        ``scratch_dir``.
 
     Examples
     --------
@@ -211,7 +215,8 @@ def run_streamed(
     Each chunk of members (:func:`econ.model.ensemble.member_chunks`) is written to ``out``
     by region (:func:`econ.io.stream.write_members`), or with ``reduce="percentiles"`` to a
     scratch file reduced slab by slab (:func:`econ.io.stream.reduce_members`; written to
-    ``out`` if given), and reduced to its :func:`~econ.analysis.tables.run_summary`. Peak
+    ``out`` if given), or with ``reduce="summary"`` nowhere (the result is the summary), and
+    reduced to its :func:`~econ.analysis.tables.run_summary`. Peak
     memory is about one chunk (per worker), one slab and the summaries (a few kB per
     member), not the ensemble (docs/performance.md, "Streaming"). The numbers are those of
     :func:`run` for the same arguments: the members file reads back as ``run(...)``, the
@@ -231,7 +236,9 @@ def run_streamed(
         choice_argument("reduce", reduce, REDUCTIONS)
     if out is None and reduce is None:
         raise argument_error(
-            "out", "run_streamed needs out= or reduce=", fix="give a .nc path or 'percentiles'"
+            "out",
+            "run_streamed needs out= or reduce=",
+            fix="give a .nc path, 'percentiles' or 'summary'",
         )
     type_argument("stamp", stamp, bool, "True or False")
     type_argument("overwrite", overwrite, bool, "True or False")
@@ -258,7 +265,13 @@ def run_streamed(
         kernel=kernel,
     )
     keep = _Kept(members)
-    if reduce is None:
+    if reduce == "summary":
+        for _ in keep.each(parts):
+            pass
+        result = keep.summary()
+        if out is not None:
+            write_netcdf(result, out, stamp=stamp, overwrite=overwrite)
+    elif reduce is None:
         assert out is not None
         write_members(
             keep.each(parts),

@@ -76,6 +76,19 @@ def test_members_file_reads_back_as_the_result(toy, tmp_path: Path) -> None:
         xr.testing.assert_identical(ds.load(), full)
 
 
+def test_summary_reduction_is_the_run_summary(toy, tmp_path: Path) -> None:
+    """reduce="summary" keeps each member's run-table figures only: the run_summary of the
+    whole result, chunk by chunk, with no file unless out= is given."""
+    inputs, full = toy
+    s = econ.run(CLOSURE, inputs=inputs, reduce="summary", **KW)
+    xr.testing.assert_identical(s.drop_attrs(), run_summary(full).drop_attrs())
+    assert s.attrs["nonfinite_members"] == 0 and s.attrs["seed"] == full.attrs["seed"]
+    out = tmp_path / "summary.nc"
+    econ.run(CLOSURE, inputs=inputs, reduce="summary", out=out, **KW)
+    with xr.open_dataset(out) as back:
+        xr.testing.assert_allclose(back.load(), s, rtol=0, atol=0)
+
+
 def test_tables_from_the_summary_equal_those_of_the_result(closure_2025) -> None:
     full, streamed = closure_2025
     a, b = run_output(full), run_output(streamed.summary)
@@ -258,8 +271,20 @@ def test_cli_streams_members_and_percentiles(toy, tmp_path: Path, monkeypatch) -
     a = runner.invoke(app, [*RUN, "--out", str(members), "--no-stamp"])
     b = runner.invoke(app, [*RUN, "--out", str(pct), "--no-stamp", "--percentiles-only"])
     assert a.exit_code == 0 and b.exit_code == 0, (a.output, b.output)
-    assert len(calls) == 2  # both streamed
-    assert a.stdout == b.stdout == plain.stdout  # the same tables as the in-memory run
+    # all three streamed: without --out only each member's summary is kept
+    assert [c.get("reduce") for c in calls] == ["summary", None, "percentiles"]
+    assert a.stdout == b.stdout == plain.stdout
+    # ... and they are the tables of the in-memory result
+    import contextlib
+    import io
+
+    from cli.render import Format, emit
+    from econ.report.outputs import RUN_TABLES
+
+    held = io.StringIO()
+    with contextlib.redirect_stdout(held):
+        emit(run_output(full, RUN_TABLES), Format.csv)
+    assert plain.stdout == held.getvalue()
     with xr.open_dataset(members) as ds:
         xr.testing.assert_identical(ds.load(), econ.run(CLOSURE, inputs=inputs, members=7, rng=11))
     with xr.open_dataset(pct) as ds:
