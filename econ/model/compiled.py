@@ -10,6 +10,8 @@ Importing this module does not import numba (:func:`econ.model.kernel.load` does
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from .. import equations as eq
@@ -49,7 +51,11 @@ class CompiledDay:
     The engine's ``state`` arrays are updated in place."""
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = e = engine
+        # weak: the engine holds this day, and a cycle would keep a finished run's arrays
+        # alive until the garbage collector's rare full pass (a fit or a streamed ensemble
+        # then grew by a chunk's model per chunk)
+        self.engine = weakref.proxy(engine)
+        e = engine
         self.k = _kernel.load()
         self.compiling = _kernel.Compiling()
         net, p = e.network, e.draws.params
@@ -273,7 +279,7 @@ class CompiledEconomy:
     arrays (stock gaps, yesterday's output loss, the freight multiplier) are updated in place."""
 
     def __init__(self, economy: Economy, engine: Engine) -> None:
-        self.economy, self.engine = economy, engine
+        self.economy, self.engine = weakref.proxy(economy), weakref.proxy(engine)  # see CompiledDay
         ec = economy
         self.k = _kernel.load_economy()
         net, tab = ec.network, ec.table
@@ -384,7 +390,7 @@ class CompiledRecord:
     into the record's own accumulators."""
 
     def __init__(self, record: RunRecord, engine: Engine) -> None:
-        self.record, self.engine = record, engine
+        self.record, self.engine = weakref.proxy(record), weakref.proxy(engine)  # see CompiledDay
         self.k = _kernel.load_record()
         net = record.network
         cl = net.cells
