@@ -228,6 +228,7 @@ def run_streamed(
     directory goes (default: next to ``out``, else ``$TMPDIR``). Other arguments as in
     :func:`run`. Either ``out`` or ``reduce`` must be given.
     """
+    from .analysis.tables import run_summary
     from .io.stream import reduce_members, write_members
     from .io.write import check_output, write_netcdf
     from .model.record import percentiles
@@ -263,6 +264,9 @@ def run_streamed(
         progress=progress,
         dask=dask,
         kernel=kernel,
+        # tables only: each chunk is reduced to its summary where it runs (a worker sends back
+        # a few kB per member instead of the chunk's result)
+        reduce_chunk=run_summary if reduce == "summary" else None,
     )
     keep = _Kept(members)
     if reduce == "summary":

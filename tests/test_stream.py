@@ -16,8 +16,9 @@ from typer.testing import CliRunner
 
 import econ
 from cli.app import app
-from econ.analysis.tables import run_summary
+from econ.analysis.tables import is_run_summary, run_summary
 from econ.api import run_streamed
+from econ.io import load_scenario
 from econ.io.stream import reduce_members, write_members
 from econ.model import memory
 from econ.model.ensemble import MemberStack, member_chunks
@@ -83,6 +84,13 @@ def test_summary_reduction_is_the_run_summary(toy, tmp_path: Path) -> None:
     s = econ.run(CLOSURE, inputs=inputs, reduce="summary", **KW)
     xr.testing.assert_identical(s.drop_attrs(), run_summary(full).drop_attrs())
     assert s.attrs["nonfinite_members"] == 0 and s.attrs["seed"] == full.attrs["seed"]
+    # reduced where each chunk runs: worker processes send back summaries, not chunks
+    sc = load_scenario(CLOSURE)
+    kw = dict(members=7, chunk_size=3, rng=11, reduce_chunk=run_summary)
+    parts = list(member_chunks(inputs, sc, **kw))
+    assert len(parts) == 3 and all(is_run_summary(p) for p in parts)
+    w2 = econ.run(CLOSURE, inputs=inputs, reduce="summary", workers=2, **KW)
+    xr.testing.assert_identical(w2, s)
     out = tmp_path / "summary.nc"
     econ.run(CLOSURE, inputs=inputs, reduce="summary", out=out, **KW)
     with xr.open_dataset(out) as back:

@@ -12,7 +12,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -92,10 +92,15 @@ def member_chunks(
     progress: Callable[[int, int], None] | None = None,
     dask: Any = None,
     kernel: str | None = None,
+    reduce_chunk: Callable[[xr.Dataset], xr.Dataset] | None = None,
 ) -> Iterator[xr.Dataset]:
     """Run the members of :func:`run_members` and yield each chunk's Dataset in member order,
     without stacking them: the caller holds one chunk at a time (plus, with ``workers`` > 1
     or ``dask``, the chunks being run).
+
+    ``reduce_chunk`` (a picklable function of a chunk's Dataset, e.g.
+    :func:`econ.analysis.tables.run_summary`) is applied where the chunk is run, in the worker
+    process or on the dask worker, so that only its reduction travels back and is yielded.
 
     Arguments as in :func:`run_members` (checked here, before the first chunk runs). Every
     chunk carries the ensemble's attributes (``members``, ``seed``, ``history``) and its own
@@ -106,6 +111,7 @@ def member_chunks(
     job = _checked(
         inputs, scenario, members, rng, freq, forecast, chunk_size, workers, progress, kernel
     )
+    job = replace(job, reduce_chunk=reduce_chunk)
     guard_members(
         lambda m: streamed_bytes(
             inputs, scenario, m, freq=freq, chunk_size=job.chunk_size, workers=job.workers
@@ -131,6 +137,7 @@ class _Job:
     workers: int
     progress: Callable[[int, int], None] | None
     kernel: str  # "numpy" or "numba", resolved once for every chunk
+    reduce_chunk: Callable[[xr.Dataset], xr.Dataset] | None = None  # applied where a chunk runs
 
 
 def _checked(
@@ -169,7 +176,7 @@ def _chunks(job: _Job, dask: Any) -> Iterator[xr.Dataset]:
             inputs, scenario, rng=job.rng, freq=freq, forecast=job.forecast, kernel=job.kernel
         )
         log.info("running %s: %d days, 1 member (deterministic)", scenario.name, model.T)
-        yield model.run(progress=progress).result()
+        yield _reduced(model.run(progress=progress).result(), job.reduce_chunk)
         return
     warn_missing_measures(scenario, inputs.measures_in_force)  # once, not per chunk
     seed = root_seed(job.rng, scenario)  # resolved once, so every chunk shares it
@@ -182,7 +189,10 @@ def _chunks(job: _Job, dask: Any) -> Iterator[xr.Dataset]:
         len(chunks),
         job.workers,
     )
-    jobs = [(inputs, scenario, c, seed, freq, job.forecast, job.kernel) for c in chunks]
+    jobs = [
+        (inputs, scenario, c, seed, freq, job.forecast, job.kernel, job.reduce_chunk)
+        for c in chunks
+    ]
     n_days = (scenario.end - scenario.start).days
     total = n_days * len(chunks)
 
@@ -208,7 +218,8 @@ def _chunks(job: _Job, dask: Any) -> Iterator[xr.Dataset]:
                 if progress is None
                 else (lambda d, _t, base=i * n_days: progress(base + d, total))
             )
-            yield labelled(_chunk_model(*one).run(progress=cb).result())
+            part = _chunk_model(*one[:7]).run(progress=cb).result()
+            yield labelled(_reduced(part, job.reduce_chunk))
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -304,12 +315,18 @@ def _run_chunk(job: tuple) -> xr.Dataset:
 
 def _chunk_result(*job: Any) -> xr.Dataset:
     """A chunk run by a worker process or a dask worker: the compiled day on one thread (the
-    workers are the parallelism; numba's threads on top would oversubscribe the cores)."""
-    if job[-1] == "numba":
+    workers are the parallelism; numba's threads on top would oversubscribe the cores), its
+    result reduced there if the job says how (``reduce_chunk``)."""
+    *model_args, kernel, reduce_chunk = job
+    if kernel == "numba":
         import numba
 
         numba.set_num_threads(1)
-    return _chunk_model(*job).run().result()
+    return _reduced(_chunk_model(*model_args, kernel).run().result(), reduce_chunk)
+
+
+def _reduced(part: xr.Dataset, reduce_chunk: Callable[[xr.Dataset], xr.Dataset] | None):
+    return part if reduce_chunk is None else reduce_chunk(part)
 
 
 def run_chunks_on_dask(jobs: list[tuple], dask: Any, workers: int = 1) -> Iterator[xr.Dataset]:
