@@ -37,6 +37,25 @@ OUT_G = (
 )
 
 
+def _f64(a) -> np.ndarray:
+    """A writable C-ordered float64 copy: the kernels are compiled for one array type."""
+    return np.array(a, dtype=np.float64, order="C")
+
+
+def _i64(a) -> np.ndarray:
+    """A writable C-ordered int64 copy."""
+    return np.array(a, dtype=np.int64, order="C")
+
+
+def _group(g) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A :class:`~econ.model.network.GroupSum` as the kernels read it: (perm, bounds, groups)."""
+    return (
+        _i64(np.arange(g.size) if g.perm is None else g.perm),
+        _i64(np.r_[g.starts, g.size]),
+        _i64(g.groups),
+    )
+
+
 def attach(engine: Engine) -> Engine:
     """Run ``engine``'s days with the compiled kernel (compiling it if not cached)."""
     engine.compiled = CompiledDay(engine)
@@ -68,9 +87,7 @@ class CompiledDay:
             cl.n_origins,
             len(cl.npair_nest),
         )
-        # writable C-ordered copies: the kernel is compiled for one array type
-        f64 = lambda a: np.array(a, dtype=np.float64, order="C")  # noqa: E731
-        i64 = lambda a: np.array(a, dtype=np.int64, order="C")  # noqa: E731
+        f64, i64 = _f64, _i64
         self.static = (
             f64(
                 np.stack(
@@ -107,11 +124,7 @@ class CompiledDay:
                     cl.cells_to_npair,
                     cl.npairs_to_nest,
                 )
-                for a in (
-                    i64(np.arange(g.size) if g.perm is None else g.perm),
-                    i64(np.r_[g.starts, g.size]),
-                    i64(g.groups),
-                )
+                for a in _group(g)
             )
             + (i64(np.arange(G)), i64(cl.npair_peers)),
         )
@@ -179,7 +192,7 @@ class CompiledDay:
             M, F, _, C = self.shapes
             f = lambda a: np.broadcast_to(a, (M, F))  # noqa: E731
             g0 = np.asarray(w.g0, dtype=np.float64)
-            c64 = lambda a: np.array(a, dtype=np.float64, order="C")  # noqa: E731
+            c64 = _f64
             self.wedges[key] = (
                 c64(
                     np.stack(
@@ -284,17 +297,11 @@ class CompiledEconomy:
         self.k = _kernel.load_economy()
         net, tab = ec.network, ec.table
         cl, cell = net.cells, net.cell
-        f64 = lambda a: np.array(a, dtype=np.float64, order="C")  # noqa: E731
-        i64 = lambda a: np.array(a, dtype=np.int64, order="C")  # noqa: E731
+        f64, i64 = _f64, _i64
         M, J = ec.gap.shape[0], tab.n_sectors
-        group = lambda g: (  # noqa: E731
-            i64(np.arange(g.size) if g.perm is None else g.perm),
-            i64(np.r_[g.starts, g.size]),
-            i64(g.groups),
-        )
         self.static = (
-            *group(cl.pairs_to_commodity),
-            *group(cl.cells_to_commodity),
+            *_group(cl.pairs_to_commodity),
+            *_group(cl.cells_to_commodity),
             i64(cl.cell_commodity),
             f64(ec.e0_k),
             i64(ec.imp),
@@ -394,15 +401,11 @@ class CompiledRecord:
         self.k = _kernel.load_record()
         net = record.network
         cl = net.cells
-        f64 = lambda a: np.array(a, dtype=np.float64, order="C")  # noqa: E731
-        i64 = lambda a: np.array(a, dtype=np.int64, order="C")  # noqa: E731
-        g = cl.cells_to_commodity
+        f64, i64 = _f64, _i64
         self.static = (
             f64(net.cell["delay_cost"]),
             f64(net.cell["premium"]),
-            i64(np.arange(g.size) if g.perm is None else g.perm),
-            i64(np.r_[g.starts, g.size]),
-            i64(g.groups),
+            *_group(cl.cells_to_commodity),
         )
         M, F = record.acc_f.shape[2:]
         self.scratch = np.zeros((M, F + net.n_commodities))
