@@ -523,3 +523,30 @@ def test_nested_route_choice_keeps_blocked_trade_in_its_corridor():
     # (measured: +14% at Torkham, +14% in the corridor; ρ = 1 would give +0%)
     assert torkham[1] > 1.08 * torkham[0]
     assert corridor[1] > 1.08 * corridor[0]
+
+
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    lead=st.lists(st.integers(0, 3), min_size=0, max_size=2),
+    fill=st.sampled_from([0.0, -1.0, float("nan")]),
+)
+@settings(max_examples=40, deadline=None)
+def test_expand_is_the_scatter(seed, lead, fill) -> None:
+    """network.expand (a gather through the inverse positions) gives exactly the scatter it
+    stands for: ``full[..., flat] = x`` into an array of ``fill``, NaN and -0.0 included."""
+    from econ.model.network import expand
+
+    rng = np.random.default_rng(seed)
+    shape = (int(rng.integers(1, 6)), int(rng.integers(1, 6)))
+    n = int(rng.integers(0, shape[0] * shape[1] + 1))
+    flat = rng.permutation(shape[0] * shape[1])[:n]
+    x = rng.normal(size=(*lead, n))
+    if x.size:
+        x.flat[0] = np.nan
+        x.flat[-1] = -0.0
+    want = np.full((*lead, shape[0] * shape[1]), fill)
+    want[..., flat] = x
+    got = expand(x, flat, shape, fill)
+    assert got.shape == (*lead, *shape) and got.dtype == np.float64
+    np.testing.assert_array_equal(got.reshape(want.shape), want)
+    assert np.array_equal(np.signbit(got.reshape(want.shape)), np.signbit(want))
