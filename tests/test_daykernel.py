@@ -145,8 +145,7 @@ def test_one_economy_day_from_random_states_equals_numpy(name):
 def test_economy_kernel_constants_and_warm_up():
     """The compiled stage takes the numpy stage's constants, and the warm-up (run when the
     cache is marked) compiles the very signature a run calls: no run compiles it again."""
-    from econ.model import _econkernel
-
+    _econkernel = kernel.load_economy()  # the loader points numba's cache outside the tree
     _econkernel.warm()
     before = len(_econkernel.economy_members.signatures)
     econ.run("default", members=2, months=2, rng=1, kernel="numba")
@@ -251,3 +250,20 @@ def test_a_finished_compiled_run_is_freed_without_the_garbage_collector():
         assert [r() for r in refs] == [None] * len(refs)
     finally:
         gc.enable()
+
+
+def test_compiled_code_is_cached_outside_the_source_tree(monkeypatch, tmp_path):
+    """numba reads NUMBA_CACHE_DIR when it is imported; this module imported it before the
+    loader set the directory, and the loader makes numba read it again, so the compiled
+    kernels go to the cache directory, not to econ/model/__pycache__."""
+    from numba.core import config
+
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(kernel, "_loaded", None)  # as in a process that has not loaded it yet
+    try:
+        kernel.load()
+        assert config.CACHE_DIR == str(tmp_path / "chokepoint" / "numba")
+    finally:
+        monkeypatch.undo()
+        config.reload_config()

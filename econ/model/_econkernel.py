@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._daykernel import _OPTS, _mn, _mx, _pw
+from ._daykernel import _OPTS, _gsum, _mn, _mx, _pw
 
 
 @njit(**_OPTS)
@@ -67,6 +67,63 @@ def _output_loss(x0, a, own, demand_loss, crit, tol, max_iter, cap, new, share, 
             break
     for j in range(J):
         new[j] = loss[j]
+
+
+@njit(**_OPTS)
+def _stocks(ck, e0_k, imp, b, days, psi, gap, want, ratio, noise):
+    """Stocks and the supply ratio of each import group (calc_deviation, calc_stock_target,
+    calc_supply_ratio, calc_stock_gap) for one member; ``gap`` updated in place."""
+    for i in range(len(imp)):
+        use0 = e0_k[imp[i]] * b
+        d = ck[imp[i]] - use0
+        ag = 0.0 if abs(d) <= noise * abs(use0) else d
+        target = days[i] * use0
+        available = target + gap[i] + use0 + ag
+        need = _mx(psi * target, use0)
+        r = _mx(available, 0.0) / need if need > 0.0 else 1.0
+        r = _mn(r, 1.0)
+        ratio[i] = r
+        use_gap = use0 * (want[i] * r - 1.0)
+        gap[i] = gap[i] + ag - use_gap
+
+
+@njit(**_OPTS)
+def _capacity_and_demand(
+    x0_year, b, criticality, s, ratio, lk, e0_k, exp, export_split, noise, x0, own, dl
+):
+    """Baseline output ``x0``, the output each sector's import constraint takes away ``own``
+    (calc_import_constraint) and the final demand lost with exports ``dl``, for one member."""
+    for j in range(len(x0_year)):
+        x0[j] = x0_year[j] * b
+        cut = criticality[0, j] * (1.0 - s) * (1.0 - ratio[0])
+        for i in range(1, len(ratio)):
+            cut = _mx(cut, criticality[i, j] * (1.0 - s) * (1.0 - ratio[i]))
+        own[j] = x0[j] * (1.0 - (1.0 - cut))
+        dl[j] = 0.0
+    for e in range(len(exp)):
+        v = lk[exp[e]]
+        if abs(v) <= noise * (e0_k[exp[e]] * b):
+            v = 0.0
+        for j in range(len(x0_year)):
+            dl[j] += v * export_split[e, j]
+
+
+@njit(**_OPTS)
+def _landed(
+    freight, fm1, delay_cost, delay, tariff, afghan, guarantee, cell_commodity, arrivals, ak, v0,
+    b, g0, num, den,
+):  # fmt: skip
+    """calc_landed_cost_change's sums for one member: ``num``/``den`` by import group, the cost
+    gap weighted by the day's arrivals (baseline flows where a group has none)."""
+    num[:] = 0.0
+    den[:] = 0.0
+    for f in range(len(freight)):
+        cost_gap = freight[f] * fm1 + delay_cost[f] * delay[f] + tariff[f]
+        cost_gap = cost_gap + afghan[f] + guarantee[f]
+        k = cell_commodity[f]
+        w = arrivals[f] if ak[k] > 0.0 else v0[f] * b
+        num[k] += w * cost_gap / g0[f]
+        den[k] += w
 
 
 @njit(parallel=True, **_OPTS)
@@ -134,115 +191,50 @@ def economy_members(
     revised after this day; ``jidx`` arange(J); ``sk``, ``sj``, ``sf`` scratch."""
     M = gap.shape[0]
     Ki = len(imp)
-    E = len(exp)
     J = len(x0_year)
-    F = len(freight)
-    G = cleared.shape[1]
     for m in prange(M):
         b = b_day[m]
-        # imports cleared by commodity (GroupSum of the pairs)
-        ck = sk[m, 0]
-        lk = sk[m, 1]
-        tmp = sf[m, 0]
-        for g in range(G):
-            tmp[g] = lost[m, g] + spoiled[m, g]
-        ck[:] = 0.0
-        lk[:] = 0.0
-        for s in range(len(p2k_groups)):
-            acc = 0.0
-            acc2 = 0.0
-            for i in range(p2k_bounds[s], p2k_bounds[s + 1]):
-                acc += cleared[m, p2k_perm[i]]
-                acc2 += tmp[p2k_perm[i]]
-            ck[p2k_groups[s]] = acc
-            lk[p2k_groups[s]] = acc2
-        # stocks and the supply ratio of each import group
+        ck, lk, want, ak, num, den = sk[m, 0], sk[m, 1], sk[m, 2], sk[m, 3], sk[m, 4], sk[m, 5]
+        prod, x0, own, dl, loss = sj[m, 0], sj[m, 1], sj[m, 2], sj[m, 3], out_loss[m]
         ratio = out_ratio[m]
-        want = sk[m, 2]
-        prod = sj[m, 0]
+        # imports cleared and exports lost by commodity (GroupSum of the pairs)
+        tmp = sf[m, 0]
+        for g in range(cleared.shape[1]):
+            tmp[g] = lost[m, g] + spoiled[m, g]
+        _gsum(cleared[m], p2k_perm, p2k_bounds, p2k_groups, ck)
+        _gsum(tmp, p2k_perm, p2k_bounds, p2k_groups, lk)
+        # users want less when they produce less (yesterday's output)
         for i in range(Ki):
             for j in range(J):
                 prod[j] = loss_share[m, j] * use_share[i, j]
             want[i] = 1.0 - _pwd(prod, jidx, J)
-        for i in range(Ki):
-            use0 = e0_k[imp[i]] * b
-            d = ck[imp[i]] - use0
-            ag = 0.0 if abs(d) <= noise * abs(use0) else d
-            target = days[m, i] * use0
-            available = target + gap[m, i] + use0 + ag
-            need = _mx(psi[m] * target, use0)
-            r = _mx(available, 0.0) / need if need > 0.0 else 1.0
-            r = _mn(r, 1.0)
-            ratio[i] = r
-            use_gap = use0 * (want[i] * r - 1.0)
-            gap[m, i] = gap[m, i] + ag - use_gap
-        # each sector's import constraint and the final demand lost with exports
-        x0 = sj[m, 1]
-        own = sj[m, 2]
-        dl = sj[m, 3]
-        s = substitution[m]
-        for j in range(J):
-            x0[j] = x0_year[j] * b
-            cut = criticality[0, j] * (1.0 - s) * (1.0 - ratio[0])
-            for i in range(1, Ki):
-                cut = _mx(cut, criticality[i, j] * (1.0 - s) * (1.0 - ratio[i]))
-            own[j] = x0[j] * (1.0 - (1.0 - cut))
-            dl[j] = 0.0
-        for e in range(E):
-            v = lk[exp[e]]
-            if abs(v) <= noise * (e0_k[exp[e]] * b):
-                v = 0.0
-            for j in range(J):
-                dl[j] += v * export_split[e, j]
-        loss = out_loss[m]
+        _stocks(ck, e0_k, imp, b, days[m], psi[m], gap[m], want, ratio, noise)
+        _capacity_and_demand(
+            x0_year, b, criticality, substitution[m], ratio, lk, e0_k, exp, export_split, noise,
+            x0, own, dl,
+        )  # fmt: skip
         _output_loss(
-            x0,
-            a,
-            own,
-            dl,
-            domestic_criticality[m],
-            tol,
-            max_iter,
-            sj[m, 4],
-            loss,
-            sj[m, 5],
-            sj[m, 6],
-            jidx,
-        )
+            x0, a, own, dl, domestic_criticality[m], tol, max_iter, sj[m, 4], loss, sj[m, 5],
+            sj[m, 6], jidx,
+        )  # fmt: skip
         for j in range(J):
             share = loss[j] / x0[j] if x0[j] > 0.0 else 0.0
             loss_share[m, j] = share
             out_jobs[m, j] = share * employment[j]
             prod[j] = loss[j] * tax_rate[j]
         out_revenue[m] = _pwd(prod, jidx, J)
-        # landed cost of each import group: the day's wedges on its arriving cargo
-        ak = sk[m, 3]
-        ak[:] = 0.0
-        for s2 in range(len(c2k_groups)):
-            acc = 0.0
-            for i in range(c2k_bounds[s2], c2k_bounds[s2 + 1]):
-                acc += arrivals[m, c2k_perm[i]]
-            ak[c2k_groups[s2]] = acc
-        num = sk[m, 4]
-        den = sk[m, 5]
-        num[:] = 0.0
-        den[:] = 0.0
-        fm1 = freight_multiplier[m] - 1.0
-        for f in range(F):
-            cost_gap = freight[f] * fm1 + delay_cost[f] * delay[m, f] + wf[0, m, f]
-            cost_gap = cost_gap + wf[4, m, f] + wf[1, m, f]
-            k = cell_commodity[f]
-            w = arrivals[m, f] if ak[k] > 0.0 else v0[f] * b
-            num[k] += w * cost_gap / g0[f]
-            den[k] += w
-        # staple prices: landed-cost pass-through plus scarcity
+        # landed cost of each import group (the day's wedges on its arriving cargo), prices
+        _gsum(arrivals[m], c2k_perm, c2k_bounds, c2k_groups, ak)
+        _landed(
+            freight, freight_multiplier[m] - 1.0, delay_cost, delay[m], wf[0, m], wf[4, m],
+            wf[1, m], cell_commodity, arrivals[m], ak, v0, b, g0, num, den,
+        )  # fmt: skip
         price = out_price[m]
-        theta = pass_through[m]
         for i in range(len(item_k)):
             k = imp[item_k[i]]
             landed = num[k] / den[k] if den[k] > 0.0 else 0.0
             scarcity = item_share[i] * (1.0 - ratio[item_k[i]]) / abs(elasticity[m, i])
-            price[i] = 1.0 + theta * landed + scarcity
+            price[i] = 1.0 + pass_through[m] * landed + scarcity
         if fuel_item >= 0:
             fuel_price_sum[m] = fuel_price_sum[m] + price[fuel_item]
             if revise:

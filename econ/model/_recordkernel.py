@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._daykernel import _OPTS, _mx
+from ._daykernel import _OPTS, _gsum, _mx
 
 
 @njit(parallel=True, **_OPTS)
@@ -71,13 +71,7 @@ def record_members(
             acc_f[3, p, m, f] += locked[m, f] * a
             acc_f[4, p, m, f] += a * delay_cost[f] * delay[m, f]
             x[f] = a * premium[f]
-        for k in range(K):
-            x[F + k] = 0.0
-        for s in range(len(c2k_groups)):
-            acc = 0.0
-            for i in range(c2k_bounds[s], c2k_bounds[s + 1]):
-                acc += x[c2k_perm[i]]
-            x[F + c2k_groups[s]] = acc
+        _gsum(x[:F], c2k_perm, c2k_bounds, c2k_groups, x[F:])
         for k in range(K):
             acc_premium[p, m, k] += _mx(x[F + k], 0.0)
 

@@ -175,6 +175,7 @@ class CompiledDay:
         )
         self.no_anticipation = np.zeros((M, F))
         self.key: bytes | None = None
+        self.out_g: np.ndarray | None = None  # the last day's pair outputs (CompiledRecord)
         self.wedges: dict[bytes, tuple] = {}
         self.shapes = (M, F, G, C)
 
@@ -409,9 +410,7 @@ class CompiledRecord:
         )
         M, F = record.acc_f.shape[2:]
         self.scratch = np.zeros((M, F + net.n_commodities))
-        self.day_g = np.empty((len(PAIR_FIELDS), M, record.acc_g.shape[3]))
         self.rows = i64([OUT_G.index(field) for _, field in PAIR_FIELDS])
-        self.in_order = i64(np.arange(len(PAIR_FIELDS)))
         self.days_in_period = f64(record.days_in_period)
         self.locked: tuple[bytes | None, np.ndarray | None] = (None, None)
 
@@ -424,21 +423,16 @@ class CompiledRecord:
             M, F = self.scratch.shape[0], r.acc_f.shape[3]
             locked = np.broadcast_to(day.wedges.locked, (M, F))
             self.locked = (key, np.array(locked, dtype=np.float64, order="C"))
-        out_g = getattr(e.compiled, "out_g", None)
-        if out_g is not None and all(
-            getattr(day, f).base is out_g for f in OUT_G
-        ):  # the compiled day's own output block: read in place
-            day_g, rows = out_g, self.rows
-        else:
-            for i, (_, field) in enumerate(PAIR_FIELDS):
-                self.day_g[i] = getattr(day, field)
-            day_g, rows = self.day_g, self.in_order
+        # the compiled day's own output block, read in place
+        out_g = e.compiled.out_g
+        if not all(getattr(day, f).base is out_g for f in OUT_G):
+            raise ValueError("the compiled record adds only the day the compiled engine made")
         c = np.ascontiguousarray
         self.k.record_members(
             int(p),
             self.days_in_period,
-            day_g,
-            rows,
+            out_g,
+            self.rows,
             c(day.queue_trucks, dtype=np.float64),
             c(day.wait_days, dtype=np.float64),
             c(day.arrivals, dtype=np.float64),

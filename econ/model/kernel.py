@@ -109,6 +109,10 @@ def load() -> Any:
     cache = cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("NUMBA_CACHE_DIR", str(cache))
+    if "numba" in sys.modules:  # imported before us (a caller, a test): numba read its config
+        from numba.core import config
+
+        config.reload_config()
     cached = _marker().exists()
     if not cached:
         log.warning(
