@@ -391,3 +391,38 @@ def test_known_failures_are_few_and_explained():
     fitted = t[t["fit"] & (t["metric"] != "protest_risk")]
     assert (fitted["known_failure"] != "").sum() <= len(fitted) // 3
     assert set(PREDICTORS) <= {c.removesuffix("_error") for c in t.columns if c.endswith("_error")}
+
+
+def test_fit_runs_only_the_months_its_outcomes_read():
+    """A fit chunk stops at the end of the month holding the last day any of its outcomes
+    reads: every period it keeps is the whole horizon's, bit for bit, and the outcome values
+    agree to rounding (the windows' sums over time add a different number of zero-weighted
+    periods). Fails if the cut leaves out a month a window needs or changes a kept period."""
+    from econ.analysis.backtest import chunk_outcomes, fit_outcomes, outcome_months
+    from econ.io.inputs import inputs_for
+    from econ.model.model import Model
+    from econ.model.network import Network
+
+    ep = load_episode("torkham-closure-2023-09")
+    outs = fit_outcomes(ep)
+    months = outcome_months(ep.scenario, outs)
+    last = max(max(o.window_end, o.compare_end or o.window_end) for o in outs)
+    # by hand: the episode starts 2023-07-01 and its last window ends 2023-11-01 (exclusive)
+    assert (ep.scenario.start, last) == (dt.date(2023, 7, 1), dt.date(2023, 11, 1))
+    assert months == 4 < ep.scenario.months
+    inp = inputs_for(ep.scenario, econ.load_inputs())
+    values = {SIGMA: np.array([3.0, 13.0]), "adjust_medium_days": np.array([40.0, 160.0])}
+    whole = Model(inp, ep.scenario, members=2, values=values).run().result()
+    cut = Model(inp, ep.scenario.with_months(months), members=2, values=values).run().result()
+    assert cut.sizes["time"] == months
+    for v in cut.data_vars:
+        if "time" in cut[v].dims:
+            kept = whole[v].isel(time=slice(0, months))
+            np.testing.assert_array_equal(cut[v].values, kept.values, err_msg=v)
+    shared = (inp, Network.from_inputs(inp))
+    got = chunk_outcomes(shared, ep.scenario, values, outs)
+    for o in outs:
+        np.testing.assert_allclose(got[o.id], outcome_value(whole, o, shared[1]), rtol=1e-12)
+    # a horizon that does not start on the first of a month is kept whole
+    off = ep.scenario.model_copy(update={"start": dt.date(2023, 7, 2)})
+    assert outcome_months(off, outs) == ep.scenario.months

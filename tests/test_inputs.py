@@ -579,3 +579,119 @@ def test_pakistan_fiscal_rejects_an_unknown_crossing_in_one_line(tmp_path: Path)
     # without the file the inputs are complete: Pakistan's levies are then zero
     f.unlink()
     assert econ.load_inputs(d).pakistan_fiscal.empty
+
+
+# --------------------------------------------------------------------------- pandera's verdict
+
+
+def _validated_tables() -> list[tuple[str, pd.DataFrame, pd.DataFrame]]:
+    """(file, table as read, its schema rows) of every table the loader validates, in every
+    shipped base year."""
+    import econ.io.inputs as inputs_mod
+
+    seen = []
+    real = inputs_mod._validate_table
+
+    def spy(file, df, rows):
+        seen.append((file, df.copy(), rows))
+        return real(file, df, rows)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(inputs_mod, "_validate_table", spy)
+        for year in inputs_mod.base_year_dirs(default_inputs_dir()):
+            econ.load_inputs(base_year=year)
+    return seen
+
+
+def _pandera_only(file: str, df: pd.DataFrame, rows: pd.DataFrame):
+    """_validate_table with pandera judging every table: its frame, or its message."""
+    import econ.io.inputs as inputs_mod
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(inputs_mod, "_accepted", lambda df, rows: None)
+        try:
+            return inputs_mod._validate_table(file, df, rows)
+        except econ.InputError as exc:
+            return str(exc)
+
+
+def test_tables_passing_pandera_are_accepted_without_it_as_pandera_returns_them():
+    """The accepting path (no pandera import) gives pandera's frame, bit for bit and dtype
+    for dtype, on every shipped table. Fails if it coerces a column differently."""
+    import econ.io.inputs as inputs_mod
+
+    tables = _validated_tables()
+    assert len(tables) >= 9
+    for file, df, rows in tables:
+        assert inputs_mod._accepted(df, rows) is not None, file
+        got = inputs_mod._validate_table(file, df, rows)
+        want = _pandera_only(file, df, rows)
+        pd.testing.assert_frame_equal(got, want, check_exact=True, obj=file)
+
+
+#: cell values that break, or nearly break, some rule of schema.csv
+_TRICKY = [
+    "",
+    " ",
+    "-1",
+    "0",
+    "1e400",
+    "-1e-300",
+    "nan",
+    "inf",
+    "1_000",
+    "1,5",
+    "١٢",
+    "5 ",
+    "+3",
+    "1e3",
+    "Abc",
+    "a--b",
+    "a_b",
+    "-a",
+    "a-",
+    "torkham",
+    "pakistan",
+    "air",
+    "2023-1-1",
+    "2023-01-01",
+    "9999-99-99",
+    "x\n",
+    "2023-01-01 ",
+    "0x10",
+    "100000000000",
+]
+
+
+def test_accepting_path_agrees_with_pandera_on_broken_tables():
+    """Every shipped table with one cell replaced (by a tricky value or by a copy of another
+    row's cell): the loader accepts it exactly when pandera does, with pandera's frame, and
+    otherwise raises pandera's message. Fails if the accepting path lets through a table
+    pandera rejects."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    import econ.io.inputs as inputs_mod
+
+    tables = _validated_tables()
+
+    @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def check(data):
+        file, df, rows = data.draw(st.sampled_from(tables))
+        df = df.copy()
+        col = data.draw(st.sampled_from([c for c in rows["column"] if c in df.columns]))
+        i = data.draw(st.integers(0, len(df) - 1))
+        value = data.draw(st.sampled_from(_TRICKY) | st.sampled_from(df[col].tolist()))
+        df.loc[df.index[i], col] = value
+        want = _pandera_only(file, df, rows)
+        try:
+            got = inputs_mod._validate_table(file, df, rows)
+        except econ.InputError as exc:
+            got = str(exc)
+        if isinstance(want, str) or isinstance(got, str):
+            assert got == want
+        else:
+            pd.testing.assert_frame_equal(got, want, check_exact=True)
+
+    check()

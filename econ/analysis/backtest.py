@@ -169,8 +169,12 @@ def cleared_by_route(ds: xr.Dataset, network: Network) -> xr.DataArray:
     )
 
 
-def outcome_value(ds: xr.Dataset, o: Outcome, network: Network) -> np.ndarray:
-    """The model's value of an outcome, per member (percent); NaN where undefined."""
+def outcome_value(
+    ds: xr.Dataset, o: Outcome, network: Network, cache: dict | None = None
+) -> np.ndarray:
+    """The model's value of an outcome, per member (percent); NaN where undefined. ``cache``
+    (a dict kept with ``ds``) holds the trade cleared by route for the next outcome of the
+    same Dataset."""
     M = ds.sizes["member"]
     if o.metric == "protest_risk":
         if "protest_risk" not in ds:
@@ -227,7 +231,10 @@ def outcome_value(ds: xr.Dataset, o: Outcome, network: Network) -> np.ndarray:
         base = ds["baseline_customs_revenue"].where(sel & cm, 0.0)
     else:
         rm = xr.DataArray(rmask, dims="route")
-        cleared = cleared_by_route(ds, network)
+        cache = {} if cache is None else cache
+        if "cleared" not in cache:
+            cache["cleared"] = cleared_by_route(ds, network)
+        cleared = cache["cleared"]
         x = cleared.where(rm & cm, 0.0)
         base = ds["baseline_route_trade_value"].where(rm & cm, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -289,7 +296,8 @@ def run_episode(
         "instant_diversion": naive_dataset(model, ds, "instant_diversion"),
     }
     for name, d in sets.items():
-        res.values[name] = {o.id: outcome_value(d, o, model.network) for o in ep.outcomes}
+        cache: dict = {}
+        res.values[name] = {o.id: outcome_value(d, o, model.network, cache) for o in ep.outcomes}
     return res
 
 
@@ -590,8 +598,24 @@ def chunk_outcomes(
     chunk's result at a time."""
     inp, network = shared
     n = len(next(iter(values.values())))
+    scenario = scenario.with_months(outcome_months(scenario, outs))
     ds = Model(inp, scenario, members=n, values=values, network=network).run().result()
-    return {o.id: outcome_value(ds, o, network) for o in outs}
+    cleared = {}  # cleared_by_route of this Dataset, computed for the first outcome that reads it
+    return {o.id: outcome_value(ds, o, network, cleared) for o in outs}
+
+
+def outcome_months(scenario: Any, outs: list[Outcome]) -> int:
+    """The months of ``scenario``'s horizon that ``outs`` read: up to the end of the calendar
+    month holding the last day of any of their windows. The model is causal (a day depends on
+    the days before it and on the schedule, which is the whole scenario's), so a run cut there
+    gives the same outcome values as the whole horizon (tests/test_backtest.py); a horizon
+    that does not start on the first of a month is kept whole (its periods would change)."""
+    if scenario.start.day != 1 or not outs:
+        return scenario.months
+    last = max(max(o.window_end, o.compare_end or o.window_end) for o in outs)
+    last = last - dt.timedelta(days=1)  # windows end before their end date
+    months = (last.year - scenario.start.year) * 12 + (last.month - scenario.start.month) + 1
+    return int(min(max(months, 1), scenario.months))
 
 
 def loss(errors: pd.DataFrame) -> pd.Series:
