@@ -167,37 +167,21 @@ def calc_landed_cost_change(
     weight: np.ndarray,
     group: np.ndarray,
     n_groups: int,
-    levels: list[np.ndarray] | None = None,
 ) -> np.ndarray:
     """ΔL[k] = Σ_f w[f]·(g − g0)[f]/g0[f] / Σ_f w[f]: the change of a commodity's landed cost per
     USD of goods value, weighted by the day's arrivals (1).
 
     ``cost_gap`` (M, F) g − g0 on route × commodity cells, ``g0`` (F,), ``weight`` (M, F) (the
-    day's arrivals, baseline flows where none arrive), ``group`` (F,) the cell's commodity;
-    ``levels`` is :func:`landed_cost_levels` of ``group``, for a caller that calls every day.
+    day's arrivals, baseline flows where none arrive), ``group`` (F,) the cell's commodity.
     """
     m = cost_gap.shape[0]
-    num = np.zeros((m, n_groups))
-    den = np.zeros((m, n_groups))
     x = weight * cost_gap / g0
-    # np.add.at(num.T, group, x.T) in its order (each group's cells added in cell order), one
-    # level at a time: the first cell of every group, then the second, ... (many times faster)
-    for cells in landed_cost_levels(group) if levels is None else levels:
-        at = group[cells]
-        num[:, at] += x[:, cells]
-        den[:, at] += weight[:, cells]
+    # np.add.at(num.T, group, x.T) in its order: bincount adds each (member, group)'s cells in
+    # cell order, from zero (many times faster than np.add.at, the same bits)
+    key = (np.asarray(group) + n_groups * np.arange(m)[:, None]).ravel()
+    num = np.bincount(key, x.ravel(), minlength=m * n_groups).reshape(m, n_groups)
+    den = np.bincount(key, weight.ravel(), minlength=m * n_groups).reshape(m, n_groups)
     return np.divide(num, den, out=np.zeros_like(num), where=den > 0.0)
-
-
-def landed_cost_levels(group: np.ndarray) -> list[np.ndarray]:
-    """Cells by their rank within their group: level j holds the j-th cell (in cell order) of
-    every group that has one; no group appears twice in a level."""
-    group = np.asarray(group)
-    order = np.argsort(group, kind="stable")
-    sorted_g = group[order]
-    starts = np.flatnonzero(np.r_[True, sorted_g[1:] != sorted_g[:-1]])
-    rank = np.arange(len(group)) - np.repeat(starts, np.diff(np.r_[starts, len(group)]))
-    return [np.sort(order[rank == j]) for j in range(int(rank.max()) + 1 if len(group) else 0)]
 
 
 def calc_staple_price_index(

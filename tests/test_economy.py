@@ -319,19 +319,26 @@ def test_economy_without_io_table_is_one_line_error(toy_dir) -> None:
 
 
 def test_landed_cost_change_adds_in_np_add_at_order() -> None:
-    """The level-by-level group sums are np.add.at's, bit for bit, and the weighted mean is
-    the hand-computed one."""
+    """The group sums are np.add.at's, bit for bit (NaN, inf and -0 included), and the
+    weighted mean is the hand-computed one."""
     rng = np.random.default_rng(7)
     for _ in range(40):
         f, k, m = int(rng.integers(1, 60)), int(rng.integers(1, 8)), int(rng.integers(1, 5))
         group = rng.integers(0, k, f)
         gap, g0 = rng.normal(size=(m, f)), rng.uniform(1.0, 2.0, f)
         weight = rng.uniform(0.0, 1.0, (m, f))
+        weight[rng.uniform(size=(m, f)) < 0.2] = 0.0  # no arrivals: 0 and -0 gaps below
+        gap[rng.uniform(size=(m, f)) < 0.1] = -0.0
+        if rng.uniform() < 0.3:  # a non-finite cost gap spreads to its group only
+            gap[rng.integers(m), rng.integers(f)] = rng.choice([np.nan, np.inf])
         num, den = np.zeros((m, k)), np.zeros((m, k))
-        np.add.at(num.T, group, (weight * gap / g0).T)
-        np.add.at(den.T, group, weight.T)
-        ref = np.divide(num, den, out=np.zeros_like(num), where=den > 0.0)
-        np.testing.assert_array_equal(ec.calc_landed_cost_change(gap, g0, weight, group, k), ref)
+        with np.errstate(invalid="ignore"):  # 0 arrivals times an infinite gap
+            np.add.at(num.T, group, (weight * gap / g0).T)
+            np.add.at(den.T, group, weight.T)
+            ref = np.divide(num, den, out=np.zeros_like(num), where=den > 0.0)
+            got = ec.calc_landed_cost_change(gap, g0, weight, group, k)
+        np.testing.assert_array_equal(got, ref)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(ref))
     # two cells of one group: (1·0.2/1 + 3·0.4/2) / (1 + 3) = 0.2
     got = ec.calc_landed_cost_change(
         np.array([[0.2, 0.4]]), np.array([1.0, 2.0]), np.array([[1.0, 3.0]]), np.array([0, 0]), 1

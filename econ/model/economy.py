@@ -84,7 +84,6 @@ class Economy:
                 0.0,
             )  # (Kimp, J)
         self.x0 = table.output / DAYS_PER_YEAR  # (J,) USD/day
-        self.levels = ec.landed_cost_levels(cl.cell_commodity)
         M = draws.n_members
         self.gap = np.zeros((M, len(self.imp)))  # stock minus target (USD)
         self.loss_share = np.zeros((M, table.n_sectors))  # yesterday's ℓ / x0
@@ -135,7 +134,7 @@ class Economy:
         arrived = cl.cells_to_commodity(day.arrivals)[:, cl.cell_commodity]
         weight = np.where(arrived > 0.0, day.arrivals, cell["v0"] * b)
         landed = ec.calc_landed_cost_change(
-            cost_gap, cell["g0"], weight, cl.cell_commodity, net.n_commodities, self.levels
+            cost_gap, cell["g0"], weight, cl.cell_commodity, net.n_commodities
         )
         item_k = tab.item_import
         price = ec.calc_staple_price_index(
