@@ -43,8 +43,10 @@ CHUNK_BYTES = 512 * 2**10
 #: bytes of members read at once when a variable is reduced slab by slab
 #: (econ.model.memory.SLAB_BYTES estimates the same)
 SLAB_BYTES = 64 * 2**20
-#: zlib level of the scratch file: it is read once, so speed matters more than size
-SCRATCH_COMPLEVEL = 1
+#: compression of the scratch file of :func:`reduce_members`: it is written once and read once
+#: by h5py, never by another program, so the fastest filter h5py has built in (LZF: 2-3x
+#: zlib's speed at zlib level 1's size on these results; not a netCDF filter)
+SCRATCH_COMPRESSION = "lzf"
 
 #: ``reduce(slab, infinite)``: a statistic across ``member`` of a Dataset of one variable's
 #: slab, told which variables hold an infinite value anywhere in the ensemble
@@ -70,6 +72,11 @@ class MembersFile:
     arrived, updates the global attributes with ``attrs`` and closes the file. ``along``
     names a dimension to chunk the file by (one index per HDF5 chunk) so that slabs along it
     read fast (:func:`reduce_members`); by default a chunk holds whole member series.
+    ``scratch`` makes a private file for :func:`reduce_members`: compressed with
+    :data:`SCRATCH_COMPRESSION` and chunked along ``member`` by the first part's members, so
+    that each part fills whole HDF5 chunks, compressed once (a part writing into chunks that
+    straddle two parts had each chunk decompressed and compressed again, half the time of a
+    streamed run's writing); such a file is not valid netCDF.
     Used as a context manager, the file is closed on error (not finished).
     """
 
@@ -80,9 +87,10 @@ class MembersFile:
         *,
         along: str | None = None,
         complevel: int = COMPLEVEL,
+        scratch: bool = False,
     ) -> None:
         self.path, self.members = Path(path), int(members)
-        self.along, self.complevel = along, complevel
+        self.along, self.complevel, self.scratch = along, complevel, scratch
         self.at = 0
         self.names: list[str] = []
         self.infinite: set[str] = set()
@@ -149,7 +157,9 @@ class MembersFile:
             coords={k: full(k, v) for k, v in part.coords.variables.items()},
             attrs=netcdf_attrs(dict(part.attrs)),
         )
-        store = H5NetCDFStore.open(self.path, mode="w", format="NETCDF4", invalid_netcdf=False)
+        store = H5NetCDFStore.open(
+            self.path, mode="w", format="NETCDF4", invalid_netcdf=self.scratch
+        )
         try:
             template.dump_to_store(
                 store, writer=_SkipMembers(set(self.names)), encoding=self._encoding(part)
@@ -172,6 +182,14 @@ class MembersFile:
                 shape[v.dims.index(self.along) - 1] = 1
             per_member = v.dtype.itemsize * math.prod(shape)
             n = int(min(self.members, max(1, CHUNK_BYTES // max(per_member, 1))))
+            if self.scratch:
+                # a part's members per chunk, unless that makes chunks too small to be worth
+                # it (parts of a few members: then by size, rewriting a few small chunks)
+                part_n = min(self.members, part.sizes[MEMBER])
+                if part_n * per_member >= CHUNK_BYTES // 8:
+                    n = part_n
+                enc[k] = {"compression": SCRATCH_COMPRESSION, "chunksizes": (n, *shape)}
+                continue
             enc[k] = {
                 "zlib": True,
                 "complevel": self.complevel,
@@ -251,10 +269,10 @@ def reduce_members(
     The slabs' results are put together in the layout ``reduce`` gives a whole chunk.
     """
     with tempfile.TemporaryDirectory(prefix=".chokepoint-scratch-", dir=scratch_dir) as tmp:
-        scratch = Path(tmp) / "members.nc"
+        scratch = Path(tmp) / "members.h5"  # LZF-compressed HDF5: not netCDF
         layout: xr.Dataset | None = None
         template: dict[str, Any] = {}
-        with MembersFile(scratch, members, along=along, complevel=SCRATCH_COMPLEVEL) as f:
+        with MembersFile(scratch, members, along=along, scratch=True) as f:
             for part in chunks:
                 f.add(part)
                 if layout is None:
