@@ -9,6 +9,8 @@ sum pairwise in blocks of eight; :func:`_pw`), so that results agree with the nu
 to rounding in ``exp``/``pow`` (tests/test_daykernel.py: 1e-12 relative), and a baseline day
 gives exactly the baseline (relative shares exactly 1, box deviations exactly 0). A member's
 numbers depend only on its own inputs: results do not depend on the chunk or the threads.
+Index arrays arrive unsigned (uint64, econ/model/compiled.py ``_idx``): numba then gathers
+through them without its negative-index wraparound.
 """
 
 from __future__ import annotations

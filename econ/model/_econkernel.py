@@ -246,11 +246,12 @@ def economy_members(
 def warm() -> None:
     """Compile :func:`economy_members` for the array types a run passes, on zero members (the
     compiled day's first run marks the cache for both modules, also when it has no economy)."""
-    i1 = np.zeros(1, np.int64)
+    i1, u1 = np.zeros(1, np.int64), np.zeros(1, np.uint64)  # indices, group indices
     f1, f2, f3 = np.zeros(1), np.zeros((1, 1)), np.zeros((1, 1, 1))
     m1, m2, m3 = np.zeros(0), np.zeros((0, 1)), np.zeros((0, 1, 1))
     economy_members(
-        *(i1,) * 7,
+        *(u1,) * 6,
+        i1,
         f1,
         i1,
         i1,

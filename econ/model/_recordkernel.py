@@ -78,7 +78,7 @@ def record_members(
 
 def warm() -> None:
     """Compile :func:`record_members` for the array types a run passes, on zero members."""
-    i1 = np.zeros(1, np.int64)
+    i1, u1 = np.zeros(1, np.int64), np.zeros(1, np.uint64)  # indices, group indices
     f1 = np.zeros(1)
     m2, m3, m4 = np.zeros((0, 1)), np.zeros((1, 0, 1)), np.zeros((1, 1, 0, 1))
     record_members(
@@ -89,9 +89,9 @@ def warm() -> None:
         *(m2,) * 7,
         f1,
         f1,
-        i1,
-        i1,
-        i1,
+        u1,
+        u1,
+        u1,
         m4,
         m3,
         m3,

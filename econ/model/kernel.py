@@ -41,6 +41,8 @@ ENV = "CHOKEPOINT_KERNEL"
 _loaded: Any = None  # the imported econ.model._daykernel
 #: the compiled modules, cached by numba in one directory under one marker
 KERNEL_FILES = ("_daykernel.py", "_econkernel.py", "_recordkernel.py")
+#: the modules that lay out the kernels' arguments: their types are part of what is compiled
+SIGNATURE_FILES = ("compiled.py",)
 
 
 def numba_installed() -> bool:
@@ -57,10 +59,11 @@ def cache_dir() -> Path:
 
 
 def _source_key() -> str:
-    """The compiled day's identity: its source and where it lives (numba's cache is kept per
-    source file: another checkout or install compiles anew), numba's and Python's versions."""
+    """The compiled day's identity: its source, the source that lays out its arguments (their
+    types), where it lives (numba's cache is kept per source file: another checkout or install
+    compiles anew), numba's and Python's versions."""
     src = b""
-    for name in KERNEL_FILES:
+    for name in KERNEL_FILES + SIGNATURE_FILES:
         path = Path(__file__).with_name(name).resolve()
         src += path.read_bytes() + str(path).encode()
     ver = "?"
