@@ -13,6 +13,7 @@ the baseline, and results do not depend on the chunk or the number of threads.
 from __future__ import annotations
 
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -228,6 +229,23 @@ def test_cache_marker(monkeypatch, tmp_path, caplog):
         timer.finished()
     assert kernel.is_cached() and kernel.resolve("cached") == "numba"
     assert sum("compiled the daily kernel" in r.message for r in caplog.records) == 1
+
+
+def test_cache_key_covers_the_argument_layout(monkeypatch, tmp_path):
+    """The cache marker's key changes with the kernels' sources and with compiled.py, which
+    lays out their argument types (int64 -> uint64 indices compiled a new signature): a run
+    that finds the marker must not compile behind it. Fails if compiled.py is left out."""
+    import shutil
+
+    here = Path(kernel.__file__).parent
+    for name in kernel.KERNEL_FILES + kernel.SIGNATURE_FILES:
+        shutil.copy(here / name, tmp_path / name)
+    monkeypatch.setattr(kernel, "__file__", str(tmp_path / "kernel.py"))
+    keys = [kernel._source_key()]
+    for name in ("compiled.py", "_daykernel.py"):
+        (tmp_path / name).write_text((tmp_path / name).read_text() + "\n# changed\n")
+        keys.append(kernel._source_key())
+    assert len(set(keys)) == 3
 
 
 def test_a_finished_compiled_run_is_freed_without_the_garbage_collector():
