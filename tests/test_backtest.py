@@ -426,3 +426,37 @@ def test_fit_runs_only_the_months_its_outcomes_read():
     # a horizon that does not start on the first of a month is kept whole
     off = ep.scenario.model_copy(update={"start": dt.date(2023, 7, 2)})
     assert outcome_months(off, outs) == ep.scenario.months
+
+
+def test_fit_builds_only_the_variables_its_outcomes_read():
+    """A fit chunk's lean result (the variables its outcomes read, no ledger) gives every
+    outcome the value the full result gives, for every metric of the shipped episodes; the map
+    covers every metric an episode may use. Fails if a metric's variables are left out (its
+    outcome would read NaN)."""
+    from typing import get_args
+
+    from econ.analysis.backtest import (
+        OUTCOME_VARIABLES,
+        outcome_months,
+        outcome_variables,
+    )
+    from econ.io.inputs import inputs_for
+    from econ.model.model import Model
+
+    assert set(OUTCOME_VARIABLES) == set(get_args(Outcome.model_fields["metric"].annotation))
+    metrics = set()
+    for name in ("pakistan-closure-2025", "torkham-closure-2023-02"):
+        ep = load_episode(name)
+        inp = inputs_for(ep.scenario, econ.load_inputs())
+        sc = ep.scenario.with_months(outcome_months(ep.scenario, ep.outcomes))
+        model = Model(inp, sc, members=2, values={SIGMA: np.array([3.0, 13.0])}).run()
+        full = model.result()
+        lean = model.result(variables=outcome_variables(ep.outcomes))
+        assert set(lean.data_vars) == set(outcome_variables(ep.outcomes)) < set(full.data_vars)
+        for o in ep.outcomes:
+            metrics.add(o.metric)
+            got = outcome_value(lean, o, model.network)
+            np.testing.assert_array_equal(got, outcome_value(full, o, model.network), o.id)
+    assert metrics == set(OUTCOME_VARIABLES)  # every metric checked
+    with pytest.raises(ValueError, match="unknown result variable"):
+        model.result(variables=["customs_revenue", "no_such_thing"])

@@ -220,6 +220,13 @@ def outcome_value(
         return (queue.max("time") / load).values
     rmask, kmask = outcome_masks(network, o)
     cm = xr.DataArray(kmask, dims="commodity")
+    # only the periods of the outcome's windows are read: the others weigh nothing
+    windows = [(o.window_start, o.window_end)]
+    if o.compare_start is not None and o.compare_end is not None:
+        windows.append((o.compare_start, o.compare_end))
+    read = sum(window_weights(ds, a, b).values for a, b in windows) > 0
+    periods = np.flatnonzero(read)
+    full_ds, ds = ds, ds.isel(time=periods)
     if o.metric == "revenue_change":
         # crossings of the selected routes (all crossings when no route selector is given)
         sel_c = np.zeros(network.n_crossings, bool)
@@ -233,8 +240,8 @@ def outcome_value(
         rm = xr.DataArray(rmask, dims="route")
         cache = {} if cache is None else cache
         if "cleared" not in cache:
-            cache["cleared"] = cleared_by_route(ds, network)
-        cleared = cache["cleared"]
+            cache["cleared"] = cleared_by_route(full_ds, network)
+        cleared = cache["cleared"].isel(time=periods)
         x = cleared.where(rm & cm, 0.0)
         base = ds["baseline_route_trade_value"].where(rm & cm, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -599,9 +606,26 @@ def chunk_outcomes(
     inp, network = shared
     n = len(next(iter(values.values())))
     scenario = scenario.with_months(outcome_months(scenario, outs))
-    ds = Model(inp, scenario, members=n, values=values, network=network).run().result()
+    model = Model(inp, scenario, members=n, values=values, network=network).run()
+    ds = model.result(variables=outcome_variables(outs))
     cleared = {}  # cleared_by_route of this Dataset, computed for the first outcome that reads it
     return {o.id: outcome_value(ds, o, network, cleared) for o in outs}
+
+
+#: the result variables each outcome metric reads (:func:`outcome_value`)
+OUTCOME_VARIABLES: dict[str, tuple[str, ...]] = {
+    "protest_risk": ("protest_risk",),
+    "price_change": ("staple_price_index",),
+    "queue_days": ("queue_trucks_max",),
+    "revenue_change": ("customs_revenue", "baseline_customs_revenue"),
+    "trade_change": ("trade_value", "route_trade_value", "baseline_route_trade_value"),
+    "corridor_share": ("trade_value", "route_trade_value", "baseline_route_trade_value"),
+}
+
+
+def outcome_variables(outs: list[Outcome]) -> list[str]:
+    """The result variables ``outs`` read: a fit builds only these (:meth:`Model.result`)."""
+    return sorted({v for o in outs for v in OUTCOME_VARIABLES[o.metric]})
 
 
 def outcome_months(scenario: Any, outs: list[Outcome]) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -481,10 +481,15 @@ class Model:
         """Who pays, per member and period (numpy; see :meth:`RunRecord.ledger`)."""
         return self.record.ledger()
 
-    def result(self):
+    def result(self, variables: Iterable[str] | None = None):
         """The labelled result of the days simulated, an :class:`xarray.Dataset`
-        (docs/outputs.md), with its non-finite members counted (:func:`finish`)."""
-        ds = self.record.to_dataset()
+        (docs/outputs.md), with its non-finite members counted (:func:`finish`).
+
+        ``variables`` names the data variables to build (default: all of them): a caller that
+        reads a few (the fit reads five) skips the rest of the work, the ledger included when
+        none of its variables is named. The non-finite count is then over those kept. An
+        unknown name is a ``ValueError``."""
+        ds = self.record.to_dataset(variables)
         ds.attrs["kernel"] = self.engine.kernel
         return finish(ds)
 
@@ -496,7 +501,7 @@ def finish(ds: xr.Dataset) -> xr.Dataset:
     can be written to netCDF (whose integer attributes are 32-bit)."""
     ds.attrs["seed"] = str(ds.attrs["seed"])
     bad = np.zeros(ds.sizes["member"], bool)
-    for name in VARIABLES:
+    for name in (v for v in VARIABLES if v in ds):
         da = ds[name]
         bad |= ~np.isfinite(da.values).reshape(da.sizes["member"], -1).all(axis=1)
     n = int(bad.sum())

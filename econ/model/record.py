@@ -617,9 +617,22 @@ class RunRecord:
         )
 
     # ------------------------------------------------------------------ labelled
-    def to_dataset(self) -> xr.Dataset:
-        """The labelled result of the days simulated (see docs/outputs.md)."""
+    def variable_names(self) -> set[str]:
+        """The data variables of :meth:`to_dataset`'s full result."""
+        names = set(VARIABLES) | {"parameter_value"} | set(LEDGER_VARIABLES)
+        return names | set(ECONOMY_VARIABLES) if self.economy is not None else names
+
+    def to_dataset(self, variables: Iterable[str] | None = None) -> xr.Dataset:
+        """The labelled result of the days simulated (see docs/outputs.md); ``variables``
+        names the data variables to keep (default: all), and the ledger (who pays) is
+        computed only if one of its variables is kept."""
         net, draws = self.network, self.draws
+        keep = None if variables is None else set(variables)
+        if keep is not None:
+            known = self.variable_names()
+            unknown = sorted(keep - known)
+            if unknown:
+                raise ValueError(f"unknown result variable(s): {', '.join(unknown)}")
         inp = net.inputs
         P = self.n_periods
         o = self.sums()
@@ -644,16 +657,23 @@ class RunRecord:
                 "each measure range (end dates in days from the scenario start)",
             },
         )
-        led = self.ledger(o)
-        for name, (dims, units, long_name, method) in LEDGER_VARIABLES.items():
-            attrs = {"units": units, "long_name": long_name}
-            if "time" in dims:
-                attrs["cell_methods"] = f"time: {method}"
-            data_vars[name] = (("member",) + dims, led[name], attrs)
+        if keep is None or keep & (set(LEDGER_VARIABLES) | {"treasury_revenue_lost"}):
+            led = self.ledger(o)
+            for name, (dims, units, long_name, method) in LEDGER_VARIABLES.items():
+                attrs = {"units": units, "long_name": long_name}
+                if "time" in dims:
+                    attrs["cell_methods"] = f"time: {method}"
+                data_vars[name] = (("member",) + dims, led[name], attrs)
+            if self.economy is not None:
+                o["treasury_revenue_lost"] = led["treasury_loss"] + o["domestic_revenue_lost"]
         if self.economy is not None:
-            o["treasury_revenue_lost"] = led["treasury_loss"] + o["domestic_revenue_lost"]
             coords.update(_economy_coords(self.economy))
-            data_vars.update(_period_variables(ECONOMY_VARIABLES, o, P))
+            table = ECONOMY_VARIABLES
+            if "treasury_revenue_lost" not in o:
+                table = {k: v for k, v in table.items() if k != "treasury_revenue_lost"}
+            data_vars.update(_period_variables(table, o, P))
+        if keep is not None:
+            data_vars = {k: v for k, v in data_vars.items() if k in keep}
         ds = xr.Dataset(data_vars, coords=coords)
         ds.attrs = _attrs(self, inp)
         return ds
