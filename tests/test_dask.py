@@ -23,7 +23,12 @@ distributed = pytest.importorskip("distributed")
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(
-        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+        # a free port for the scheduler's HTTP server (its default 8787 collided when two test
+        # processes started a cluster at once: a warning, an error here)
+        n_workers=1,
+        threads_per_worker=2,
+        processes=False,
+        dashboard_address=":0",
     )
     c = distributed.Client(cluster)
     yield c

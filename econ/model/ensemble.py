@@ -368,7 +368,9 @@ def dask_client(dask: Any, workers: int = 1) -> Iterator[Any]:
         cluster = LocalCluster(
             n_workers=workers if workers > 1 else None,
             threads_per_worker=1,
-            dashboard_address=None,
+            # the scheduler serves HTTP even without a dashboard, by default on port 8787: a
+            # free port instead, so that two local clusters at once do not collide
+            dashboard_address=":0",
         )
         client = Client(cluster)
         own = [client, cluster]
