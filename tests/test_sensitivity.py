@@ -90,6 +90,41 @@ def test_sensitivity_ranks_and_indices(default_inputs):
     assert t.loc[top, "revenue_loss_S1"] > noise
 
 
+def test_indices_streamed_equal_those_of_the_held_ensemble(toy_inputs):
+    """The ensemble behind the first-order indices is reduced chunk by chunk to each member's
+    parameters and metrics: the indices are those of the whole ensemble held in memory, in
+    chunks of 4 members on 2 workers too."""
+    from econ.analysis.sensitivity import METRICS, first_order_indices, member_metrics, metrics
+    from econ.model.ensemble import member_chunks, run_members
+
+    sc = econ.parse_scenario(
+        'name = "t"\nstart = "2023-01-01"\nmonths = 2\n[[measure]]\ntype = "closure"\n'
+        'crossings = ["east"]\nstart = "2023-01-05"\nend = ["2023-01-10", "2023-01-20"]\n'
+        "capacity = 0.0\n"
+    )
+    full = run_members(toy_inputs, sc, members=12, rng=8)
+    small = member_metrics(full)
+    assert set(small.data_vars) == {"parameter_value", *METRICS}
+    assert small.nbytes < full.nbytes / 5  # the toy network is small; ~1/1000 on the default
+    parts = list(
+        member_chunks(
+            toy_inputs, sc, members=12, rng=8, chunk_size=4, workers=2, reduce_chunk=member_metrics
+        )
+    )
+    assert [p.sizes["member"] for p in parts] == [4, 4, 4]
+    x = full["parameter_value"].to_pandas()
+    for k, series in metrics(full).items():
+        want = first_order_indices(x, series)
+        got_y = np.concatenate([p[k].values for p in parts])
+        got_x = pd.concat([p["parameter_value"].to_pandas() for p in parts])
+        np.testing.assert_array_equal(got_y, series.to_numpy())
+        pd.testing.assert_series_equal(first_order_indices(got_x, pd.Series(got_y)), want)
+    t = sensitivity(sc, toy_inputs, members=12, rng=8)
+    for k in METRICS:
+        s1 = first_order_indices(x, metrics(full)[k])
+        np.testing.assert_array_equal(t[f"{k}_S1"].to_numpy(), s1.reindex(t.index).fillna(0.0))
+
+
 def test_cli_sensitivity(tmp_path):
     png = tmp_path / "tornado.png"
     r = CliRunner().invoke(

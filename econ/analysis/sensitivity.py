@@ -27,7 +27,7 @@ import xarray as xr
 
 from ..io.inputs import inputs_for
 from ..model import Draws, Model
-from ..model.ensemble import run_members
+from ..model.ensemble import member_chunks
 from ..spec.inputs import Inputs
 from ..spec.scenario import Scenario, measure_fields, measure_key
 
@@ -39,6 +39,10 @@ METRICS = {
 }
 
 
+#: the result variables the two metrics read (Model.result builds only these)
+METRIC_VARIABLES = ("treasury_loss", "trader_pressure")
+
+
 def metrics(ds: xr.Dataset) -> pd.DataFrame:
     """The two sensitivity metrics per member."""
     loss = ds["treasury_loss"].sum("time")
@@ -46,6 +50,20 @@ def metrics(ds: xr.Dataset) -> pd.DataFrame:
     return pd.DataFrame(
         {"revenue_loss": loss.values, "peak_pressure": peak.values},
         index=pd.Index(ds["member"].values, name="member"),
+    )
+
+
+def member_metrics(ds: xr.Dataset) -> xr.Dataset:
+    """A chunk of the ensemble reduced to what the first-order indices read: each member's
+    parameter values and two metrics (applied where the chunk runs, so that the ensemble's
+    results are never held: a few hundred bytes per member instead of about 1 MB)."""
+    met = metrics(ds)
+    return xr.Dataset(
+        {
+            "parameter_value": ds["parameter_value"],
+            **{k: ("member", met[k].to_numpy()) for k in METRICS},
+        },
+        attrs=ds.attrs,
     )
 
 
@@ -109,7 +127,7 @@ def one_at_a_time(
         values[n] = v
     model = Model(inputs, scenario, members=M, freq=freq, values=values)
     log.info("one-at-a-time: %d uncertain numbers, %d runs in one vectorised pass", len(names), M)
-    met = metrics(model.run(progress=progress).result())
+    met = metrics(model.run(progress=progress).result(variables=METRIC_VARIABLES))
     rows = []
     for j, n in enumerate(names):
         row = {"parameter": n, "unit": nums[n][2], "low": nums[n][0], "high": nums[n][1]}
@@ -165,9 +183,26 @@ def sensitivity(
     inputs = inputs_for(scenario, inputs)
     oat = one_at_a_time(scenario, inputs, progress=progress)
     if members > 1:
-        ds = run_members(inputs, scenario, members=members, rng=rng, workers=workers, dask=dask)
+        # chunk by chunk, each reduced to its members' parameters and metrics where it runs
+        parts = member_chunks(
+            inputs,
+            scenario,
+            members=members,
+            rng=rng,
+            workers=workers,
+            dask=dask,
+            reduce_chunk=member_metrics,
+        )
+        parts = list(parts)
+        bad = sum(int(p.attrs.get("nonfinite_members", 0)) for p in parts)
+        if bad:
+            log.warning("%d of %d member(s) have non-finite results; they are kept", bad, members)
+        ds = xr.concat(parts, "member", combine_attrs="drop_conflicts")
         x = ds["parameter_value"].to_pandas()
-        met = metrics(ds)
+        met = pd.DataFrame(
+            {k: ds[k].to_numpy() for k in METRICS},
+            index=pd.Index(ds["member"].values, name="member"),
+        )
         for k in METRICS:
             s1 = first_order_indices(x, met[k], bins=bins)
             oat[f"{k}_S1"] = s1.reindex(oat.index).fillna(0.0)
