@@ -83,3 +83,16 @@ def test_fit_grid_on_dask_gives_the_same_values(default_inputs, client):
     pd.testing.assert_frame_equal(points, points_d)
     pd.testing.assert_frame_equal(ref, got)
     assert ref.attrs == got.attrs
+
+
+def test_sensitivity_on_dask_gives_the_same_table(default_inputs, client):
+    """The first-order ensemble's chunks, reduced to their members' metrics on the workers,
+    give the in-process table exactly."""
+    import pandas as pd
+
+    from econ.analysis.sensitivity import sensitivity
+
+    sc = econ.load_scenario("default").with_months(2)
+    ref = sensitivity(sc, default_inputs, members=8, rng=2)
+    got = sensitivity(sc, default_inputs, members=8, rng=2, dask=client)
+    pd.testing.assert_frame_equal(got, ref, check_exact=True)
