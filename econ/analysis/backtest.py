@@ -608,8 +608,8 @@ def chunk_outcomes(
     scenario = scenario.with_months(outcome_months(scenario, outs))
     model = Model(inp, scenario, members=n, values=values, network=network).run()
     ds = model.result(variables=outcome_variables(outs))
-    cleared = {}  # cleared_by_route of this Dataset, computed for the first outcome that reads it
-    return {o.id: outcome_value(ds, o, network, cleared) for o in outs}
+    cache: dict = {}  # what the outcomes of this Dataset share (outcome_value)
+    return {o.id: outcome_value(ds, o, network, cache) for o in outs}
 
 
 #: the result variables each outcome metric reads (:func:`outcome_value`)

@@ -184,25 +184,23 @@ def sensitivity(
     oat = one_at_a_time(scenario, inputs, progress=progress)
     if members > 1:
         # chunk by chunk, each reduced to its members' parameters and metrics where it runs
-        parts = member_chunks(
-            inputs,
-            scenario,
-            members=members,
-            rng=rng,
-            workers=workers,
-            dask=dask,
-            reduce_chunk=member_metrics,
+        parts = list(
+            member_chunks(
+                inputs,
+                scenario,
+                members=members,
+                rng=rng,
+                workers=workers,
+                dask=dask,
+                reduce_chunk=member_metrics,
+            )
         )
-        parts = list(parts)
         bad = sum(int(p.attrs.get("nonfinite_members", 0)) for p in parts)
         if bad:
             log.warning("%d of %d member(s) have non-finite results; they are kept", bad, members)
         ds = xr.concat(parts, "member", combine_attrs="drop_conflicts")
         x = ds["parameter_value"].to_pandas()
-        met = pd.DataFrame(
-            {k: ds[k].to_numpy() for k in METRICS},
-            index=pd.Index(ds["member"].values, name="member"),
-        )
+        met = ds[list(METRICS)].to_dataframe()
         for k in METRICS:
             s1 = first_order_indices(x, met[k], bins=bins)
             oat[f"{k}_S1"] = s1.reindex(oat.index).fillna(0.0)
