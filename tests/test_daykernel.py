@@ -166,13 +166,88 @@ def test_whole_run_equals_numpy(name):
         _close(a[v].values, b[v].values, 1e-6, f"{name} {v}", atol=1e-6)
 
 
-def test_baseline_day_is_exactly_the_baseline():
+@pytest.mark.parametrize("share", [True, False])
+def test_baseline_day_is_exactly_the_baseline(monkeypatch, share):
+    import econ.model.compiled as compiled
+
+    monkeypatch.setattr(compiled, "SHARE_NEUTRAL_DAYS", share)
     m, ref, fast = _engines("baseline", members=3)
     for _ in range(40):
         day = fast.step()
         assert np.array_equal(day.revenue, day.baseline_revenue)
     assert not fast.state["share_box"].any() and not fast.state["volume_box"].any()
     assert not fast.state["backlog"].any() and not fast.state["queue_value"].any()
+    assert fast.compiled.shared_days == (40 if share else 0)
+
+
+def _fit_points(n: int) -> dict[str, np.ndarray]:
+    """``n`` points of the fit's grid, its corners and middles: parameters far apart."""
+    from econ.analysis.backtest import DEFAULT_GRID
+
+    return {
+        k: np.resize(np.asarray(v, float)[[0, -1, len(v) // 2]], n)[np.arange(n) * (i + 1) % n]
+        for i, (k, v) in enumerate(DEFAULT_GRID.items())
+    }
+
+
+@pytest.mark.parametrize(
+    "name", ["default", "baseline", "torkham-closure-2023-09", "transit-measures-2023"]
+)
+def test_shared_neutral_days_give_each_members_own_numbers(monkeypatch, name):
+    """The days before any measure, run once for the first member and copied to every member
+    (CompiledDay._shared_day), give the numbers each member makes on its own: ensembles with
+    drawn parameters, and the fit's grid points of an episode (parameters far apart)."""
+    import xarray as xr
+
+    import econ.model.compiled as compiled
+    from econ.analysis.backtest import fit_outcomes, outcome_months
+    from econ.io.episodes import load_episode
+
+    values = None
+    if name in ("default", "baseline"):
+        sc = load_scenario(name).with_months(6)
+    else:
+        ep = load_episode(name)
+        sc = ep.scenario.with_months(outcome_months(ep.scenario, fit_outcomes(ep)))
+        values = _fit_points(6)
+    inp = inputs_for(sc)
+
+    def run():
+        m = Model(inp, sc, members=6, rng=7, values=values, kernel="numba").run()
+        return m.engine.compiled.shared_days, m.result()
+
+    shared, a = run()
+    monkeypatch.setattr(compiled, "SHARE_NEUTRAL_DAYS", False)
+    alone, b = run()
+    assert shared > 0 and alone == 0
+    xr.testing.assert_identical(a, b)
+
+
+def test_a_neutral_day_that_moves_the_state_runs_for_every_member(monkeypatch):
+    """Where the state the members share is not at rest (here the same waiting orders for
+    every member, released at each member's own pace), the first member's day moves it: the
+    day is then run for every member from the state before it, as without sharing."""
+    import xarray as xr
+
+    import econ.model.compiled as compiled
+
+    sc = load_scenario("baseline").with_months(1)
+    inp = inputs_for(sc)
+
+    def run():
+        m = Model(inp, sc, members=4, rng=3, kernel="numba")
+        st = m.engine.state
+        st["backlog"][:] = m.network.cell["v0"]
+        m.engine.compiled.start = {n: st[n][:1].copy() for n in compiled.STATE}
+        m.run()
+        return m.engine.compiled.shared_days, m.result()
+
+    shared, a = run()
+    monkeypatch.setattr(compiled, "SHARE_NEUTRAL_DAYS", False)
+    _, b = run()
+    assert shared == 0
+    assert not np.array_equal(a.trade_value[0].values, a.trade_value[1].values)  # not copies
+    xr.testing.assert_identical(a, b)
 
 
 def test_independent_of_chunks_and_threads(monkeypatch):

@@ -37,9 +37,32 @@ OUT_G = (
 )
 
 
+#: the engine's state arrays, in the order the kernel takes them
+STATE = (
+    "share_box",
+    "volume_box",
+    "backlog",
+    "queue_value",
+    "pending_value",
+    "compliance",
+    "rate",
+    "closure_days",
+    "queue_trucks",
+)
+
+#: run a neutral day of identical members once and copy it (:meth:`CompiledDay.step`); the
+#: tests switch it off to check that the copies are the numbers each member would make
+SHARE_NEUTRAL_DAYS = True
+
+
 def _f64(a) -> np.ndarray:
     """A writable C-ordered float64 copy: the kernels are compiled for one array type."""
     return np.array(a, dtype=np.float64, order="C")
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    """A float64 array's bits (equal bits: the same number, -0.0 and each NaN apart)."""
+    return np.ascontiguousarray(a, dtype=np.float64).view(np.uint64)
 
 
 def _i64(a) -> np.ndarray:
@@ -188,12 +211,20 @@ class CompiledDay:
         self.out_g: np.ndarray | None = None  # the last day's pair outputs (CompiledRecord)
         self.wedges: dict[bytes, tuple] = {}
         self.shapes = (M, F, G, C)
+        # the state every member starts from (the engine's baseline, the same for all): the
+        # neutral days before any measure are then one member's (_neutral)
+        st = e.state
+        same = M > 1 and e.day == 0 and all((_bits(st[n]) == _bits(st[n][:1])).all() for n in STATE)
+        self.start = {n: _f64(st[n][:1]) for n in STATE} if same else None
+        self.one_wedges: dict[bytes, tuple | None] = {}
+        self.shared_days = 0  # days run once and copied (:meth:`_shared_day`)
 
     def release(self) -> None:
         """Free the per-member buffers once the horizon is over (a fit keeps many finished
         models); stepping again would raise before reaching the kernel."""
         self.scratch = self.memo = ()
         self.wedges.clear()
+        self.one_wedges.clear()
 
     def _day_wedges(self, key: bytes, w: CellWedges) -> tuple:
         """The day's wedges laid out for the kernel; only the current pattern's are kept (each
@@ -246,34 +277,20 @@ class CompiledDay:
             a = st[name]
             if not (a.flags.c_contiguous and a.flags.writeable and a.dtype == np.float64):
                 st[name] = np.array(a, dtype=np.float64, order="C")
-        out_f, out_g = np.empty((3, M, F)), np.empty((10, M, G))
-        out_c, out_m = np.empty((2, M, C)), np.empty((2, M))
-        self.k.step_members(
-            *self.static,
-            *self.members,
-            np.array(e.baseline_index[:, t], dtype=np.float64, order="C"),
-            np.array(e.freight_multiplier, dtype=np.float64, order="C"),
-            *self._day_wedges(key, wedges),
-            ant,
-            bool(e.schedule.anticipation),
-            bool(same),
-            st["share_box"],
-            st["volume_box"],
-            st["backlog"],
-            st["queue_value"],
-            st["pending_value"],
-            st["compliance"],
-            st["rate"],
-            st["closure_days"],
-            st["queue_trucks"],
-            *self.memo,
-            out_f,
-            out_g,
-            out_c,
-            out_m,
-            *self.scratch,
-        )
-        self.compiling.finished()
+        out = self._shared_day(t, key, wedges, ant, same) if self._neutral(t, key) else None
+        if out is None:
+            out = self._run(
+                self.members,
+                np.array(e.baseline_index[:, t], dtype=np.float64, order="C"),
+                np.array(e.freight_multiplier, dtype=np.float64, order="C"),
+                self._day_wedges(key, wedges),
+                ant,
+                same,
+                [st[n] for n in STATE],
+                self.memo,
+                self.scratch,
+            )
+        out_f, out_g, out_c, out_m = out
         self.out_g = out_g
         g = {name: out_g[i] for i, name in enumerate(OUT_G)}
         return Day(
@@ -287,6 +304,113 @@ class CompiledDay:
             revenue=out_m[0],
             baseline_revenue=out_m[1],
         )
+
+    def _run(self, members, b, fmult, day_wedges, ant, same, state, memo, scratch) -> tuple:
+        """One day of the members whose arrays are given (all, or the first alone):
+        (out_f, out_g, out_c, out_m) as the kernel fills them."""
+        M = len(b)
+        _, F, G, C = self.shapes
+        out_f, out_g = np.empty((3, M, F)), np.empty((10, M, G))
+        out_c, out_m = np.empty((2, M, C)), np.empty((2, M))
+        self.k.step_members(
+            *self.static,
+            *members,
+            b,
+            fmult,
+            *day_wedges,
+            ant,
+            bool(self.engine.schedule.anticipation),
+            bool(same),
+            *state,
+            *memo,
+            out_f,
+            out_g,
+            out_c,
+            out_m,
+            *scratch,
+        )
+        self.compiling.finished()
+        return out_f, out_g, out_c, out_m
+
+    def _neutral(self, t: int, key: bytes) -> bool:
+        """Day ``t`` can be run for one member and copied to all: no measure is in force and
+        none is anticipated, every member has the same baseline index and freight and is
+        still in the state they all started from (the days before an episode's first
+        measure: a fifth of the fit's simulated days). Each member would then make the
+        same numbers: at the baseline every parameter meets an exact 1 or 0 (a ratio of 1
+        to a power, an adjustment of a zero gap; docs/model.md), and :meth:`_shared_day`
+        checks that the day left the state where it was."""
+        if not SHARE_NEUTRAL_DAYS or self.start is None or np.frombuffer(key, np.bool_).any():
+            return False
+        e = self.engine
+        if e.schedule.anticipation and np.any(np.asarray(e.schedule.anticipation_at(t)) != 0.0):
+            return False
+        M = self.shapes[0]
+        b = _bits(e.baseline_index[:, t])
+        fm = _bits(np.broadcast_to(e.freight_multiplier, (M,)))
+        if not ((b == b[0]).all() and (fm == fm[0]).all()):
+            return False
+        return all((_bits(e.state[n]) == self.start[n].view(np.uint64)).all() for n in STATE)
+
+    def _shared_day(self, t, key, wedges, ant, same) -> tuple | None:
+        """A neutral day (:meth:`_neutral`) run for the first member and copied to every
+        member; None (and the first member's state put back) if the day's wedges differ
+        between members or the day moved the state, for the whole day to run instead."""
+        w1 = self._one_wedges(key, wedges)
+        if w1 is None:
+            return None
+        e = self.engine
+        M, st = self.shapes[0], e.state
+        mp = self.members[-1]  # (2, M): the only member array with members second
+        members = tuple(a[:1] for a in self.members[:-1]) + (np.ascontiguousarray(mp[:, :1]),)
+        one = self._run(
+            members,
+            np.array(e.baseline_index[:1, t], dtype=np.float64),
+            np.array(np.broadcast_to(e.freight_multiplier, (M,))[:1], dtype=np.float64),
+            w1,
+            ant[:1],
+            same,
+            [st[n][:1] for n in STATE],
+            [a[:1] for a in self.memo],
+            [a[:1] for a in self.scratch],
+        )
+        if not all((_bits(st[n][:1]) == self.start[n].view(np.uint64)).all() for n in STATE):
+            for n in STATE:
+                st[n][:1] = self.start[n]
+            return None
+        self.memo[4][1:] = False  # the others' memos are not today's: they recompute next
+        self.shared_days += 1
+        out = []
+        for a in one:
+            full = np.empty((a.shape[0], M) + a.shape[2:])
+            full[:] = a
+            out.append(full)
+        return tuple(out)
+
+    def _one_wedges(self, key: bytes, w: CellWedges) -> tuple | None:
+        """The first member's wedges of the day's pattern, if every member has the same."""
+        if key not in self.one_wedges:
+            self.one_wedges.clear()
+            wf, unavailable, g0, capacity_share, capacity = self._day_wedges(key, w)
+            same = (
+                all(
+                    (_bits(a) == _bits(a[:, :1] if a is wf else a[:1])).all()
+                    for a in (wf, g0, capacity_share, capacity)
+                )
+                and (unavailable == unavailable[:1]).all()
+            )
+            self.one_wedges[key] = (
+                (
+                    np.ascontiguousarray(wf[:, :1]),
+                    unavailable[:1],
+                    g0[:1],
+                    capacity_share[:1],
+                    capacity[:1],
+                )
+                if same
+                else None
+            )
+        return self.one_wedges[key]
 
 
 def attach_economy(economy: Economy, engine: Engine) -> Economy:
