@@ -10,7 +10,7 @@ Part-way through a run, everything covers only the days simulated.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -539,73 +539,103 @@ class RunRecord:
             : self.n_periods
         ].astype(float)
 
-    def sums(self) -> dict[str, np.ndarray]:
-        """Per-period results of the days simulated, each (M, P, ...) USD unless noted.
+    def sums(self, names: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+        """Per-period results of the days simulated, each (M, P, ...) USD unless noted:
+        those in ``names`` (default: all), each derived once until another day is added.
 
         The daily loop accumulates a few value sums; revenue components, baseline flows,
         demurrage and the route attribution of the mix premium follow from them and static
         inputs here, derived on cells and pairs and expanded to (R, K) or (C, K) at once,
         which keeps the memory touched small.
         """
-        if self._memo is not None:
-            return dict(self._memo)
+        recipes = self._recipes()
+        wanted = recipes if names is None else [n for n in recipes if n in set(names)]
+        if self._memo is None:
+            self._memo = {}
+        memo = self._memo
+        for n in wanted:
+            if n not in memo:
+                memo[n] = recipes[n]()
+        return {n: memo[n] for n in wanted}
+
+    def _recipes(self) -> dict[str, Callable[[], np.ndarray]]:
+        """How :meth:`sums` derives each result from the accumulators, in its order."""
         P, net, cl = self.n_periods, self.network, self.network.cells
         a = {k: v[:P] for k, v in self.acc.items()}
         cells = lambda v: cl.expand_cells(np.moveaxis(v, 0, 1))  # noqa: E731
         pairs = lambda v: cl.expand_pairs(np.moveaxis(v, 0, 1))  # noqa: E731
         rate = net.pair["rate"]
         params = self.draws.params
-        o = {
-            "trade_value": pairs(a["trade_value"]),
-            "spoiled_value": pairs(a["spoiled_value"]),
-            "customs_revenue": pairs(a["customs_revenue"]),
-            "revenue_lost_volume": pairs(a["trade_lost_value"] * rate),
-            "revenue_diverted": pairs(a["diverted_value"] * rate),
-            "revenue_delayed": pairs(a["delayed_value"] * rate),
-            "revenue_lost_spoilage": pairs(a["spoiled_value"] * rate),
-            "revenue_lost_evasion": pairs(a["evaded_revenue"]),
-            "revenue_rate_change": pairs(a["rate_change_revenue"]),
-            "trade_lost_value": pairs(a["trade_lost_value"]),
-            "trade_cancelled_value": pairs(a["cancelled_value"]),
-            "demurrage_cost": pairs(
+        days = lambda: np.maximum(self.period_days(), 1.0)  # noqa: E731
+
+        def wait_days() -> np.ndarray:
+            # the mean wait over the days simulated in each period
+            scale = self.days_in_period[:P] / days()  # 1 when complete
+            return np.moveaxis(a["wait_days"] * scale[:, None, None], 0, 1)
+
+        def extra_transport_cost() -> np.ndarray:
+            # the mix premium of each commodity, booked on the routes dearer than the mix
+            w = a["route_trade_value"] * net.cell["premium_pos"]
+            tot = cl.cells_to_commodity(w)[..., cl.cell_commodity]
+            share = np.divide(w, tot, out=np.zeros_like(w), where=tot > 0)
+            return cells(a["congestion_cost"] + share * a["mix_premium"][..., cl.cell_commodity])
+
+        def baseline(static: np.ndarray) -> Callable[[], np.ndarray]:
+            def value() -> np.ndarray:
+                # Σ over each period's simulated days of the baseline index: (M, P)
+                bsum = np.zeros((self.draws.n_members, P))
+                done = self.days_done
+                np.add.at(bsum.T, self.period_index[:done], self.baseline_index[:, :done].T)
+                return bsum[:, :, None, None] * static
+
+            return value
+
+        r: dict[str, Callable[[], np.ndarray]] = {
+            "trade_value": lambda: pairs(a["trade_value"]),
+            "spoiled_value": lambda: pairs(a["spoiled_value"]),
+            "customs_revenue": lambda: pairs(a["customs_revenue"]),
+            "revenue_lost_volume": lambda: pairs(a["trade_lost_value"] * rate),
+            "revenue_diverted": lambda: pairs(a["diverted_value"] * rate),
+            "revenue_delayed": lambda: pairs(a["delayed_value"] * rate),
+            "revenue_lost_spoilage": lambda: pairs(a["spoiled_value"] * rate),
+            "revenue_lost_evasion": lambda: pairs(a["evaded_revenue"]),
+            "revenue_rate_change": lambda: pairs(a["rate_change_revenue"]),
+            "trade_lost_value": lambda: pairs(a["trade_lost_value"]),
+            "trade_cancelled_value": lambda: pairs(a["cancelled_value"]),
+            "demurrage_cost": lambda: pairs(
                 a["queue_truck_days"] * params["demurrage_usd_per_truck_day"][:, None]
             ),
+            "queue_trucks": lambda: np.moveaxis(a["queue_trucks"], 0, 1),
+            "queue_trucks_max": lambda: np.moveaxis(a["queue_trucks_max"], 0, 1),
+            "wait_days": wait_days,
+            "route_trade_value": lambda: cells(a["route_trade_value"]),
+            "tariff_paid": lambda: cells(a["tariff_paid"]),
+            "guarantee_cost": lambda: cells(a["guarantee_cost"]),
+            "capital_locked": lambda: cells(a["locked_value_days"] / days()[:, None, None]),
+            "extra_transport_cost": extra_transport_cost,
+            "baseline_trade_value": baseline(net.e0),
+            "baseline_customs_revenue": lambda: (
+                self.sums(["baseline_trade_value"])["baseline_trade_value"] * net.rate
+            ),
+            "baseline_route_trade_value": baseline(net.v0),
         }
-        for k in ("queue_trucks", "queue_trucks_max"):
-            o[k] = np.moveaxis(a[k], 0, 1)
-        # the mean wait over the days simulated in each period
-        full = self.days_in_period[:P]
-        scale = full / np.maximum(self.period_days(), 1.0)  # 1 when complete
-        o["wait_days"] = np.moveaxis(a["wait_days"] * scale[:, None, None], 0, 1)
-        for k in ("route_trade_value", "tariff_paid", "guarantee_cost"):
-            o[k] = cells(a[k])
-        days = np.maximum(self.period_days(), 1.0)
-        o["capital_locked"] = cells(a["locked_value_days"] / days[:, None, None])
-        # the mix premium of each commodity, booked on the routes dearer than the mix
-        w = a["route_trade_value"] * net.cell["premium_pos"]
-        tot = cl.cells_to_commodity(w)[..., cl.cell_commodity]
-        share = np.divide(w, tot, out=np.zeros_like(w), where=tot > 0)
-        o["extra_transport_cost"] = cells(
-            a["congestion_cost"] + share * a["mix_premium"][..., cl.cell_commodity]
-        )
-        # Σ over each period's simulated days of the baseline index: (M, P)
-        bsum = np.zeros((self.draws.n_members, P))
-        np.add.at(
-            bsum.T, self.period_index[: self.days_done], self.baseline_index[:, : self.days_done].T
-        )
-        o["baseline_trade_value"] = bsum[:, :, None, None] * net.e0
-        o["baseline_customs_revenue"] = o["baseline_trade_value"] * net.rate
-        o["baseline_route_trade_value"] = bsum[:, :, None, None] * net.v0
         if self.economy is not None:
-            for k in ECONOMY_VARIABLES:
+            for k, spec in ECONOMY_VARIABLES.items():
                 if k in a:
-                    v = np.moveaxis(a[k], 0, 1)
-                    # period means over the days simulated so far
-                    if ECONOMY_VARIABLES[k][3] == "mean":
-                        v = v / days.reshape((1, -1) + (1,) * (v.ndim - 2))
-                    o[k] = v
-        self._memo = o
-        return dict(o)
+                    r[k] = self._economy_recipe(a[k], spec[3] == "mean", days)
+        return r
+
+    @staticmethod
+    def _economy_recipe(acc: np.ndarray, mean: bool, days) -> Callable[[], np.ndarray]:
+        """An economy variable: its period sums, or period means over the days simulated."""
+
+        def value() -> np.ndarray:
+            v = np.moveaxis(acc, 0, 1)
+            if mean:
+                v = v / days().reshape((1, -1) + (1,) * (v.ndim - 2))
+            return v
+
+        return value
 
     def ledger(self, sums: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
         """Who pays, per member and period (numpy); see :func:`econ.model.ledger.who_pays`."""
@@ -635,10 +665,14 @@ class RunRecord:
                 raise ValueError(f"unknown result variable(s): {', '.join(unknown)}")
         inp = net.inputs
         P = self.n_periods
-        o = self.sums()
+        ledger_kept = keep is None or bool(
+            keep & (set(LEDGER_VARIABLES) | {"treasury_revenue_lost"})
+        )
+        # the ledger reads many sums; else only the variables kept are derived
+        o = self.sums(None if ledger_kept else keep | {"customs_revenue"})
         o["customs_revenue_afn"] = o["customs_revenue"] * inp.afn_per_usd
         coords = _coords(net, draws, self.periods.values[:P], self.period_days())
-        data_vars = _period_variables(VARIABLES, o, P)
+        data_vars = _period_variables({k: v for k, v in VARIABLES.items() if k in o}, o, P)
         names = list(draws.values)
         coords["parameter"] = (
             "parameter",
@@ -657,7 +691,7 @@ class RunRecord:
                 "each measure range (end dates in days from the scenario start)",
             },
         )
-        if keep is None or keep & (set(LEDGER_VARIABLES) | {"treasury_revenue_lost"}):
+        if ledger_kept:
             led = self.ledger(o)
             for name, (dims, units, long_name, method) in LEDGER_VARIABLES.items():
                 attrs = {"units": units, "long_name": long_name}
@@ -668,9 +702,7 @@ class RunRecord:
                 o["treasury_revenue_lost"] = led["treasury_loss"] + o["domestic_revenue_lost"]
         if self.economy is not None:
             coords.update(_economy_coords(self.economy))
-            table = ECONOMY_VARIABLES
-            if "treasury_revenue_lost" not in o:
-                table = {k: v for k, v in table.items() if k != "treasury_revenue_lost"}
+            table = {k: v for k, v in ECONOMY_VARIABLES.items() if k in o}
             data_vars.update(_period_variables(table, o, P))
         if keep is not None:
             data_vars = {k: v for k, v in data_vars.items() if k in keep}
