@@ -174,7 +174,8 @@ def outcome_value(
 ) -> np.ndarray:
     """The model's value of an outcome, per member (percent); NaN where undefined. ``cache``
     (a dict kept with ``ds``) holds the trade cleared by route for the next outcome of the
-    same Dataset."""
+    same Dataset and windows (cleared_by_route is period by period, so it is taken on the
+    periods the outcome reads only)."""
     M = ds.sizes["member"]
     if o.metric == "protest_risk":
         if "protest_risk" not in ds:
@@ -226,7 +227,7 @@ def outcome_value(
         windows.append((o.compare_start, o.compare_end))
     read = sum(window_weights(ds, a, b).values for a, b in windows) > 0
     periods = np.flatnonzero(read)
-    full_ds, ds = ds, ds.isel(time=periods)
+    ds = ds.isel(time=periods)
     if o.metric == "revenue_change":
         # crossings of the selected routes (all crossings when no route selector is given)
         sel_c = np.zeros(network.n_crossings, bool)
@@ -239,9 +240,10 @@ def outcome_value(
     else:
         rm = xr.DataArray(rmask, dims="route")
         cache = {} if cache is None else cache
-        if "cleared" not in cache:
-            cache["cleared"] = cleared_by_route(full_ds, network)
-        cleared = cache["cleared"].isel(time=periods)
+        key = ("cleared", tuple(periods))  # outcomes of the same windows share it
+        if key not in cache:
+            cache[key] = cleared_by_route(ds, network)
+        cleared = cache[key]
         x = cleared.where(rm & cm, 0.0)
         base = ds["baseline_route_trade_value"].where(rm & cm, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
