@@ -213,7 +213,10 @@ def test_shared_neutral_days_give_each_members_own_numbers(monkeypatch, name):
     inp = inputs_for(sc)
 
     def run():
-        m = Model(inp, sc, members=6, rng=7, values=values, kernel="numba").run()
+        m = Model(inp, sc, members=6, rng=7, values=values, kernel="numba")
+        valid = m.engine.compiled.memo[compiled.MEMO_VALID]  # the flags a shared day clears
+        assert valid.dtype == np.bool_ and valid.shape == (6,)
+        m.run()
         return m.engine.compiled.shared_days, m.result()
 
     shared, a = run()

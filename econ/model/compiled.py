@@ -50,6 +50,9 @@ STATE = (
     "queue_trucks",
 )
 
+#: the route choice's memo flag (memo_valid, (M,)) in CompiledDay.memo
+MEMO_VALID = 4
+
 #: run a neutral day of identical members once and copy it (:meth:`CompiledDay.step`); the
 #: tests switch it off to check that the copies are the numbers each member would make
 SHARE_NEUTRAL_DAYS = True
@@ -277,7 +280,7 @@ class CompiledDay:
             a = st[name]
             if not (a.flags.c_contiguous and a.flags.writeable and a.dtype == np.float64):
                 st[name] = np.array(a, dtype=np.float64, order="C")
-        out = self._shared_day(t, key, wedges, ant, same) if self._neutral(t, key) else None
+        out = self._shared_day(t, key, wedges, ant, same) if self._neutral(t, key, ant) else None
         if out is None:
             out = self._run(
                 self.members,
@@ -332,18 +335,18 @@ class CompiledDay:
         self.compiling.finished()
         return out_f, out_g, out_c, out_m
 
-    def _neutral(self, t: int, key: bytes) -> bool:
+    def _neutral(self, t: int, key: bytes, ant: np.ndarray) -> bool:
         """Day ``t`` can be run for one member and copied to all: no measure is in force and
         none is anticipated, every member has the same baseline index and freight and is
         still in the state they all started from (the days before an episode's first
         measure: a fifth of the fit's simulated days). Each member would then make the
         same numbers: at the baseline every parameter meets an exact 1 or 0 (a ratio of 1
-        to a power, an adjustment of a zero gap; docs/model.md), and :meth:`_shared_day`
-        checks that the day left the state where it was."""
+        to a power, an adjustment of a zero gap; docs/performance.md, "Sixth pass"), and
+        :meth:`_shared_day` checks that the day left the state where it was."""
         if not SHARE_NEUTRAL_DAYS or self.start is None or np.frombuffer(key, np.bool_).any():
             return False
         e = self.engine
-        if e.schedule.anticipation and np.any(np.asarray(e.schedule.anticipation_at(t)) != 0.0):
+        if e.schedule.anticipation and np.any(ant != 0.0):
             return False
         M = self.shapes[0]
         b = _bits(e.baseline_index[:, t])
@@ -378,7 +381,7 @@ class CompiledDay:
             for n in STATE:
                 st[n][:1] = self.start[n]
             return None
-        self.memo[4][1:] = False  # the others' memos are not today's: they recompute next
+        self.memo[MEMO_VALID][1:] = False  # the others' memos are not today's: recomputed
         self.shared_days += 1
         out = []
         for a in one:

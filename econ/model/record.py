@@ -580,13 +580,17 @@ class RunRecord:
             share = np.divide(w, tot, out=np.zeros_like(w), where=tot > 0)
             return cells(a["congestion_cost"] + share * a["mix_premium"][..., cl.cell_commodity])
 
+        index_sums: list[np.ndarray] = []  # made once for the baseline flows asked together
+
         def baseline(static: np.ndarray) -> Callable[[], np.ndarray]:
             def value() -> np.ndarray:
-                # Σ over each period's simulated days of the baseline index: (M, P)
-                bsum = np.zeros((self.draws.n_members, P))
-                done = self.days_done
-                np.add.at(bsum.T, self.period_index[:done], self.baseline_index[:, :done].T)
-                return bsum[:, :, None, None] * static
+                if not index_sums:
+                    # Σ over each period's simulated days of the baseline index: (M, P)
+                    bsum = np.zeros((self.draws.n_members, P))
+                    done = self.days_done
+                    np.add.at(bsum.T, self.period_index[:done], self.baseline_index[:, :done].T)
+                    index_sums.append(bsum)
+                return index_sums[0][:, :, None, None] * static
 
             return value
 
