@@ -89,10 +89,13 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def measure(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float]:
-    """Wall time (s), CPU time (s) and peak memory (GB) of one run of ``cmd``."""
+def measure(
+    cmd: list[str], env: dict[str, str] | None = None, stdout=subprocess.DEVNULL
+) -> tuple[float, float, float]:
+    """Wall time (s), CPU time (s) and peak memory (GB) of one run of ``cmd`` (its standard
+    output to ``stdout``, a file or DEVNULL)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, env=env)
     peak = 0
     linux = Path("/proc").is_dir()
     while True:
@@ -152,12 +155,18 @@ def dask_rows() -> None:
 
 
 def compare(args: argparse.Namespace) -> None:
-    """Rows timed alternately on ``args.before`` and on this checkout; medians of each."""
+    """Rows timed alternately on ``args.before`` and on this checkout (before, after, after,
+    before, ...: a drift of the machine's speed weighs on both alike); medians of each, and
+    whether every run of both printed the same output."""
     env_before = dict(os.environ, PYTHONPATH=str(Path(args.before).resolve()))
     here = str(Path(__file__).resolve().parents[1])
     env_here = dict(os.environ, PYTHONPATH=here)
-    print("| job | before: wall (CPU) | after: wall (CPU) | peak memory before / after |")
-    print("|---|---|---|---|", flush=True)
+    envs = {"before": env_before, "after": env_here}
+    print(
+        "| job | before: wall (CPU) | after: wall (CPU) | after / before "
+        "| peak memory before / after | output |"
+    )
+    print("|---|---|---|---|---|---|", flush=True)
     load0 = os.getloadavg()
     for name, cmd, _t, _m, slow in JOBS:
         if args.only and not any(s in name for s in args.only):
@@ -166,16 +175,23 @@ def compare(args: argparse.Namespace) -> None:
             continue
         cmd = [sys.executable, "-m", "cli.app", *cmd[1:]]
         runs: dict[str, list] = {"before": [], "after": []}
-        for _ in range(1 if slow else args.repeat):
-            runs["before"].append(measure(cmd, env_before))
-            runs["after"].append(measure(cmd, env_here))
+        outputs = set()
+        n = 1 if slow else args.repeat
+        for i in range(n):
+            for k in ("before", "after") if i % 2 == 0 else ("after", "before"):
+                with tempfile.TemporaryFile() as out:
+                    runs[k].append(measure(cmd, envs[k], stdout=out))
+                    out.seek(0)
+                    outputs.add(out.read())
+        walls = {k: statistics.median(x[0] for x in runs[k]) for k in runs}
         cells = []
         for k in ("before", "after"):
-            r = runs[k]
-            wall, cpu = statistics.median(x[0] for x in r), statistics.median(x[1] for x in r)
-            cells.append(f"{wall:.2f} s ({cpu:.1f} s)")
+            cpu = statistics.median(x[1] for x in runs[k])
+            cells.append(f"{walls[k]:.2f} s ({cpu:.1f} s)")
         mem = " / ".join(f"{max(x[2] for x in runs[k]):.2f} GB" for k in ("before", "after"))
-        print(f"| {name} | {cells[0]} | {cells[1]} | {mem} |", flush=True)
+        same = "identical" if len(outputs) == 1 else f"{len(outputs)} different"
+        ratio = walls["after"] / walls["before"]
+        print(f"| {name} | {cells[0]} | {cells[1]} | {ratio:.2f} | {mem} | {same} |", flush=True)
     load1 = os.getloadavg()
     print(
         f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python "
@@ -197,9 +213,11 @@ def main() -> None:
     ap.add_argument(
         "--before",
         metavar="CHECKOUT",
-        help="also time the CLI of another checkout (PYTHONPATH=CHECKOUT python -m cli.app), "
-        "alternating run by run with this one, and print both (a fair before/after on a "
-        "machine whose load drifts); the numpy reference is skipped",
+        help="also time the CLI of another checkout (PYTHONPATH=CHECKOUT python -m cli.app, "
+        "e.g. a `git worktree add` of an older commit), alternating run by run with this one "
+        "(before, after, after, before, ...), and print both, their ratio and whether every "
+        "run printed the same output (a fair before/after on a machine whose speed drifts); "
+        "the numpy reference is skipped",
     )
     ap.add_argument(
         "--kernel",
