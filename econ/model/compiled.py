@@ -10,6 +10,7 @@ Importing this module does not import numba (:func:`econ.model.kernel.load` does
 
 from __future__ import annotations
 
+import math
 import weakref
 
 import numpy as np
@@ -269,12 +270,11 @@ class CompiledDay:
         key = e.schedule.day_pattern[t]
         same = e.memo.enabled and key == self.key
         self.key = key
-        if e.schedule.anticipation:
-            ant = np.array(
-                np.broadcast_to(e.schedule.anticipation_at(t), (M, F)), dtype=np.float64, order="C"
-            )
+        a = e.schedule.anticipation_at(t) if e.schedule.anticipation else 0.0
+        if isinstance(a, float) and a == 0.0 and math.copysign(1.0, a) > 0:  # outside windows
+            ant = self.no_anticipation  # zeros, never written
         else:
-            ant = self.no_anticipation
+            ant = np.array(np.broadcast_to(a, (M, F)), dtype=np.float64, order="C")
         st = e.state
         for name in st:
             a = st[name]
