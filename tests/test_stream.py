@@ -19,7 +19,7 @@ from cli.app import app
 from econ.analysis.tables import is_run_summary, run_summary
 from econ.api import run_streamed
 from econ.io import load_scenario
-from econ.io.stream import reduce_members, write_members
+from econ.io.stream import MembersFile, reduce_members, write_members
 from econ.model import memory
 from econ.model.ensemble import MemberStack, member_chunks
 from econ.model.record import percentiles
@@ -29,6 +29,8 @@ TOY = Path(__file__).parent / "data" / "toy"
 CLOSURE = TOY / "scen" / "closure.toml"
 #: 7 members in chunks of 3: chunks of 3, 3 and 1 member
 KW = dict(members=7, chunks=3, rng=11)
+#: the registered HDF5 filter id of LZ4 (hdf5plugin.LZ4_ID)
+LZ4 = 32004
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +161,24 @@ def test_slab_by_slab_takes_the_whole_ensembles_rule(tmp_path: Path) -> None:
     got = reduce_members(_synthetic(10, 4), _pct, members=10, scratch_dir=tmp_path, slab_bytes=1)
     xr.testing.assert_identical(got, percentiles(full))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_scratch_file_is_lz4_and_gives_back_every_bit(tmp_path: Path) -> None:
+    import h5py
+
+    parts = list(_synthetic(10, 4))
+    parts[1]["x"][0, 1, :3] = [-0.0, -np.inf, 5e-324]  # signed zero, -inf, a subnormal
+    with MembersFile(tmp_path / "m.h5", 10, along="time", scratch=True) as f:
+        for part in parts:
+            f.add(part)
+        f.finish()
+    whole = xr.concat(parts, "member")
+    with h5py.File(tmp_path / "m.h5", "r") as h:
+        for k in ("x", "y"):
+            plist = h[k].id.get_create_plist()
+            codes = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
+            assert codes == [LZ4], codes
+            assert (h[k][...].view(np.uint64) == whole[k].values.view(np.uint64)).all()
 
 
 # --------------------------------------------------------------------------- no leftovers
