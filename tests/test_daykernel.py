@@ -191,12 +191,17 @@ def _fit_points(n: int) -> dict[str, np.ndarray]:
 
 
 @pytest.mark.parametrize(
-    "name", ["default", "baseline", "torkham-closure-2023-09", "transit-measures-2023"]
+    "name",
+    ["default", "baseline", "baseline-central", "torkham-closure-2023-09", "transit-measures-2023"],
 )
 def test_shared_neutral_days_give_each_members_own_numbers(monkeypatch, name):
     """The days before any measure, run once for the first member and copied to every member
     (CompiledDay._shared_day), give the numbers each member makes on its own: ensembles with
-    drawn parameters, and the fit's grid points of an episode (parameters far apart)."""
+    drawn parameters, and the fit's grid points of an episode (parameters far apart). Where
+    the economy's members are alike too (the fit's points, central values), ``Model.run``
+    leaves those days to the first member alone and the others catch up with its economy
+    state and sums (Model._catch_up): the same numbers whether they catch up once, at every
+    progress call, or never fall behind (stepping day by day)."""
     import xarray as xr
 
     import econ.model.compiled as compiled
@@ -204,25 +209,50 @@ def test_shared_neutral_days_give_each_members_own_numbers(monkeypatch, name):
     from econ.io.episodes import load_episode
 
     values = None
-    if name in ("default", "baseline"):
-        sc = load_scenario(name).with_months(6)
+    if name.startswith("baseline") or name == "default":
+        sc = load_scenario(name.removesuffix("-central")).with_months(6)
+        if name.endswith("-central"):
+            values = {"queue_patience_days": np.full(6, 20.0)}  # nothing drawn
     else:
         ep = load_episode(name)
         sc = ep.scenario.with_months(outcome_months(ep.scenario, fit_outcomes(ep)))
         values = _fit_points(6)
     inp = inputs_for(sc)
+    seen: dict[str, list] = {"progress": [], "steps": []}  # every 30 days: state and sums
 
-    def run():
+    def look(how: str, m: Model) -> None:
+        ec = [getattr(m.economy, n).copy() for n in compiled.ECONOMY_STATE]
+        seen[how].append([m.record.acc_g.copy(), m.record.acc_f.copy(), *ec])
+
+    def run(how):
         m = Model(inp, sc, members=6, rng=7, values=values, kernel="numba")
         valid = m.engine.compiled.memo[compiled.MEMO_VALID]  # the flags a shared day clears
         assert valid.dtype == np.bool_ and valid.shape == (6,)
-        m.run()
-        return m.engine.compiled.shared_days, m.result()
+        if how == "steps":
+            while m.t < m.T:
+                m.step()
+                if m.t % 30 == 0 or m.t == m.T:
+                    look(how, m)
+        else:
+            m.run(progress=(lambda *_: look(how, m)) if how == "progress" else None)
+        c = m.engine.compiled
+        return c.shared_days, c.days_alone, m.result()
 
-    shared, a = run()
+    shared, alone, a = run("run")
+    uniform = values is not None
+    assert shared > 0 and (alone == shared - 1 if uniform else alone == 0)
+    for how in ("progress", "steps"):
+        n, k, b = run(how)
+        assert n == shared and (k > 0) == (uniform and how == "progress")
+        xr.testing.assert_identical(a, b)
+    # what a progress call sees: every member caught up, as stepping day by day
+    assert len(seen["progress"]) == len(seen["steps"]) > 1
+    for p, s in zip(seen["progress"], seen["steps"]):
+        for x, y in zip(p, s):
+            np.testing.assert_array_equal(x, y)
     monkeypatch.setattr(compiled, "SHARE_NEUTRAL_DAYS", False)
-    alone, b = run()
-    assert shared > 0 and alone == 0
+    n, k, b = run("run")
+    assert n == 0 and k == 0
     xr.testing.assert_identical(a, b)
 
 

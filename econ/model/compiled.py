@@ -53,6 +53,8 @@ STATE = (
 
 #: the route choice's memo flag (memo_valid, (M,)) in CompiledDay.memo
 MEMO_VALID = 4
+#: the economy's state, in the order economy_members takes it (CompiledEconomy)
+ECONOMY_STATE = ("gap", "loss_share", "freight_multiplier", "fuel_price_sum")
 
 #: run a neutral day of identical members once and copy it (:meth:`CompiledDay.step`); the
 #: tests switch it off to check that the copies are the numbers each member would make
@@ -222,6 +224,12 @@ class CompiledDay:
         self.start = {n: _f64(st[n][:1]) for n in STATE} if same else None
         self.one_wedges: dict[bytes, tuple | None] = {}
         self.shared_days = 0  # days run once and copied (:meth:`_shared_day`)
+        self.days_alone = 0  # of which left to the first member alone (step(one=True))
+        # the last day shared: every member then still held the state they started from
+        self.shared_through: int | None = None
+        # a shared day may be left to the first member alone (step(one=True)): only when the
+        # economy's members are alike too (set by the Model; CompiledEconomy.uniform)
+        self.one_member_days = False
 
     def release(self) -> None:
         """Free the per-member buffers once the horizon is over (a fit keeps many finished
@@ -264,7 +272,12 @@ class CompiledDay:
             )
         return self.wedges[key]
 
-    def step(self, t: int, wedges: CellWedges) -> Day:
+    def step(self, t: int, wedges: CellWedges, one: bool = False) -> Day:
+        """Day ``t`` of every member. With ``one`` the caller promises that nothing but this
+        run touched the state since the day before, and takes a shared day (a neutral day
+        of identical members, :meth:`_neutral`) as the first member's alone: a :class:`Day`
+        of one member, the others to be caught up (:meth:`Model.run
+        <econ.model.model.Model.run>`)."""
         e = self.engine
         M, F, G, C = self.shapes
         key = e.schedule.day_pattern[t]
@@ -280,7 +293,9 @@ class CompiledDay:
             a = st[name]
             if not (a.flags.c_contiguous and a.flags.writeable and a.dtype == np.float64):
                 st[name] = np.array(a, dtype=np.float64, order="C")
-        out = self._shared_day(t, key, wedges, ant, same) if self._neutral(t, key, ant) else None
+        out = None
+        if self._neutral(t, key, ant, trusted=one):
+            out = self._shared_day(t, key, wedges, ant, same, one and self.one_member_days)
         if out is None:
             out = self._run(
                 self.members,
@@ -335,14 +350,16 @@ class CompiledDay:
         self.compiling.finished()
         return out_f, out_g, out_c, out_m
 
-    def _neutral(self, t: int, key: bytes, ant: np.ndarray) -> bool:
+    def _neutral(self, t: int, key: bytes, ant: np.ndarray, trusted: bool = False) -> bool:
         """Day ``t`` can be run for one member and copied to all: no measure is in force and
         none is anticipated, every member has the same baseline index and freight and is
         still in the state they all started from (the days before an episode's first
         measure: a fifth of the fit's simulated days). Each member would then make the
         same numbers: at the baseline every parameter meets an exact 1 or 0 (a ratio of 1
         to a power, an adjustment of a zero gap; docs/performance.md, "Sixth pass"), and
-        :meth:`_shared_day` checks that the day left the state where it was."""
+        :meth:`_shared_day` checks that the day left the state where it was. ``trusted``:
+        nothing else touched the state since the day before, so if that day was shared the
+        members are still where they started, without comparing them again."""
         if not SHARE_NEUTRAL_DAYS or self.start is None or np.frombuffer(key, np.bool_).any():
             return False
         e = self.engine
@@ -353,12 +370,15 @@ class CompiledDay:
         fm = _bits(np.broadcast_to(e.freight_multiplier, (M,)))
         if not ((b == b[0]).all() and (fm == fm[0]).all()):
             return False
+        if trusted and self.shared_through == t - 1:
+            return True
         return all((_bits(e.state[n]) == self.start[n].view(np.uint64)).all() for n in STATE)
 
-    def _shared_day(self, t, key, wedges, ant, same) -> tuple | None:
+    def _shared_day(self, t, key, wedges, ant, same, alone: bool = False) -> tuple | None:
         """A neutral day (:meth:`_neutral`) run for the first member and copied to every
-        member; None (and the first member's state put back) if the day's wedges differ
-        between members or the day moved the state, for the whole day to run instead."""
+        member (left to the first member with ``alone``); None (and the first member's
+        state put back) if the day's wedges differ between members or the day moved the
+        state, for the whole day to run instead."""
         w1 = self._one_wedges(key, wedges)
         if w1 is None:
             return None
@@ -383,6 +403,10 @@ class CompiledDay:
             return None
         self.memo[MEMO_VALID][1:] = False  # the others' memos are not today's: recomputed
         self.shared_days += 1
+        self.shared_through = t
+        if alone:
+            self.days_alone += 1
+            return one
         out = []
         for a in one:
             full = np.empty((a.shape[0], M) + a.shape[2:])
@@ -395,12 +419,14 @@ class CompiledDay:
         if key not in self.one_wedges:
             self.one_wedges.clear()
             wf, unavailable, g0, capacity_share, capacity = self._day_wedges(key, w)
+            locked = np.broadcast_to(w.locked, (self.shapes[0], self.shapes[1]))
             same = (
                 all(
                     (_bits(a) == _bits(a[:, :1] if a is wf else a[:1])).all()
                     for a in (wf, g0, capacity_share, capacity)
                 )
                 and (unavailable == unavailable[:1]).all()
+                and (_bits(locked) == _bits(locked[:1])).all()
             )
             self.one_wedges[key] = (
                 (
@@ -475,53 +501,68 @@ class CompiledEconomy:
             np.zeros((M, 7, J)),
             np.zeros((M, 1, net.cells.n_pairs)),
         )
-        for name in ("gap", "loss_share", "freight_multiplier", "fuel_price_sum"):
+        for name in ECONOMY_STATE:
             setattr(ec, name, f64(getattr(ec, name)))
+        # every member alike, parameters and state: a day of the first member alone is then
+        # each member's (CompiledDay.one_member_days)
+        self.uniform = all(
+            (_bits(a) == _bits(a[:1])).all()
+            for a in self.members[:-1] + tuple(getattr(ec, n) for n in ECONOMY_STATE)
+        )
 
     def step(self, day: Day) -> EconomyDay:
+        """The economy's day of the members of ``day``: every member, or the first alone on
+        a shared day (:meth:`CompiledDay.step`), whose state the others then lack until
+        :meth:`catch_up`."""
         ec = self.economy
-        M, J = ec.gap.shape[0], ec.table.n_sectors
+        M, J = day.cleared.shape[0], ec.table.n_sectors
         compiled = self.engine.compiled  # re-attached when measures are rescheduled
         key = self.engine.schedule.day_pattern[day.day]
-        wf = compiled._day_wedges(key, day.wedges)[0]
+        alone = M < ec.gap.shape[0]
+        wf = (compiled._one_wedges if alone else compiled._day_wedges)(key, day.wedges)[0]
         f64 = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
+        state = [getattr(ec, n)[:M] for n in ECONOMY_STATE]
         out = EconomyDay(
             np.empty((M, J)),
             np.empty(M),
             np.empty((M, J)),
             np.empty((M, len(ec.table.items))),
             np.empty((M, len(ec.imp))),
-            ec.freight_multiplier,
+            state[2],
         )
         self.k.economy_members(
             *self.static,
-            *self.members,
+            *(a[:M] for a in self.members[:-1]),
+            self.members[-1],
             (ec.day + 1) % FREIGHT_REVISION_DAYS == 0,
             float(FREIGHT_REVISION_DAYS),
             NOISE,
             OUTPUT_LOSS_TOL,
             OUTPUT_LOSS_MAX_ITER,
             self.jidx,
-            f64(ec.baseline_index[:, day.day]),
+            f64(ec.baseline_index[:M, day.day]),
             f64(day.cleared),
             f64(day.lost),
             f64(day.spoiled),
             f64(day.arrivals),
             f64(day.delay),
             wf,
-            ec.gap,
-            ec.loss_share,
-            ec.freight_multiplier,
-            ec.fuel_price_sum,
+            *state,
             out.output_loss,
             out.domestic_revenue_lost,
             out.employment_loss,
             out.price_index,
             out.supply_ratio,
-            *self.scratch,
+            *(a[:M] for a in self.scratch),
         )
         ec.day += 1
-        return out._replace(freight_multiplier=ec.freight_multiplier.copy())
+        return out._replace(freight_multiplier=state[2].copy())
+
+    def catch_up(self) -> None:
+        """Give every member the first member's state, after days run for it alone."""
+        for n in ECONOMY_STATE:
+            a = getattr(self.economy, n)
+            a[1:] = a[:1]
 
 
 def attach_record(record: RunRecord, engine: Engine) -> RunRecord:
@@ -552,13 +593,17 @@ class CompiledRecord:
         self.locked: tuple[bytes | None, np.ndarray | None] = (None, None)
 
     def add(self, p: int, day: Day) -> None:
+        """Add the day of the members of ``day`` to period ``p``: every member, or the first
+        alone on a shared day (:meth:`CompiledDay.step`), whose sums the others then lack
+        until :meth:`catch_up`."""
         r = self.record
         e = self.engine
         key = e.schedule.day_pattern[day.day]
-        wf = e.compiled._day_wedges(key, day.wedges)[0]
+        M = day.arrivals.shape[0]
+        alone = M < self.scratch.shape[0]
+        wf = (e.compiled._one_wedges if alone else e.compiled._day_wedges)(key, day.wedges)[0]
         if self.locked[0] != key:
-            M, F = self.scratch.shape[0], r.acc_f.shape[3]
-            locked = np.broadcast_to(day.wedges.locked, (M, F))
+            locked = np.broadcast_to(day.wedges.locked, self.scratch.shape[:1] + r.acc_f.shape[3:])
             self.locked = (key, np.array(locked, dtype=np.float64, order="C"))
         # the compiled day's own output block, read in place
         out_g = e.compiled.out_g
@@ -576,13 +621,29 @@ class CompiledRecord:
             c(day.delay, dtype=np.float64),
             wf[0],
             wf[1],
-            self.locked[1],
+            self.locked[1][:M],
             *self.static,
-            r.acc_g,
-            r.acc["queue_trucks"],
-            r.acc["queue_trucks_max"],
-            r.acc["wait_days"],
-            r.acc_f,
-            r.acc["mix_premium"],
-            self.scratch,
+            *self._sums(),
+            self.scratch[:M],
         )
+
+    def _sums(self) -> tuple[np.ndarray, ...]:
+        """The record's sums the kernel adds to, each (..., P, M, ...)."""
+        a = self.record.acc
+        r = self.record
+        return (
+            r.acc_g,
+            a["queue_trucks"],
+            a["queue_trucks_max"],
+            a["wait_days"],
+            r.acc_f,
+            a["mix_premium"],
+        )
+
+    def catch_up(self) -> None:
+        """Give every member the first member's sums of the periods so far, after days added
+        for it alone."""
+        P = self.record.n_periods
+        for acc in self._sums():
+            x = acc[..., :P, :, :]  # (..., P, M, X)
+            x[..., 1:, :] = x[..., :1, :]

@@ -145,8 +145,10 @@ class Engine:
         self.kernel = "numpy"
 
     # ------------------------------------------------------------------ the day
-    def step(self) -> Day:
-        """Advance one day; returns what it produced (:class:`Day`)."""
+    def step(self, one: bool = False) -> Day:
+        """Advance one day; returns what it produced (:class:`Day`). ``one``: as
+        :meth:`CompiledDay.step <econ.model.compiled.CompiledDay.step>` (the numpy day
+        ignores it)."""
         if self.day >= self.n_days:
             raise RuntimeError("the scenario horizon is over")
         t = self.day
@@ -154,7 +156,7 @@ class Engine:
         cl, cell, pair = net.cells, net.cell, net.pair
         wedges = self.schedule.cell_wedges(t)
         if self.compiled is not None:
-            day = self.compiled.step(t, wedges)
+            day = self.compiled.step(t, wedges, one)
             self.day += 1
             return day
         b = self.baseline_index[:, t][:, None]  # (M, 1)

@@ -286,6 +286,10 @@ class Model:
         )
         if self.engine.compiled is not None:
             attach_record(self.record, self.engine)
+            ec = None if self.economy is None else self.economy.compiled
+            self.engine.compiled.one_member_days = self.economy is None or ec.uniform
+        # days run for the first member alone, which the others have yet to take (_catch_up)
+        self._behind = False
 
     # ------------------------------------------------------------------ stepping
     @property
@@ -318,15 +322,30 @@ class Model:
         """The next day to simulate (the first day after the horizon once it is done)."""
         return self.scenario.start + dt.timedelta(days=self.t)
 
-    def _advance(self):
-        day = self.engine.step()
+    def _advance(self, one: bool = False):
+        day = self.engine.step(one)
+        alone = day.revenue.shape[0] < self.draws.n_members  # a shared day, the first member's
+        if alone:
+            self._behind = True
+        else:
+            self._catch_up()
         self.record.add(day)
         if self.economy is not None:
             eday = self.economy.step(day)
             # the one coupling back: tomorrow's freight cost follows today's fuel price
-            self.engine.freight_multiplier = eday.freight_multiplier
-            self.record.add_economy(eday)
+            fm = eday.freight_multiplier
+            self.engine.freight_multiplier = np.repeat(fm, self.draws.n_members) if alone else fm
+            self.record.add_economy(eday)  # one member's sums added to each member's
         return day
+
+    def _catch_up(self) -> None:
+        """After days run for the first member alone (shared days, :meth:`run`), give the
+        other members its economy state and record sums, which are theirs too."""
+        if self._behind:
+            self.record.compiled.catch_up()
+            if self.economy is not None:
+                self.economy.compiled.catch_up()
+            self._behind = False
 
     def step(self) -> DayValues:
         """Advance the simulation by one day and return that day's figures, labelled by date,
@@ -346,11 +365,24 @@ class Model:
         )
 
     def run(self, progress: Callable[[int, int], None] | None = None) -> Model:
-        """Step to the end of the horizon; ``progress(done, total)`` is called each 30 days."""
-        while self.t < self.T:
-            self._advance()
-            if progress is not None and (self.t % 30 == 0 or self.t == self.T):
-                progress(self.t, self.T)
+        """Step to the end of the horizon; ``progress(done, total)`` is called each 30 days.
+
+        With the compiled day, the neutral days before any measure (identical members in
+        the state they started from, docs/performance.md "Seventh pass") run for the first
+        member alone: nothing else runs between two days here, so the members need not be
+        compared again, and the others take the first member's economy state and sums once,
+        before the first day that is not shared and before each ``progress`` call."""
+        one = False  # the state may have been touched since the last day: compare it
+        try:
+            while self.t < self.T:
+                self._advance(one)
+                one = True
+                if progress is not None and (self.t % 30 == 0 or self.t == self.T):
+                    self._catch_up()
+                    progress(self.t, self.T)
+                    one = False
+        finally:
+            self._catch_up()
         if self.engine.compiled is not None:  # the horizon is over: free the kernel's buffers
             self.engine.compiled.release()
         return self
