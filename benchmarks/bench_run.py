@@ -18,6 +18,7 @@ numpy code (docs/performance.md).
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import platform
 import shutil
@@ -98,13 +99,33 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
+#: the working directory of every run: an empty one, because ``python -m``/``-c`` put the
+#: working directory first on sys.path, ahead of PYTHONPATH (run from a checkout, the "before"
+#: of --before and the other version of --module were that checkout's own code until the
+#: seventh pass of issue 19)
+CWD = tempfile.mkdtemp(prefix="bench-run-cwd-")
+atexit.register(shutil.rmtree, CWD, True)
+
+
+def code_of(env: dict[str, str]) -> Path:
+    """The checkout whose ``econ`` and ``cli`` a run under ``env`` imports."""
+    code = "import cli, econ; print(econ.__file__); print(cli.__file__)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=CWD, capture_output=True, text=True, check=True
+    ).stdout.split()
+    roots = {Path(f).resolve().parents[1] for f in out}
+    if len(roots) != 1:
+        sys.exit(f"econ and cli come from different places: {out}")
+    return roots.pop()
+
+
 def measure(
     cmd: list[str], env: dict[str, str] | None = None, stdout=subprocess.DEVNULL
 ) -> tuple[float, float, float]:
     """Wall time (s), CPU time (s) and peak memory (GB) of one run of ``cmd`` (its standard
-    output to ``stdout``, a file or DEVNULL)."""
+    output to ``stdout``, a file or DEVNULL), in the empty directory :data:`CWD`."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, env=env, cwd=CWD)
     peak = 0
     linux = Path("/proc").is_dir()
     while True:
@@ -171,6 +192,9 @@ def compare(args: argparse.Namespace) -> None:
     here = str(Path(__file__).resolve().parents[1])
     env_here = dict(os.environ, PYTHONPATH=here)
     envs = {"before": env_before, "after": env_here}
+    for k, root in (("before", Path(args.before)), ("after", Path(here))):
+        if code_of(envs[k]) != root.resolve():
+            sys.exit(f"the {k} runs would import {code_of(envs[k])}, not {root}")
     print(
         "| job | before: wall (CPU) | after: wall (CPU) | after / before "
         "| peak memory before / after | output |"

@@ -373,7 +373,13 @@ def load_and_stream(
     :class:`econ.api.Streamed` (its ``summary`` makes the tables). The memory guard counts one
     chunk per worker, the slabs and the per-member summary, not every member."""
     import econ
-    from econ.model.memory import guard_members, stream_writer_bytes, streamed_bytes
+    from econ.model.memory import (
+        CHUNK,
+        STREAM_CHUNK,
+        guard_members,
+        stream_writer_bytes,
+        streamed_bytes,
+    )
 
     check_baseline(baseline)
     year = run_base_year(scenario, base_year)
@@ -382,10 +388,13 @@ def load_and_stream(
     if months is not None:
         sc = sc.with_months(months)
 
+    chunk = CHUNK if out is None else STREAM_CHUNK  # econ.run_streamed's default
+
     def need(m: int) -> dict[str, int]:
-        parts = streamed_bytes(inp, sc, m, workers=workers)
+        parts = streamed_bytes(inp, sc, m, workers=workers, chunk_size=chunk)
         if out is not None:
-            parts.update(stream_writer_bytes(inp, sc, m, percentiles_only=percentiles_only))
+            kw = dict(percentiles_only=percentiles_only, chunk_size=chunk)
+            parts.update(stream_writer_bytes(inp, sc, m, **kw))
         return parts
 
     guard_members(

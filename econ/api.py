@@ -17,6 +17,7 @@ from .io.scenarios import load_scenario
 from .model.arguments import check_freq, check_members, check_rng
 from .model.ensemble import MemberStack, member_chunks, run_members
 from .model.kernel import MODES as KERNEL_MODES
+from .model.memory import CHUNK, STREAM_CHUNK
 from .spec.checks import (
     MAX_MEMBERS,
     MAX_MONTHS,
@@ -92,10 +93,11 @@ def run(
         environment overrides. The two agree to rounding (docs/performance.md); the result's
         ``kernel`` attribute says which ran.
     chunks
-        Members per vectorised chunk (default 100; bounds memory; results do not depend on
-        it). The default keeps a chunk's daily work arrays within a core's cache; 1,000
-        members of the default scenario run fastest with chunks of about 100. With ``dask``,
-        each chunk is one task.
+        Members per vectorised chunk (default 100; 50 when ``out`` or ``reduce="percentiles"``
+        streams whole chunks back; bounds memory; results do not depend on it). 1,000 members
+        of the default scenario run fastest with chunks of about 100; streamed whole, chunks of
+        50 take about a quarter off the peak memory in the same time. With ``dask``, each
+        chunk is one task.
     workers
         Processes running chunks in parallel (1 = in this process).
     progress
@@ -249,8 +251,9 @@ def run_streamed(
         type_argument("out", out, (str, Path), "a .nc path or None")
         out = check_output(out, suffixes=(".nc",), force=overwrite, option="argument 'out'")
     sc, inp, fc, chunk = _resolve(
-        scenario, inputs, base_year, baseline, members, rng, freq, chunks, chunk_size, months
-    )
+        scenario, inputs, base_year, baseline, members, rng, freq, chunks, chunk_size, months,
+        default_chunk=CHUNK if reduce == "summary" else STREAM_CHUNK,
+    )  # fmt: skip
     _check_kernel(kernel)
     parts = member_chunks(
         inp,
@@ -354,6 +357,7 @@ def _resolve(
     chunks: Any,
     chunk_size: Any,
     months: Any,
+    default_chunk: int = CHUNK,
 ) -> tuple[Scenario, Inputs, Any, int]:
     """The checked arguments of :func:`run`: the scenario (with ``months``), its inputs, the
     baseline forecast and the members per chunk."""
@@ -366,7 +370,7 @@ def _resolve(
     check_members(members)
     check_rng(rng)
     check_freq(freq)
-    chunk = _chunks(chunks, chunk_size)
+    chunk = _chunks(chunks, chunk_size, default_chunk)
     if months is not None:
         int_argument("months", months, 1, MAX_MONTHS, f"give 1 to {MAX_MONTHS} months")
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
@@ -376,12 +380,12 @@ def _resolve(
     return sc, inp, baseline_forecast(inp, sc, baseline), chunk
 
 
-def _chunks(chunks: Any, chunk_size: Any) -> int:
-    """Members per chunk from ``chunks`` or its former name ``chunk_size`` (default 100)."""
+def _chunks(chunks: Any, chunk_size: Any, default: int = CHUNK) -> int:
+    """Members per chunk from ``chunks`` or its former name ``chunk_size``, else ``default``."""
     if chunks is not None and chunk_size is not None:
         raise argument_error(
             "chunks", "given together with its alias chunk_size", chunk_size, "give only chunks"
         )
     if chunk_size is not None:
         return int_argument("chunk_size", chunk_size, 1, MAX_MEMBERS)
-    return int_argument("chunks", 100 if chunks is None else chunks, 1, MAX_MEMBERS)
+    return int_argument("chunks", default if chunks is None else chunks, 1, MAX_MEMBERS)

@@ -245,6 +245,28 @@ def test_memory_guard_counts_a_chunk_not_the_members(default_inputs) -> None:
     assert memory.streamed_bytes(inp, sc, 200, **kw) == memory.streamed_bytes(inp, sc, 10_000, **kw)
 
 
+def test_streamed_whole_chunks_are_smaller_by_default(toy, monkeypatch, tmp_path: Path) -> None:
+    """Chunks that reach the caller whole (members by region, percentiles) are 50 members
+    by default, chunks reduced to their tables where they run 100, as ``chunks`` overrides."""
+    import econ.api
+
+    inputs, _ = toy
+    seen = []
+
+    def spy(*args, **kw):
+        seen.append(kw["chunk_size"])
+        return member_chunks(*args, **kw)
+
+    monkeypatch.setattr(econ.api, "member_chunks", spy)
+    kw = dict(inputs=inputs, members=2, rng=1)
+    run_streamed(CLOSURE, reduce="percentiles", scratch_dir=tmp_path, **kw)
+    run_streamed(CLOSURE, out=tmp_path / "m.nc", **kw)
+    run_streamed(CLOSURE, reduce="summary", **kw)
+    run_streamed(CLOSURE, reduce="percentiles", scratch_dir=tmp_path, chunks=7, **kw)
+    assert seen == [memory.STREAM_CHUNK, memory.STREAM_CHUNK, memory.CHUNK, 7]
+    assert memory.STREAM_CHUNK < memory.CHUNK
+
+
 def test_member_chunks_stack_to_run_members(toy) -> None:
     inputs, full = toy
     sc = econ.load_scenario(CLOSURE)

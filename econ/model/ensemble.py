@@ -25,7 +25,7 @@ from ..spec.scenario import Scenario
 from . import arguments as arg
 from .kernel import is_cached as is_compiled
 from .kernel import resolve as resolve_kernel
-from .memory import ensemble_bytes, guard_members, streamed_bytes
+from .memory import CHUNK, ensemble_bytes, guard_members, streamed_bytes
 from .model import Model, finish, root_seed
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def run_members(
     rng: int | np.random.Generator | None = None,
     freq: str = "MS",
     forecast: Any = None,
-    chunk_size: int = 100,
+    chunk_size: int = CHUNK,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
     dask: Any = None,
@@ -87,7 +87,7 @@ def member_chunks(
     rng: int | np.random.Generator | None = None,
     freq: str = "MS",
     forecast: Any = None,
-    chunk_size: int = 100,
+    chunk_size: int = CHUNK,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
     dask: Any = None,
