@@ -393,3 +393,26 @@ def test_compiled_code_is_cached_outside_the_source_tree(monkeypatch, tmp_path):
     finally:
         monkeypatch.undo()
         config.reload_config()
+
+
+def test_shared_days_left_to_one_member_without_an_economy(monkeypatch):
+    """Without the input-output layer only the record's sums fall behind on the days left to
+    the first member, and catch up the same."""
+    import xarray as xr
+
+    import econ.model.compiled as compiled
+    from econ.io.episodes import load_episode
+
+    sc = load_episode("transit-measures-2023").scenario.with_months(9)
+    inp = inputs_for(sc)
+
+    def run():
+        m = Model(inp, sc, members=4, values=_fit_points(4), economy=False, kernel="numba")
+        m.run(progress=lambda *_: None)
+        return m.engine.compiled.days_alone, m.result()
+
+    alone, a = run()
+    monkeypatch.setattr(compiled, "SHARE_NEUTRAL_DAYS", False)
+    none, b = run()
+    assert alone > 30 and none == 0 and "sector_output_loss" not in a
+    xr.testing.assert_identical(a, b)
