@@ -416,3 +416,29 @@ def test_shared_days_left_to_one_member_without_an_economy(monkeypatch):
     none, b = run()
     assert alone > 30 and none == 0 and "sector_output_loss" not in a
     xr.testing.assert_identical(a, b)
+
+
+def test_a_measure_added_before_the_run_keeps_shared_days_left_to_one_member(monkeypatch):
+    """A measure added before the run re-lays the compiled day out (Model._reschedule): the
+    days before it are still left to the first member, with each member's own numbers."""
+    import datetime as dt
+
+    import xarray as xr
+
+    import econ.model.compiled as compiled
+
+    sc = load_scenario("baseline").with_months(3)
+    inp = inputs_for(sc)
+    fee = econ.Tariff(rate=0.1, start=dt.date(2023, 2, 15), corridors=["pakistan"])
+
+    def run():
+        m = Model(inp, sc, members=4, values=_fit_points(4), kernel="numba")
+        m.add_measure(fee)
+        m.run()
+        return m.engine.compiled.days_alone, m.result()
+
+    alone, a = run()
+    monkeypatch.setattr(compiled, "SHARE_NEUTRAL_DAYS", False)
+    none, b = run()
+    assert alone == 45 - 1 and none == 0  # the 45 days to 14 February, the first compared
+    xr.testing.assert_identical(a, b)

@@ -71,6 +71,12 @@ def _bits(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.float64).view(np.uint64)
 
 
+def _alike(*arrays: np.ndarray, axis: int = 0) -> bool:
+    """Whether every member (index along ``axis``) of each array holds the first member's
+    numbers bit for bit."""
+    return all((_bits(a) == _bits(a.take([0], axis=axis))).all() for a in arrays)
+
+
 def _i64(a) -> np.ndarray:
     """A writable C-ordered int64 copy."""
     return np.array(a, dtype=np.int64, order="C")
@@ -217,10 +223,14 @@ class CompiledDay:
         self.out_g: np.ndarray | None = None  # the last day's pair outputs (CompiledRecord)
         self.wedges: dict[bytes, tuple] = {}
         self.shapes = (M, F, G, C)
-        # the state every member starts from (the engine's baseline, the same for all): the
-        # neutral days before any measure are then one member's (_neutral)
-        st = e.state
-        same = M > 1 and e.day == 0 and all((_bits(st[n]) == _bits(st[n][:1])).all() for n in STATE)
+        self._start_sharing(e)
+
+    def _start_sharing(self, e: Engine) -> None:
+        """What sharing the neutral days needs (:meth:`_neutral`, :meth:`_shared_day`): the
+        state every member starts from (the engine's baseline, the same for all; None when
+        the members differ or the run has begun) and the counts and flags kept on the way."""
+        M, st = self.shapes[0], e.state
+        same = M > 1 and e.day == 0 and _alike(*(st[n] for n in STATE))
         self.start = {n: _f64(st[n][:1]) for n in STATE} if same else None
         self.one_wedges: dict[bytes, tuple | None] = {}
         self.shared_days = 0  # days run once and copied (:meth:`_shared_day`)
@@ -366,9 +376,7 @@ class CompiledDay:
         if e.schedule.anticipation and np.any(ant != 0.0):
             return False
         M = self.shapes[0]
-        b = _bits(e.baseline_index[:, t])
-        fm = _bits(np.broadcast_to(e.freight_multiplier, (M,)))
-        if not ((b == b[0]).all() and (fm == fm[0]).all()):
+        if not _alike(e.baseline_index[:, t], np.broadcast_to(e.freight_multiplier, (M,))):
             return False
         if trusted and self.shared_through == t - 1:
             return True
@@ -421,12 +429,9 @@ class CompiledDay:
             wf, unavailable, g0, capacity_share, capacity = self._day_wedges(key, w)
             locked = np.broadcast_to(w.locked, (self.shapes[0], self.shapes[1]))
             same = (
-                all(
-                    (_bits(a) == _bits(a[:, :1] if a is wf else a[:1])).all()
-                    for a in (wf, g0, capacity_share, capacity)
-                )
+                _alike(wf, axis=1)
+                and _alike(g0, capacity_share, capacity, locked)
                 and (unavailable == unavailable[:1]).all()
-                and (_bits(locked) == _bits(locked[:1])).all()
             )
             self.one_wedges[key] = (
                 (
@@ -505,10 +510,7 @@ class CompiledEconomy:
             setattr(ec, name, f64(getattr(ec, name)))
         # every member alike, parameters and state: a day of the first member alone is then
         # each member's (CompiledDay.one_member_days)
-        self.uniform = all(
-            (_bits(a) == _bits(a[:1])).all()
-            for a in self.members[:-1] + tuple(getattr(ec, n) for n in ECONOMY_STATE)
-        )
+        self.uniform = _alike(*self.members[:-1], *(getattr(ec, n) for n in ECONOMY_STATE))
 
     def step(self, day: Day) -> EconomyDay:
         """The economy's day of the members of ``day``: every member, or the first alone on

@@ -286,8 +286,7 @@ class Model:
         )
         if self.engine.compiled is not None:
             attach_record(self.record, self.engine)
-            ec = None if self.economy is None else self.economy.compiled
-            self.engine.compiled.one_member_days = self.economy is None or ec.uniform
+            self._one_member_days()
         # days run for the first member alone, which the others have yet to take (_catch_up)
         self._behind = False
 
@@ -337,6 +336,12 @@ class Model:
             self.engine.freight_multiplier = np.repeat(fm, self.draws.n_members) if alone else fm
             self.record.add_economy(eday)  # one member's sums added to each member's
         return day
+
+    def _one_member_days(self) -> None:
+        """Let the compiled day leave shared days to the first member (:meth:`run`) where the
+        economy's members are alike too (or there is no economy)."""
+        uniform = self.economy is None or self.economy.compiled.uniform
+        self.engine.compiled.one_member_days = uniform
 
     def _catch_up(self) -> None:
         """After days run for the first member alone (shared days, :meth:`run`), give the
@@ -500,6 +505,7 @@ class Model:
         self.engine.memo.key = None
         if self.engine.compiled is not None:  # its layout holds the old schedule's wedges
             attach(self.engine)
+            self._one_member_days()
         self.record.scenario, self.record.draws = sc, draws
         log.info("%s: measures rescheduled on %s (measure %d)", sc.name, self.date, changed + 1)
 
