@@ -442,3 +442,35 @@ def test_a_measure_added_before_the_run_keeps_shared_days_left_to_one_member(mon
     none, b = run()
     assert alone == 45 - 1 and none == 0  # the 45 days to 14 February, the first compared
     xr.testing.assert_identical(a, b)
+
+
+@pytest.mark.parametrize("fill", [np.nan, 1e300, -3.0])
+def test_a_days_numbers_do_not_depend_on_what_its_scratch_held(monkeypatch, fill):
+    """The scratch has a row per thread, not per member (step_members): which member a thread
+    ran before must not reach a member's numbers, so every scratch value is written before it
+    is read. Checked by filling every row with garbage before each day: the results are
+    bit for bit those of a run whose scratch was left as the kernel left it."""
+    import xarray as xr
+
+    from econ.model import compiled
+
+    def run(name):
+        sc = load_scenario(name)
+        return Model(inputs_for(sc), sc, members=4, rng=5, kernel="numba").run()
+
+    real = compiled.CompiledDay._run
+    rows = set()
+
+    def soiled(self, members, b, fmult, day_wedges, ant, same, state, memo, scratch):
+        for a in scratch:
+            a[...] = fill
+        rows.add(scratch[0].shape[0])
+        return real(self, members, b, fmult, day_wedges, ant, same, state, memo, scratch)
+
+    for name in ("maximum-pressure", "pakistan-closure-2025"):
+        clean = run(name)
+        monkeypatch.setattr(compiled.CompiledDay, "_run", soiled)
+        dirty = run(name)
+        monkeypatch.setattr(compiled.CompiledDay, "_run", real)
+        xr.testing.assert_identical(clean.result(), dirty.result())
+    assert rows == {kernel.load().scratch_rows()}  # a row per thread, not per member

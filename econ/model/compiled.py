@@ -214,9 +214,12 @@ class CompiledDay:
             np.zeros((M, 3, N)),
             np.zeros((M, 3, NO)),
         )
+        # a row per block of members, not per member (the kernel's step_members): a block's
+        # row stays in its core's cache from one member to the next
+        T = self.k.scratch_rows()
         self.scratch = tuple(
-            np.zeros((M, n, size))
-            for n, size in ((20, F), (11, G), (7, C), (17, K), (14, N), (9, NO), (4, NP))
+            np.zeros((T, n, size))
+            for n, size in ((21, F), (11, G), (7, C), (17, K), (14, N), (9, NO), (4, NP))
         )
         self.no_anticipation = np.zeros((M, F))
         self.key: bytes | None = None
@@ -338,6 +341,7 @@ class CompiledDay:
         (out_f, out_g, out_c, out_m) as the kernel fills them."""
         M = len(b)
         _, F, G, C = self.shapes
+        B = self.k.blocks(M)
         out_f, out_g = np.empty((3, M, F)), np.empty((10, M, G))
         out_c, out_m = np.empty((2, M, C)), np.empty((2, M))
         self.k.step_members(
@@ -355,7 +359,7 @@ class CompiledDay:
             out_g,
             out_c,
             out_m,
-            *scratch,
+            *(a[:B] for a in scratch),
         )
         self.compiling.finished()
         return out_f, out_g, out_c, out_m
@@ -403,7 +407,7 @@ class CompiledDay:
             same,
             [st[n][:1] for n in STATE],
             [a[:1] for a in self.memo],
-            [a[:1] for a in self.scratch],
+            self.scratch,
         )
         if not all((_bits(st[n][:1]) == self.start[n].view(np.uint64)).all() for n in STATE):
             for n in STATE:
