@@ -1,5 +1,6 @@
-"""The engine's day compiled with numba: every process of :meth:`Engine.step`, one member per
-loop iteration, members in ``prange`` (docs/performance.md).
+"""The engine's day compiled with numba: every process of :meth:`Engine.step`, for one member
+after another within blocks of members that run in parallel (``prange`` over the blocks, each
+with its own scratch; docs/performance.md).
 
 This module imports numba and is imported only by :mod:`econ.model.kernel`, when a run asks
 for the compiled day. It is a transcription of the numpy engine (econ/model/engine.py), which
