@@ -455,8 +455,8 @@ def test_a_days_numbers_do_not_depend_on_what_its_scratch_held(monkeypatch):
 
     from econ.model import compiled
 
-    def run(name):
-        sc = load_scenario(name)
+    def run(name):  # 6 months: the closures, restrictions and fees of both, and reopenings
+        sc = load_scenario(name).with_months(6)
         return Model(inputs_for(sc), sc, members=4, rng=5, kernel="numba").run().result()
 
     real = compiled.CompiledDay._run
