@@ -101,43 +101,6 @@ def _gsum(x, perm, bounds, groups, out):
 
 
 @njit(**_OPTS)
-def _gsum2(x, y, perm, bounds, groups, ox, oy):
-    """Two :func:`_gsum` over one grouping in one pass: each sum's terms in the same order, so
-    the same bits as two calls."""
-    ox[:] = 0.0
-    oy[:] = 0.0
-    for s in range(len(groups)):
-        ax = 0.0
-        ay = 0.0
-        for i in range(bounds[s], bounds[s + 1]):
-            j = perm[i]
-            ax += x[j]
-            ay += y[j]
-        ox[groups[s]] = ax
-        oy[groups[s]] = ay
-
-
-@njit(**_OPTS)
-def _gsum3(x, y, z, perm, bounds, groups, ox, oy, oz):
-    """Three :func:`_gsum` over one grouping in one pass (the same bits as three calls)."""
-    ox[:] = 0.0
-    oy[:] = 0.0
-    oz[:] = 0.0
-    for s in range(len(groups)):
-        ax = 0.0
-        ay = 0.0
-        az = 0.0
-        for i in range(bounds[s], bounds[s + 1]):
-            j = perm[i]
-            ax += x[j]
-            ay += y[j]
-            az += z[j]
-        ox[groups[s]] = ax
-        oy[groups[s]] = ay
-        oz[groups[s]] = az
-
-
-@njit(**_OPTS)
 def _gmax(x, perm, bounds, groups, out):
     """GroupSum.max: np.maximum.reduceat (0 where a group has no member)."""
     out[:] = 0.0
@@ -152,21 +115,11 @@ def _gmax(x, perm, bounds, groups, out):
 @njit(**_OPTS)
 def _to_pairs(x, cell_pair, n_first, out):
     """CellLayout.cells_to_pairs: each pair's routes added level by level, in cell order."""
-    for f in range(n_first):
-        out[cell_pair[f]] = x[f]
-    for f in range(n_first, len(x)):
-        out[cell_pair[f]] += x[f]
-
-
-@njit(**_OPTS)
-def _to_pairs2(x, y, cell_pair, n_first, ox, oy):
-    """Two :func:`_to_pairs` in one pass (the same bits as two calls)."""
-    for f in range(n_first):
-        ox[cell_pair[f]] = x[f]
-        oy[cell_pair[f]] = y[f]
-    for f in range(n_first, len(x)):
-        ox[cell_pair[f]] += x[f]
-        oy[cell_pair[f]] += y[f]
+    for f in range(len(x)):
+        if f < n_first:
+            out[cell_pair[f]] = x[f]
+        else:
+            out[cell_pair[f]] += x[f]
 
 
 @njit(**_OPTS)
@@ -183,16 +136,6 @@ def _addat(x, key, out):
     out[:] = 0.0
     for i in range(len(x)):
         out[key[i]] += x[i]
-
-
-@njit(**_OPTS)
-def _addat2(x, y, key, ox, oy):
-    """Two :func:`_addat` in one pass (the same bits as two calls)."""
-    ox[:] = 0.0
-    oy[:] = 0.0
-    for i in range(len(x)):
-        ox[key[i]] += x[i]
-        oy[key[i]] += y[i]
 
 
 def _member_day(
@@ -336,7 +279,6 @@ def _member_day(
     released = sf[16]
     w_cell = sf[17]
     share = sf[18]
-    tmp3 = sf[20]
     elapsed = sc[0]
     expected = sc[1]
     wait = sc[2]
@@ -465,9 +407,11 @@ def _member_day(
             w_cell[f] = memo_cf[m, 0, f]
             tmp[f] = c_s0[f] * w_cell[f]
             tmp2[f] = memo_cf[m, 1, f]
-            tmp3[f] = tmp[f] * ratio[f]
-        # the nests' sums S, deviations D and the sums V themselves
-        _gsum3(tmp, tmp2, tmp3, c2n_p, c2n_b, c2n_g, S_n, V_n, v_dir)
+        _gsum(tmp, c2n_p, c2n_b, c2n_g, S_n)
+        _gsum(tmp2, c2n_p, c2n_b, c2n_g, V_n)  # the deviations D
+        for f in range(F):
+            tmp2[f] = c_s0[f] * w_cell[f] * ratio[f]
+        _gsum(tmp2, c2n_p, c2n_b, c2n_g, v_dir)  # the sums V themselves
         for n in range(N):
             if s0_n[n] > 0:
                 S_n[n] = S_n[n] / s0_n[n]
@@ -495,7 +439,9 @@ def _member_day(
             tmp[n] = s0_n[n] * incl_n[n]
             tmp2[n] = s0_n[n] * memo_cn[m, 1, n]
             pn[n] = s0_n[n] * memo_cn[m, 2, n]
-        _gsum3(tmp, tmp2, pn, n2o_p, n2o_b, n2o_g, S_o, q_dir, q_o)
+        _gsum(tmp, n2o_p, n2o_b, n2o_g, S_o)
+        _gsum(tmp2, n2o_p, n2o_b, n2o_g, q_dir)
+        _gsum(pn, n2o_p, n2o_b, n2o_g, q_o)
         for o in range(O):
             if s0_o[o] > 0:
                 S_o[o] = S_o[o] / s0_o[o]
@@ -522,7 +468,9 @@ def _member_day(
             tmp[o] = s0_o[o] * incl_o[o]
             tmp2[o] = s0_o[o] * memo_co[m, 1, o]
             po[o] = s0_o[o] * memo_co[m, 2, o]
-        _gsum3(tmp, tmp2, po, o2k_p, o2k_b, o2k_g, S_k, base_dir, base_k)
+        _gsum(tmp, o2k_p, o2k_b, o2k_g, S_k)
+        _gsum(tmp2, o2k_p, o2k_b, o2k_g, base_dir)
+        _gsum(po, o2k_p, o2k_b, o2k_g, base_k)
         for k in range(K):
             if s0_k[k] > 0:
                 S_k[k] = S_k[k] / s0_k[k]
@@ -586,8 +534,10 @@ def _member_day(
             share_box[m, j, f] = y
             s += box_weights[m, j] * y
         share[f] = _mx(c_s0[f] + s, 0.0)
+    _gsum(share, c2k_p, c2k_b, c2k_g, total_k)
+    for f in range(F):
         tmp[f] = _mx(0.0, c_s0[f] - share[f])  # lost share
-    _gsum2(share, tmp, c2k_p, c2k_b, c2k_g, total_k, weight_k)
+    _gsum(tmp, c2k_p, c2k_b, c2k_g, weight_k)
     for f in range(F):
         k = cell_commodity[f]
         placed[f] = volume[k] * share[f] / _mx(1.0, total_k[k])
@@ -606,13 +556,15 @@ def _member_day(
         hold[f] = cs + (1.0 - cs) * (math.exp(-e / patience_cells[m, f]) if e != 0.0 else 1.0)
         od = target[f] * hold[f]
         open_now[f] = od if cs > 0.0 else 0.0
-        tmp[f] = _mx(open_now[f] - placed[f], 0.0)  # unmet
 
     # ------------------------------------------------------------ backlog release
     take_rate = -math.expm1(-1.0 / release_days)  # the same for every cell of the member
-    _gsum2(open_now, tmp, c2k_p, c2k_b, c2k_g, open_k, unmet_k)  # open, unmet
+    _gsum(open_now, c2k_p, c2k_b, c2k_g, open_k)
     for k in range(K):
         has_open[k] = 1.0 if open_k[k] > 1e-3 * demand0[k] else 0.0
+    for f in range(F):
+        tmp[f] = _mx(open_now[f] - placed[f], 0.0)  # unmet
+    _gsum(tmp, c2k_p, c2k_b, c2k_g, unmet_k)
     for f in range(F):
         k = cell_commodity[f]
         dest = tmp[f] if unmet_k[k] > 1e-12 * open_k[k] else open_now[f]
@@ -624,7 +576,8 @@ def _member_day(
         else:
             from_backlog[f] = 0.0
             cancelled[f] = bl * -math.expm1(-1.0 / patience_cells[m, f])
-    _addat2(tmp2, from_backlog, cell_commodity, total_open, released_k)
+    _addat(tmp2, cell_commodity, total_open)
+    _addat(from_backlog, cell_commodity, released_k)
     for f in range(F):
         k = cell_commodity[f]
         taken = from_backlog[f]
@@ -635,7 +588,6 @@ def _member_day(
             from_backlog[f] = 0.0
 
     # ------------------------------------------------------------ arrivals and caps
-    any_restricted = False
     for f in range(F):
         rel = pending_value[m, f] * c_release[f]
         released[f] = rel
@@ -644,11 +596,10 @@ def _member_day(
         arrivals[f] = a
         held[f] = sent - a
         restricted = wt_admit[f] < 1.0
-        any_restricted = any_restricted or restricted
         tmp[f] = a if restricted else 0.0
         tmp2[f] = wt_admit[f] * v0[f] if restricted else 0.0
-    if any_restricted:  # else no cell reads them
-        _gsum2(tmp, tmp2, c2n_p, c2n_b, c2n_g, load_n, cap_n)
+    _gsum(tmp, c2n_p, c2n_b, c2n_g, load_n)
+    _gsum(tmp2, c2n_p, c2n_b, c2n_g, cap_n)
     for f in range(F):
         a = arrivals[f]
         if wt_admit[f] < 1.0:
@@ -703,7 +654,8 @@ def _member_day(
 
     # ------------------------------------------------------------ re-routing
     _gsum(open_now, c2n_p, c2n_b, c2n_g, total_nest)
-    _gsum2(open_now, turned, c2q_p, c2q_b, c2q_g, own, turned_m)
+    _gsum(open_now, c2q_p, c2q_b, c2q_g, own)
+    _gsum(turned, c2q_p, c2q_b, c2q_g, turned_m)
     for q in range(NP):
         n = npair_nest[q]
         total_m = total_nest[n]
@@ -734,8 +686,10 @@ def _member_day(
     rate_change = out_g[2, m]
     for f in range(F):
         tmp2[f] = arrivals[f] * wt_afghan[f]
-        tmp3[f] = arrivals[f] * (1.0 - wt_comp[f])
-    _to_pairs2(tmp2, tmp3, cell_pair, n_first, tmp_g, tmp_g2)
+    _to_pairs(tmp2, cell_pair, n_first, tmp_g)
+    for f in range(F):
+        tmp2[f] = arrivals[f] * (1.0 - wt_comp[f])
+    _to_pairs(tmp2, cell_pair, n_first, tmp_g2)
     for g in range(G):
         if allowed_c[g] > 0.0:
             rate[m, g] = p_rate[g] + tmp_g[g] / allowed_c[g]
@@ -748,27 +702,31 @@ def _member_day(
 
     # ------------------------------------------------------------ decomposition
     # demand lost: demand0 − Σ placed − Σ unplaced by commodity
-    _gsum2(placed, unplaced, c2k_p, c2k_b, c2k_g, tmp_k, tmp_k2)
+    _gsum(placed, c2k_p, c2k_b, c2k_g, tmp_k)
+    _gsum(unplaced, c2k_p, c2k_b, c2k_g, tmp_k2)
     for k in range(K):
         tmp_k[k] = demand0[k] - tmp_k[k] - tmp_k2[k]
+    _to_pairs(target, cell_pair, n_first, tmp_g)
+    for g in range(G):
+        short[g] = _mx(p_e0[g] * b - tmp_g[g], 0.0)
+    _gsum(short, p2k_p, p2k_b, p2k_g, tmp_k2)
     lost = out_g[3, m]
     cancelled_c = out_g[4, m]
     delayed = out_g[5, m]
     diverted = out_g[6, m]
-    _to_pairs2(target, cancelled, cell_pair, n_first, tmp_g, cancelled_c)
-    for g in range(G):
-        short[g] = _mx(p_e0[g] * b - tmp_g[g], 0.0)
-    _gsum(short, p2k_p, p2k_b, p2k_g, tmp_k2)
+    _to_pairs(cancelled, cell_pair, n_first, cancelled_c)
     for g in range(G):
         tot = tmp_k2[pair_commodity[g]]
         weight = short[g] / (tot if tot > 0.0 else 1.0) if tot > 0.0 else p_w0[g]
         lost[g] = tmp_k[pair_commodity[g]] * weight + cancelled_c[g]
+    for f in range(F):
+        tmp2[f] = pending_value[m, f] - tmp[f]
+    _to_pairs(tmp2, cell_pair, n_first, tmp_g)
     # backlog before the day: backlog now − (−taken − cancelled + unplaced + stranded + barred)
     # is not recoverable bit for bit, so the caller passes it in out_f[2] (set before the day)
     for f in range(F):
-        tmp2[f] = pending_value[m, f] - tmp[f]
-        tmp3[f] = backlog[m, f] - out_f[2, m, f]
-    _to_pairs2(tmp2, tmp3, cell_pair, n_first, tmp_g, tmp_g2)
+        tmp2[f] = backlog[m, f] - out_f[2, m, f]
+    _to_pairs(tmp2, cell_pair, n_first, tmp_g2)
     for g in range(G):
         delayed[g] = (queue_new[g] - queue_prev[g]) + tmp_g[g] + tmp_g2[g]
         e0 = p_e0[g] * b

@@ -219,7 +219,7 @@ class CompiledDay:
         T = self.k.scratch_rows()
         self.scratch = tuple(
             np.zeros((T, n, size))
-            for n, size in ((21, F), (11, G), (7, C), (17, K), (14, N), (9, NO), (4, NP))
+            for n, size in ((20, F), (11, G), (7, C), (17, K), (14, N), (9, NO), (4, NP))
         )
         self.no_anticipation = np.zeros((M, F))
         self.key: bytes | None = None
